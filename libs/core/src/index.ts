@@ -1,0 +1,20 @@
+/**
+ * @strata/core: what every Strata package shares. One error class with stable codes, invariant
+ * assertions, CRC-32C, and the file-system seam with a real and a simulated implementation.
+ *
+ * @packageDocumentation
+ */
+export { StrataError, isStrataError, corruptionError, ioError } from './errors.js';
+export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
+export { invariant } from './invariant.js';
+export { crc32c } from './checksum.js';
+export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/file-system.js';
+export { errnoOf } from './fs/file-system.js';
+export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';
+export { SimulatedFileSystem } from './fs/simulated-file-system.js';
+export type {
+  CrashOptions,
+  FaultInjector,
+  FaultableOperation,
+} from './fs/simulated-file-system.js';
+export { seededRandom } from './seeded-random.js';

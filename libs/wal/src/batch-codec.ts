@@ -1,0 +1,147 @@
+import protobuf from 'protobufjs/minimal.js';
+import { StrataError, crc32c, invariant } from '@strata/core';
+import { strata } from './generated/log.js';
+import type { LogBatch, LogBatchInput, LogEntry, LogOp } from './log-batch.js';
+import { RECORD_HEADER_BYTES } from './record-format.js';
+
+const { LogBatch: LogBatchMessage } = strata.log;
+
+/** Size limits that every appended batch is checked against before anything is written. */
+export interface BatchLimits {
+  /** Largest key in bytes (keys must be at least 1 byte). */
+  readonly maxKeyBytes: number;
+  /** Largest value in bytes. */
+  readonly maxValueBytes: number;
+  /** Largest framed record in bytes. */
+  readonly maxRecordBytes: number;
+}
+
+/**
+ * Checks a batch against the limits and the entry rules; throws INVALID_ARGUMENT, KEY_TOO_LARGE or
+ * VALUE_TOO_LARGE. Runs before a seqno is consumed, so a refused batch leaves no trace.
+ */
+export function validateBatch(input: LogBatchInput, limits: BatchLimits): void {
+  if (!Number.isSafeInteger(input.epoch) || input.epoch < 0) {
+    throw new StrataError('INVALID_ARGUMENT', `epoch must be a non-negative integer, got ${input.epoch}`);
+  }
+  if (!Number.isSafeInteger(input.firstSeqno) || input.firstSeqno < 1) {
+    throw new StrataError('INVALID_ARGUMENT', `firstSeqno must be a positive integer, got ${input.firstSeqno}`);
+  }
+  if (input.timestampMs !== undefined && (!Number.isSafeInteger(input.timestampMs) || input.timestampMs < 0)) {
+    throw new StrataError('INVALID_ARGUMENT', `timestampMs must be a non-negative integer`);
+  }
+  if (!Array.isArray(input.entries) || input.entries.length === 0) {
+    throw new StrataError('INVALID_ARGUMENT', 'a batch needs at least one entry');
+  }
+  for (let index = 0; index < input.entries.length; index++) {
+    validateEntry(input.entries[index] as LogEntry, index, limits);
+  }
+}
+
+function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): void {
+  if (entry === null || typeof entry !== 'object') {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} is not an object`);
+  }
+  const { op, key, value } = entry;
+  if (op !== 1 && op !== 2 && op !== 3) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} has an unknown op ${String(op)}`);
+  }
+  if (!(key instanceof Uint8Array) || key.byteLength === 0) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);
+  }
+  if (key.byteLength > limits.maxKeyBytes) {
+    throw new StrataError(
+      'KEY_TOO_LARGE',
+      `entry ${index} key is ${key.byteLength} bytes; the limit is ${limits.maxKeyBytes}`,
+      { details: { sizeBytes: key.byteLength, limitBytes: limits.maxKeyBytes } },
+    );
+  }
+  if (!(value instanceof Uint8Array)) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} value must be bytes`);
+  }
+  const maxValueBytes = op === 3 ? limits.maxKeyBytes : limits.maxValueBytes;
+  if (value.byteLength > maxValueBytes) {
+    throw new StrataError(
+      op === 3 ? 'KEY_TOO_LARGE' : 'VALUE_TOO_LARGE',
+      `entry ${index} value is ${value.byteLength} bytes; the limit is ${maxValueBytes}`,
+      { details: { sizeBytes: value.byteLength, limitBytes: maxValueBytes } },
+    );
+  }
+  if (op === 2 && value.byteLength !== 0) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} is a delete and must have an empty value`);
+  }
+  if (op === 3 && Buffer.compare(key, value) >= 0) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} is a range delete whose end is not after its start`);
+  }
+}
+
+/**
+ * Encodes a validated batch as one framed record carrying `chain`. Returns the record bytes and the
+ * payload checksum (the next record's chain depends on it).
+ */
+export function encodeRecord(
+  input: LogBatchInput,
+  timestampMs: number,
+  chain: number,
+  limits: BatchLimits,
+): { bytes: Buffer; checksum: number } {
+  const writer = protobuf.Writer.create();
+  // Reserve the frame header in the same buffer, so the record is built with one allocation.
+  writer.fixed32(0).fixed32(0);
+  LogBatchMessage.encode(
+    { epoch: input.epoch, firstSeqno: input.firstSeqno, timestampMs, chain, entries: input.entries as LogEntry[] },
+    writer,
+  );
+  const encoded = writer.finish();
+  const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  if (bytes.length > limits.maxRecordBytes) {
+    throw new StrataError(
+      'BATCH_TOO_LARGE',
+      `the batch encodes to ${bytes.length} bytes; the limit is ${limits.maxRecordBytes}`,
+      { details: { sizeBytes: bytes.length, limitBytes: limits.maxRecordBytes } },
+    );
+  }
+  const payloadLength = bytes.length - RECORD_HEADER_BYTES;
+  const checksum = crc32c(bytes.subarray(RECORD_HEADER_BYTES));
+  bytes.writeUInt32LE(payloadLength, 0);
+  bytes.writeUInt32LE(checksum, 4);
+  return { bytes, checksum };
+}
+
+/**
+ * Decodes the payload of a framed record (already checksum-verified) into a batch. Entries' keys
+ * and values are views into `record`. Throws a plain Error on malformed content; callers wrap it
+ * into CORRUPTION with the file and offset.
+ */
+export function decodeRecord(record: Uint8Array): LogBatch {
+  const payload = record.subarray(RECORD_HEADER_BYTES);
+  const message = LogBatchMessage.decode(payload);
+  const entries = message.entries as LogEntry[];
+  const firstSeqno = toSafeInteger(message.firstSeqno, 'firstSeqno');
+  invariant(entries.length > 0, 'a decoded batch has no entries');
+  for (const entry of entries) {
+    const op = entry.op as number;
+    if (op !== 1 && op !== 2 && op !== 3) throw new Error(`unknown op ${op}`);
+    if (entry.key.byteLength === 0) throw new Error('empty key');
+  }
+  return {
+    epoch: toSafeInteger(message.epoch, 'epoch'),
+    firstSeqno,
+    lastSeqno: firstSeqno + entries.length - 1,
+    timestampMs: toSafeInteger(message.timestampMs, 'timestampMs'),
+    chain: message.chain >>> 0,
+    entries: entries as readonly { op: LogOp; key: Uint8Array; value: Uint8Array }[],
+  };
+}
+
+/** protobufjs decodes uint64 as Long when the `long` package is present; stay in safe integers. */
+function toSafeInteger(value: unknown, field: string): number {
+  if (typeof value === 'number') return value;
+  const long = value as { toNumber?: (unsigned?: boolean) => number; high?: number } | null;
+  if (long && typeof long.toNumber === 'function') {
+    const number = long.toNumber(true);
+    if (!Number.isSafeInteger(number)) throw new Error(`${field} exceeds 2^53`);
+    return number;
+  }
+  throw new Error(`${field} has an unexpected type`);
+}

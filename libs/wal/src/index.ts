@@ -1,0 +1,16 @@
+/**
+ * @strata/wal: the write-ahead log. A segmented, checksummed, chained log of batches with group
+ * commit, verified replay from any seqno, crash recovery and retention.
+ *
+ * @packageDocumentation
+ */
+export { Wal } from './wal.js';
+export type { AppendResult, ReadOptions, RetentionResult, SegmentInfo, VerifyReport, WalStatus } from './wal.js';
+export { LogOp } from './log-batch.js';
+export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './log-batch.js';
+export type { RecoveryMode, RetentionPolicy, SyncMode, WalOptions } from './options.js';
+export type { RecoveryReport } from './recovery.js';
+export type { DamageKind } from './record-scanner.js';
+export { decodeRecord } from './batch-codec.js';
+export { RECORD_HEADER_BYTES, INITIAL_CHAIN, nextChain } from './record-format.js';
+export { segmentFileName, parseSegmentFileName } from './segment-file.js';

@@ -1,0 +1,129 @@
+import { StrataError, nodeFileSystem } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+
+/**
+ * When an append resolves:
+ * - `always`: after the group's write and fdatasync (the default; nothing acknowledged is lost).
+ * - `interval`: after the write; an fdatasync runs every `syncIntervalMs`, bounding what a power
+ *   loss can take to that window.
+ * - `none`: after the write; flushing is left to the OS (a process crash loses nothing, a power
+ *   loss may).
+ */
+export type SyncMode = 'always' | 'interval' | 'none';
+
+/**
+ * Which segments below the seqno that recovery needs may be deleted.
+ * - `keep-all`: none; the log is the event history (the default).
+ * - `max-bytes`: the oldest, until the log is at most `maxBytes`.
+ * - `max-age`: those last written more than `maxAgeMs` ago.
+ */
+export type RetentionPolicy =
+  | { readonly kind: 'keep-all' }
+  | { readonly kind: 'max-bytes'; readonly maxBytes: number }
+  | { readonly kind: 'max-age'; readonly maxAgeMs: number };
+
+/**
+ * How `open` treats damage.
+ * - `strict` (default): a torn tail (incomplete last record, trailing zeros) is cut; any other
+ *   checksum, chain or sequence mismatch fails open with CORRUPTION naming file and offset.
+ * - `point-in-time`: every segment is verified; at the first damage the log is cut there, later
+ *   segments are moved into `dropped-<time>/`, and the report says what was dropped.
+ */
+export type RecoveryMode = 'strict' | 'point-in-time';
+
+/** Options of {@link Wal.open}. Every field has a default. */
+export interface WalOptions {
+  /** Default `always`. */
+  readonly sync?: SyncMode;
+  /** Period of the background fdatasync under `interval`. Default 100 ms. */
+  readonly syncIntervalMs?: number;
+  /** A new segment starts once the active one reaches this size. Default 64 MiB. */
+  readonly segmentSizeBytes?: number;
+  /** Most bytes written by one group commit (one write, one fdatasync). Default 4 MiB. */
+  readonly maxGroupBytes?: number;
+  /**
+   * Most encoded bytes waiting to be written; further appends wait (in order) until the writer
+   * catches up. Default 64 MiB.
+   */
+  readonly maxPendingBytes?: number;
+  /** Default 64 KiB. */
+  readonly maxKeyBytes?: number;
+  /** Default 64 MiB. */
+  readonly maxValueBytes?: number;
+  /** Largest framed record. Default 256 MiB. */
+  readonly maxRecordBytes?: number;
+  /** Default `keep-all`. */
+  readonly retention?: RetentionPolicy;
+  /** Default `strict`. */
+  readonly recovery?: RecoveryMode;
+  /**
+   * `tail` (default) verifies the segments a restart can have damaged (the last one, and any
+   * empty ones before it); older segments are verified as they are read and by {@link Wal.verify}.
+   * `full` verifies every segment on open.
+   */
+  readonly verifyOnOpen?: 'tail' | 'full';
+  /** Seqno of the first append when the log is empty. Default 1. */
+  readonly firstSeqno?: number;
+  /** The file-system seam. Default: the real one. */
+  readonly fileSystem?: FileSystem;
+  /** Distance between entries of the in-memory seek index. Default 64 KiB. */
+  readonly indexIntervalBytes?: number;
+  /** Size of the buffer that readers fill per read call. Default 1 MiB. */
+  readonly readChunkBytes?: number;
+  /** Clock for segment ages (age-based retention). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** {@link WalOptions} with every default applied. */
+export type ResolvedWalOptions = Required<WalOptions>;
+
+const MIB = 1024 * 1024;
+
+/** Applies defaults and checks ranges; throws INVALID_ARGUMENT on a bad option. */
+export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions {
+  const resolved: ResolvedWalOptions = {
+    sync: options.sync ?? 'always',
+    syncIntervalMs: options.syncIntervalMs ?? 100,
+    segmentSizeBytes: options.segmentSizeBytes ?? 64 * MIB,
+    maxGroupBytes: options.maxGroupBytes ?? 4 * MIB,
+    maxPendingBytes: options.maxPendingBytes ?? 64 * MIB,
+    maxKeyBytes: options.maxKeyBytes ?? 64 * 1024,
+    maxValueBytes: options.maxValueBytes ?? 64 * MIB,
+    maxRecordBytes: options.maxRecordBytes ?? 256 * MIB,
+    retention: options.retention ?? { kind: 'keep-all' },
+    recovery: options.recovery ?? 'strict',
+    verifyOnOpen: options.verifyOnOpen ?? 'tail',
+    firstSeqno: options.firstSeqno ?? 1,
+    fileSystem: options.fileSystem ?? nodeFileSystem,
+    indexIntervalBytes: options.indexIntervalBytes ?? 64 * 1024,
+    readChunkBytes: options.readChunkBytes ?? MIB,
+    now: options.now ?? Date.now,
+  };
+  if (!['always', 'interval', 'none'].includes(resolved.sync)) {
+    throw new StrataError('INVALID_ARGUMENT', `sync must be always, interval or none, got ${String(resolved.sync)}`);
+  }
+  if (!['strict', 'point-in-time'].includes(resolved.recovery)) {
+    throw new StrataError('INVALID_ARGUMENT', `recovery must be strict or point-in-time`);
+  }
+  requireInteger('syncIntervalMs', resolved.syncIntervalMs, 1, 60_000);
+  requireInteger('segmentSizeBytes', resolved.segmentSizeBytes, 4096, 1024 * MIB);
+  requireInteger('maxGroupBytes', resolved.maxGroupBytes, 4096, 1024 * MIB);
+  requireInteger('maxPendingBytes', resolved.maxPendingBytes, resolved.maxGroupBytes, 4096 * MIB);
+  requireInteger('maxKeyBytes', resolved.maxKeyBytes, 1, 64 * 1024);
+  requireInteger('maxValueBytes', resolved.maxValueBytes, 0, 1024 * MIB);
+  requireInteger('maxRecordBytes', resolved.maxRecordBytes, 64, 2047 * MIB);
+  requireInteger('firstSeqno', resolved.firstSeqno, 1, Number.MAX_SAFE_INTEGER);
+  requireInteger('indexIntervalBytes', resolved.indexIntervalBytes, 1, 64 * MIB);
+  requireInteger('readChunkBytes', resolved.readChunkBytes, 64, 256 * MIB);
+  const retention = resolved.retention;
+  if (retention.kind === 'max-bytes') requireInteger('retention.maxBytes', retention.maxBytes, 0, Number.MAX_SAFE_INTEGER);
+  else if (retention.kind === 'max-age') requireInteger('retention.maxAgeMs', retention.maxAgeMs, 0, Number.MAX_SAFE_INTEGER);
+  else if (retention.kind !== 'keep-all') throw new StrataError('INVALID_ARGUMENT', 'unknown retention policy');
+  return resolved;
+}
+
+function requireInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new StrataError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}

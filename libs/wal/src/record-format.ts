@@ -1,0 +1,118 @@
+import { crc32c } from '@strata/core';
+
+/**
+ * Record framing: `[u32 length LE][u32 crc32c(payload) LE][payload]`, payload = protobuf LogBatch.
+ * This module reads the batch header fields straight from the protobuf wire bytes, without
+ * decoding entries or allocating, because recovery and seeks scan every record.
+ */
+
+/** Bytes before the payload: length and checksum. */
+export const RECORD_HEADER_BYTES = 8;
+
+/** The LogBatch fields that framing, ordering and chaining need. Reused across calls. */
+export interface RecordHeader {
+  epoch: number;
+  firstSeqno: number;
+  timestampMs: number;
+  chain: number;
+  entryCount: number;
+}
+
+/** A zeroed header to be filled by {@link scanPayload}. */
+export function newRecordHeader(): RecordHeader {
+  return { epoch: 0, firstSeqno: 0, timestampMs: 0, chain: 0, entryCount: 0 };
+}
+
+/**
+ * The chain value of the record that follows a record with `previousChain` and payload checksum
+ * `previousChecksum`. Since each checksum covers its record's chain, the chain of record n commits
+ * to every record before n (as etcd's rolling WAL CRC does).
+ */
+export function nextChain(previousChain: number, previousChecksum: number): number {
+  chainScratch.writeUInt32LE(previousChain >>> 0, 0);
+  chainScratch.writeUInt32LE(previousChecksum >>> 0, 4);
+  return crc32c(chainScratch);
+}
+const chainScratch = Buffer.alloc(8);
+
+/** The chain of the very first record of a log that starts empty. */
+export const INITIAL_CHAIN = nextChain(0, 0);
+
+/**
+ * Parses the top-level LogBatch fields from `payload[start, end)` into `out`. Returns false when
+ * the bytes are not a well-formed LogBatch (the caller reports corruption). Fields may come in any
+ * order and unknown fields are skipped, as protobuf requires.
+ */
+export function scanPayload(payload: Uint8Array, start: number, end: number, out: RecordHeader): boolean {
+  out.epoch = 0;
+  out.firstSeqno = 0;
+  out.timestampMs = 0;
+  out.chain = 0;
+  out.entryCount = 0;
+  let position = start;
+  while (position < end) {
+    const tag = readVarint(payload, position, end);
+    if (tag < 0) return false;
+    position = varintEnd;
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (wireType === 0) {
+      const value = readVarint(payload, position, end);
+      if (value < 0) return false;
+      position = varintEnd;
+      if (field === 1) out.epoch = value;
+      else if (field === 2) out.firstSeqno = value;
+      else if (field === 3) out.timestampMs = value;
+      else if (field === 4 || field === 5) return false;
+    } else if (wireType === 5) {
+      if (position + 4 > end) return false;
+      const value =
+        ((payload[position] ?? 0) |
+          ((payload[position + 1] ?? 0) << 8) |
+          ((payload[position + 2] ?? 0) << 16) |
+          ((payload[position + 3] ?? 0) << 24)) >>>
+        0;
+      position += 4;
+      if (field === 4) out.chain = value;
+      else if (field >= 1 && field <= 5) return false;
+    } else if (wireType === 2) {
+      const length = readVarint(payload, position, end);
+      if (length < 0) return false;
+      position = varintEnd + length;
+      if (position > end) return false;
+      if (field === 5) out.entryCount++;
+      else if (field >= 1 && field <= 4) return false;
+    } else if (wireType === 1) {
+      position += 8;
+      if (position > end || (field >= 1 && field <= 5)) return false;
+    } else {
+      return false;
+    }
+  }
+  return position === end && hasRequiredFields(out);
+}
+
+function hasRequiredFields(header: RecordHeader): boolean {
+  return header.entryCount > 0 && header.firstSeqno > 0;
+}
+
+let varintEnd = 0;
+
+/**
+ * Reads an unsigned varint at `position`; returns -1 if truncated, longer than 10 bytes, or above
+ * Number.MAX_SAFE_INTEGER. Sets the module-level `varintEnd` to avoid allocating a result pair.
+ */
+function readVarint(bytes: Uint8Array, position: number, end: number): number {
+  let value = 0;
+  let multiplier = 1;
+  for (let index = position; index < end && index < position + 10; index++) {
+    const byte = bytes[index] ?? 0;
+    value += (byte & 0x7f) * multiplier;
+    if (byte < 0x80) {
+      varintEnd = index + 1;
+      return value <= Number.MAX_SAFE_INTEGER ? value : -1;
+    }
+    multiplier *= 128;
+  }
+  return -1;
+}

@@ -1,0 +1,340 @@
+import { join } from 'node:path';
+import { corruptionError, invariant, ioError, StrataError } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
+import type { ResolvedWalOptions } from './options.js';
+import { nextChain } from './record-format.js';
+import { RecordScanner, ShortReadError, containsValidRecord } from './record-scanner.js';
+import type { DamageKind } from './record-scanner.js';
+import { maybeIndex, newSegmentFile, parseSegmentFileName } from './segment-file.js';
+import type { SegmentFile } from './segment-file.js';
+
+/** The last record of a log: where the next append continues from. */
+export interface LogTail {
+  readonly lastSeqno: number;
+  readonly chain: number;
+  readonly checksum: number;
+  readonly epoch: number;
+}
+
+/** What `open` found and repaired. */
+export interface RecoveryReport {
+  /** Segment files found. */
+  readonly segmentCount: number;
+  /** Segments whose every record was verified during open. */
+  readonly verifiedSegmentCount: number;
+  /** A torn tail cut off the last segment (a write interrupted by a crash), if any. */
+  readonly tornTail?: {
+    readonly file: string;
+    readonly offset: number;
+    readonly droppedBytes: number;
+    readonly damage: DamageKind;
+  };
+  /** Under `point-in-time` recovery: where the log was cut and what was set aside. */
+  readonly pointInTime?: {
+    readonly file: string;
+    readonly offset: number;
+    readonly reason: string;
+    /** The first seqno that is no longer in the log. */
+    readonly droppedFromSeqno: number;
+    readonly droppedBytes: number;
+    /** Segments moved out of the log, with the cut-off tail bytes, in this directory. */
+    readonly quarantineDirectory: string;
+    readonly droppedFiles: readonly string[];
+  };
+}
+
+/** Result of {@link recoverLog}. */
+export interface RecoveredLog {
+  readonly segments: SegmentFile[];
+  readonly tail: LogTail | undefined;
+  readonly report: RecoveryReport;
+}
+
+interface Damage {
+  readonly segmentIndex: number;
+  readonly offset: number;
+  readonly reason: string;
+  readonly kind: DamageKind | 'sequence' | 'chain' | 'epoch';
+}
+
+/**
+ * Lists, verifies and repairs the segments of a log directory (see {@link RecoveryMode}). The
+ * directory must exist. Torn tails are cut and fsynced here; nothing else is ever modified in
+ * `strict` mode.
+ */
+export async function recoverLog(directory: string, options: ResolvedWalOptions): Promise<RecoveredLog> {
+  const fs = options.fileSystem;
+  const segments = await listSegments(fs, directory);
+  const pointInTime = options.recovery === 'point-in-time';
+  let scanFrom = 0;
+  if (!pointInTime && options.verifyOnOpen === 'tail') {
+    scanFrom = Math.max(0, segments.length - 1);
+    while (scanFrom > 0 && segments[scanFrom]?.sizeBytes === 0) scanFrom--;
+  }
+  let tail: LogTail | undefined;
+  let tornTail: RecoveryReport['tornTail'];
+  let verified = 0;
+  for (let index = scanFrom; index < segments.length; index++) {
+    const segment = segments[index] as SegmentFile;
+    const isLast = index === segments.length - 1;
+    const outcome = await verifySegment(fs, segment, tail, options);
+    if (outcome.damage === undefined) {
+      tail = outcome.tail ?? tail;
+      verified++;
+      if (!isLast && segment.sizeBytes === 0) {
+        throw corruptionError(segment.path, 0, 'a sealed segment is empty');
+      }
+      continue;
+    }
+    const damage = { ...outcome.damage, segmentIndex: index };
+    const tornCandidate = isLast && ['incomplete', 'zeros', 'checksum', 'malformed'].includes(damage.kind);
+    if (tornCandidate && !(await validDataFollows(fs, segment, damage.offset, outcome.tail?.lastSeqno ?? tail?.lastSeqno ?? 0, options))) {
+      tornTail = { file: segment.path, offset: damage.offset, droppedBytes: segment.sizeBytes - damage.offset, damage: damage.kind as DamageKind };
+      await truncateSegment(fs, segment, damage.offset);
+      segment.indexed = true;
+      tail = outcome.tail ?? tail;
+      verified++;
+      continue;
+    }
+    if (!pointInTime) throw corruptionError(segment.path, damage.offset, damage.reason, { damage: damage.kind });
+    tail = outcome.tail ?? tail;
+    const expectedSeqno = tail ? tail.lastSeqno + 1 : segment.firstSeqno;
+    const cut = await quarantineFrom(fs, directory, segments, damage, expectedSeqno);
+    const kept = damage.offset === 0 && index > 0 ? index : index + 1;
+    return {
+      segments: segments.slice(0, kept),
+      tail,
+      report: { segmentCount: segments.length, verifiedSegmentCount: verified, ...(tornTail ? { tornTail } : {}), pointInTime: cut },
+    };
+  }
+  // Sealed segments that were not scanned: their last seqno follows from the next segment's name.
+  for (let index = 0; index < segments.length - 1; index++) {
+    const segment = segments[index] as SegmentFile;
+    segment.lastSeqno ??= (segments[index + 1] as SegmentFile).firstSeqno - 1;
+  }
+  return {
+    segments,
+    tail,
+    report: { segmentCount: segments.length, verifiedSegmentCount: verified, ...(tornTail ? { tornTail } : {}) },
+  };
+}
+
+/** The log's segment files in seqno order (sizes and times from stat, nothing read yet). */
+export async function listSegments(fs: FileSystem, directory: string): Promise<SegmentFile[]> {
+  const segments: SegmentFile[] = [];
+  for (const name of await fs.readdir(directory)) {
+    const firstSeqno = parseSegmentFileName(name);
+    if (firstSeqno === undefined) continue;
+    const stat = await fs.stat(join(directory, name));
+    segments.push(newSegmentFile(directory, firstSeqno, stat.sizeBytes, stat.modifiedAtMs));
+  }
+  segments.sort((a, b) => a.firstSeqno - b.firstSeqno);
+  return segments;
+}
+
+interface SegmentOutcome {
+  /** The last good record in this segment, if it has one. */
+  readonly tail: LogTail | undefined;
+  /** Good records before the end or the damage. */
+  readonly recordCount: number;
+  readonly damage: Omit<Damage, 'segmentIndex'> | undefined;
+}
+
+/**
+ * Reads every record of `segment`, checking checksum, structure, seqno continuity (starting at
+ * the file name's seqno), chain (from `previous`, when known) and epoch order; builds the seek
+ * index and fills in the segment's last-record fields. Stops at the first damage.
+ */
+export async function verifySegment(
+  fs: FileSystem,
+  segment: SegmentFile,
+  previous: LogTail | undefined,
+  options: ResolvedWalOptions,
+): Promise<SegmentOutcome> {
+  segment.indexSeqnos = [];
+  segment.indexOffsets = [];
+  if (previous && previous.lastSeqno + 1 !== segment.firstSeqno) {
+    return {
+      tail: undefined,
+      recordCount: 0,
+      damage: { offset: 0, kind: 'sequence', reason: `segment starts at seqno ${segment.firstSeqno} but the previous one ends at ${previous.lastSeqno}` },
+    };
+  }
+  const handle = await openForRead(fs, segment.path);
+  try {
+    const scanner = new RecordScanner(handle, 0, segment.sizeBytes, options.readChunkBytes, options.maxRecordBytes);
+    let last = previous;
+    let lastInSegment: LogTail | undefined;
+    let expectedSeqno = segment.firstSeqno;
+    let recordCount = 0;
+    const finish = (damage: SegmentOutcome['damage']): SegmentOutcome => {
+      if (lastInSegment) {
+        segment.lastSeqno = lastInSegment.lastSeqno;
+        segment.lastChain = lastInSegment.chain;
+        segment.lastChecksum = lastInSegment.checksum;
+        segment.lastEpoch = lastInSegment.epoch;
+      }
+      if (!damage) segment.indexed = true;
+      return { tail: lastInSegment, recordCount, damage };
+    };
+    while (true) {
+      let outcome;
+      try {
+        outcome = await scanner.next();
+      } catch (error) {
+        if (error instanceof ShortReadError) throw corruptionError(segment.path, error.endOffset, 'file is shorter than its size');
+        throw ioError('read', segment.path, error);
+      }
+      if (outcome === 'end') break;
+      if (outcome === 'damaged') {
+        return finish({ offset: scanner.offset, kind: scanner.damage, reason: describeDamage(scanner.damage) });
+      }
+      const header = scanner.header;
+      const problem = checkOrder(header.firstSeqno, expectedSeqno, header.chain, header.epoch, last);
+      if (problem) return finish({ offset: scanner.offset, ...problem });
+      maybeIndex(segment, header.firstSeqno, scanner.offset, options.indexIntervalBytes);
+      lastInSegment = { lastSeqno: header.firstSeqno + header.entryCount - 1, chain: header.chain, checksum: scanner.checksum, epoch: header.epoch };
+      last = lastInSegment;
+      expectedSeqno = lastInSegment.lastSeqno + 1;
+      recordCount++;
+    }
+    return finish(undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Checks a record against the one before it; returns what is wrong, or undefined. */
+export function checkOrder(
+  firstSeqno: number,
+  expectedSeqno: number,
+  chain: number,
+  epoch: number,
+  previous: LogTail | undefined,
+): { kind: 'sequence' | 'chain' | 'epoch'; reason: string } | undefined {
+  if (firstSeqno !== expectedSeqno) {
+    return { kind: 'sequence', reason: `record has seqno ${firstSeqno}, expected ${expectedSeqno}` };
+  }
+  if (previous && chain !== nextChain(previous.chain, previous.checksum)) {
+    return { kind: 'chain', reason: `record at seqno ${firstSeqno} does not chain from the record before it` };
+  }
+  if (previous && epoch < previous.epoch) {
+    return { kind: 'epoch', reason: `record at seqno ${firstSeqno} has epoch ${epoch}, below ${previous.epoch}` };
+  }
+  return undefined;
+}
+
+function describeDamage(kind: DamageKind): string {
+  switch (kind) {
+    case 'incomplete':
+      return 'record runs past the end of the file';
+    case 'zeros':
+      return 'zero bytes where a record should start';
+    case 'checksum':
+      return 'record checksum mismatch';
+    case 'malformed':
+      return 'malformed record';
+  }
+}
+
+async function openForRead(fs: FileSystem, path: string): Promise<FileHandle> {
+  try {
+    return await fs.open(path, 'read');
+  } catch (error) {
+    throw ioError('open', path, error);
+  }
+}
+
+async function validDataFollows(
+  fs: FileSystem,
+  segment: SegmentFile,
+  offset: number,
+  afterSeqno: number,
+  options: ResolvedWalOptions,
+): Promise<boolean> {
+  const length = segment.sizeBytes - offset - 1;
+  if (length <= 0) return false;
+  const handle = await openForRead(fs, segment.path);
+  try {
+    const bytes = Buffer.alloc(length);
+    let filled = 0;
+    while (filled < length) {
+      const count = await handle.read(bytes, filled, length - filled, offset + 1 + filled);
+      if (count === 0) break;
+      filled += count;
+    }
+    return containsValidRecord(bytes.subarray(0, filled), afterSeqno, options.maxRecordBytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function truncateSegment(fs: FileSystem, segment: SegmentFile, offset: number): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(segment.path, 'read-write');
+    await handle.truncate(offset);
+    await handle.datasync();
+  } catch (error) {
+    throw ioError('truncate', segment.path, error);
+  } finally {
+    await handle?.close();
+  }
+  segment.sizeBytes = offset;
+}
+
+async function quarantineFrom(
+  fs: FileSystem,
+  directory: string,
+  segments: SegmentFile[],
+  damage: Damage,
+  droppedFromSeqno: number,
+): Promise<NonNullable<RecoveryReport['pointInTime']>> {
+  const damaged = segments[damage.segmentIndex];
+  invariant(damaged, 'damaged segment index out of range');
+  const quarantine = join(directory, `dropped-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const droppedFiles: string[] = [];
+  let droppedBytes = 0;
+  try {
+    await fs.mkdir(quarantine);
+    // A segment damaged at its very start goes whole (its name may not continue the log), unless
+    // it is the only one. Otherwise keep a copy of the cut-off bytes for forensics, then truncate.
+    const wholeSegment = damage.offset === 0 && damage.segmentIndex > 0;
+    const tailBytes = wholeSegment ? Buffer.alloc(0) : (await fs.readFile(damaged.path)).subarray(damage.offset);
+    const tailCopy = join(quarantine, `${damaged.path.split('/').pop() ?? 'segment'}.from-${damage.offset}`);
+    if (!wholeSegment) {
+      const copy = await fs.open(tailCopy, 'create-exclusive');
+      try {
+        await copy.writev([tailBytes], 0);
+        await copy.datasync();
+      } finally {
+        await copy.close();
+      }
+      droppedFiles.push(tailCopy);
+      droppedBytes += tailBytes.length;
+    }
+    for (const later of segments.slice(damage.segmentIndex + (wholeSegment ? 0 : 1))) {
+      const target = join(quarantine, later.path.split('/').pop() ?? '');
+      await fs.rename(later.path, target);
+      droppedFiles.push(target);
+      droppedBytes += later.sizeBytes;
+    }
+    await fs.syncDirectory(quarantine);
+    if (!wholeSegment) await truncateSegment(fs, damaged, damage.offset);
+    await fs.syncDirectory(directory);
+  } catch (error) {
+    if (error instanceof StrataError) throw error;
+    throw ioError('point-in-time recovery', directory, error);
+  }
+  damaged.indexed = true;
+  damaged.lastSeqno = droppedFromSeqno - 1 >= damaged.firstSeqno ? droppedFromSeqno - 1 : undefined;
+  return {
+    file: damaged.path,
+    offset: damage.offset,
+    reason: damage.reason,
+    droppedFromSeqno,
+    droppedBytes,
+    quarantineDirectory: quarantine,
+    droppedFiles,
+  };
+}

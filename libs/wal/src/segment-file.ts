@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+
+/**
+ * One segment of the log: a file named by the seqno of its first record, holding whole records
+ * back to back. Only the last segment is ever appended to; the others are sealed (fsynced).
+ */
+export interface SegmentFile {
+  /** Seqno of the first record (from the file name). */
+  readonly firstSeqno: number;
+  readonly path: string;
+  sizeBytes: number;
+  /** Seqno of the last record, once known (scanned, or derived from the next segment). */
+  lastSeqno: number | undefined;
+  /** Sparse seek index: record start offsets and their first seqnos, ascending. */
+  indexSeqnos: number[];
+  indexOffsets: number[];
+  /** True once the whole segment was verified and indexed. */
+  indexed: boolean;
+  /** Chain and checksum of the last record, once known: the next record chains from them. */
+  lastChain: number | undefined;
+  lastChecksum: number | undefined;
+  /** Epoch of the last record, once known. */
+  lastEpoch: number | undefined;
+  /** Modification time, for age-based retention. */
+  modifiedAtMs: number;
+}
+
+const SEGMENT_NAME = /^(\d{20})\.log$/;
+
+/** The file name of the segment whose first record has `firstSeqno`, e.g. `00000000000000000001.log`. */
+export function segmentFileName(firstSeqno: number): string {
+  return `${String(firstSeqno).padStart(20, '0')}.log`;
+}
+
+/** The first seqno encoded in a segment file name, or undefined if `name` is not a segment. */
+export function parseSegmentFileName(name: string): number | undefined {
+  const match = SEGMENT_NAME.exec(name);
+  if (!match) return undefined;
+  const seqno = Number(match[1]);
+  return Number.isSafeInteger(seqno) && seqno > 0 ? seqno : undefined;
+}
+
+/** A segment description for a file that has not been scanned yet. */
+export function newSegmentFile(directory: string, firstSeqno: number, sizeBytes: number, modifiedAtMs: number): SegmentFile {
+  return {
+    firstSeqno,
+    path: join(directory, segmentFileName(firstSeqno)),
+    sizeBytes,
+    lastSeqno: undefined,
+    indexSeqnos: [],
+    indexOffsets: [],
+    indexed: false,
+    lastChain: undefined,
+    lastChecksum: undefined,
+    lastEpoch: undefined,
+    modifiedAtMs,
+  };
+}
+
+/** Adds a seek-index entry when `offset` is at least `intervalBytes` past the previous one. */
+export function maybeIndex(segment: SegmentFile, seqno: number, offset: number, intervalBytes: number): void {
+  const count = segment.indexOffsets.length;
+  const lastOffset = count === 0 ? -Infinity : (segment.indexOffsets[count - 1] as number);
+  if (offset >= lastOffset + intervalBytes) {
+    segment.indexSeqnos.push(seqno);
+    segment.indexOffsets.push(offset);
+  }
+}
+
+/** The offset of the last indexed record whose first seqno is at most `seqno` (0 if none). */
+export function seekOffset(segment: SegmentFile, seqno: number): number {
+  const seqnos = segment.indexSeqnos;
+  let low = 0;
+  let high = seqnos.length - 1;
+  let found = -1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if ((seqnos[middle] as number) <= seqno) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return found < 0 ? 0 : (segment.indexOffsets[found] as number);
+}

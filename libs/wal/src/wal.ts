@@ -1,0 +1,772 @@
+import { StrataError, corruptionError, crc32c, errnoOf, invariant, ioError } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
+import { decodeRecord, encodeRecord, validateBatch } from './batch-codec.js';
+import type { BatchLimits } from './batch-codec.js';
+import type { LogBatch, LogBatchInput, LogRecord } from './log-batch.js';
+import { resolveWalOptions } from './options.js';
+import type { ResolvedWalOptions, WalOptions } from './options.js';
+import { INITIAL_CHAIN, RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './record-format.js';
+import { RecordScanner, ShortReadError } from './record-scanner.js';
+import { checkOrder, recoverLog, verifySegment } from './recovery.js';
+import type { LogTail, RecoveryReport } from './recovery.js';
+import { segmentsToDrop } from './retention.js';
+import { maybeIndex, newSegmentFile, seekOffset } from './segment-file.js';
+import type { SegmentFile } from './segment-file.js';
+
+/** Lifecycle of a {@link Wal}: `failed` means a write or fsync failed and appends are refused. */
+export type WalStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
+
+/** What an append resolves with. */
+export interface AppendResult {
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  /** The record's chain value (commits to the log before it). */
+  readonly chain: number;
+  /** The record's payload checksum. */
+  readonly checksum: number;
+}
+
+/** Bounds of a read: `fromSeqno` and `toSeqno` inclusive. */
+export interface ReadOptions {
+  /** Default: the first retained seqno. A batch that contains it is yielded whole. */
+  readonly fromSeqno?: number;
+  /** Default: the last visible seqno at the time the reader reaches the end. */
+  readonly toSeqno?: number;
+}
+
+/** What {@link Wal.dropBefore} removed. */
+export interface RetentionResult {
+  readonly droppedFiles: readonly string[];
+  readonly droppedBytes: number;
+  /** The first seqno still in the log afterwards. */
+  readonly firstSeqno: number;
+}
+
+/** What {@link Wal.verify} checked. */
+export interface VerifyReport {
+  readonly segmentCount: number;
+  readonly recordCount: number;
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  readonly sizeBytes: number;
+}
+
+/** A public view of one segment. */
+export interface SegmentInfo {
+  readonly path: string;
+  readonly firstSeqno: number;
+  /** Undefined for an empty segment. */
+  readonly lastSeqno: number | undefined;
+  readonly sizeBytes: number;
+  readonly active: boolean;
+}
+
+interface PendingAppend {
+  readonly bytes: Buffer;
+  readonly result: AppendResult;
+  readonly epoch: number;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * A segmented, checksummed, append-only log of batches. Appends that arrive while a write is in
+ * flight are written together with one write and one fdatasync (group commit). Records are read
+ * back as raw bytes or decoded batches from any seqno.
+ *
+ * @example
+ * ```ts
+ * const wal = await Wal.open('./data/wal', { sync: 'always' });
+ * const { lastSeqno } = await wal.append({
+ *   epoch: 1,
+ *   firstSeqno: wal.nextSeqno,
+ *   entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.from('v') }],
+ * });
+ * for await (const batch of wal.read({ fromSeqno: 1 })) console.log(batch.firstSeqno, batch.entries.length);
+ * await wal.close();
+ * ```
+ */
+export class Wal {
+  /** What open found and repaired. */
+  readonly recovery: RecoveryReport;
+
+  private statusValue: WalStatus = 'opening';
+  private failure: StrataError | undefined;
+  private readonly fs: FileSystem;
+  private readonly limits: BatchLimits;
+  private readonly segmentList: SegmentFile[];
+  private activeHandle: FileHandle | undefined;
+  /** Bytes written to the active segment (visible once `visibleBytes` catches up). */
+  private writtenBytes = 0;
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private drainWaiters: (() => void)[] = [];
+  private writerRunning = false;
+  private writerIdle: Promise<void> = Promise.resolve();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private intervalSync: Promise<void> | undefined;
+  private readonly indexing = new Map<SegmentFile, Promise<void>>();
+  // Admission state: advanced when an append is accepted (before it is written).
+  private admittedNextSeqno: number;
+  private admittedChain: number;
+  private admittedChecksum: number;
+  private admittedEpoch: number;
+  private hasPredecessor: boolean;
+  // Committed state: the last record written (and synced under `always`).
+  private committed: LogTail | undefined;
+  private durableSeqnoValue: number;
+
+  private constructor(
+    readonly directory: string,
+    private readonly options: ResolvedWalOptions,
+    segments: SegmentFile[],
+    tail: LogTail | undefined,
+    report: RecoveryReport,
+  ) {
+    this.fs = options.fileSystem;
+    this.limits = {
+      maxKeyBytes: options.maxKeyBytes,
+      maxValueBytes: options.maxValueBytes,
+      maxRecordBytes: options.maxRecordBytes,
+    };
+    this.segmentList = segments;
+    this.recovery = report;
+    this.committed = tail;
+    const last = segments[segments.length - 1];
+    this.admittedNextSeqno = tail ? tail.lastSeqno + 1 : (last?.firstSeqno ?? options.firstSeqno);
+    this.admittedChain = tail ? tail.chain : 0;
+    this.admittedChecksum = tail ? tail.checksum : 0;
+    this.admittedEpoch = tail ? tail.epoch : 0;
+    this.hasPredecessor = tail !== undefined;
+    this.durableSeqnoValue = tail ? tail.lastSeqno : this.admittedNextSeqno - 1;
+  }
+
+  /**
+   * Opens (or creates) the log in `directory`, recovering as {@link WalOptions.recovery} says.
+   * Fails with CORRUPTION (naming file and offset) on damage other than a torn tail.
+   */
+  static async open(directory: string, options: WalOptions = {}): Promise<Wal> {
+    const resolved = resolveWalOptions(options);
+    const fs = resolved.fileSystem;
+    try {
+      await fs.mkdir(directory);
+    } catch (error) {
+      throw ioError('mkdir', directory, error);
+    }
+    const { segments, tail, report } = await recoverLog(directory, resolved);
+    const wal = new Wal(directory, resolved, segments, tail, report);
+    const last = segments[segments.length - 1];
+    if (last) {
+      invariant(!tail || tail.lastSeqno + 1 >= last.firstSeqno, 'recovered tail is before the last segment');
+      try {
+        wal.activeHandle = await fs.open(last.path, 'read-write');
+      } catch (error) {
+        throw ioError('open', last.path, error);
+      }
+      wal.writtenBytes = last.sizeBytes;
+    }
+    if (resolved.sync === 'interval') {
+      wal.syncTimer = setInterval(() => wal.runIntervalSync(), resolved.syncIntervalMs);
+      wal.syncTimer.unref();
+    }
+    wal.statusValue = 'open';
+    return wal;
+  }
+
+  /** Current lifecycle state. */
+  get status(): WalStatus {
+    return this.statusValue;
+  }
+
+  /** The seqno the next append must start at. */
+  get nextSeqno(): number {
+    return this.admittedNextSeqno;
+  }
+
+  /** The last seqno written and visible to readers (0 if the log never held a record). */
+  get lastSeqno(): number {
+    return this.committed?.lastSeqno ?? this.firstSeqno - 1;
+  }
+
+  /** The last seqno known to be on stable storage (fsynced). */
+  get durableSeqno(): number {
+    return this.durableSeqnoValue;
+  }
+
+  /** The first seqno still retained (equal to `nextSeqno` when the log is empty). */
+  get firstSeqno(): number {
+    return this.segmentList[0]?.firstSeqno ?? this.admittedNextSeqno;
+  }
+
+  /** Epoch of the last accepted append. */
+  get lastEpoch(): number {
+    return this.admittedEpoch;
+  }
+
+  /** The chain value the next record must carry. */
+  get nextChain(): number {
+    return this.hasPredecessor ? nextChain(this.admittedChain, this.admittedChecksum) : INITIAL_CHAIN;
+  }
+
+  /** Encoded bytes accepted but not yet written. */
+  get pendingWriteBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** The segments, oldest first. */
+  segments(): SegmentInfo[] {
+    return this.segmentList.map((segment, index) => ({
+      path: segment.path,
+      firstSeqno: segment.firstSeqno,
+      lastSeqno:
+        index === this.segmentList.length - 1
+          ? this.committed && this.committed.lastSeqno >= segment.firstSeqno
+            ? this.committed.lastSeqno
+            : undefined
+          : segment.lastSeqno,
+      sizeBytes: segment.sizeBytes,
+      active: index === this.segmentList.length - 1,
+    }));
+  }
+
+  /**
+   * Appends one batch as one record. Resolves once durable under the sync mode. The batch must
+   * start at {@link nextSeqno}; its epoch must not be below {@link lastEpoch}. Refused batches
+   * (bad input, wrong seqno) throw synchronously-rejected errors and leave the log unchanged.
+   * The caller must not mutate the batch's buffers until the promise settles.
+   */
+  append(batch: LogBatchInput): Promise<AppendResult> {
+    try {
+      this.checkWritable();
+      validateBatch(batch, this.limits);
+      this.checkPosition(batch.firstSeqno, batch.epoch);
+      const chain = this.nextChain;
+      const { bytes, checksum } = encodeRecord(batch, batch.timestampMs ?? Date.now(), chain, this.limits);
+      return this.enqueue(bytes, batch.firstSeqno, batch.firstSeqno + batch.entries.length - 1, batch.epoch, chain, checksum);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Appends a record produced by another log (a follower applying its leader's record), byte for
+   * byte. Checks checksum and structure (CORRUPTION), position (OUT_OF_SEQUENCE), epoch
+   * (STALE_EPOCH) and, unless the log is empty, that it chains from the last record (DIVERGED).
+   */
+  appendRecord(record: Uint8Array): Promise<AppendResult> {
+    try {
+      this.checkWritable();
+      const bytes = Buffer.isBuffer(record) ? record : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+      const header = newRecordHeader();
+      if (bytes.length < RECORD_HEADER_BYTES + 2 || bytes.readUInt32LE(0) !== bytes.length - RECORD_HEADER_BYTES) {
+        throw new StrataError('CORRUPTION', 'replicated record has a bad length header');
+      }
+      if (bytes.length > this.limits.maxRecordBytes) {
+        throw new StrataError('BATCH_TOO_LARGE', `replicated record of ${bytes.length} bytes exceeds the limit`);
+      }
+      const checksum = bytes.readUInt32LE(4);
+      if (crc32c(bytes.subarray(RECORD_HEADER_BYTES)) !== checksum) {
+        throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
+      }
+      if (!scanPayload(bytes, RECORD_HEADER_BYTES, bytes.length, header)) {
+        throw new StrataError('CORRUPTION', 'replicated record is malformed');
+      }
+      try {
+        const batch = decodeRecord(bytes);
+        validateBatch(batch, this.limits);
+      } catch (error) {
+        if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
+        throw new StrataError('CORRUPTION', `replicated record has invalid content: ${String(error)}`, { cause: error });
+      }
+      this.checkPosition(header.firstSeqno, header.epoch);
+      if (this.hasPredecessor && header.chain !== this.nextChain) {
+        throw new StrataError('DIVERGED', `record ${header.firstSeqno} does not chain from this log's history`, {
+          details: { seqno: header.firstSeqno, expectedChain: this.nextChain, actualChain: header.chain },
+        });
+      }
+      return this.enqueue(bytes, header.firstSeqno, header.firstSeqno + header.entryCount - 1, header.epoch, header.chain, checksum);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Resolves when the encoded bytes waiting to be written fall below `maxPendingBytes`. Producers
+   * that do not await each append should await this before appending more, which bounds memory.
+   */
+  whenWritable(): Promise<void> {
+    if (this.pendingBytes < this.options.maxPendingBytes || this.statusValue !== 'open') return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Writes and fdatasyncs everything accepted so far, whatever the sync mode. */
+  async sync(): Promise<void> {
+    this.checkWritable();
+    await this.waitForWriter();
+    await this.syncActive();
+  }
+
+  /**
+   * The records from `fromSeqno` to `toSeqno` as stored (framing included), verified against their
+   * checksums and chain as they are read. Fails with HISTORY_TRUNCATED (with `firstSeqno` in the
+   * details) if `fromSeqno` is below the retained history, CORRUPTION on damage.
+   */
+  async *readRecords(options: ReadOptions = {}): AsyncGenerator<LogRecord, void, undefined> {
+    this.checkReadable();
+    const fromSeqno = options.fromSeqno ?? this.firstSeqno;
+    const toSeqno = options.toSeqno ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(fromSeqno) || fromSeqno < 1 || !Number.isSafeInteger(toSeqno)) {
+      throw new StrataError('INVALID_ARGUMENT', 'fromSeqno and toSeqno must be positive integers');
+    }
+    if (fromSeqno < this.firstSeqno) throw this.truncatedError(fromSeqno);
+    if (fromSeqno > toSeqno) return;
+    let segment = this.segmentAt(fromSeqno);
+    let previous: LogTail | undefined;
+    let expectedSeqno: number | undefined;
+    while (segment) {
+      if (segment.firstSeqno > toSeqno) return;
+      if (!segment.indexed) await this.indexSegment(segment);
+      const handle = await this.openSegmentForRead(segment, fromSeqno);
+      try {
+        const startOffset = expectedSeqno === undefined ? seekOffset(segment, fromSeqno) : 0;
+        const scanner = new RecordScanner(handle, startOffset, segment.sizeBytes, this.options.readChunkBytes, this.options.maxRecordBytes);
+        while (true) {
+          const outcome = await this.scanNext(scanner, segment);
+          if (outcome === 'end') {
+            // The active segment may have grown while we were reading it.
+            if (this.isActive(segment) && segment.sizeBytes > scanner.position) {
+              scanner.extendTo(segment.sizeBytes);
+              continue;
+            }
+            break;
+          }
+          const header = scanner.header;
+          const lastSeqno = header.firstSeqno + header.entryCount - 1;
+          if (expectedSeqno !== undefined) {
+            const problem = checkOrder(header.firstSeqno, expectedSeqno, header.chain, header.epoch, previous);
+            if (problem) throw corruptionError(segment.path, scanner.offset, problem.reason);
+          } else if (header.firstSeqno > fromSeqno) {
+            throw corruptionError(segment.path, scanner.offset, `expected a record holding seqno ${fromSeqno}, found ${header.firstSeqno}`);
+          }
+          previous = { lastSeqno, chain: header.chain, checksum: scanner.checksum, epoch: header.epoch };
+          expectedSeqno = lastSeqno + 1;
+          if (lastSeqno < fromSeqno) continue;
+          if (header.firstSeqno > toSeqno) return;
+          yield {
+            epoch: header.epoch,
+            firstSeqno: header.firstSeqno,
+            lastSeqno,
+            timestampMs: header.timestampMs,
+            chain: header.chain,
+            checksum: scanner.checksum,
+            bytes: scanner.record,
+          };
+          if (lastSeqno >= toSeqno) return;
+        }
+      } finally {
+        await handle.close();
+      }
+      segment = this.segmentAfter(segment);
+      if (segment && expectedSeqno !== undefined && segment.firstSeqno !== expectedSeqno) {
+        throw corruptionError(segment.path, 0, `segment starts at ${segment.firstSeqno}, expected ${expectedSeqno}`);
+      }
+    }
+  }
+
+  /** Like {@link readRecords}, decoding each record into a {@link LogBatch}. */
+  async *read(options: ReadOptions = {}): AsyncGenerator<LogBatch, void, undefined> {
+    for await (const record of this.readRecords(options)) {
+      yield decodeStored(record);
+    }
+  }
+
+  /**
+   * Drops whole segments that lie entirely below `neededFromSeqno` (what recovery no longer needs),
+   * as far as the retention policy allows. The directory is fsynced after the unlinks.
+   */
+  async dropBefore(neededFromSeqno: number): Promise<RetentionResult> {
+    this.checkReadable();
+    const count = segmentsToDrop(this.segmentList, neededFromSeqno, this.options.retention, this.options.now());
+    const dropped = this.segmentList.splice(0, count);
+    for (const segment of dropped) {
+      try {
+        await this.fs.unlink(segment.path);
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw ioError('unlink', segment.path, error);
+      }
+    }
+    if (dropped.length > 0) {
+      try {
+        await this.fs.syncDirectory(this.directory);
+      } catch (error) {
+        throw this.failStop(ioError('fsync directory', this.directory, error));
+      }
+    }
+    return {
+      droppedFiles: dropped.map((segment) => segment.path),
+      droppedBytes: dropped.reduce((sum, segment) => sum + segment.sizeBytes, 0),
+      firstSeqno: this.firstSeqno,
+    };
+  }
+
+  /**
+   * Verifies every record of every segment (checksums, structure, seqno continuity, chain, epoch
+   * order), throwing CORRUPTION with file and offset at the first problem.
+   */
+  async verify(): Promise<VerifyReport> {
+    this.checkReadable();
+    let previous: LogTail | undefined;
+    let recordCount = 0;
+    let sizeBytes = 0;
+    for (const segment of [...this.segmentList]) {
+      if (this.isActive(segment) && this.committed === undefined) break;
+      const copy = { ...segment, indexSeqnos: [], indexOffsets: [] };
+      const outcome = await verifySegment(this.fs, copy, previous, this.options);
+      if (outcome.damage) throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
+      recordCount += outcome.recordCount;
+      previous = outcome.tail ?? previous;
+      sizeBytes += segment.sizeBytes;
+    }
+    return { segmentCount: this.segmentList.length, recordCount, firstSeqno: this.firstSeqno, lastSeqno: this.lastSeqno, sizeBytes };
+  }
+
+  /**
+   * Stops accepting appends, waits for accepted ones to be written, fdatasyncs, and closes files.
+   * Appends after this are refused with CLOSED.
+   */
+  async close(): Promise<void> {
+    if (this.statusValue === 'closed' || this.statusValue === 'closing') return;
+    const wasFailed = this.statusValue === 'failed';
+    this.statusValue = 'closing';
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    await this.waitForWriter();
+    await this.intervalSync;
+    try {
+      if (!wasFailed && this.failure === undefined) await this.syncActive();
+    } finally {
+      await this.activeHandle?.close().catch(() => undefined);
+      this.activeHandle = undefined;
+      this.statusValue = 'closed';
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+  }
+
+  // ---- writing ----
+
+  private checkWritable(): void {
+    if (this.statusValue === 'closing' || this.statusValue === 'closed') {
+      throw new StrataError('CLOSED', 'the log is closed');
+    }
+    if (this.failure) throw this.failure;
+    invariant(this.statusValue === 'open', `append while the log is ${this.statusValue}`);
+  }
+
+  private checkReadable(): void {
+    if (this.statusValue === 'closed') throw new StrataError('CLOSED', 'the log is closed');
+  }
+
+  private checkPosition(firstSeqno: number, epoch: number): void {
+    if (firstSeqno !== this.admittedNextSeqno) {
+      throw new StrataError(
+        'OUT_OF_SEQUENCE',
+        `batch starts at seqno ${firstSeqno}; the log expects ${this.admittedNextSeqno}`,
+        { details: { expectedSeqno: this.admittedNextSeqno, actualSeqno: firstSeqno } },
+      );
+    }
+    if (epoch < this.admittedEpoch) {
+      throw new StrataError('STALE_EPOCH', `batch has epoch ${epoch}, below the log's ${this.admittedEpoch}`, {
+        details: { epoch, currentEpoch: this.admittedEpoch },
+      });
+    }
+  }
+
+  private enqueue(bytes: Buffer, firstSeqno: number, lastSeqno: number, epoch: number, chain: number, checksum: number): Promise<AppendResult> {
+    invariant(lastSeqno >= firstSeqno, 'record with no entries');
+    this.admittedNextSeqno = lastSeqno + 1;
+    this.admittedChain = chain;
+    this.admittedChecksum = checksum;
+    this.admittedEpoch = epoch;
+    this.hasPredecessor = true;
+    const result: AppendResult = { firstSeqno, lastSeqno, chain, checksum };
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ bytes, result, epoch, resolve, reject });
+      this.pendingBytes += bytes.length;
+      this.startWriter();
+    });
+  }
+
+  private startWriter(): void {
+    if (this.writerRunning) return;
+    this.writerRunning = true;
+    this.writerIdle = this.runWriter().finally(() => {
+      this.writerRunning = false;
+    });
+  }
+
+  private async waitForWriter(): Promise<void> {
+    while (this.writerRunning) await this.writerIdle;
+  }
+
+  /** Writes groups until nothing is pending: each group is one write (and one fdatasync). */
+  private async runWriter(): Promise<void> {
+    // Let appends made in the same tick join the first group.
+    await Promise.resolve();
+    while (this.pending.length > 0 && this.failure === undefined) {
+      let groupBytes = 0;
+      let count = 0;
+      while (count < this.pending.length) {
+        const size = (this.pending[count] as PendingAppend).bytes.length;
+        if (count > 0 && groupBytes + size > this.options.maxGroupBytes) break;
+        groupBytes += size;
+        count++;
+      }
+      const group = this.pending.splice(0, count);
+      try {
+        await this.writeGroup(group, groupBytes);
+      } catch (error) {
+        await this.handleWriteFailure(group, error);
+      }
+      this.pendingBytes -= groupBytes;
+      if (this.pendingBytes < this.options.maxPendingBytes) {
+        for (const resolve of this.drainWaiters.splice(0)) resolve();
+      }
+    }
+  }
+
+  private async writeGroup(group: PendingAppend[], groupBytes: number): Promise<void> {
+    const first = group[0] as PendingAppend;
+    const last = group[group.length - 1] as PendingAppend;
+    let segment = this.segmentList[this.segmentList.length - 1];
+    if (!segment || !this.activeHandle || (this.writtenBytes > 0 && this.writtenBytes + groupBytes > this.options.segmentSizeBytes)) {
+      segment = await this.rotate(first.result.firstSeqno);
+    }
+    const handle = this.activeHandle;
+    invariant(handle, 'no active segment to write to');
+    invariant(
+      segment.sizeBytes > 0 || segment.firstSeqno === first.result.firstSeqno,
+      'first record of a segment must match its name',
+    );
+    const startOffset = this.writtenBytes;
+    try {
+      await handle.writev(group.map((append) => append.bytes), startOffset);
+    } catch (error) {
+      throw new WriteFailure(error, startOffset, 'write');
+    }
+    this.writtenBytes = startOffset + groupBytes;
+    if (this.options.sync === 'always') {
+      try {
+        await handle.datasync();
+      } catch (error) {
+        throw new WriteFailure(error, startOffset, 'fdatasync');
+      }
+    }
+    let offset = startOffset;
+    for (const append of group) {
+      maybeIndex(segment, append.result.firstSeqno, offset, this.options.indexIntervalBytes);
+      offset += append.bytes.length;
+    }
+    segment.sizeBytes = this.writtenBytes;
+    segment.modifiedAtMs = this.options.now();
+    this.committed = { lastSeqno: last.result.lastSeqno, chain: last.result.chain, checksum: last.result.checksum, epoch: last.epoch };
+    segment.lastSeqno = last.result.lastSeqno;
+    segment.lastChain = last.result.chain;
+    segment.lastChecksum = last.result.checksum;
+    segment.lastEpoch = last.epoch;
+    if (this.options.sync === 'always') this.durableSeqnoValue = last.result.lastSeqno;
+    for (const append of group) append.resolve(append.result);
+  }
+
+  /** Seals the active segment (fdatasync, close) and starts a new one named `firstSeqno`. */
+  private async rotate(firstSeqno: number): Promise<SegmentFile> {
+    const previous = this.segmentList[this.segmentList.length - 1];
+    if (previous && this.activeHandle) {
+      try {
+        await this.activeHandle.datasync();
+      } catch (error) {
+        throw new WriteFailure(error, this.writtenBytes, 'fdatasync');
+      }
+      if (this.committed) this.durableSeqnoValue = this.committed.lastSeqno;
+      await this.activeHandle.close();
+      this.activeHandle = undefined;
+      previous.indexed = true;
+    }
+    const segment = newSegmentFile(this.directory, firstSeqno, 0, this.options.now());
+    try {
+      this.activeHandle = await this.fs.open(segment.path, 'create-exclusive');
+      await this.fs.syncDirectory(this.directory);
+    } catch (error) {
+      throw new WriteFailure(error, 0, 'create segment');
+    }
+    segment.indexed = true;
+    this.segmentList.push(segment);
+    this.writtenBytes = 0;
+    return segment;
+  }
+
+  private async handleWriteFailure(group: PendingAppend[], error: unknown): Promise<void> {
+    const failure = error instanceof WriteFailure ? error : new WriteFailure(error, this.writtenBytes, 'write');
+    const stored = ioError(failure.operation, this.activeSegmentPath(), failure.cause);
+    const later = this.pending.splice(0);
+    this.pendingBytes -= later.reduce((sum, append) => sum + append.bytes.length, 0);
+    const rejected = [...group, ...later];
+    if (stored.code === 'NO_SPACE' && failure.operation === 'write' && this.activeHandle) {
+      // Refuse the write but keep the log usable: continue from the last committed record (every
+      // later accepted append chained from the refused one, so it goes too) and cut the partial
+      // bytes before anything else is written. If the cut fails, the log fails stop.
+      this.rewindAdmission();
+      for (const append of rejected) append.reject(stored);
+      try {
+        await this.activeHandle.truncate(failure.startOffset);
+        await this.activeHandle.datasync();
+      } catch (truncateError) {
+        this.failStop(ioError('truncate after ENOSPC', this.activeSegmentPath(), truncateError));
+      }
+      return;
+    }
+    const failed = this.failStop(stored);
+    for (const append of rejected) append.reject(failed);
+  }
+
+  private rewindAdmission(): void {
+    const committed = this.committed;
+    this.admittedNextSeqno = committed ? committed.lastSeqno + 1 : (this.segmentList[this.segmentList.length - 1]?.firstSeqno ?? this.options.firstSeqno);
+    this.admittedChain = committed?.chain ?? 0;
+    this.admittedChecksum = committed?.checksum ?? 0;
+    this.admittedEpoch = committed?.epoch ?? 0;
+    this.hasPredecessor = committed !== undefined;
+  }
+
+  /** Enters the failed state: appends are refused until the log is reopened. Never retries fsync. */
+  private failStop(error: StrataError): StrataError {
+    if (!this.failure) {
+      this.failure = new StrataError(error.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO_ERROR', `the log stopped accepting writes: ${error.message}`, {
+        cause: error,
+        details: error.details,
+      });
+      if (this.statusValue === 'open') this.statusValue = 'failed';
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+    return this.failure;
+  }
+
+  private async syncActive(): Promise<void> {
+    const handle = this.activeHandle;
+    if (!handle || !this.committed) return;
+    const target = this.committed.lastSeqno;
+    if (this.durableSeqnoValue >= target) return;
+    try {
+      await handle.datasync();
+    } catch (error) {
+      throw this.failStop(ioError('fdatasync', this.activeSegmentPath(), error));
+    }
+    this.durableSeqnoValue = Math.max(this.durableSeqnoValue, target);
+  }
+
+  private runIntervalSync(): void {
+    if (this.intervalSync || this.statusValue !== 'open' || this.writerRunning) return;
+    this.intervalSync = this.syncActive()
+      .catch(() => undefined)
+      .finally(() => {
+        this.intervalSync = undefined;
+      });
+  }
+
+  private activeSegmentPath(): string {
+    return this.segmentList[this.segmentList.length - 1]?.path ?? this.directory;
+  }
+
+  // ---- reading ----
+
+  private isActive(segment: SegmentFile): boolean {
+    return this.segmentList[this.segmentList.length - 1] === segment;
+  }
+
+  private segmentAt(seqno: number): SegmentFile | undefined {
+    let found: SegmentFile | undefined;
+    let low = 0;
+    let high = this.segmentList.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const segment = this.segmentList[middle] as SegmentFile;
+      if (segment.firstSeqno <= seqno) {
+        found = segment;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  private segmentAfter(segment: SegmentFile): SegmentFile | undefined {
+    const index = this.segmentList.indexOf(segment);
+    if (index >= 0) return this.segmentList[index + 1];
+    return this.segmentList.find((candidate) => candidate.firstSeqno > segment.firstSeqno);
+  }
+
+  private truncatedError(seqno: number): StrataError {
+    return new StrataError('HISTORY_TRUNCATED', `seqno ${seqno} is below the retained history, which starts at ${this.firstSeqno}`, {
+      details: { requestedSeqno: seqno, firstSeqno: this.firstSeqno },
+    });
+  }
+
+  private async openSegmentForRead(segment: SegmentFile, fromSeqno: number): Promise<FileHandle> {
+    try {
+      return await this.fs.open(segment.path, 'read');
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') throw this.truncatedError(fromSeqno);
+      throw ioError('open', segment.path, error);
+    }
+  }
+
+  private async scanNext(scanner: RecordScanner, segment: SegmentFile): Promise<'record' | 'end'> {
+    let outcome;
+    try {
+      outcome = await scanner.next();
+    } catch (error) {
+      if (error instanceof ShortReadError) throw corruptionError(segment.path, error.endOffset, 'file is shorter than its recorded size');
+      throw ioError('read', segment.path, error);
+    }
+    if (outcome === 'damaged') {
+      throw corruptionError(segment.path, scanner.offset, `damaged record (${scanner.damage})`, { damage: scanner.damage });
+    }
+    return outcome;
+  }
+
+  /** Verifies and indexes a sealed segment that open did not scan (once per process). */
+  private indexSegment(segment: SegmentFile): Promise<void> {
+    let running = this.indexing.get(segment);
+    if (!running) {
+      running = verifySegment(this.fs, segment, undefined, this.options).then((outcome) => {
+        if (outcome.damage) throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
+      });
+      this.indexing.set(segment, running);
+      running.catch(() => this.indexing.delete(segment));
+    }
+    return running;
+  }
+}
+
+/** Decodes a stored record; malformed content is CORRUPTION. */
+function decodeStored(record: LogRecord): LogBatch {
+  try {
+    return decodeRecord(record.bytes);
+  } catch (error) {
+    throw new StrataError('CORRUPTION', `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`, {
+      cause: error,
+      details: { seqno: record.firstSeqno },
+    });
+  }
+}
+
+/** A failed write or fdatasync, with where the group started (for the ENOSPC rollback). */
+class WriteFailure extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly startOffset: number,
+    readonly operation: string,
+  ) {
+    super(`${operation} failed`);
+  }
+}
+

@@ -1,0 +1,10 @@
+/**
+ * @strata/testing: support for Strata's tests. Real components only: a real nats-server on
+ * 127.0.0.1, real temp directories, free ports.
+ *
+ * @packageDocumentation
+ */
+export { startNatsServer } from './nats-server.js';
+export type { NatsServerHandle, NatsServerOptions } from './nats-server.js';
+export { createTempDirectory } from './temp-directory.js';
+export { findFreePort } from './free-port.js';
