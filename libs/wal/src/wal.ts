@@ -639,7 +639,7 @@ export class Wal {
   /** Enters the failed state: appends are refused until the log is reopened. Never retries fsync. */
   private failStop(error: StrataError): StrataError {
     if (!this.failure) {
-      this.failure = new StrataError(error.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO_ERROR', `the log stopped accepting writes: ${error.message}`, {
+      this.failure = new StrataError('IO_ERROR', `the log stopped accepting writes: ${error.message}`, {
         cause: error,
         details: error.details,
       });

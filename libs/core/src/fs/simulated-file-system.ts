@@ -256,6 +256,8 @@ export class SimulatedFileSystem implements FileSystem {
   maybeFail(operation: FaultableOperation, path: string): 'ENOSPC' | undefined {
     const fault = this.faultInjector?.(operation, path);
     if (fault === 'EIO') throw fsError('EIO', operation, path);
+    // A write that hits ENOSPC first writes part of its bytes; the caller throws after that.
+    if (fault === 'ENOSPC' && operation !== 'write') throw fsError('ENOSPC', operation, path);
     return fault;
   }
 
@@ -368,7 +370,8 @@ class SimulatedFileHandle implements FileHandle {
   private ensureCapacity(lengthBytes: number): void {
     if (lengthBytes <= this.inode.data.length) return;
     const grown = Buffer.alloc(Math.max(lengthBytes, this.inode.data.length * 2, 4096));
-    grown.set(this.inode.data.subarray(0, this.inode.lengthBytes));
+    // Copy the whole old buffer: a writev in progress has written past lengthBytes already.
+    grown.set(this.inode.data);
     this.inode.data = grown;
   }
 }

@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import { SimulatedFileSystem, seededRandom } from '@strata/core';
+import type { FaultableOperation } from '@strata/core';
+import { Wal } from '../src/index.js';
+import { batchAt, readAll, rejectionOf } from './helpers.js';
+
+function failOnce(fs: SimulatedFileSystem, operation: FaultableOperation, error: 'EIO' | 'ENOSPC', skip = 0): void {
+  let seen = 0;
+  let fired = false;
+  fs.setFaultInjector((op) => {
+    if (fired || op !== operation) return undefined;
+    if (seen++ < skip) return undefined;
+    fired = true;
+    return error;
+  });
+}
+
+describe('Wal: injected faults', () => {
+  it('fdatasync EIO is fail-stop: the group is rejected, later appends are refused, reopen keeps every acknowledged batch', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    await wal.append(batchAt(1));
+    await wal.append(batchAt(2));
+    failOnce(fs, 'datasync', 'EIO');
+    const failed = await rejectionOf(wal.append(batchAt(3)));
+    expect(failed.code).to.equal('IO_ERROR');
+    expect(wal.status).to.equal('failed');
+    fs.setFaultInjector(undefined);
+    // The fsync is never retried: even with the device healthy again, the log stays stopped.
+    const refused = await rejectionOf(wal.append(batchAt(3)));
+    expect(refused.code).to.equal('IO_ERROR');
+    expect(await readAll(wal)).to.have.length(2);
+    await wal.close();
+    fs.crash({ random: seededRandom(1), zeroTailProbability: 0 });
+    const reopened = await Wal.open('/wal', { fileSystem: fs });
+    expect((await readAll(reopened)).map((batch) => batch.firstSeqno).slice(0, 2)).to.deep.equal([1, 2]);
+    await reopened.close();
+  });
+
+  it('write EIO is fail-stop too, and every queued append is rejected', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    await wal.append(batchAt(1));
+    failOnce(fs, 'write', 'EIO');
+    const results = await Promise.allSettled([wal.append(batchAt(2)), wal.append(batchAt(3)), wal.append(batchAt(4))]);
+    for (const result of results) {
+      expect(result.status).to.equal('rejected');
+      expect((result as PromiseRejectedResult).reason.code).to.equal('IO_ERROR');
+    }
+    expect(wal.status).to.equal('failed');
+    await wal.close();
+  });
+
+  it('ENOSPC on write refuses the batch, cuts the partial bytes and keeps the log usable', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    await wal.append(batchAt(1, 3));
+    failOnce(fs, 'write', 'ENOSPC');
+    const results = await Promise.allSettled([wal.append(batchAt(4, 2)), wal.append(batchAt(6))]);
+    for (const result of results) {
+      expect((result as PromiseRejectedResult).reason.code).to.equal('NO_SPACE');
+    }
+    expect(wal.status).to.equal('open');
+    expect(wal.nextSeqno).to.equal(4);
+    await wal.append(batchAt(4, 2));
+    expect((await readAll(wal)).map((batch) => batch.firstSeqno)).to.deep.equal([1, 4]);
+    await wal.close();
+    const reopened = await Wal.open('/wal', { fileSystem: fs });
+    expect(reopened.recovery.tornTail).to.equal(undefined);
+    expect(reopened.nextSeqno).to.equal(6);
+    await reopened.close();
+  });
+
+  it('ENOSPC on fdatasync is fail-stop (delayed allocation can report it there)', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    await wal.append(batchAt(1));
+    failOnce(fs, 'datasync', 'ENOSPC');
+    const error = await rejectionOf(wal.append(batchAt(2)));
+    expect(error.code).to.equal('IO_ERROR');
+    expect(wal.status).to.equal('failed');
+    await wal.close();
+  });
+
+  it('failing to create the next segment is fail-stop and loses nothing acknowledged', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
+    let seqno = 1;
+    while (wal.segments().length === 1 && seqno < 2000) {
+      await wal.append(batchAt(seqno, 1, 1, '.'.repeat(200)));
+      seqno++;
+    }
+    const acknowledged = seqno - 1;
+    const segmentCount = wal.segments().length;
+    failOnce(fs, 'syncDirectory', 'EIO');
+    let refused: Error & { code?: string } | undefined;
+    while (!refused) {
+      refused = await wal.append(batchAt(seqno, 1, 1, '.'.repeat(200))).then(
+        () => {
+          seqno++;
+          return undefined;
+        },
+        (error: Error & { code?: string }) => error,
+      );
+    }
+    expect(refused.code).to.equal('IO_ERROR');
+    expect(wal.segments().length).to.equal(segmentCount);
+    await wal.close();
+    const reopened = await Wal.open('/wal', { fileSystem: fs });
+    expect(reopened.nextSeqno).to.be.at.least(acknowledged + 1);
+    expect((await readAll(reopened)).length).to.equal(reopened.nextSeqno - 1);
+    await reopened.close();
+  });
+});

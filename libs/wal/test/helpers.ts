@@ -1,0 +1,36 @@
+import { LogOp } from '../src/index.js';
+import type { LogBatchInput, LogEntry, Wal } from '../src/index.js';
+
+/** A put entry with UTF-8 key and value. */
+export function put(key: string, value: string): LogEntry {
+  return { op: LogOp.Put, key: Buffer.from(key), value: Buffer.from(value) };
+}
+
+/** A batch of `count` puts starting at `firstSeqno`, keys `k<seqno>`, values `v<seqno>`. */
+export function batchAt(firstSeqno: number, count = 1, epoch = 1, valuePadding = ''): LogBatchInput {
+  const entries: LogEntry[] = [];
+  for (let index = 0; index < count; index++) {
+    const seqno = firstSeqno + index;
+    entries.push(put(`k${seqno}`, `v${seqno}${valuePadding}`));
+  }
+  return { epoch, firstSeqno, timestampMs: 1_700_000_000_000 + firstSeqno, entries };
+}
+
+/** Every batch in the log as `[firstSeqno, lastSeqno, keys...]` for compact comparisons. */
+export async function readAll(wal: Wal, fromSeqno?: number, toSeqno?: number): Promise<{ firstSeqno: number; keys: string[] }[]> {
+  const out: { firstSeqno: number; keys: string[] }[] = [];
+  for await (const batch of wal.read({ fromSeqno, toSeqno })) {
+    out.push({ firstSeqno: batch.firstSeqno, keys: batch.entries.map((entry) => Buffer.from(entry.key).toString()) });
+  }
+  return out;
+}
+
+/** Captures the rejection of a promise (fails if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
