@@ -1,7 +1,7 @@
 import protobuf from 'protobufjs/minimal.js';
 import { StrataError, crc32c, invariant } from '@strata/core';
 import { strata } from './generated/log.js';
-import type { LogBatch, LogBatchInput, LogEntry, LogOp } from './log-batch.js';
+import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
 const { LogBatch: LogBatchMessage } = strata.log;
@@ -22,12 +22,21 @@ export interface BatchLimits {
  */
 export function validateBatch(input: LogBatchInput, limits: BatchLimits): void {
   if (!Number.isSafeInteger(input.epoch) || input.epoch < 0) {
-    throw new StrataError('INVALID_ARGUMENT', `epoch must be a non-negative integer, got ${input.epoch}`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `epoch must be a non-negative integer, got ${input.epoch}`,
+    );
   }
   if (!Number.isSafeInteger(input.firstSeqno) || input.firstSeqno < 1) {
-    throw new StrataError('INVALID_ARGUMENT', `firstSeqno must be a positive integer, got ${input.firstSeqno}`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `firstSeqno must be a positive integer, got ${input.firstSeqno}`,
+    );
   }
-  if (input.timestampMs !== undefined && (!Number.isSafeInteger(input.timestampMs) || input.timestampMs < 0)) {
+  if (
+    input.timestampMs !== undefined &&
+    (!Number.isSafeInteger(input.timestampMs) || input.timestampMs < 0)
+  ) {
     throw new StrataError('INVALID_ARGUMENT', `timestampMs must be a non-negative integer`);
   }
   if (!Array.isArray(input.entries) || input.entries.length === 0) {
@@ -68,10 +77,16 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
     );
   }
   if (op === 2 && value.byteLength !== 0) {
-    throw new StrataError('INVALID_ARGUMENT', `entry ${index} is a delete and must have an empty value`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `entry ${index} is a delete and must have an empty value`,
+    );
   }
   if (op === 3 && Buffer.compare(key, value) >= 0) {
-    throw new StrataError('INVALID_ARGUMENT', `entry ${index} is a range delete whose end is not after its start`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `entry ${index} is a range delete whose end is not after its start`,
+    );
   }
 }
 
@@ -89,7 +104,13 @@ export function encodeRecord(
   // Reserve the frame header in the same buffer, so the record is built with one allocation.
   writer.fixed32(0).fixed32(0);
   LogBatchMessage.encode(
-    { epoch: input.epoch, firstSeqno: input.firstSeqno, timestampMs, chain, entries: input.entries as LogEntry[] },
+    {
+      epoch: input.epoch,
+      firstSeqno: input.firstSeqno,
+      timestampMs,
+      chain,
+      entries: input.entries as LogEntry[],
+    },
     writer,
   );
   const encoded = writer.finish();
@@ -130,7 +151,7 @@ export function decodeRecord(record: Uint8Array): LogBatch {
     lastSeqno: firstSeqno + entries.length - 1,
     timestampMs: toSafeInteger(message.timestampMs, 'timestampMs'),
     chain: message.chain >>> 0,
-    entries: entries as readonly { op: LogOp; key: Uint8Array; value: Uint8Array }[],
+    entries: entries,
   };
 }
 

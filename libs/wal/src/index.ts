@@ -5,7 +5,14 @@
  * @packageDocumentation
  */
 export { Wal } from './wal.js';
-export type { AppendResult, ReadOptions, RetentionResult, SegmentInfo, VerifyReport, WalStatus } from './wal.js';
+export type {
+  AppendResult,
+  ReadOptions,
+  RetentionResult,
+  SegmentInfo,
+  VerifyReport,
+  WalStatus,
+} from './wal.js';
 export { LogOp } from './log-batch.js';
 export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './log-batch.js';
 export type { RecoveryMode, RetentionPolicy, SyncMode, WalOptions } from './options.js';

@@ -100,7 +100,10 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     now: options.now ?? Date.now,
   };
   if (!['always', 'interval', 'none'].includes(resolved.sync)) {
-    throw new StrataError('INVALID_ARGUMENT', `sync must be always, interval or none, got ${String(resolved.sync)}`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `sync must be always, interval or none, got ${String(resolved.sync)}`,
+    );
   }
   if (!['strict', 'point-in-time'].includes(resolved.recovery)) {
     throw new StrataError('INVALID_ARGUMENT', `recovery must be strict or point-in-time`);
@@ -116,14 +119,20 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
   requireInteger('indexIntervalBytes', resolved.indexIntervalBytes, 1, 64 * MIB);
   requireInteger('readChunkBytes', resolved.readChunkBytes, 64, 256 * MIB);
   const retention = resolved.retention;
-  if (retention.kind === 'max-bytes') requireInteger('retention.maxBytes', retention.maxBytes, 0, Number.MAX_SAFE_INTEGER);
-  else if (retention.kind === 'max-age') requireInteger('retention.maxAgeMs', retention.maxAgeMs, 0, Number.MAX_SAFE_INTEGER);
-  else if (retention.kind !== 'keep-all') throw new StrataError('INVALID_ARGUMENT', 'unknown retention policy');
+  if (retention.kind === 'max-bytes')
+    requireInteger('retention.maxBytes', retention.maxBytes, 0, Number.MAX_SAFE_INTEGER);
+  else if (retention.kind === 'max-age')
+    requireInteger('retention.maxAgeMs', retention.maxAgeMs, 0, Number.MAX_SAFE_INTEGER);
+  else if (retention.kind !== 'keep-all')
+    throw new StrataError('INVALID_ARGUMENT', 'unknown retention policy');
   return resolved;
 }
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new StrataError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
   }
 }

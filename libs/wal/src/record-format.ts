@@ -43,7 +43,12 @@ export const INITIAL_CHAIN = nextChain(0, 0);
  * the bytes are not a well-formed LogBatch (the caller reports corruption). Fields may come in any
  * order and unknown fields are skipped, as protobuf requires.
  */
-export function scanPayload(payload: Uint8Array, start: number, end: number, out: RecordHeader): boolean {
+export function scanPayload(
+  payload: Uint8Array,
+  start: number,
+  end: number,
+  out: RecordHeader,
+): boolean {
   out.epoch = 0;
   out.firstSeqno = 0;
   out.timestampMs = 0;

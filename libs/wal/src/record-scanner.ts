@@ -81,7 +81,8 @@ export class RecordScanner {
     const recordStart = start - this.bufferFileOffset;
     const record = this.buffer.subarray(recordStart, recordStart + total);
     if (crc32c(record.subarray(RECORD_HEADER_BYTES)) !== checksum) return this.damaged('checksum');
-    if (!scanPayload(record, RECORD_HEADER_BYTES, total, this.header)) return this.damaged('malformed');
+    if (!scanPayload(record, RECORD_HEADER_BYTES, total, this.header))
+      return this.damaged('malformed');
     this.record = record;
     this.checksum = checksum;
     this.nextOffset = start + total;
@@ -103,7 +104,12 @@ export class RecordScanner {
     let filled = 0;
     // Carry over what the old buffer already holds, then read the rest from the file.
     if (offset >= this.bufferFileOffset && offset < bufferEnd) {
-      filled = this.buffer.copy(fresh, 0, offset - this.bufferFileOffset, Math.min(bufferEnd - this.bufferFileOffset, offset - this.bufferFileOffset + readable));
+      filled = this.buffer.copy(
+        fresh,
+        0,
+        offset - this.bufferFileOffset,
+        Math.min(bufferEnd - this.bufferFileOffset, offset - this.bufferFileOffset + readable),
+      );
     }
     while (filled < readable) {
       const count = await this.handle.read(fresh, filled, readable - filled, offset + filled);
@@ -123,7 +129,12 @@ export class RecordScanner {
     const chunk = Buffer.allocUnsafe(Math.min(this.chunkBytes, 1024 * 1024));
     let position = offset;
     while (position < this.endOffset) {
-      const count = await this.handle.read(chunk, 0, Math.min(chunk.length, this.endOffset - position), position);
+      const count = await this.handle.read(
+        chunk,
+        0,
+        Math.min(chunk.length, this.endOffset - position),
+        position,
+      );
       if (count === 0) return true;
       for (let index = 0; index < count; index++) if (chunk[index] !== 0) return false;
       position += count;
@@ -144,7 +155,11 @@ export class ShortReadError extends Error {
  * anywhere in `bytes`. Recovery uses it to tell a torn tail (nothing valid follows the damage) from
  * damage in the middle of the log (valid records follow).
  */
-export function containsValidRecord(bytes: Buffer, afterSeqno: number, maxRecordBytes: number): boolean {
+export function containsValidRecord(
+  bytes: Buffer,
+  afterSeqno: number,
+  maxRecordBytes: number,
+): boolean {
   const header = newRecordHeader();
   for (let position = 0; position + RECORD_HEADER_BYTES < bytes.length; position++) {
     const firstPayloadByte = bytes[position + RECORD_HEADER_BYTES];
@@ -156,7 +171,11 @@ export function containsValidRecord(bytes: Buffer, afterSeqno: number, maxRecord
     if (end > bytes.length) continue;
     if (!scanPayload(bytes, position + RECORD_HEADER_BYTES, end, header)) continue;
     if (header.firstSeqno <= afterSeqno) continue;
-    if (crc32c(bytes.subarray(position + RECORD_HEADER_BYTES, end)) === bytes.readUInt32LE(position + 4)) return true;
+    if (
+      crc32c(bytes.subarray(position + RECORD_HEADER_BYTES, end)) ===
+      bytes.readUInt32LE(position + 4)
+    )
+      return true;
   }
   return false;
 }

@@ -62,7 +62,10 @@ interface Damage {
  * directory must exist. Torn tails are cut and fsynced here; nothing else is ever modified in
  * `strict` mode.
  */
-export async function recoverLog(directory: string, options: ResolvedWalOptions): Promise<RecoveredLog> {
+export async function recoverLog(
+  directory: string,
+  options: ResolvedWalOptions,
+): Promise<RecoveredLog> {
   const fs = options.fileSystem;
   const segments = await listSegments(fs, directory);
   const pointInTime = options.recovery === 'point-in-time';
@@ -87,16 +90,32 @@ export async function recoverLog(directory: string, options: ResolvedWalOptions)
       continue;
     }
     const damage = { ...outcome.damage, segmentIndex: index };
-    const tornCandidate = isLast && ['incomplete', 'zeros', 'checksum', 'malformed'].includes(damage.kind);
-    if (tornCandidate && !(await validDataFollows(fs, segment, damage.offset, outcome.tail?.lastSeqno ?? tail?.lastSeqno ?? 0, options))) {
-      tornTail = { file: segment.path, offset: damage.offset, droppedBytes: segment.sizeBytes - damage.offset, damage: damage.kind as DamageKind };
+    const tornCandidate =
+      isLast && ['incomplete', 'zeros', 'checksum', 'malformed'].includes(damage.kind);
+    if (
+      tornCandidate &&
+      !(await validDataFollows(
+        fs,
+        segment,
+        damage.offset,
+        outcome.tail?.lastSeqno ?? tail?.lastSeqno ?? 0,
+        options,
+      ))
+    ) {
+      tornTail = {
+        file: segment.path,
+        offset: damage.offset,
+        droppedBytes: segment.sizeBytes - damage.offset,
+        damage: damage.kind as DamageKind,
+      };
       await truncateSegment(fs, segment, damage.offset);
       segment.indexed = true;
       tail = outcome.tail ?? tail;
       verified++;
       continue;
     }
-    if (!pointInTime) throw corruptionError(segment.path, damage.offset, damage.reason, { damage: damage.kind });
+    if (!pointInTime)
+      throw corruptionError(segment.path, damage.offset, damage.reason, { damage: damage.kind });
     tail = outcome.tail ?? tail;
     const expectedSeqno = tail ? tail.lastSeqno + 1 : segment.firstSeqno;
     const cut = await quarantineFrom(fs, directory, segments, damage, expectedSeqno);
@@ -104,7 +123,12 @@ export async function recoverLog(directory: string, options: ResolvedWalOptions)
     return {
       segments: segments.slice(0, kept),
       tail,
-      report: { segmentCount: segments.length, verifiedSegmentCount: verified, ...(tornTail ? { tornTail } : {}), pointInTime: cut },
+      report: {
+        segmentCount: segments.length,
+        verifiedSegmentCount: verified,
+        ...(tornTail ? { tornTail } : {}),
+        pointInTime: cut,
+      },
     };
   }
   // Sealed segments that were not scanned: their last seqno follows from the next segment's name.
@@ -115,7 +139,11 @@ export async function recoverLog(directory: string, options: ResolvedWalOptions)
   return {
     segments,
     tail,
-    report: { segmentCount: segments.length, verifiedSegmentCount: verified, ...(tornTail ? { tornTail } : {}) },
+    report: {
+      segmentCount: segments.length,
+      verifiedSegmentCount: verified,
+      ...(tornTail ? { tornTail } : {}),
+    },
   };
 }
 
@@ -157,12 +185,22 @@ export async function verifySegment(
     return {
       tail: undefined,
       recordCount: 0,
-      damage: { offset: 0, kind: 'sequence', reason: `segment starts at seqno ${segment.firstSeqno} but the previous one ends at ${previous.lastSeqno}` },
+      damage: {
+        offset: 0,
+        kind: 'sequence',
+        reason: `segment starts at seqno ${segment.firstSeqno} but the previous one ends at ${previous.lastSeqno}`,
+      },
     };
   }
   const handle = await openForRead(fs, segment.path);
   try {
-    const scanner = new RecordScanner(handle, 0, segment.sizeBytes, options.readChunkBytes, options.maxRecordBytes);
+    const scanner = new RecordScanner(
+      handle,
+      0,
+      segment.sizeBytes,
+      options.readChunkBytes,
+      options.maxRecordBytes,
+    );
     let last = previous;
     let lastInSegment: LogTail | undefined;
     let expectedSeqno = segment.firstSeqno;
@@ -182,18 +220,34 @@ export async function verifySegment(
       try {
         outcome = await scanner.next();
       } catch (error) {
-        if (error instanceof ShortReadError) throw corruptionError(segment.path, error.endOffset, 'file is shorter than its size');
+        if (error instanceof ShortReadError)
+          throw corruptionError(segment.path, error.endOffset, 'file is shorter than its size');
         throw ioError('read', segment.path, error);
       }
       if (outcome === 'end') break;
       if (outcome === 'damaged') {
-        return finish({ offset: scanner.offset, kind: scanner.damage, reason: describeDamage(scanner.damage) });
+        return finish({
+          offset: scanner.offset,
+          kind: scanner.damage,
+          reason: describeDamage(scanner.damage),
+        });
       }
       const header = scanner.header;
-      const problem = checkOrder(header.firstSeqno, expectedSeqno, header.chain, header.epoch, last);
+      const problem = checkOrder(
+        header.firstSeqno,
+        expectedSeqno,
+        header.chain,
+        header.epoch,
+        last,
+      );
       if (problem) return finish({ offset: scanner.offset, ...problem });
       maybeIndex(segment, header.firstSeqno, scanner.offset, options.indexIntervalBytes);
-      lastInSegment = { lastSeqno: header.firstSeqno + header.entryCount - 1, chain: header.chain, checksum: scanner.checksum, epoch: header.epoch };
+      lastInSegment = {
+        lastSeqno: header.firstSeqno + header.entryCount - 1,
+        chain: header.chain,
+        checksum: scanner.checksum,
+        epoch: header.epoch,
+      };
       last = lastInSegment;
       expectedSeqno = lastInSegment.lastSeqno + 1;
       recordCount++;
@@ -213,13 +267,22 @@ export function checkOrder(
   previous: LogTail | undefined,
 ): { kind: 'sequence' | 'chain' | 'epoch'; reason: string } | undefined {
   if (firstSeqno !== expectedSeqno) {
-    return { kind: 'sequence', reason: `record has seqno ${firstSeqno}, expected ${expectedSeqno}` };
+    return {
+      kind: 'sequence',
+      reason: `record has seqno ${firstSeqno}, expected ${expectedSeqno}`,
+    };
   }
   if (previous && chain !== nextChain(previous.chain, previous.checksum)) {
-    return { kind: 'chain', reason: `record at seqno ${firstSeqno} does not chain from the record before it` };
+    return {
+      kind: 'chain',
+      reason: `record at seqno ${firstSeqno} does not chain from the record before it`,
+    };
   }
   if (previous && epoch < previous.epoch) {
-    return { kind: 'epoch', reason: `record at seqno ${firstSeqno} has epoch ${epoch}, below ${previous.epoch}` };
+    return {
+      kind: 'epoch',
+      reason: `record at seqno ${firstSeqno} has epoch ${epoch}, below ${previous.epoch}`,
+    };
   }
   return undefined;
 }
@@ -269,7 +332,11 @@ async function validDataFollows(
   }
 }
 
-async function truncateSegment(fs: FileSystem, segment: SegmentFile, offset: number): Promise<void> {
+async function truncateSegment(
+  fs: FileSystem,
+  segment: SegmentFile,
+  offset: number,
+): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await fs.open(segment.path, 'read-write');
@@ -300,8 +367,13 @@ async function quarantineFrom(
     // A segment damaged at its very start goes whole (its name may not continue the log), unless
     // it is the only one. Otherwise keep a copy of the cut-off bytes for forensics, then truncate.
     const wholeSegment = damage.offset === 0 && damage.segmentIndex > 0;
-    const tailBytes = wholeSegment ? Buffer.alloc(0) : (await fs.readFile(damaged.path)).subarray(damage.offset);
-    const tailCopy = join(quarantine, `${damaged.path.split('/').pop() ?? 'segment'}.from-${damage.offset}`);
+    const tailBytes = wholeSegment
+      ? Buffer.alloc(0)
+      : (await fs.readFile(damaged.path)).subarray(damage.offset);
+    const tailCopy = join(
+      quarantine,
+      `${damaged.path.split('/').pop() ?? 'segment'}.from-${damage.offset}`,
+    );
     if (!wholeSegment) {
       const copy = await fs.open(tailCopy, 'create-exclusive');
       try {

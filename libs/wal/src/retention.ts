@@ -23,7 +23,9 @@ export function segmentsToDrop(
     // A sealed segment ends just before the next one starts.
     if (next.firstSeqno > neededFromSeqno) break;
     const expired =
-      policy.kind === 'max-bytes' ? totalBytes > policy.maxBytes : segment.modifiedAtMs < nowMs - policy.maxAgeMs;
+      policy.kind === 'max-bytes'
+        ? totalBytes > policy.maxBytes
+        : segment.modifiedAtMs < nowMs - policy.maxAgeMs;
     if (!expired) break;
     totalBytes -= segment.sizeBytes;
     count++;

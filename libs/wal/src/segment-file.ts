@@ -41,7 +41,12 @@ export function parseSegmentFileName(name: string): number | undefined {
 }
 
 /** A segment description for a file that has not been scanned yet. */
-export function newSegmentFile(directory: string, firstSeqno: number, sizeBytes: number, modifiedAtMs: number): SegmentFile {
+export function newSegmentFile(
+  directory: string,
+  firstSeqno: number,
+  sizeBytes: number,
+  modifiedAtMs: number,
+): SegmentFile {
   return {
     firstSeqno,
     path: join(directory, segmentFileName(firstSeqno)),
@@ -58,7 +63,12 @@ export function newSegmentFile(directory: string, firstSeqno: number, sizeBytes:
 }
 
 /** Adds a seek-index entry when `offset` is at least `intervalBytes` past the previous one. */
-export function maybeIndex(segment: SegmentFile, seqno: number, offset: number, intervalBytes: number): void {
+export function maybeIndex(
+  segment: SegmentFile,
+  seqno: number,
+  offset: number,
+  intervalBytes: number,
+): void {
   const count = segment.indexOffsets.length;
   const lastOffset = count === 0 ? -Infinity : (segment.indexOffsets[count - 1] as number);
   if (offset >= lastOffset + intervalBytes) {

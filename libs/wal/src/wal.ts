@@ -5,7 +5,13 @@ import type { BatchLimits } from './batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './log-batch.js';
 import { resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
-import { INITIAL_CHAIN, RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './record-format.js';
+import {
+  INITIAL_CHAIN,
+  RECORD_HEADER_BYTES,
+  newRecordHeader,
+  nextChain,
+  scanPayload,
+} from './record-format.js';
 import { RecordScanner, ShortReadError } from './record-scanner.js';
 import { checkOrder, recoverLog, verifySegment } from './recovery.js';
 import type { LogTail, RecoveryReport } from './recovery.js';
@@ -157,7 +163,10 @@ export class Wal {
     const wal = new Wal(directory, resolved, segments, tail, report);
     const last = segments[segments.length - 1];
     if (last) {
-      invariant(!tail || tail.lastSeqno + 1 >= last.firstSeqno, 'recovered tail is before the last segment');
+      invariant(
+        !tail || tail.lastSeqno + 1 >= last.firstSeqno,
+        'recovered tail is before the last segment',
+      );
       try {
         wal.activeHandle = await fs.open(last.path, 'read-write');
       } catch (error) {
@@ -205,7 +214,9 @@ export class Wal {
 
   /** The chain value the next record must carry. */
   get nextChain(): number {
-    return this.hasPredecessor ? nextChain(this.admittedChain, this.admittedChecksum) : INITIAL_CHAIN;
+    return this.hasPredecessor
+      ? nextChain(this.admittedChain, this.admittedChecksum)
+      : INITIAL_CHAIN;
   }
 
   /** Encoded bytes accepted but not yet written. */
@@ -241,8 +252,20 @@ export class Wal {
       validateBatch(batch, this.limits);
       this.checkPosition(batch.firstSeqno, batch.epoch);
       const chain = this.nextChain;
-      const { bytes, checksum } = encodeRecord(batch, batch.timestampMs ?? Date.now(), chain, this.limits);
-      return this.enqueue(bytes, batch.firstSeqno, batch.firstSeqno + batch.entries.length - 1, batch.epoch, chain, checksum);
+      const { bytes, checksum } = encodeRecord(
+        batch,
+        batch.timestampMs ?? Date.now(),
+        chain,
+        this.limits,
+      );
+      return this.enqueue(
+        bytes,
+        batch.firstSeqno,
+        batch.firstSeqno + batch.entries.length - 1,
+        batch.epoch,
+        chain,
+        checksum,
+      );
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -256,13 +279,21 @@ export class Wal {
   appendRecord(record: Uint8Array): Promise<AppendResult> {
     try {
       this.checkWritable();
-      const bytes = Buffer.isBuffer(record) ? record : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+      const bytes = Buffer.isBuffer(record)
+        ? record
+        : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
       const header = newRecordHeader();
-      if (bytes.length < RECORD_HEADER_BYTES + 2 || bytes.readUInt32LE(0) !== bytes.length - RECORD_HEADER_BYTES) {
+      if (
+        bytes.length < RECORD_HEADER_BYTES + 2 ||
+        bytes.readUInt32LE(0) !== bytes.length - RECORD_HEADER_BYTES
+      ) {
         throw new StrataError('CORRUPTION', 'replicated record has a bad length header');
       }
       if (bytes.length > this.limits.maxRecordBytes) {
-        throw new StrataError('BATCH_TOO_LARGE', `replicated record of ${bytes.length} bytes exceeds the limit`);
+        throw new StrataError(
+          'BATCH_TOO_LARGE',
+          `replicated record of ${bytes.length} bytes exceeds the limit`,
+        );
       }
       const checksum = bytes.readUInt32LE(4);
       if (crc32c(bytes.subarray(RECORD_HEADER_BYTES)) !== checksum) {
@@ -276,15 +307,34 @@ export class Wal {
         validateBatch(batch, this.limits);
       } catch (error) {
         if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
-        throw new StrataError('CORRUPTION', `replicated record has invalid content: ${String(error)}`, { cause: error });
+        throw new StrataError(
+          'CORRUPTION',
+          `replicated record has invalid content: ${String(error)}`,
+          { cause: error },
+        );
       }
       this.checkPosition(header.firstSeqno, header.epoch);
       if (this.hasPredecessor && header.chain !== this.nextChain) {
-        throw new StrataError('DIVERGED', `record ${header.firstSeqno} does not chain from this log's history`, {
-          details: { seqno: header.firstSeqno, expectedChain: this.nextChain, actualChain: header.chain },
-        });
+        throw new StrataError(
+          'DIVERGED',
+          `record ${header.firstSeqno} does not chain from this log's history`,
+          {
+            details: {
+              seqno: header.firstSeqno,
+              expectedChain: this.nextChain,
+              actualChain: header.chain,
+            },
+          },
+        );
       }
-      return this.enqueue(bytes, header.firstSeqno, header.firstSeqno + header.entryCount - 1, header.epoch, header.chain, checksum);
+      return this.enqueue(
+        bytes,
+        header.firstSeqno,
+        header.firstSeqno + header.entryCount - 1,
+        header.epoch,
+        header.chain,
+        checksum,
+      );
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -295,7 +345,8 @@ export class Wal {
    * that do not await each append should await this before appending more, which bounds memory.
    */
   whenWritable(): Promise<void> {
-    if (this.pendingBytes < this.options.maxPendingBytes || this.statusValue !== 'open') return Promise.resolve();
+    if (this.pendingBytes < this.options.maxPendingBytes || this.statusValue !== 'open')
+      return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -329,7 +380,13 @@ export class Wal {
       const handle = await this.openSegmentForRead(segment, fromSeqno);
       try {
         const startOffset = expectedSeqno === undefined ? seekOffset(segment, fromSeqno) : 0;
-        const scanner = new RecordScanner(handle, startOffset, segment.sizeBytes, this.options.readChunkBytes, this.options.maxRecordBytes);
+        const scanner = new RecordScanner(
+          handle,
+          startOffset,
+          segment.sizeBytes,
+          this.options.readChunkBytes,
+          this.options.maxRecordBytes,
+        );
         while (true) {
           const outcome = await this.scanNext(scanner, segment);
           if (outcome === 'end') {
@@ -343,12 +400,27 @@ export class Wal {
           const header = scanner.header;
           const lastSeqno = header.firstSeqno + header.entryCount - 1;
           if (expectedSeqno !== undefined) {
-            const problem = checkOrder(header.firstSeqno, expectedSeqno, header.chain, header.epoch, previous);
+            const problem = checkOrder(
+              header.firstSeqno,
+              expectedSeqno,
+              header.chain,
+              header.epoch,
+              previous,
+            );
             if (problem) throw corruptionError(segment.path, scanner.offset, problem.reason);
           } else if (header.firstSeqno > fromSeqno) {
-            throw corruptionError(segment.path, scanner.offset, `expected a record holding seqno ${fromSeqno}, found ${header.firstSeqno}`);
+            throw corruptionError(
+              segment.path,
+              scanner.offset,
+              `expected a record holding seqno ${fromSeqno}, found ${header.firstSeqno}`,
+            );
           }
-          previous = { lastSeqno, chain: header.chain, checksum: scanner.checksum, epoch: header.epoch };
+          previous = {
+            lastSeqno,
+            chain: header.chain,
+            checksum: scanner.checksum,
+            epoch: header.epoch,
+          };
           expectedSeqno = lastSeqno + 1;
           if (lastSeqno < fromSeqno) continue;
           if (header.firstSeqno > toSeqno) return;
@@ -368,7 +440,11 @@ export class Wal {
       }
       segment = this.segmentAfter(segment);
       if (segment && expectedSeqno !== undefined && segment.firstSeqno !== expectedSeqno) {
-        throw corruptionError(segment.path, 0, `segment starts at ${segment.firstSeqno}, expected ${expectedSeqno}`);
+        throw corruptionError(
+          segment.path,
+          0,
+          `segment starts at ${segment.firstSeqno}, expected ${expectedSeqno}`,
+        );
       }
     }
   }
@@ -386,7 +462,12 @@ export class Wal {
    */
   async dropBefore(neededFromSeqno: number): Promise<RetentionResult> {
     this.checkReadable();
-    const count = segmentsToDrop(this.segmentList, neededFromSeqno, this.options.retention, this.options.now());
+    const count = segmentsToDrop(
+      this.segmentList,
+      neededFromSeqno,
+      this.options.retention,
+      this.options.now(),
+    );
     const dropped = this.segmentList.splice(0, count);
     for (const segment of dropped) {
       try {
@@ -422,12 +503,19 @@ export class Wal {
       if (this.isActive(segment) && this.committed === undefined) break;
       const copy = { ...segment, indexSeqnos: [], indexOffsets: [] };
       const outcome = await verifySegment(this.fs, copy, previous, this.options);
-      if (outcome.damage) throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
+      if (outcome.damage)
+        throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
       recordCount += outcome.recordCount;
       previous = outcome.tail ?? previous;
       sizeBytes += segment.sizeBytes;
     }
-    return { segmentCount: this.segmentList.length, recordCount, firstSeqno: this.firstSeqno, lastSeqno: this.lastSeqno, sizeBytes };
+    return {
+      segmentCount: this.segmentList.length,
+      recordCount,
+      firstSeqno: this.firstSeqno,
+      lastSeqno: this.lastSeqno,
+      sizeBytes,
+    };
   }
 
   /**
@@ -474,13 +562,24 @@ export class Wal {
       );
     }
     if (epoch < this.admittedEpoch) {
-      throw new StrataError('STALE_EPOCH', `batch has epoch ${epoch}, below the log's ${this.admittedEpoch}`, {
-        details: { epoch, currentEpoch: this.admittedEpoch },
-      });
+      throw new StrataError(
+        'STALE_EPOCH',
+        `batch has epoch ${epoch}, below the log's ${this.admittedEpoch}`,
+        {
+          details: { epoch, currentEpoch: this.admittedEpoch },
+        },
+      );
     }
   }
 
-  private enqueue(bytes: Buffer, firstSeqno: number, lastSeqno: number, epoch: number, chain: number, checksum: number): Promise<AppendResult> {
+  private enqueue(
+    bytes: Buffer,
+    firstSeqno: number,
+    lastSeqno: number,
+    epoch: number,
+    chain: number,
+    checksum: number,
+  ): Promise<AppendResult> {
     invariant(lastSeqno >= firstSeqno, 'record with no entries');
     this.admittedNextSeqno = lastSeqno + 1;
     this.admittedChain = chain;
@@ -537,7 +636,11 @@ export class Wal {
     const first = group[0] as PendingAppend;
     const last = group[group.length - 1] as PendingAppend;
     let segment = this.segmentList[this.segmentList.length - 1];
-    if (!segment || !this.activeHandle || (this.writtenBytes > 0 && this.writtenBytes + groupBytes > this.options.segmentSizeBytes)) {
+    if (
+      !segment ||
+      !this.activeHandle ||
+      (this.writtenBytes > 0 && this.writtenBytes + groupBytes > this.options.segmentSizeBytes)
+    ) {
       segment = await this.rotate(first.result.firstSeqno);
     }
     const handle = this.activeHandle;
@@ -548,7 +651,10 @@ export class Wal {
     );
     const startOffset = this.writtenBytes;
     try {
-      await handle.writev(group.map((append) => append.bytes), startOffset);
+      await handle.writev(
+        group.map((append) => append.bytes),
+        startOffset,
+      );
     } catch (error) {
       throw new WriteFailure(error, startOffset, 'write');
     }
@@ -567,7 +673,12 @@ export class Wal {
     }
     segment.sizeBytes = this.writtenBytes;
     segment.modifiedAtMs = this.options.now();
-    this.committed = { lastSeqno: last.result.lastSeqno, chain: last.result.chain, checksum: last.result.checksum, epoch: last.epoch };
+    this.committed = {
+      lastSeqno: last.result.lastSeqno,
+      chain: last.result.chain,
+      checksum: last.result.checksum,
+      epoch: last.epoch,
+    };
     segment.lastSeqno = last.result.lastSeqno;
     segment.lastChain = last.result.chain;
     segment.lastChecksum = last.result.checksum;
@@ -604,7 +715,8 @@ export class Wal {
   }
 
   private async handleWriteFailure(group: PendingAppend[], error: unknown): Promise<void> {
-    const failure = error instanceof WriteFailure ? error : new WriteFailure(error, this.writtenBytes, 'write');
+    const failure =
+      error instanceof WriteFailure ? error : new WriteFailure(error, this.writtenBytes, 'write');
     const stored = ioError(failure.operation, this.activeSegmentPath(), failure.cause);
     const later = this.pending.splice(0);
     this.pendingBytes -= later.reduce((sum, append) => sum + append.bytes.length, 0);
@@ -629,7 +741,9 @@ export class Wal {
 
   private rewindAdmission(): void {
     const committed = this.committed;
-    this.admittedNextSeqno = committed ? committed.lastSeqno + 1 : (this.segmentList[this.segmentList.length - 1]?.firstSeqno ?? this.options.firstSeqno);
+    this.admittedNextSeqno = committed
+      ? committed.lastSeqno + 1
+      : (this.segmentList[this.segmentList.length - 1]?.firstSeqno ?? this.options.firstSeqno);
     this.admittedChain = committed?.chain ?? 0;
     this.admittedChecksum = committed?.checksum ?? 0;
     this.admittedEpoch = committed?.epoch ?? 0;
@@ -639,10 +753,14 @@ export class Wal {
   /** Enters the failed state: appends are refused until the log is reopened. Never retries fsync. */
   private failStop(error: StrataError): StrataError {
     if (!this.failure) {
-      this.failure = new StrataError('IO_ERROR', `the log stopped accepting writes: ${error.message}`, {
-        cause: error,
-        details: error.details,
-      });
+      this.failure = new StrataError(
+        'IO_ERROR',
+        `the log stopped accepting writes: ${error.message}`,
+        {
+          cause: error,
+          details: error.details,
+        },
+      );
       if (this.statusValue === 'open') this.statusValue = 'failed';
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
@@ -705,9 +823,13 @@ export class Wal {
   }
 
   private truncatedError(seqno: number): StrataError {
-    return new StrataError('HISTORY_TRUNCATED', `seqno ${seqno} is below the retained history, which starts at ${this.firstSeqno}`, {
-      details: { requestedSeqno: seqno, firstSeqno: this.firstSeqno },
-    });
+    return new StrataError(
+      'HISTORY_TRUNCATED',
+      `seqno ${seqno} is below the retained history, which starts at ${this.firstSeqno}`,
+      {
+        details: { requestedSeqno: seqno, firstSeqno: this.firstSeqno },
+      },
+    );
   }
 
   private async openSegmentForRead(segment: SegmentFile, fromSeqno: number): Promise<FileHandle> {
@@ -724,11 +846,18 @@ export class Wal {
     try {
       outcome = await scanner.next();
     } catch (error) {
-      if (error instanceof ShortReadError) throw corruptionError(segment.path, error.endOffset, 'file is shorter than its recorded size');
+      if (error instanceof ShortReadError)
+        throw corruptionError(
+          segment.path,
+          error.endOffset,
+          'file is shorter than its recorded size',
+        );
       throw ioError('read', segment.path, error);
     }
     if (outcome === 'damaged') {
-      throw corruptionError(segment.path, scanner.offset, `damaged record (${scanner.damage})`, { damage: scanner.damage });
+      throw corruptionError(segment.path, scanner.offset, `damaged record (${scanner.damage})`, {
+        damage: scanner.damage,
+      });
     }
     return outcome;
   }
@@ -738,7 +867,8 @@ export class Wal {
     let running = this.indexing.get(segment);
     if (!running) {
       running = verifySegment(this.fs, segment, undefined, this.options).then((outcome) => {
-        if (outcome.damage) throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
+        if (outcome.damage)
+          throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
       });
       this.indexing.set(segment, running);
       running.catch(() => this.indexing.delete(segment));
@@ -752,10 +882,14 @@ function decodeStored(record: LogRecord): LogBatch {
   try {
     return decodeRecord(record.bytes);
   } catch (error) {
-    throw new StrataError('CORRUPTION', `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`, {
-      cause: error,
-      details: { seqno: record.firstSeqno },
-    });
+    throw new StrataError(
+      'CORRUPTION',
+      `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`,
+      {
+        cause: error,
+        details: { seqno: record.firstSeqno },
+      },
+    );
   }
 }
 
@@ -769,4 +903,3 @@ class WriteFailure extends Error {
     super(`${operation} failed`);
   }
 }
-

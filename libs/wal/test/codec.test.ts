@@ -10,17 +10,35 @@ import { strata } from '../src/generated/log.js';
 const limits = { maxKeyBytes: 65536, maxValueBytes: 1 << 20, maxRecordBytes: 1 << 26 };
 
 const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
-  fc.record({ op: fc.constant(LogOp.Put), key: fc.uint8Array({ minLength: 1, maxLength: 64 }), value: fc.uint8Array({ maxLength: 300 }) }),
-  fc.record({ op: fc.constant(LogOp.Delete), key: fc.uint8Array({ minLength: 1, maxLength: 64 }), value: fc.constant(new Uint8Array(0)) }),
+  fc.record({
+    op: fc.constant(LogOp.Put),
+    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    value: fc.uint8Array({ maxLength: 300 }),
+  }),
+  fc.record({
+    op: fc.constant(LogOp.Delete),
+    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    value: fc.constant(new Uint8Array(0)),
+  }),
   fc
-    .tuple(fc.uint8Array({ minLength: 1, maxLength: 16 }), fc.uint8Array({ minLength: 1, maxLength: 16 }))
+    .tuple(
+      fc.uint8Array({ minLength: 1, maxLength: 16 }),
+      fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    )
     .filter(([a, b]) => Buffer.compare(a, b) < 0)
     .map(([key, value]) => ({ op: LogOp.DeleteRange, key, value })),
 );
 
 const batchArbitrary: fc.Arbitrary<LogBatchInput> = fc.record({
-  epoch: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER)),
-  firstSeqno: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER - 1000 })),
+  epoch: fc.oneof(
+    fc.constant(0),
+    fc.integer({ min: 1, max: 2 ** 40 }),
+    fc.constant(Number.MAX_SAFE_INTEGER),
+  ),
+  firstSeqno: fc.oneof(
+    fc.integer({ min: 1, max: 1000 }),
+    fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER - 1000 }),
+  ),
   timestampMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 45 })),
   entries: fc.array(entryArbitrary, { minLength: 1, maxLength: 20 }),
 });
@@ -40,8 +58,18 @@ describe('record codec (property tests)', () => {
         expect(decoded.lastSeqno).to.equal(batch.firstSeqno + batch.entries.length - 1);
         expect(decoded.timestampMs).to.equal(batch.timestampMs);
         expect(decoded.chain).to.equal(chain);
-        expect(decoded.entries.map((entry) => [entry.op, Buffer.from(entry.key).toString('hex'), Buffer.from(entry.value).toString('hex')])).to.deep.equal(
-          batch.entries.map((entry) => [entry.op, Buffer.from(entry.key).toString('hex'), Buffer.from(entry.value).toString('hex')]),
+        expect(
+          decoded.entries.map((entry) => [
+            entry.op,
+            Buffer.from(entry.key).toString('hex'),
+            Buffer.from(entry.value).toString('hex'),
+          ]),
+        ).to.deep.equal(
+          batch.entries.map((entry) => [
+            entry.op,
+            Buffer.from(entry.key).toString('hex'),
+            Buffer.from(entry.value).toString('hex'),
+          ]),
         );
       }),
       { numRuns: 500 },

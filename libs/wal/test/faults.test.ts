@@ -4,7 +4,12 @@ import type { FaultableOperation } from '@strata/core';
 import { Wal } from '../src/index.js';
 import { batchAt, readAll, rejectionOf } from './helpers.js';
 
-function failOnce(fs: SimulatedFileSystem, operation: FaultableOperation, error: 'EIO' | 'ENOSPC', skip = 0): void {
+function failOnce(
+  fs: SimulatedFileSystem,
+  operation: FaultableOperation,
+  error: 'EIO' | 'ENOSPC',
+  skip = 0,
+): void {
   let seen = 0;
   let fired = false;
   fs.setFaultInjector((op) => {
@@ -33,7 +38,9 @@ describe('Wal: injected faults', () => {
     await wal.close();
     fs.crash({ random: seededRandom(1), zeroTailProbability: 0 });
     const reopened = await Wal.open('/wal', { fileSystem: fs });
-    expect((await readAll(reopened)).map((batch) => batch.firstSeqno).slice(0, 2)).to.deep.equal([1, 2]);
+    expect((await readAll(reopened)).map((batch) => batch.firstSeqno).slice(0, 2)).to.deep.equal([
+      1, 2,
+    ]);
     await reopened.close();
   });
 
@@ -42,10 +49,16 @@ describe('Wal: injected faults', () => {
     const wal = await Wal.open('/wal', { fileSystem: fs });
     await wal.append(batchAt(1));
     failOnce(fs, 'write', 'EIO');
-    const results = await Promise.allSettled([wal.append(batchAt(2)), wal.append(batchAt(3)), wal.append(batchAt(4))]);
+    const results = await Promise.allSettled([
+      wal.append(batchAt(2)),
+      wal.append(batchAt(3)),
+      wal.append(batchAt(4)),
+    ]);
     for (const result of results) {
       expect(result.status).to.equal('rejected');
-      expect((result as PromiseRejectedResult).reason.code).to.equal('IO_ERROR');
+      expect(((result as PromiseRejectedResult).reason as { code?: string }).code).to.equal(
+        'IO_ERROR',
+      );
     }
     expect(wal.status).to.equal('failed');
     await wal.close();
@@ -58,7 +71,9 @@ describe('Wal: injected faults', () => {
     failOnce(fs, 'write', 'ENOSPC');
     const results = await Promise.allSettled([wal.append(batchAt(4, 2)), wal.append(batchAt(6))]);
     for (const result of results) {
-      expect((result as PromiseRejectedResult).reason.code).to.equal('NO_SPACE');
+      expect(((result as PromiseRejectedResult).reason as { code?: string }).code).to.equal(
+        'NO_SPACE',
+      );
     }
     expect(wal.status).to.equal('open');
     expect(wal.nextSeqno).to.equal(4);
@@ -93,7 +108,7 @@ describe('Wal: injected faults', () => {
     const acknowledged = seqno - 1;
     const segmentCount = wal.segments().length;
     failOnce(fs, 'syncDirectory', 'EIO');
-    let refused: Error & { code?: string } | undefined;
+    let refused: (Error & { code?: string }) | undefined;
     while (!refused) {
       refused = await wal.append(batchAt(seqno, 1, 1, '.'.repeat(200))).then(
         () => {

@@ -7,7 +7,12 @@ export function put(key: string, value: string): LogEntry {
 }
 
 /** A batch of `count` puts starting at `firstSeqno`, keys `k<seqno>`, values `v<seqno>`. */
-export function batchAt(firstSeqno: number, count = 1, epoch = 1, valuePadding = ''): LogBatchInput {
+export function batchAt(
+  firstSeqno: number,
+  count = 1,
+  epoch = 1,
+  valuePadding = '',
+): LogBatchInput {
   const entries: LogEntry[] = [];
   for (let index = 0; index < count; index++) {
     const seqno = firstSeqno + index;
@@ -17,16 +22,25 @@ export function batchAt(firstSeqno: number, count = 1, epoch = 1, valuePadding =
 }
 
 /** Every batch in the log as `[firstSeqno, lastSeqno, keys...]` for compact comparisons. */
-export async function readAll(wal: Wal, fromSeqno?: number, toSeqno?: number): Promise<{ firstSeqno: number; keys: string[] }[]> {
+export async function readAll(
+  wal: Wal,
+  fromSeqno?: number,
+  toSeqno?: number,
+): Promise<{ firstSeqno: number; keys: string[] }[]> {
   const out: { firstSeqno: number; keys: string[] }[] = [];
   for await (const batch of wal.read({ fromSeqno, toSeqno })) {
-    out.push({ firstSeqno: batch.firstSeqno, keys: batch.entries.map((entry) => Buffer.from(entry.key).toString()) });
+    out.push({
+      firstSeqno: batch.firstSeqno,
+      keys: batch.entries.map((entry) => Buffer.from(entry.key).toString()),
+    });
   }
   return out;
 }
 
 /** Captures the rejection of a promise (fails if it resolves). */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

@@ -17,7 +17,11 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
   const acknowledged = new Set<number>();
   let recoveredLast = 0;
   for (let round = 0; round < 2; round++) {
-    const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096, maxGroupBytes: 4096 });
+    const wal = await Wal.open('/wal', {
+      fileSystem: fs,
+      segmentSizeBytes: 4096,
+      maxGroupBytes: 4096,
+    });
     let operations = 0;
     const crashAt = 5 + Math.floor(random() * 120);
     let crashed = false;
@@ -52,15 +56,24 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
     const present = new Set<number>();
     for await (const batch of reopened.read({ fromSeqno: 1 })) {
       expect(batch.firstSeqno, `seed ${seed}`).to.equal(expected);
-      const reference = batchAt(batch.firstSeqno, entriesOf(batch.firstSeqno), 1, 'x'.repeat(batch.firstSeqno % 50));
+      const reference = batchAt(
+        batch.firstSeqno,
+        entriesOf(batch.firstSeqno),
+        1,
+        'x'.repeat(batch.firstSeqno % 50),
+      );
       expect(batch.entries.length).to.equal(reference.entries.length);
       for (const [index, entry] of batch.entries.entries()) {
-        expect(Buffer.from(entry.value).equals(Buffer.from(reference.entries[index]!.value)), `seed ${seed}`).to.equal(true);
+        expect(
+          Buffer.from(entry.value).equals(Buffer.from(reference.entries[index]!.value)),
+          `seed ${seed}`,
+        ).to.equal(true);
       }
       present.add(batch.firstSeqno);
       expected = batch.lastSeqno + 1;
     }
-    for (const seqno of acknowledged) expect(present.has(seqno), `seed ${seed}: acknowledged ${seqno} lost`).to.equal(true);
+    for (const seqno of acknowledged)
+      expect(present.has(seqno), `seed ${seed}: acknowledged ${seqno} lost`).to.equal(true);
     recoveredLast = expected - 1;
     await reopened.close();
   }

@@ -18,7 +18,9 @@ describe('Wal: recovery on open', () => {
       if (atBoundary) {
         expect(wal.recovery.tornTail, `cut at ${cut}`).to.equal(undefined);
       } else {
-        expect(wal.recovery.tornTail?.offset, `cut at ${cut}`).to.equal(recordEnds.filter((end) => end <= cut).pop() ?? 0);
+        expect(wal.recovery.tornTail?.offset, `cut at ${cut}`).to.equal(
+          recordEnds.filter((end) => end <= cut).pop() ?? 0,
+        );
       }
       // The torn bytes are gone from disk (cut and fsynced), and the log goes on from there.
       expect(fs.peek(`/wal/${segmentFileName(1)}`).length).to.equal(recordEnds[complete - 1] ?? 0);
@@ -33,7 +35,11 @@ describe('Wal: recovery on open', () => {
     for (const zeros of [1, 7, 8, 100, 5000]) {
       const fs = await fsWithSegment(Buffer.concat([bytes, Buffer.alloc(zeros)]));
       const wal = await Wal.open('/wal', { fileSystem: fs });
-      expect(wal.recovery.tornTail).to.include({ offset: recordEnds[2], droppedBytes: zeros, damage: 'zeros' });
+      expect(wal.recovery.tornTail).to.include({
+        offset: recordEnds[2],
+        droppedBytes: zeros,
+        damage: 'zeros',
+      });
       expect((await readAll(wal)).length).to.equal(3);
       await wal.close();
     }
@@ -41,7 +47,9 @@ describe('Wal: recovery on open', () => {
 
   it('every flipped byte is detected: open fails with CORRUPTION or cuts the damaged record; never served', async () => {
     const { bytes, recordEnds } = await buildLog(5);
-    const original = await readAll(await Wal.open('/wal', { fileSystem: await fsWithSegment(bytes) }));
+    const original = await readAll(
+      await Wal.open('/wal', { fileSystem: await fsWithSegment(bytes) }),
+    );
     let corruptionErrors = 0;
     let tornTails = 0;
     for (let offset = 0; offset < bytes.length; offset++) {
@@ -101,7 +109,11 @@ describe('Wal: recovery on open', () => {
     expect((await rejectionOf(Wal.open('/wal', { fileSystem: fs }))).code).to.equal('CORRUPTION');
     const wal = await Wal.open('/wal', { fileSystem: fs, recovery: 'point-in-time' });
     const report = wal.recovery.pointInTime!;
-    expect(report).to.include({ offset: recordEnds[1], droppedFromSeqno: 5, droppedBytes: bytes.length - recordEnds[1]! });
+    expect(report).to.include({
+      offset: recordEnds[1],
+      droppedFromSeqno: 5,
+      droppedBytes: bytes.length - recordEnds[1]!,
+    });
     expect(report.droppedFiles).to.have.length(1);
     expect(fs.peek(report.droppedFiles[0]!).equals(damaged.subarray(recordEnds[1]))).to.equal(true);
     expect(await readAll(wal)).to.have.length(2);
@@ -116,7 +128,8 @@ describe('Wal: recovery on open', () => {
   it('damage in an older sealed segment: reads and verify report it, full verification refuses to open', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
-    for (let seqno = 1; seqno <= 300; seqno += 3) await wal.append(batchAt(seqno, 3, 1, '-'.repeat(60)));
+    for (let seqno = 1; seqno <= 300; seqno += 3)
+      await wal.append(batchAt(seqno, 3, 1, '-'.repeat(60)));
     const segments = wal.segments();
     await wal.close();
     expect(segments.length).to.be.greaterThan(2);
@@ -132,7 +145,7 @@ describe('Wal: recovery on open', () => {
     expect(verifyError.code).to.equal('CORRUPTION');
     expect(verifyError.details?.file).to.equal(victim.path);
     // Records before the damaged segment are still served.
-    expect((await readAll(lazily, 1, segments[0]!.lastSeqno!)).length).to.be.greaterThan(0);
+    expect((await readAll(lazily, 1, segments[0]!.lastSeqno)).length).to.be.greaterThan(0);
     await lazily.close();
 
     const strict = await rejectionOf(Wal.open('/wal', { fileSystem: fs, verifyOnOpen: 'full' }));
@@ -143,7 +156,8 @@ describe('Wal: recovery on open', () => {
   it('a segment that does not continue the previous one is CORRUPTION', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
-    for (let seqno = 1; seqno <= 200; seqno += 2) await wal.append(batchAt(seqno, 2, 1, '-'.repeat(60)));
+    for (let seqno = 1; seqno <= 200; seqno += 2)
+      await wal.append(batchAt(seqno, 2, 1, '-'.repeat(60)));
     const segments = wal.segments();
     await wal.close();
     // Remove a middle segment: the log now has a hole.

@@ -7,7 +7,8 @@ import { batchAt, readAll, rejectionOf } from './helpers.js';
 async function filledLog(options: WalOptions): Promise<{ wal: Wal; fs: SimulatedFileSystem }> {
   const fs = (options.fileSystem as SimulatedFileSystem | undefined) ?? new SimulatedFileSystem();
   const wal = await Wal.open('/wal', { segmentSizeBytes: 4096, ...options, fileSystem: fs });
-  for (let seqno = 1; seqno <= 200; seqno += 2) await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
+  for (let seqno = 1; seqno <= 200; seqno += 2)
+    await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
   return { wal, fs };
 }
 
@@ -33,7 +34,9 @@ describe('Wal: retention', () => {
     expect(limited.firstSeqno).to.equal(neededFrom);
     const all = await wal.dropBefore(Number.MAX_SAFE_INTEGER);
     const remaining = wal.segments();
-    expect(remaining.reduce((sum, segment) => sum + segment.sizeBytes, 0)).to.be.at.most(8192 + 4096);
+    expect(remaining.reduce((sum, segment) => sum + segment.sizeBytes, 0)).to.be.at.most(
+      8192 + 4096,
+    );
     expect(remaining[remaining.length - 1]!.active).to.equal(true);
     expect(all.droppedFiles.length).to.be.greaterThan(0);
     const files = (await fs.readdir('/wal')).sort();
@@ -52,11 +55,18 @@ describe('Wal: retention', () => {
   it('max-age drops segments last written before the cut-off', async () => {
     let nowMs = 1_000_000;
     const fs = new SimulatedFileSystem();
-    const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096, retention: { kind: 'max-age', maxAgeMs: 60_000 }, now: () => nowMs });
-    for (let seqno = 1; seqno <= 100; seqno += 2) await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
+    const wal = await Wal.open('/wal', {
+      fileSystem: fs,
+      segmentSizeBytes: 4096,
+      retention: { kind: 'max-age', maxAgeMs: 60_000 },
+      now: () => nowMs,
+    });
+    for (let seqno = 1; seqno <= 100; seqno += 2)
+      await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
     const old = wal.segments().filter((segment) => !segment.active).length;
     nowMs += 120_000;
-    for (let seqno = 101; seqno <= 200; seqno += 2) await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
+    for (let seqno = 101; seqno <= 200; seqno += 2)
+      await wal.append(batchAt(seqno, 2, 1, '-'.repeat(80)));
     expect((await wal.dropBefore(Number.MAX_SAFE_INTEGER)).droppedFiles.length).to.be.at.least(old);
     const remaining = wal.segments();
     // Every segment kept was written to after the clock moved (the one active then included).

@@ -60,8 +60,18 @@ describe('Wal: append and read', () => {
     for await (const batch of wal.read()) batches.push(batch);
     expect(batches).to.have.length(1);
     const [batch] = batches;
-    expect(batch).to.include({ epoch: 3, firstSeqno: 1, lastSeqno: 3, timestampMs: 1234, chain: wal.nextChain === 0 ? -1 : batch!.chain });
-    expect(batch!.entries.map((entry) => entry.op)).to.deep.equal([LogOp.Put, LogOp.Delete, LogOp.DeleteRange]);
+    expect(batch).to.include({
+      epoch: 3,
+      firstSeqno: 1,
+      lastSeqno: 3,
+      timestampMs: 1234,
+      chain: wal.nextChain === 0 ? -1 : batch!.chain,
+    });
+    expect(batch!.entries.map((entry) => entry.op)).to.deep.equal([
+      LogOp.Put,
+      LogOp.Delete,
+      LogOp.DeleteRange,
+    ]);
     expect(Buffer.from(batch!.entries[0]!.key).equals(key)).to.equal(true);
     expect(Buffer.from(batch!.entries[0]!.value).equals(value)).to.equal(true);
     expect(batch!.entries[1]!.value.byteLength).to.equal(0);
@@ -81,7 +91,9 @@ describe('Wal: append and read', () => {
     const resolvedOrder: number[] = [];
     const appends = [];
     for (let seqno = 1; seqno <= 100; seqno++) {
-      appends.push(wal.append(batchAt(seqno)).then((result) => resolvedOrder.push(result.firstSeqno)));
+      appends.push(
+        wal.append(batchAt(seqno)).then((result) => resolvedOrder.push(result.firstSeqno)),
+      );
     }
     await Promise.all(appends);
     expect(resolvedOrder).to.deep.equal(Array.from({ length: 100 }, (_, index) => index + 1));
@@ -101,7 +113,9 @@ describe('Wal: append and read', () => {
     const wal = await Wal.open('/wal', { fileSystem: fs, maxGroupBytes: 8192 });
     const appends = [];
     for (let seqno = 1; seqno <= 64; seqno++) {
-      appends.push(wal.append({ epoch: 1, firstSeqno: seqno, entries: [put(`k${seqno}`, 'x'.repeat(1000))] }));
+      appends.push(
+        wal.append({ epoch: 1, firstSeqno: seqno, entries: [put(`k${seqno}`, 'x'.repeat(1000))] }),
+      );
     }
     await Promise.all(appends);
     // 64 records of about 1 KiB with at most 8 KiB per group need at least 8 writes.
@@ -130,12 +144,54 @@ describe('Wal: append and read', () => {
     const cases: [unknown, string][] = [
       [{ epoch: 1, firstSeqno: 2, entries: [] }, 'INVALID_ARGUMENT'],
       [{ epoch: 1, firstSeqno: 2, entries: [put('', 'v')] }, 'INVALID_ARGUMENT'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: 9, key: Buffer.from('k'), value: Buffer.alloc(0) }] }, 'INVALID_ARGUMENT'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: LogOp.Put, key: Buffer.alloc(65537, 1), value: Buffer.alloc(0) }] }, 'KEY_TOO_LARGE'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.alloc(101) }] }, 'VALUE_TOO_LARGE'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: LogOp.Delete, key: Buffer.from('k'), value: Buffer.from('x') }] }, 'INVALID_ARGUMENT'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: LogOp.DeleteRange, key: Buffer.from('b'), value: Buffer.from('a') }] }, 'INVALID_ARGUMENT'],
-      [{ epoch: 1, firstSeqno: 2, entries: [{ op: LogOp.Put, key: 'not-bytes', value: Buffer.alloc(0) }] }, 'INVALID_ARGUMENT'],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: 9, key: Buffer.from('k'), value: Buffer.alloc(0) }],
+        },
+        'INVALID_ARGUMENT',
+      ],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.Put, key: Buffer.alloc(65537, 1), value: Buffer.alloc(0) }],
+        },
+        'KEY_TOO_LARGE',
+      ],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.alloc(101) }],
+        },
+        'VALUE_TOO_LARGE',
+      ],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.Delete, key: Buffer.from('k'), value: Buffer.from('x') }],
+        },
+        'INVALID_ARGUMENT',
+      ],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.DeleteRange, key: Buffer.from('b'), value: Buffer.from('a') }],
+        },
+        'INVALID_ARGUMENT',
+      ],
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.Put, key: 'not-bytes', value: Buffer.alloc(0) }],
+        },
+        'INVALID_ARGUMENT',
+      ],
       [{ epoch: -1, firstSeqno: 2, entries: [put('k', 'v')] }, 'INVALID_ARGUMENT'],
       [{ epoch: 0, firstSeqno: 2, entries: [put('k', 'v')] }, 'STALE_EPOCH'],
     ];
@@ -152,7 +208,11 @@ describe('Wal: append and read', () => {
 
   it('accepts a key of exactly 64 KiB', async () => {
     const wal = await Wal.open(dir.path);
-    await wal.append({ epoch: 1, firstSeqno: 1, entries: [{ op: LogOp.Put, key: Buffer.alloc(65536, 1), value: Buffer.alloc(0) }] });
+    await wal.append({
+      epoch: 1,
+      firstSeqno: 1,
+      entries: [{ op: LogOp.Put, key: Buffer.alloc(65536, 1), value: Buffer.alloc(0) }],
+    });
     const [batch] = await readAll(wal);
     expect(batch!.keys[0]!.length).to.equal(65536);
     await wal.close();
@@ -160,7 +220,8 @@ describe('Wal: append and read', () => {
 
   it('rotates segments at the size limit, names them by first seqno, and seeks into any of them', async () => {
     const wal = await Wal.open(dir.path, { segmentSizeBytes: 4096, indexIntervalBytes: 512 });
-    for (let seqno = 1; seqno <= 400; seqno += 4) await wal.append(batchAt(seqno, 4, 1, '.'.repeat(100)));
+    for (let seqno = 1; seqno <= 400; seqno += 4)
+      await wal.append(batchAt(seqno, 4, 1, '.'.repeat(100)));
     const segments = wal.segments();
     expect(segments.length).to.be.greaterThan(5);
     const names = (await readdir(dir.path)).sort();
@@ -175,7 +236,9 @@ describe('Wal: append and read', () => {
     const reopened = await Wal.open(dir.path, { segmentSizeBytes: 4096 });
     expect(reopened.nextSeqno).to.equal(401);
     expect((await readAll(reopened, 1)).length).to.equal(100);
-    expect(await readAll(reopened, 399)).to.deep.equal([{ firstSeqno: 397, keys: ['k397', 'k398', 'k399', 'k400'] }]);
+    expect(await readAll(reopened, 399)).to.deep.equal([
+      { firstSeqno: 397, keys: ['k397', 'k398', 'k399', 'k400'] },
+    ]);
     const report = await reopened.verify();
     expect(report).to.include({ recordCount: 100, firstSeqno: 1, lastSeqno: 400 });
     await reopened.close();

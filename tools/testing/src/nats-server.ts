@@ -86,10 +86,19 @@ function findBinary(): string {
   return 'nats-server';
 }
 
-async function launch(binary: string, port: number, storeDirectory: string, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDirectory], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+async function launch(
+  binary: string,
+  port: number,
+  storeDirectory: string,
+  timeoutMs: number,
+): Promise<ChildProcess> {
+  const child = spawn(
+    binary,
+    ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDirectory],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     // Keep only the end: enough to explain a failed start without holding a chatty log.
@@ -97,7 +106,9 @@ async function launch(binary: string, port: number, storeDirectory: string, time
   });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (error) => reject(new Error(`cannot start ${binary}: ${error.message}`)));
-    child.once('exit', (code) => reject(new Error(`nats-server exited with ${code} during start: ${stderr}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`nats-server exited with ${code} during start: ${stderr}`)),
+    );
   });
   spawnError.catch(() => undefined);
   await Promise.race([waitForPort(port, timeoutMs), spawnError]);

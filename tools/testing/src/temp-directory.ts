@@ -11,7 +11,9 @@ import { join } from 'node:path';
  * try { ... } finally { await dir.remove(); }
  * ```
  */
-export async function createTempDirectory(prefix = 'strata-'): Promise<{ path: string; remove(): Promise<void> }> {
+export async function createTempDirectory(
+  prefix = 'strata-',
+): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }

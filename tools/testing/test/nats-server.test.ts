@@ -25,13 +25,21 @@ describe('startNatsServer', () => {
       const sent = ['alpha', 'beta', 'gamma'];
       const acks = [];
       for (const [index, text] of sent.entries()) {
-        acks.push(await js.publish('roundtrip.events', codec.encode(text), { msgID: `id-${index}` }));
+        acks.push(
+          await js.publish('roundtrip.events', codec.encode(text), { msgID: `id-${index}` }),
+        );
       }
       expect(acks.map((ack) => ack.seq)).to.deep.equal([1, 2, 3]);
-      const duplicate = await js.publish('roundtrip.events', codec.encode('alpha'), { msgID: 'id-0' });
+      const duplicate = await js.publish('roundtrip.events', codec.encode('alpha'), {
+        msgID: 'id-0',
+      });
       expect(duplicate.duplicate).to.equal(true);
 
-      await jsm.consumers.add('ROUNDTRIP', { durable_name: 'reader', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+      await jsm.consumers.add('ROUNDTRIP', {
+        durable_name: 'reader',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+      });
       const consumer = await js.consumers.get('ROUNDTRIP', 'reader');
       const received: string[] = [];
       const messages = await consumer.fetch({ max_messages: 3, expires: 5000 });
