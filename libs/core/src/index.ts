@@ -11,6 +11,7 @@ export { crc32c } from './checksum.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/file-system.js';
 export { errnoOf } from './fs/file-system.js';
 export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';
+export { writeFileAtomically, removeIfPresent } from './fs/atomic-file.js';
 export { SimulatedFileSystem } from './fs/simulated-file-system.js';
 export type {
   CrashOptions,

@@ -57,11 +57,41 @@ describe('SimulatedFileSystem', () => {
     const fs = new SimulatedFileSystem();
     await fs.mkdir('/d');
     const handle = await fs.open('/d/f', 'create-exclusive');
-    fs.setFaultInjector((operation) => (operation === 'datasync' ? 'EIO' : operation === 'write' ? 'ENOSPC' : undefined));
+    fs.setFaultInjector((operation) =>
+      operation === 'datasync' ? 'EIO' : operation === 'write' ? 'ENOSPC' : undefined,
+    );
     const codes: (string | undefined)[] = [];
-    await handle.writev([Buffer.alloc(100, 7)], 0).catch((error: { code?: string }) => codes.push(error.code));
+    await handle
+      .writev([Buffer.alloc(100, 7)], 0)
+      .catch((error: { code?: string }) => codes.push(error.code));
     await handle.datasync().catch((error: { code?: string }) => codes.push(error.code));
     expect(codes).to.deep.equal(['ENOSPC', 'EIO']);
     expect(fs.peek('/d/f').length).to.be.below(100);
+  });
+});
+
+describe('writeFileAtomically', () => {
+  it('leaves the old or the new content after a crash at any step, never a mix', async () => {
+    const { writeFileAtomically } = await import('../src/index.js');
+    for (let crashAt = 1; crashAt <= 8; crashAt++) {
+      const fs = new SimulatedFileSystem();
+      await fs.mkdir('/d');
+      await writeFileAtomically(fs, '/d/manifest', Buffer.from('old content'));
+      let operations = 0;
+      fs.setFaultInjector(() => {
+        if (++operations !== crashAt) return undefined;
+        fs.crash({ random: seededRandom(crashAt) });
+        return 'EIO';
+      });
+      await writeFileAtomically(fs, '/d/manifest', Buffer.from('new content, longer')).catch(
+        () => undefined,
+      );
+      fs.setFaultInjector(undefined);
+      const after = fs.peek('/d/manifest').toString();
+      expect(after, `crash at operation ${crashAt}`).to.be.oneOf([
+        'old content',
+        'new content, longer',
+      ]);
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { corruptionError, invariant, ioError, StrataError } from '@strata/core';
+import { corruptionError, crc32c, invariant, ioError, StrataError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
 import type { ResolvedWalOptions } from './options.js';
-import { nextChain } from './record-format.js';
+import { readCleanCloseMarker, removeCleanCloseMarker } from './clean-close-marker.js';
+import { RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './record-format.js';
 import { RecordScanner, ShortReadError, containsValidRecord } from './record-scanner.js';
 import type { DamageKind } from './record-scanner.js';
 import { maybeIndex, newSegmentFile, parseSegmentFileName } from './segment-file.js';
@@ -22,6 +23,8 @@ export interface RecoveryReport {
   readonly segmentCount: number;
   /** Segments whose every record was verified during open. */
   readonly verifiedSegmentCount: number;
+  /** True when the last close was clean and its marker let open skip scanning the last segment. */
+  readonly cleanClose?: boolean;
   /** A torn tail cut off the last segment (a write interrupted by a crash), if any. */
   readonly tornTail?: {
     readonly file: string;
@@ -77,6 +80,21 @@ export async function recoverLog(
   let tail: LogTail | undefined;
   let tornTail: RecoveryReport['tornTail'];
   let verified = 0;
+  if (pointInTime || options.verifyOnOpen === 'full') {
+    await removeCleanCloseMarker(fs, directory).catch((error: unknown) => {
+      throw ioError('remove clean-close marker', directory, error);
+    });
+  } else {
+    const trusted = await trustCleanClose(fs, directory, segments, options);
+    if (trusted) {
+      fillLastSeqnos(segments);
+      return {
+        segments,
+        tail: trusted,
+        report: { segmentCount: segments.length, verifiedSegmentCount: 0, cleanClose: true },
+      };
+    }
+  }
   for (let index = scanFrom; index < segments.length; index++) {
     const segment = segments[index] as SegmentFile;
     const isLast = index === segments.length - 1;
@@ -131,11 +149,7 @@ export async function recoverLog(
       },
     };
   }
-  // Sealed segments that were not scanned: their last seqno follows from the next segment's name.
-  for (let index = 0; index < segments.length - 1; index++) {
-    const segment = segments[index] as SegmentFile;
-    segment.lastSeqno ??= (segments[index + 1] as SegmentFile).firstSeqno - 1;
-  }
+  fillLastSeqnos(segments);
   return {
     segments,
     tail,
@@ -145,6 +159,65 @@ export async function recoverLog(
       ...(tornTail ? { tornTail } : {}),
     },
   };
+}
+
+/** Sealed segments that were not scanned: their last seqno follows from the next segment's name. */
+function fillLastSeqnos(segments: SegmentFile[]): void {
+  for (let index = 0; index < segments.length - 1; index++) {
+    const segment = segments[index] as SegmentFile;
+    segment.lastSeqno ??= (segments[index + 1] as SegmentFile).firstSeqno - 1;
+  }
+}
+
+/**
+ * After a clean close, trusts the marker instead of scanning the last segment, if the segment is
+ * still the last one, has the recorded size, and its last record is intact and matches.
+ */
+async function trustCleanClose(
+  fs: FileSystem,
+  directory: string,
+  segments: SegmentFile[],
+  options: ResolvedWalOptions,
+): Promise<LogTail | undefined> {
+  const marker = await readCleanCloseMarker(fs, directory);
+  const last = segments[segments.length - 1];
+  if (
+    !marker ||
+    !last ||
+    last.firstSeqno !== marker.segmentFirstSeqno ||
+    last.sizeBytes !== marker.sizeBytes
+  )
+    return undefined;
+  const recordBytes = marker.sizeBytes - marker.lastRecordOffset;
+  if (recordBytes <= RECORD_HEADER_BYTES || recordBytes > options.maxRecordBytes) return undefined;
+  const handle = await openForRead(fs, last.path);
+  const bytes = Buffer.alloc(recordBytes);
+  try {
+    if ((await handle.read(bytes, 0, recordBytes, marker.lastRecordOffset)) !== recordBytes)
+      return undefined;
+  } finally {
+    await handle.close();
+  }
+  const header = newRecordHeader();
+  const checksum = bytes.readUInt32LE(4);
+  const intact =
+    bytes.readUInt32LE(0) === recordBytes - RECORD_HEADER_BYTES &&
+    crc32c(bytes.subarray(RECORD_HEADER_BYTES)) === checksum &&
+    scanPayload(bytes, RECORD_HEADER_BYTES, recordBytes, header) &&
+    checksum === marker.tail.checksum &&
+    header.chain === marker.tail.chain &&
+    header.epoch === marker.tail.epoch &&
+    header.firstSeqno + header.entryCount - 1 === marker.tail.lastSeqno;
+  if (!intact) return undefined;
+  last.indexSeqnos = [...marker.indexSeqnos];
+  last.indexOffsets = [...marker.indexOffsets];
+  last.indexed = true;
+  last.lastSeqno = marker.tail.lastSeqno;
+  last.lastChain = marker.tail.chain;
+  last.lastChecksum = marker.tail.checksum;
+  last.lastEpoch = marker.tail.epoch;
+  last.lastRecordOffset = marker.lastRecordOffset;
+  return marker.tail;
 }
 
 /** The log's segment files in seqno order (sizes and times from stat, nothing read yet). */
@@ -205,8 +278,10 @@ export async function verifySegment(
     let lastInSegment: LogTail | undefined;
     let expectedSeqno = segment.firstSeqno;
     let recordCount = 0;
+    let lastRecordOffset = 0;
     const finish = (damage: SegmentOutcome['damage']): SegmentOutcome => {
       if (lastInSegment) {
+        segment.lastRecordOffset = lastRecordOffset;
         segment.lastSeqno = lastInSegment.lastSeqno;
         segment.lastChain = lastInSegment.chain;
         segment.lastChecksum = lastInSegment.checksum;
@@ -242,6 +317,7 @@ export async function verifySegment(
       );
       if (problem) return finish({ offset: scanner.offset, ...problem });
       maybeIndex(segment, header.firstSeqno, scanner.offset, options.indexIntervalBytes);
+      lastRecordOffset = scanner.offset;
       lastInSegment = {
         lastSeqno: header.firstSeqno + header.entryCount - 1,
         chain: header.chain,

@@ -21,6 +21,8 @@ export interface SegmentFile {
   lastChecksum: number | undefined;
   /** Epoch of the last record, once known. */
   lastEpoch: number | undefined;
+  /** Offset of the last record, once known. */
+  lastRecordOffset: number | undefined;
   /** Modification time, for age-based retention. */
   modifiedAtMs: number;
 }
@@ -58,6 +60,7 @@ export function newSegmentFile(
     lastChain: undefined,
     lastChecksum: undefined,
     lastEpoch: undefined,
+    lastRecordOffset: undefined,
     modifiedAtMs,
   };
 }

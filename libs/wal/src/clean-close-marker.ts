@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { crc32c, removeIfPresent, writeFileAtomically } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+import type { LogTail } from './recovery.js';
+
+/**
+ * Name of the file a clean close leaves in the log directory. It describes the last segment (size,
+ * last record, seek index) so the next open can skip re-reading it. It is only a hint: open trusts
+ * it only if the segment still has that size and its last record matches; otherwise it scans.
+ */
+export const CLEAN_CLOSE_FILE = 'CLEAN-CLOSE';
+
+/** What a clean close records about the last segment. */
+export interface CleanCloseMarker {
+  readonly formatVersion: 1;
+  readonly segmentFirstSeqno: number;
+  readonly sizeBytes: number;
+  readonly lastRecordOffset: number;
+  readonly tail: LogTail;
+  readonly indexSeqnos: readonly number[];
+  readonly indexOffsets: readonly number[];
+}
+
+/** Writes the marker atomically (temp file, fsync, rename, fsync directory). */
+export async function writeCleanCloseMarker(
+  fs: FileSystem,
+  directory: string,
+  marker: CleanCloseMarker,
+): Promise<void> {
+  const json = JSON.stringify(marker);
+  const body = Buffer.from(json);
+  await writeFileAtomically(
+    fs,
+    join(directory, CLEAN_CLOSE_FILE),
+    Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]),
+  );
+}
+
+/** Reads the marker; undefined when absent, damaged or of another format (the caller then scans). */
+export async function readCleanCloseMarker(
+  fs: FileSystem,
+  directory: string,
+): Promise<CleanCloseMarker | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(join(directory, CLEAN_CLOSE_FILE));
+  } catch {
+    return undefined;
+  }
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0) return undefined;
+  const body = bytes.subarray(newline + 1);
+  if (Number(bytes.subarray(0, newline).toString()) !== crc32c(body)) return undefined;
+  try {
+    const marker = JSON.parse(body.toString()) as CleanCloseMarker;
+    return marker.formatVersion === 1 ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the marker (before the log is cut back, which would make it stale). */
+export async function removeCleanCloseMarker(fs: FileSystem, directory: string): Promise<void> {
+  if (await removeIfPresent(fs, join(directory, CLEAN_CLOSE_FILE)))
+    await fs.syncDirectory(directory);
+}
