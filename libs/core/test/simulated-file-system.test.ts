@@ -24,11 +24,15 @@ describe('SimulatedFileSystem', () => {
       const unlisted = await fs.open('/d/unlisted', 'create-exclusive');
       await unlisted.writev([Buffer.from('x')], 0);
       await unlisted.datasync();
-      fs.crash({ random: seededRandom(seed), zeroTailProbability: 0 });
-      const after = fs.peek('/d/synced').toString();
+      const rebooted = fs.crash({ random: seededRandom(seed), zeroTailProbability: 0 });
+      const after = rebooted.peek('/d/synced').toString();
       expect(after.startsWith('durable')).to.equal(true);
       expect('durable-volatile'.startsWith(after)).to.equal(true);
-      expect(await fs.exists('/d/unlisted')).to.equal(false);
+      expect(await rebooted.exists('/d/unlisted')).to.equal(false);
+      // The dead process's file system refuses everything.
+      let deadCode: string | undefined;
+      await fs.readdir('/d').catch((error: { code?: string }) => (deadCode = error.code));
+      expect(deadCode).to.equal('EIO');
       // Handles from before the crash are dead.
       let code: string | undefined;
       await synced.datasync().catch((error: { code?: string }) => (code = error.code));
@@ -37,18 +41,18 @@ describe('SimulatedFileSystem', () => {
   });
 
   it('renames become durable only with the directory sync', async () => {
-    const fs = new SimulatedFileSystem();
+    let fs = new SimulatedFileSystem();
     await fs.mkdir('/d');
     const handle = await fs.open('/d/tmp', 'create-exclusive');
     await handle.writev([Buffer.from('v2')], 0);
     await handle.datasync();
     await fs.syncDirectory('/d');
     await fs.rename('/d/tmp', '/d/current');
-    fs.crash({ random: () => 0 });
+    fs = fs.crash({ random: () => 0 });
     expect(await fs.readdir('/d')).to.deep.equal(['tmp']);
     await fs.rename('/d/tmp', '/d/current');
     await fs.syncDirectory('/d');
-    fs.crash({ random: () => 0 });
+    fs = fs.crash({ random: () => 0 });
     expect(await fs.readdir('/d')).to.deep.equal(['current']);
     expect(fs.peek('/d/current').toString()).to.equal('v2');
   });

@@ -31,6 +31,8 @@ export interface AppendResult {
   readonly chain: number;
   /** The record's payload checksum. */
   readonly checksum: number;
+  /** The framed record as written (do not mutate). */
+  readonly bytes: Buffer;
 }
 
 /** Bounds of a read: `fromSeqno` and `toSeqno` inclusive. */
@@ -663,7 +665,7 @@ export class Wal {
     this.admittedChecksum = checksum;
     this.admittedEpoch = epoch;
     this.hasPredecessor = true;
-    const result: AppendResult = { firstSeqno, lastSeqno, chain, checksum };
+    const result: AppendResult = { firstSeqno, lastSeqno, chain, checksum, bytes };
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ bytes, result, epoch, resolve, reject });
       this.pendingBytes += bytes.length;

@@ -36,8 +36,8 @@ describe('Wal: injected faults', () => {
     expect(refused.code).to.equal('IO_ERROR');
     expect(await readAll(wal)).to.have.length(2);
     await wal.close();
-    fs.crash({ random: seededRandom(1), zeroTailProbability: 0 });
-    const reopened = await Wal.open('/wal', { fileSystem: fs });
+    const rebooted = fs.crash({ random: seededRandom(1), zeroTailProbability: 0 });
+    const reopened = await Wal.open('/wal', { fileSystem: rebooted });
     expect((await readAll(reopened)).map((batch) => batch.firstSeqno).slice(0, 2)).to.deep.equal([
       1, 2,
     ]);

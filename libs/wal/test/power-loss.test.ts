@@ -12,11 +12,12 @@ const CYCLES = Number(process.env['STRATA_POWER_LOSS_CYCLES'] ?? 1000);
  */
 async function powerLossCycle(seed: number): Promise<{ acknowledged: number; recovered: number }> {
   const random = seededRandom(seed);
-  const fs = new SimulatedFileSystem();
+  let disk = new SimulatedFileSystem();
   const entriesOf = (seqno: number) => 1 + (seqno % 3);
   const acknowledged = new Set<number>();
   let recoveredLast = 0;
   for (let round = 0; round < 2; round++) {
+    const fs = disk;
     const wal = await Wal.open('/wal', {
       fileSystem: fs,
       segmentSizeBytes: 4096,
@@ -28,7 +29,7 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
     fs.setFaultInjector(() => {
       if (crashed || ++operations < crashAt) return undefined;
       crashed = true;
-      fs.crash({ random });
+      disk = fs.crash({ random });
       return 'EIO';
     });
     // Batches are deterministic functions of their first seqno, so recovered content can be checked.
@@ -49,9 +50,8 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
     });
     await Promise.all(writers);
     await wal.close().catch(() => undefined);
-    fs.setFaultInjector(undefined);
 
-    const reopened = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
+    const reopened = await Wal.open('/wal', { fileSystem: disk, segmentSizeBytes: 4096 });
     let expected = 1;
     const present = new Set<number>();
     for await (const batch of reopened.read({ fromSeqno: 1 })) {

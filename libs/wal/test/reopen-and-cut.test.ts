@@ -66,8 +66,8 @@ describe('Wal: truncateAfter', () => {
       boundary,
     ]);
     await wal.close();
-    fs.crash({ random: seededRandom(3) });
-    const reopened = await Wal.open('/wal', { fileSystem: fs, verifyOnOpen: 'full' });
+    const rebooted = fs.crash({ random: seededRandom(3) });
+    const reopened = await Wal.open('/wal', { fileSystem: rebooted, verifyOnOpen: 'full' });
     expect(reopened.nextSeqno).to.equal(boundary + 2);
     expect((await reopened.verify()).lastSeqno).to.equal(boundary + 1);
     await reopened.close();

@@ -69,10 +69,16 @@ function fsError(code: string, operation: string, path: string): Error {
  * ```
  */
 export class SimulatedFileSystem implements FileSystem {
-  private readonly directories = new Map<string, Directory>([['/', newDirectory()]]);
+  private readonly directories: Map<string, Directory>;
   private faultInjector: FaultInjector | undefined;
   private generation = 0;
   private clockMs = Date.now();
+  private dead = false;
+
+  /** A new, empty file system (or, internally, a view of a crashed one's disk). */
+  constructor(directories?: Map<string, Directory>) {
+    this.directories = directories ?? new Map([['/', newDirectory()]]);
+  }
 
   /** Installs (or with `undefined`, removes) the fault injector. */
   setFaultInjector(injector: FaultInjector | undefined): void {
@@ -86,12 +92,16 @@ export class SimulatedFileSystem implements FileSystem {
 
   /**
    * Simulates a power loss: every file keeps its synced bytes plus a random prefix of the bytes
-   * appended after the last sync (and maybe zeros); unsynced directory changes are undone. Open
-   * handles from before the crash stop working.
+   * appended after the last sync (and maybe zeros); unsynced directory changes are undone.
+   *
+   * This instance then belongs to the dead process: every call on it and on its open handles
+   * fails with EIO, so nothing the old process still had in flight can touch the disk. The
+   * returned instance is the rebooted machine's view of the same disk.
    */
-  crash(options: CrashOptions): void {
+  crash(options: CrashOptions): SimulatedFileSystem {
     const zeroTailProbability = options.zeroTailProbability ?? 0.25;
     this.generation++;
+    this.dead = true;
     const survivors = new Set<Inode>();
     for (const directory of this.directories.values()) {
       directory.entries = new Map(directory.durableEntries);
@@ -117,6 +127,9 @@ export class SimulatedFileSystem implements FileSystem {
       inode.lengthBytes = kept.length;
       inode.durable = Buffer.from(kept);
     }
+    const rebooted = new SimulatedFileSystem(this.directories);
+    rebooted.clockMs = this.clockMs;
+    return rebooted;
   }
 
   /** The current (not necessarily durable) bytes of a file, for assertions. */
@@ -155,6 +168,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   async readdir(path: string): Promise<string[]> {
     await Promise.resolve();
+    this.checkAlive('readdir', path);
     const normalized = normalize(path);
     const directory = this.directories.get(normalized);
     if (!directory) throw fsError('ENOENT', 'readdir', path);
@@ -174,6 +188,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   async mkdir(path: string): Promise<void> {
     await Promise.resolve();
+    this.checkAlive('mkdir', path);
     let current = '';
     for (const part of normalize(path).split('/').filter(Boolean)) {
       current = `${current}/${part}`;
@@ -201,6 +216,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   async removeTree(path: string): Promise<void> {
     await Promise.resolve();
+    this.checkAlive('rm', path);
     const normalized = normalize(path);
     const parent = this.directories.get(posix.dirname(normalized));
     if (parent && parent.entries.has(posix.basename(normalized))) {
@@ -223,6 +239,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   async stat(path: string): Promise<FileStat> {
     await Promise.resolve();
+    this.checkAlive('stat', path);
     const normalized = normalize(path);
     if (this.directories.has(normalized))
       return { sizeBytes: 0, modifiedAtMs: this.clockMs, isDirectory: true };
@@ -232,6 +249,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   async exists(path: string): Promise<boolean> {
     await Promise.resolve();
+    this.checkAlive('stat', path);
     const normalized = normalize(path);
     if (this.directories.has(normalized)) return true;
     const directory = this.directories.get(posix.dirname(normalized));
@@ -254,6 +272,7 @@ export class SimulatedFileSystem implements FileSystem {
 
   /** @internal */
   maybeFail(operation: FaultableOperation, path: string): 'ENOSPC' | undefined {
+    if (this.dead) throw fsError('EIO', operation, path);
     const fault = this.faultInjector?.(operation, path);
     if (fault === 'EIO') throw fsError('EIO', operation, path);
     // A write that hits ENOSPC first writes part of its bytes; the caller throws after that.
@@ -263,12 +282,16 @@ export class SimulatedFileSystem implements FileSystem {
 
   /** @internal */
   isCurrent(generation: number): boolean {
-    return generation === this.generation;
+    return generation === this.generation && !this.dead;
   }
 
   /** @internal */
   now(): number {
     return this.clockMs;
+  }
+
+  private checkAlive(operation: string, path: string): void {
+    if (this.dead) throw fsError('EIO', operation, path);
   }
 
   private lookup(path: string, operation: string): Inode {

@@ -1,0 +1,141 @@
+import PQueue from 'p-queue';
+import type { CompactionStrategy, Tree } from '@strata/engine';
+import type { Wal } from '@strata/wal';
+
+/** How hard writers should be held back. */
+export type WritePressure = 'none' | 'slow' | 'stop';
+
+/** Limits that trigger write slowdowns and stops. */
+export interface BackgroundLimits {
+  readonly maxSealedMemtables: number;
+  readonly level0SlowdownSegments: number;
+  readonly level0StopSegments: number;
+}
+
+/** Counters for metrics and tests. */
+export interface BackgroundStats {
+  readonly flushes: number;
+  readonly compactions: number;
+  readonly sealedMemtables: number;
+  readonly droppedLogSegments: number;
+}
+
+/**
+ * Flushes and compactions as queued jobs (p-queue): one flush at a time, in seal order (a later
+ * memtable must never be registered before an earlier one, or recovery would skip the earlier
+ * one's log records), and one compaction at a time beside it. The tree runs the file work in
+ * worker threads. Writers consult {@link pressure} and wait on {@link waitForCapacity}.
+ */
+export class BackgroundJobs {
+  private readonly flushQueue = new PQueue({ concurrency: 1 });
+  private readonly compactionQueue = new PQueue({ concurrency: 1 });
+  private sealed = 0;
+  private flushes = 0;
+  private compactions = 0;
+  private droppedLogSegments = 0;
+  private compactionQueued = false;
+  private stopped = false;
+  private capacityWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly tree: Tree,
+    private readonly wal: Wal,
+    private readonly strategy: CompactionStrategy,
+    private readonly limits: BackgroundLimits,
+    private readonly onFailure: (error: unknown) => void,
+  ) {}
+
+  /** Seals the active memtable, if it holds anything, and queues its flush. */
+  scheduleFlush(): Promise<void> {
+    const sealed = this.tree.rotateMemtable();
+    if (!sealed) return this.flushQueue.onIdle();
+    this.sealed++;
+    return this.flushQueue.add(async () => {
+      try {
+        if (this.stopped) return;
+        const segment = await this.tree.flushMemtable(sealed.id, sealed.memtable);
+        await this.tree.registerSegments([segment]);
+        this.flushes++;
+        // The log below the flushed seqno is no longer needed for recovery.
+        const flushedSeqno = this.tree.getSegmentLsn();
+        if (flushedSeqno !== undefined) {
+          const dropped = await this.wal.dropBefore(flushedSeqno + 1);
+          this.droppedLogSegments += dropped.droppedFiles.length;
+        }
+        this.scheduleCompaction();
+      } catch (error) {
+        this.onFailure(error);
+      } finally {
+        this.sealed--;
+        this.wake();
+      }
+    });
+  }
+
+  /** Queues compaction steps until the strategy has nothing left to do (one queued at a time). */
+  scheduleCompaction(): void {
+    if (this.compactionQueued || this.stopped) return;
+    this.compactionQueued = true;
+    void this.compactionQueue.add(async () => {
+      try {
+        for (let step = 0; step < 64 && !this.stopped; step++) {
+          // Flushes go first: while one is pending, let it run before more compaction.
+          if (this.flushQueue.size > 0) await this.flushQueue.onIdle();
+          const before = layoutOf(this.tree);
+          await this.tree.compact(this.strategy);
+          if (layoutOf(this.tree) === before) break;
+          this.compactions++;
+          this.wake();
+        }
+      } catch (error) {
+        this.onFailure(error);
+      } finally {
+        this.compactionQueued = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** How writers should behave given sealed memtables and level-0 segments. */
+  pressure(): WritePressure {
+    const level0 = this.tree.firstLevelSegmentCount();
+    if (this.sealed >= this.limits.maxSealedMemtables || level0 >= this.limits.level0StopSegments) return 'stop';
+    if (level0 >= this.limits.level0SlowdownSegments) return 'slow';
+    return 'none';
+  }
+
+  /** Resolves once writers may go on (pressure below `stop`, or the jobs were stopped). */
+  async waitForCapacity(): Promise<void> {
+    while (!this.stopped && this.pressure() === 'stop') {
+      await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+    }
+  }
+
+  /** Counters for metrics. */
+  stats(): BackgroundStats {
+    return { flushes: this.flushes, compactions: this.compactions, sealedMemtables: this.sealed, droppedLogSegments: this.droppedLogSegments };
+  }
+
+  /** Waits for queued flushes (and compactions, if `includeCompactions`) to finish. */
+  async idle(includeCompactions = true): Promise<void> {
+    await this.flushQueue.onIdle();
+    if (includeCompactions) await this.compactionQueue.onIdle();
+  }
+
+  /** Stops starting new work, waits for running jobs, and releases waiting writers. */
+  async stop(): Promise<void> {
+    await this.flushQueue.onIdle();
+    this.stopped = true;
+    this.compactionQueue.clear();
+    await this.compactionQueue.onIdle();
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of this.capacityWaiters.splice(0)) resolve();
+  }
+}
+
+function layoutOf(tree: Tree): string {
+  return JSON.stringify(tree.levelSegmentIds());
+}

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { StrataError, writeFileAtomically } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+
+/** Format version of a Strata data directory; bumped when the layout changes incompatibly. */
+export const DATA_FORMAT_VERSION = 1;
+
+/**
+ * The layout of a data directory (DESIGN.md):
+ * `LOCK`, `FORMAT` (this file's version), `meta.sqlite` (replication), `wal/`, `tree/`.
+ */
+export interface DataDirectory {
+  readonly root: string;
+  readonly lockFile: string;
+  readonly formatFile: string;
+  readonly walDirectory: string;
+  readonly treeDirectory: string;
+}
+
+/** The paths of the data directory at `root`. */
+export function dataDirectory(root: string): DataDirectory {
+  return {
+    root,
+    lockFile: join(root, 'LOCK'),
+    formatFile: join(root, 'FORMAT'),
+    walDirectory: join(root, 'wal'),
+    treeDirectory: join(root, 'tree'),
+  };
+}
+
+/**
+ * Creates the directory's format marker if it is new, or checks it: a directory written by an
+ * unknown format version is refused with `UNSUPPORTED_FORMAT` before anything is touched.
+ */
+export async function checkOrCreateFormat(fs: FileSystem, directory: DataDirectory): Promise<void> {
+  await fs.mkdir(directory.root);
+  if (await fs.exists(directory.formatFile)) {
+    const text = (await fs.readFile(directory.formatFile)).toString().trim();
+    const match = /^strata-data (\d+)$/.exec(text);
+    if (!match) {
+      throw new StrataError('CORRUPTION', `unreadable format marker ${directory.formatFile}`, {
+        details: { file: directory.formatFile, offset: 0 },
+      });
+    }
+    const version = Number(match[1]);
+    if (version !== DATA_FORMAT_VERSION) {
+      throw new StrataError(
+        'UNSUPPORTED_FORMAT',
+        `data directory ${directory.root} has format version ${version}; this Strata reads version ${DATA_FORMAT_VERSION}`,
+        { details: { file: directory.formatFile, version, supportedVersion: DATA_FORMAT_VERSION } },
+      );
+    }
+    return;
+  }
+  await writeFileAtomically(fs, directory.formatFile, Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`));
+}

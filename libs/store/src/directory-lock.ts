@@ -1,0 +1,83 @@
+import { StrataError, errnoOf, removeIfPresent } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+
+/** Locks this process holds, per file system (a simulated crash yields a new file system). */
+const heldLocks = new WeakMap<FileSystem, Set<string>>();
+
+/**
+ * One process per data directory. The lock is a file holding the owner's PID, created
+ * exclusively. A lock left by a process that no longer runs (SIGKILL, power loss) is taken over;
+ * one held by a live process fails with `LOCKED`.
+ *
+ * The PID check is meant for one host: a data directory on a network file system shared between
+ * hosts is not supported.
+ */
+export class DirectoryLock {
+  private constructor(
+    private readonly fs: FileSystem,
+    readonly path: string,
+  ) {}
+
+  /** Takes the lock at `path`, or fails with `LOCKED` naming the PID that holds it. */
+  static async acquire(fs: FileSystem, path: string): Promise<DirectoryLock> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const handle = await fs.open(path, 'create-exclusive');
+        try {
+          await handle.writev([Buffer.from(`${process.pid}\n`)], 0);
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+        let held = heldLocks.get(fs);
+        if (!held) heldLocks.set(fs, (held = new Set()));
+        held.add(path);
+        return new DirectoryLock(fs, path);
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') {
+          throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, { cause: error, details: { file: path } });
+        }
+      }
+      const ownerPid = await readOwner(fs, path);
+      // Our own PID counts only if this process really took the lock: after a reboot (or a
+      // simulated crash) a stale lock may carry a PID that is now ours.
+      if (ownerPid === process.pid && heldLocks.get(fs)?.has(path)) {
+        throw new StrataError('LOCKED', `data directory is already open in this process (lock file ${path})`, {
+          details: { file: path, ownerPid },
+        });
+      }
+      if (ownerPid !== undefined && ownerPid !== process.pid && isRunning(ownerPid)) {
+        throw new StrataError('LOCKED', `data directory is in use by process ${ownerPid} (lock file ${path})`, {
+          details: { file: path, ownerPid },
+        });
+      }
+      // The owner is gone: remove its stale lock and try again.
+      await removeIfPresent(fs, path);
+    }
+    throw new StrataError('LOCKED', `could not take the lock ${path}`, { details: { file: path } });
+  }
+
+  /** Releases the lock. */
+  async release(): Promise<void> {
+    heldLocks.get(this.fs)?.delete(this.path);
+    await removeIfPresent(this.fs, this.path);
+  }
+}
+
+async function readOwner(fs: FileSystem, path: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await fs.readFile(path)).toString().trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM';
+  }
+}

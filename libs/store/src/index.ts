@@ -1,0 +1,26 @@
+/**
+ * @strata/store: the durable key-value store. Joins the write-ahead log and the LSM engine:
+ * seqno assignment, group-committed durable writes, recovery, background flush and compaction,
+ * snapshot reads, the change feed and replicated appends.
+ *
+ * @packageDocumentation
+ */
+export { Store } from './store.js';
+export type {
+  BatchOperation,
+  BatchResult,
+  ChangeBatch,
+  RangeItem,
+  RangeOptions,
+  ReadOptions,
+  ReplicatedResult,
+  StoreStats,
+  StoreStatus,
+  SubscribeOptions,
+  WriteResult,
+} from './store.js';
+export type { StoreOptions } from './options.js';
+export type { BytesLike } from './input.js';
+export type { BackgroundStats } from './background-jobs.js';
+export { DATA_FORMAT_VERSION, dataDirectory } from './data-directory.js';
+export type { DataDirectory } from './data-directory.js';

@@ -1,0 +1,35 @@
+import { StrataError } from '@strata/core';
+
+/** A key or value as callers pass it: bytes, or a string stored as UTF-8. */
+export type BytesLike = Uint8Array | string;
+
+/** Converts a key or value to a Buffer without copying bytes that already are one. */
+export function toBytes(input: BytesLike, what: 'key' | 'value'): Buffer {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8');
+  if (input instanceof Uint8Array) {
+    return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  }
+  throw new StrataError('INVALID_ARGUMENT', `${what} must be a string or a Uint8Array`);
+}
+
+/** Checks a key: 1 byte to `maxKeyBytes`. */
+export function checkKey(key: Buffer, maxKeyBytes: number): void {
+  if (key.length === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
+  if (key.length > maxKeyBytes) {
+    throw new StrataError('KEY_TOO_LARGE', `key is ${key.length} bytes; the limit is ${maxKeyBytes}`, {
+      details: { sizeBytes: key.length, limitBytes: maxKeyBytes },
+    });
+  }
+}
+
+/** The smallest key greater than every key that starts with `prefix` (undefined: no bound). */
+export function prefixUpperBound(prefix: Buffer): Buffer | undefined {
+  const end = Buffer.from(prefix);
+  for (let index = end.length - 1; index >= 0; index--) {
+    if ((end[index] as number) < 0xff) {
+      end[index] = (end[index] as number) + 1;
+      return end.subarray(0, index + 1);
+    }
+  }
+  return undefined;
+}

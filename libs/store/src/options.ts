@@ -1,0 +1,87 @@
+import { StrataError, nodeFileSystem } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+import type { CompactionStrategy } from '@strata/engine';
+import { LeveledStrategy } from '@strata/engine';
+import type { RetentionPolicy, SyncMode } from '@strata/wal';
+
+/** Options of {@link Store.open}. Every field has a default. */
+export interface StoreOptions {
+  /** When a write resolves: `always` (default, after fdatasync), `interval`, `none`. */
+  readonly sync?: SyncMode;
+  /** Background fdatasync period under `interval`. Default 100 ms. */
+  readonly syncIntervalMs?: number;
+  /** The active memtable is sealed and flushed at this size. Default 64 MiB. */
+  readonly memtableSizeBytes?: number;
+  /** Writes wait while this many sealed memtables await their flush. Default 4. */
+  readonly maxSealedMemtables?: number;
+  /** Writes are slowed (yield between write groups) from this many level-0 segments. Default 20. */
+  readonly level0SlowdownSegments?: number;
+  /** Writes wait for compaction from this many level-0 segments. Default 36. */
+  readonly level0StopSegments?: number;
+  /** Compaction strategy run after flushes. Default: leveled. */
+  readonly compactionStrategy?: CompactionStrategy;
+  /** Largest key. Default 64 KiB. */
+  readonly maxKeyBytes?: number;
+  /** Largest value. Default 64 MiB. */
+  readonly maxValueBytes?: number;
+  /** Which flushed log segments to drop. Default `keep-all`: the log is the event history. */
+  readonly retention?: RetentionPolicy;
+  /** Log segment size. Default 64 MiB. */
+  readonly walSegmentSizeBytes?: number;
+  /** Epoch of writes on a new store (replication raises it). Default 1. */
+  readonly epoch?: number;
+  /** Block cache of the tree. Default 64 MiB. */
+  readonly blockCacheSizeBytes?: number;
+  /** Bytes of recent committed records kept in memory for change-feed subscribers. Default 8 MiB. */
+  readonly recentRecordsBytes?: number;
+  /** Open the log with point-in-time recovery (stop at the first damage) instead of failing. */
+  readonly pointInTimeRecovery?: boolean;
+  /** The file-system seam (tests inject faults through it). Default: the real one. */
+  readonly fileSystem?: FileSystem;
+  /** Where the tree runs flush and compaction: see the engine's `jobExecution`. Default `auto`. */
+  readonly jobExecution?: 'auto' | 'worker' | 'inline';
+}
+
+/** {@link StoreOptions} with defaults applied. */
+export type ResolvedStoreOptions = Required<StoreOptions>;
+
+const MIB = 1024 * 1024;
+
+/** Applies defaults and checks ranges (INVALID_ARGUMENT). */
+export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOptions {
+  const resolved: ResolvedStoreOptions = {
+    sync: options.sync ?? 'always',
+    syncIntervalMs: options.syncIntervalMs ?? 100,
+    memtableSizeBytes: options.memtableSizeBytes ?? 64 * MIB,
+    maxSealedMemtables: options.maxSealedMemtables ?? 4,
+    level0SlowdownSegments: options.level0SlowdownSegments ?? 20,
+    level0StopSegments: options.level0StopSegments ?? 36,
+    compactionStrategy: options.compactionStrategy ?? new LeveledStrategy(),
+    maxKeyBytes: options.maxKeyBytes ?? 64 * 1024,
+    maxValueBytes: options.maxValueBytes ?? 64 * MIB,
+    retention: options.retention ?? { kind: 'keep-all' },
+    walSegmentSizeBytes: options.walSegmentSizeBytes ?? 64 * MIB,
+    epoch: options.epoch ?? 1,
+    blockCacheSizeBytes: options.blockCacheSizeBytes ?? 64 * MIB,
+    recentRecordsBytes: options.recentRecordsBytes ?? 8 * MIB,
+    pointInTimeRecovery: options.pointInTimeRecovery ?? false,
+    fileSystem: options.fileSystem ?? nodeFileSystem,
+    jobExecution: options.jobExecution ?? 'auto',
+  };
+  const positive: [string, number][] = [
+    ['memtableSizeBytes', resolved.memtableSizeBytes],
+    ['maxSealedMemtables', resolved.maxSealedMemtables],
+    ['level0SlowdownSegments', resolved.level0SlowdownSegments],
+    ['level0StopSegments', resolved.level0StopSegments],
+    ['epoch', resolved.epoch],
+  ];
+  for (const [name, value] of positive) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new StrataError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}`);
+    }
+  }
+  if (resolved.level0StopSegments < resolved.level0SlowdownSegments) {
+    throw new StrataError('INVALID_ARGUMENT', 'level0StopSegments must be at least level0SlowdownSegments');
+  }
+  return resolved;
+}

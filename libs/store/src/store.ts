@@ -1,0 +1,592 @@
+import { StrataError, invariant, isStrataError } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+import { Tree } from '@strata/engine';
+import { LogOp, Wal, decodeRecord } from '@strata/wal';
+import type { LogBatch, LogEntry } from '@strata/wal';
+import { BackgroundJobs } from './background-jobs.js';
+import type { BackgroundStats } from './background-jobs.js';
+import { CommitNotifier } from './commit-notifier.js';
+import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
+import type { DataDirectory } from './data-directory.js';
+import { DirectoryLock } from './directory-lock.js';
+import { checkKey, prefixUpperBound, toBytes } from './input.js';
+import type { BytesLike } from './input.js';
+import { resolveStoreOptions } from './options.js';
+import type { ResolvedStoreOptions, StoreOptions } from './options.js';
+import { RecentRecords } from './recent-records.js';
+
+/** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
+export type StoreStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
+
+/** What a single put or delete resolves with. */
+export interface WriteResult {
+  readonly seqno: number;
+  readonly epoch: number;
+}
+
+/** What an atomic batch resolves with. */
+export interface BatchResult {
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  readonly epoch: number;
+}
+
+/** One operation of {@link Store.batch}. */
+export type BatchOperation =
+  | { readonly type: 'put'; readonly key: BytesLike; readonly value: BytesLike }
+  | { readonly type: 'delete'; readonly key: BytesLike };
+
+/** Read options: `at` reads the state as of that seqno (inclusive). */
+export interface ReadOptions {
+  readonly at?: number;
+}
+
+/** Options of {@link Store.range}. Bounds: `start` inclusive, `end` exclusive. */
+export interface RangeOptions extends ReadOptions {
+  readonly prefix?: BytesLike;
+  readonly start?: BytesLike;
+  readonly end?: BytesLike;
+  readonly reverse?: boolean;
+  readonly limit?: number;
+}
+
+/** One item of a range read. */
+export interface RangeItem {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+/** A committed batch as the change feed yields it: decoded, plus the record bytes as stored. */
+export interface ChangeBatch extends LogBatch {
+  /** The framed log record, byte for byte (what replication ships). */
+  readonly record: Buffer;
+}
+
+/** Options of {@link Store.subscribe}. */
+export interface SubscribeOptions {
+  /** First seqno to deliver (a batch holding it is delivered whole). Default: the next write. */
+  readonly from?: number;
+  /** Ends the subscription when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link Store.appendReplicated} did with a record. */
+export interface ReplicatedResult {
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  /** True when the record was already in the log (it was ignored). */
+  readonly duplicate: boolean;
+}
+
+/** A point-in-time view of the store for status pages and metrics. */
+export interface StoreStats {
+  readonly status: StoreStatus;
+  readonly epoch: number;
+  readonly lastSeqno: number;
+  readonly durableSeqno: number;
+  readonly firstRetainedSeqno: number;
+  readonly memtableSizeBytes: number;
+  readonly segmentCount: number;
+  readonly firstLevelSegmentCount: number;
+  readonly diskSpaceBytes: number;
+  readonly background: BackgroundStats;
+  readonly subscribers: number;
+}
+
+/**
+ * The durable store: every write is appended to the write-ahead log (group commit), then applied
+ * to the LSM tree's memtable; a write resolves once durable under the sync mode and visible to
+ * reads. Recovery replays the log above the tree's flushed seqno.
+ *
+ * @example
+ * ```ts
+ * const store = await Store.open('./data', { sync: 'always' });
+ * const { seqno } = await store.put('user/1', 'ada');
+ * await store.get('user/1'); // Buffer 'ada'
+ * await store.get('user/1', { at: seqno - 1 }); // undefined: the state before the put
+ * for await (const batch of store.subscribe({ from: 1 })) console.log(batch.firstSeqno);
+ * await store.close();
+ * ```
+ */
+export class Store {
+  private statusValue: StoreStatus = 'opening';
+  private failure: StrataError | undefined;
+  private epochValue: number;
+  private readonly notifier: CommitNotifier;
+  private readonly recent: RecentRecords;
+  private readonly jobs: BackgroundJobs;
+  private inFlightWrites = 0;
+  private writesDrained: (() => void) | undefined;
+  private subscriberCount = 0;
+  private readonly closeController = new AbortController();
+
+  private constructor(
+    readonly directory: DataDirectory,
+    private readonly options: ResolvedStoreOptions,
+    private readonly tree: Tree,
+    private readonly wal: Wal,
+    private readonly lock: DirectoryLock,
+    appliedSeqno: number,
+  ) {
+    this.epochValue = Math.max(options.epoch, wal.lastEpoch);
+    this.notifier = new CommitNotifier(appliedSeqno);
+    this.recent = new RecentRecords(options.recentRecordsBytes);
+    this.jobs = new BackgroundJobs(
+      tree,
+      wal,
+      options.compactionStrategy,
+      options,
+      (error) => this.failStop(error, 'background flush or compaction failed'),
+    );
+  }
+
+  /**
+   * Opens the store in `path` (creating it if needed): takes the directory lock, opens the tree,
+   * replays the log records above the tree's flushed seqno into the memtable.
+   *
+   * @throws StrataError `LOCKED` (another process has it), `UNSUPPORTED_FORMAT`, `CORRUPTION`
+   * (naming file and offset), `IO_ERROR`, `INVALID_ARGUMENT`.
+   */
+  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+    const resolved = resolveStoreOptions(options);
+    const fs = resolved.fileSystem;
+    const directory = dataDirectory(path);
+    await fs.mkdir(directory.root);
+    const lock = await DirectoryLock.acquire(fs, directory.lockFile);
+    let tree: Tree | undefined;
+    let wal: Wal | undefined;
+    try {
+      await checkOrCreateFormat(fs, directory);
+      tree = await Tree.open(directory.treeDirectory, {
+        fileSystem: fs,
+        blockCacheSizeBytes: resolved.blockCacheSizeBytes,
+        maxValueSizeBytes: resolved.maxValueBytes,
+        jobExecution: resolved.jobExecution,
+      });
+      const flushedSeqno = tree.getSegmentLsn() ?? 0;
+      wal = await Wal.open(directory.walDirectory, {
+        fileSystem: fs,
+        sync: resolved.sync,
+        syncIntervalMs: resolved.syncIntervalMs,
+        segmentSizeBytes: resolved.walSegmentSizeBytes,
+        maxKeyBytes: resolved.maxKeyBytes,
+        maxValueBytes: resolved.maxValueBytes,
+        retention: resolved.retention,
+        recovery: resolved.pointInTimeRecovery ? 'point-in-time' : 'strict',
+        // An empty log (new store, or restored from a checkpoint with nothing unflushed)
+        // continues after the tree.
+        firstSeqno: flushedSeqno + 1,
+      });
+      const store = new Store(directory, resolved, tree, wal, lock, flushedSeqno);
+      await store.replay(flushedSeqno);
+      store.statusValue = 'open';
+      return store;
+    } catch (error) {
+      await wal?.close().catch(() => undefined);
+      await tree?.close().catch(() => undefined);
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Current lifecycle state. */
+  get status(): StoreStatus {
+    return this.statusValue;
+  }
+
+  /** The epoch stamped on new writes. */
+  get epoch(): number {
+    return this.epochValue;
+  }
+
+  /** The last applied (readable) seqno; 0 for an empty store. */
+  get lastSeqno(): number {
+    return this.notifier.applied;
+  }
+
+  /** The last seqno on stable storage. */
+  get durableSeqno(): number {
+    return this.wal.durableSeqno;
+  }
+
+  /** The first seqno the log still holds (events before it were dropped by retention). */
+  get firstRetainedSeqno(): number {
+    return this.wal.firstSeqno;
+  }
+
+  /** The file system the store writes through. */
+  get fileSystem(): FileSystem {
+    return this.options.fileSystem;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Sets `key` to `value`. Resolves with the write's seqno once durable (per the sync mode). */
+  async put(key: BytesLike, value: BytesLike): Promise<WriteResult> {
+    const entry: LogEntry = { op: LogOp.Put, key: this.key(key), value: toBytes(value, 'value') };
+    const result = await this.write([entry]);
+    return { seqno: result.firstSeqno, epoch: result.epoch };
+  }
+
+  /** Deletes `key` (a tombstone event; deleting a missing key is still an event). */
+  async delete(key: BytesLike): Promise<WriteResult> {
+    const entry: LogEntry = { op: LogOp.Delete, key: this.key(key), value: EMPTY };
+    const result = await this.write([entry]);
+    return { seqno: result.firstSeqno, epoch: result.epoch };
+  }
+
+  /** Applies `operations` atomically: one log record, contiguous seqnos, visible all at once. */
+  async batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
+    if (!Array.isArray(operations) || operations.length === 0) {
+      throw new StrataError('INVALID_ARGUMENT', 'a batch needs at least one operation');
+    }
+    const entries = operations.map((operation, index): LogEntry => {
+      if (operation?.type === 'put') {
+        return { op: LogOp.Put, key: this.key(operation.key), value: toBytes(operation.value, 'value') };
+      }
+      if (operation?.type === 'delete') return { op: LogOp.Delete, key: this.key(operation.key), value: EMPTY };
+      throw new StrataError('INVALID_ARGUMENT', `operation ${index} has unknown type ${String((operation as { type?: unknown })?.type)}`);
+    });
+    return this.write(entries);
+  }
+
+  /**
+   * Applies a record produced by the leader's log, byte for byte, with the leader's seqnos. A
+   * record already in the log is ignored (`duplicate`). Errors: `OUT_OF_SEQUENCE` (a gap),
+   * `STALE_EPOCH`, `DIVERGED` (the chain does not continue this log), `CORRUPTION`.
+   */
+  async appendReplicated(record: Uint8Array): Promise<ReplicatedResult> {
+    this.checkWritable();
+    let batch: LogBatch;
+    try {
+      batch = decodeRecord(record);
+    } catch (error) {
+      throw new StrataError('CORRUPTION', `replicated record cannot be decoded: ${String(error)}`, { cause: error });
+    }
+    if (batch.lastSeqno <= this.wal.lastSeqno && batch.firstSeqno >= this.wal.firstSeqno) {
+      return { firstSeqno: batch.firstSeqno, lastSeqno: batch.lastSeqno, duplicate: true };
+    }
+    for (const entry of batch.entries) {
+      if (entry.op === LogOp.DeleteRange) {
+        throw new StrataError('INVALID_ARGUMENT', 'range deletes are not supported by this store version');
+      }
+    }
+    this.inFlightWrites++;
+    try {
+      const appended = await this.wal.appendRecord(record);
+      this.apply(appended.firstSeqno, batch.entries, appended.bytes);
+      if (batch.epoch > this.epochValue) this.epochValue = batch.epoch;
+      return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, duplicate: false };
+    } catch (error) {
+      throw this.onWriteError(error);
+    } finally {
+      this.writeDone();
+    }
+  }
+
+  /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
+  setEpoch(epoch: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch < this.epochValue) {
+      throw new StrataError('STALE_EPOCH', `epoch ${epoch} is below the current ${this.epochValue}`);
+    }
+    this.epochValue = epoch;
+  }
+
+  private async write(entries: LogEntry[]): Promise<BatchResult> {
+    this.checkWritable();
+    this.inFlightWrites++;
+    try {
+      if (this.jobs.pressure() !== 'none') await this.throttle();
+      await this.wal.whenWritable();
+      // A write accepted before close() still completes (close waits for it); only a failure stops it.
+      if (this.failure) throw this.failure;
+      // Seqnos are taken and the append is issued in the same synchronous step, so concurrent
+      // writers get contiguous, ordered seqnos.
+      const epoch = this.epochValue;
+      const appended = await this.wal.append({ epoch, firstSeqno: this.wal.nextSeqno, timestampMs: Date.now(), entries });
+      this.apply(appended.firstSeqno, entries, appended.bytes);
+      return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
+    } catch (error) {
+      throw this.onWriteError(error);
+    } finally {
+      this.writeDone();
+    }
+  }
+
+  private async throttle(): Promise<void> {
+    if (this.jobs.pressure() === 'slow') {
+      // Slow down rather than stop: give compaction a turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await this.jobs.waitForCapacity();
+  }
+
+  /** Inserts a committed batch into the memtable and makes it visible, in seqno order. */
+  private apply(firstSeqno: number, entries: readonly LogEntry[], record: Buffer): void {
+    invariant(firstSeqno === this.notifier.applied + 1, `batch at ${firstSeqno} applied after ${this.notifier.applied}`);
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index] as LogEntry;
+      if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, firstSeqno + index);
+      else this.tree.remove(entry.key, firstSeqno + index);
+    }
+    const lastSeqno = firstSeqno + entries.length - 1;
+    this.recent.push({ firstSeqno, lastSeqno, bytes: record });
+    this.notifier.advance(lastSeqno);
+    if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) void this.jobs.scheduleFlush();
+  }
+
+  private onWriteError(error: unknown): unknown {
+    if (isStrataError(error, 'IO_ERROR')) this.failStop(error, 'the log failed');
+    return error;
+  }
+
+  private writeDone(): void {
+    this.inFlightWrites--;
+    if (this.inFlightWrites === 0) this.writesDrained?.();
+  }
+
+  private checkWritable(): void {
+    if (this.statusValue === 'closing' || this.statusValue === 'closed') throw new StrataError('CLOSED', 'the store is closed');
+    if (this.failure) throw this.failure;
+  }
+
+  private checkReadable(): void {
+    if (this.statusValue === 'closed') throw new StrataError('CLOSED', 'the store is closed');
+  }
+
+  private failStop(error: unknown, reason: string): void {
+    if (this.failure) return;
+    this.failure = new StrataError('IO_ERROR', `${reason}; writes are refused until the store is reopened: ${String((error as Error)?.message ?? error)}`, { cause: error });
+    if (this.statusValue === 'open') this.statusValue = 'failed';
+  }
+
+  private key(key: BytesLike): Buffer {
+    const bytes = toBytes(key, 'key');
+    checkKey(bytes, this.options.maxKeyBytes);
+    return bytes;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** The value of `key`, or `undefined`; with `at`, as of that seqno. */
+  async get(key: BytesLike, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    this.checkReadable();
+    return this.tree.get(this.key(key), this.readSeqno(options.at));
+  }
+
+  /** The value of `key` and the seqno of the write that set it, or `undefined`. */
+  async getEntry(key: BytesLike, options: ReadOptions = {}): Promise<{ value: Buffer; seqno: number } | undefined> {
+    this.checkReadable();
+    const entry = await this.tree.getInternalEntry(this.key(key), true, this.readSeqno(options.at));
+    return entry === undefined ? undefined : { value: entry.value, seqno: entry.seqno };
+  }
+
+  /**
+   * The key-value pairs in a range or under a prefix, in key order (or reverse), at the latest or
+   * a given seqno. The view is consistent: writes made during the iteration are not seen.
+   */
+  async *range(options: RangeOptions = {}): AsyncGenerator<RangeItem, void, undefined> {
+    this.checkReadable();
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 0)) throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
+    if (limit === 0) return;
+    const readSeqno = this.readSeqno(options.at);
+    let lower: Buffer | undefined;
+    let upper: Buffer | undefined;
+    if (options.prefix !== undefined) {
+      lower = toBytes(options.prefix, 'key');
+      upper = prefixUpperBound(lower);
+    }
+    if (options.start !== undefined) {
+      const start = toBytes(options.start, 'key');
+      if (lower === undefined || Buffer.compare(start, lower) > 0) lower = start;
+    }
+    if (options.end !== undefined) {
+      const end = toBytes(options.end, 'key');
+      if (upper === undefined || Buffer.compare(end, upper) < 0) upper = end;
+    }
+    if (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0) return;
+    const iterator = this.tree.range({ ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) }, readSeqno);
+    let count = 0;
+    try {
+      const source = options.reverse ? iterator.reverse() : iterator;
+      for await (const item of source) {
+        yield { key: item.key, value: item.value };
+        if (++count >= limit) return;
+      }
+    } finally {
+      iterator.close();
+    }
+  }
+
+  /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
+  waitForSeqno(seqno: number, timeoutMs?: number): Promise<void> {
+    return this.notifier.waitFor(seqno, timeoutMs);
+  }
+
+  private readSeqno(at: number | undefined): number {
+    const applied = this.notifier.applied;
+    if (at === undefined) return applied + 1;
+    if (!Number.isSafeInteger(at) || at < 0) throw new StrataError('INVALID_ARGUMENT', `at must be a non-negative integer, got ${at}`);
+    // Engine reads are exclusive: seqno S sees every write below S.
+    return Math.min(at, applied) + 1;
+  }
+
+  // ------------------------------------------------------------------ change feed
+
+  /**
+   * The committed batches from `from` on, in seqno order: first from the log, then live, with no
+   * gap and no duplicate at the hand-over. Pull-based: a slow subscriber holds no more than one
+   * read buffer. Fails with HISTORY_TRUNCATED (details.firstSeqno) if `from` was dropped by
+   * retention.
+   */
+  async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<ChangeBatch, void, undefined> {
+    this.checkReadable();
+    let next = options.from ?? this.notifier.applied + 1;
+    if (!Number.isSafeInteger(next) || next < 1) throw new StrataError('INVALID_ARGUMENT', `from must be a positive integer, got ${next}`);
+    if (next < this.wal.firstSeqno) {
+      throw new StrataError('HISTORY_TRUNCATED', `seqno ${next} is below the retained history, which starts at ${this.wal.firstSeqno}`, {
+        details: { requestedSeqno: next, firstSeqno: this.wal.firstSeqno },
+      });
+    }
+    const signal = options.signal;
+    this.subscriberCount++;
+    try {
+      while (!signal?.aborted) {
+        const applied = this.notifier.applied;
+        if (next > applied) {
+          if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
+          const woke = await this.waitForNext(next, signal);
+          if (!woke) return;
+          continue;
+        }
+        const recent = this.recent.find(next);
+        if (recent) {
+          yield { ...decodeRecord(recent.bytes), record: recent.bytes };
+          next = recent.lastSeqno + 1;
+          continue;
+        }
+        for await (const record of this.wal.readRecords({ fromSeqno: next, toSeqno: applied })) {
+          if (record.lastSeqno < next) continue;
+          // The reader's buffer is not reused, but copy anyway: subscribers may keep batches.
+          const bytes = Buffer.from(record.bytes);
+          yield { ...decodeRecord(bytes), record: bytes };
+          next = record.lastSeqno + 1;
+          if (signal?.aborted) return;
+        }
+      }
+    } finally {
+      this.subscriberCount--;
+    }
+  }
+
+  private async waitForNext(seqno: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const closed = this.closeController.signal;
+    const stop = new Promise<false>((resolve) => {
+      const onAbort = (): void => resolve(false);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      closed.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.notifier.waitFor(seqno).then(() => true as const), stop]);
+    } catch (error) {
+      if (isStrataError(error, 'CLOSED')) return false;
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------ maintenance
+
+  /** Flushes the active memtable to a segment and waits for queued flushes. */
+  async flush(): Promise<void> {
+    this.checkWritable();
+    await this.jobs.scheduleFlush();
+    await this.jobs.idle(false);
+  }
+
+  /** Waits until queued flushes and compactions are done. */
+  async waitForBackgroundWork(): Promise<void> {
+    await this.jobs.idle(true);
+  }
+
+  /** Counters and sizes for status pages and metrics. */
+  stats(): StoreStats {
+    return {
+      status: this.statusValue,
+      epoch: this.epochValue,
+      lastSeqno: this.notifier.applied,
+      durableSeqno: this.wal.durableSeqno,
+      firstRetainedSeqno: this.wal.firstSeqno,
+      memtableSizeBytes: this.tree.activeMemtableSize(),
+      segmentCount: this.tree.segmentCount(),
+      firstLevelSegmentCount: this.tree.firstLevelSegmentCount(),
+      diskSpaceBytes: this.tree.diskSpace(),
+      background: this.jobs.stats(),
+      subscribers: this.subscriberCount,
+    };
+  }
+
+  /**
+   * Stops accepting writes, waits for in-flight ones, flushes the memtable (so the next open
+   * replays nothing), stops background work, closes the tree and the log, releases the lock.
+   */
+  async close(): Promise<void> {
+    if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
+    const healthy = this.failure === undefined;
+    this.statusValue = 'closing';
+    if (this.inFlightWrites > 0) await new Promise<void>((resolve) => (this.writesDrained = resolve));
+    this.closeController.abort();
+    this.notifier.close();
+    try {
+      if (healthy) {
+        await this.jobs.scheduleFlush();
+      }
+      await this.jobs.stop();
+    } finally {
+      await this.tree.close().catch(() => undefined);
+      await this.wal.close().catch(() => undefined);
+      await this.lock.release().catch(() => undefined);
+      this.statusValue = 'closed';
+    }
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  /** Replays log records above `flushedSeqno` into the memtable (flushing as it fills). */
+  private async replay(flushedSeqno: number): Promise<void> {
+    if (this.wal.lastSeqno <= flushedSeqno) {
+      if (this.wal.lastSeqno < flushedSeqno) {
+        throw new StrataError(
+          'CORRUPTION',
+          `the log ends at seqno ${this.wal.lastSeqno} but the tree holds data up to ${flushedSeqno}`,
+          { details: { file: this.directory.walDirectory, offset: 0 } },
+        );
+      }
+      return;
+    }
+    const fromSeqno = flushedSeqno + 1;
+    if (fromSeqno < this.wal.firstSeqno) {
+      throw new StrataError('CORRUPTION', `the log starts at ${this.wal.firstSeqno}; recovery needs it from ${fromSeqno}`, {
+        details: { file: this.directory.walDirectory, offset: 0 },
+      });
+    }
+    for await (const batch of this.wal.read({ fromSeqno })) {
+      for (let index = 0; index < batch.entries.length; index++) {
+        const seqno = batch.firstSeqno + index;
+        if (seqno <= flushedSeqno) continue;
+        const entry = batch.entries[index] as LogEntry;
+        if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, seqno);
+        else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, seqno);
+        else throw new StrataError('UNSUPPORTED_FORMAT', `log entry ${seqno} is a range delete, which this version cannot apply`);
+      }
+      this.notifier.advance(batch.lastSeqno);
+      if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) {
+        void this.jobs.scheduleFlush();
+        await this.jobs.waitForCapacity();
+      }
+    }
+    invariant(this.notifier.applied === this.wal.lastSeqno, 'replay did not reach the end of the log');
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

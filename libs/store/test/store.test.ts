@@ -1,0 +1,162 @@
+import { expect } from 'chai';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SimulatedFileSystem, seededRandom } from '@strata/core';
+import { createTempDirectory } from '@strata/testing';
+import { Store } from '../src/index.js';
+import { rangeStrings, rejectionOf } from './helpers.js';
+
+describe('Store: writes, reads, reopen', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  beforeEach(async () => {
+    dir = await createTempDirectory('store-');
+  });
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  it('put, delete and batch get contiguous seqnos and the epoch; reads see a write once it resolves', async () => {
+    const store = await Store.open(dir.path);
+    expect(store.status).to.equal('open');
+    expect(await store.put('a', '1')).to.deep.equal({ seqno: 1, epoch: 1 });
+    expect((await store.get('a'))?.toString()).to.equal('1');
+    expect(await store.batch([
+      { type: 'put', key: 'b', value: '2' },
+      { type: 'put', key: 'c', value: Buffer.from([0, 1, 2]) },
+      { type: 'delete', key: 'a' },
+    ])).to.deep.equal({ firstSeqno: 2, lastSeqno: 4, epoch: 1 });
+    expect(await store.get('a')).to.equal(undefined);
+    expect(await store.get('c')).to.deep.equal(Buffer.from([0, 1, 2]));
+    expect(await store.delete('b')).to.deep.equal({ seqno: 5, epoch: 1 });
+    expect(store.lastSeqno).to.equal(5);
+    expect(store.durableSeqno).to.equal(5);
+    expect(await store.getEntry('c')).to.deep.include({ seqno: 3 });
+    await store.close();
+    expect(store.status).to.equal('closed');
+  });
+
+  it('reads history with `at`: the state as of any seqno', async () => {
+    const store = await Store.open(dir.path);
+    await store.put('k', 'v1'); // 1
+    await store.put('k', 'v2'); // 2
+    await store.delete('k'); // 3
+    await store.put('k', 'v4'); // 4
+    const at = async (seqno: number) => (await store.get('k', { at: seqno }))?.toString();
+    expect([await at(0), await at(1), await at(2), await at(3), await at(4), await at(99)]).to.deep.equal([
+      undefined, 'v1', 'v2', undefined, 'v4', 'v4',
+    ]);
+    expect(await rangeStrings(store, { at: 2 })).to.deep.equal(['k=v2']);
+    await store.close();
+  });
+
+  it('ranges: prefix, start/end, reverse, limit', async () => {
+    const store = await Store.open(dir.path);
+    await store.batch(['user/1', 'user/2', 'user/3', 'users', 'video/1'].map((key) => ({ type: 'put' as const, key, value: key.toUpperCase() })));
+    expect(await rangeStrings(store, { prefix: 'user/' })).to.deep.equal(['user/1=USER/1', 'user/2=USER/2', 'user/3=USER/3']);
+    expect(await rangeStrings(store, { prefix: 'user/', reverse: true, limit: 2 })).to.deep.equal(['user/3=USER/3', 'user/2=USER/2']);
+    expect(await rangeStrings(store, { start: 'user/2', end: 'video/1' })).to.deep.equal(['user/2=USER/2', 'user/3=USER/3', 'users=USERS']);
+    expect(await rangeStrings(store, { start: 'z' })).to.deep.equal([]);
+    expect(await rangeStrings(store, { limit: 0 })).to.deep.equal([]);
+    await store.close();
+  });
+
+  it('refuses bad input with stable codes and writes nothing', async () => {
+    const store = await Store.open(dir.path, { maxValueBytes: 1024 });
+    await store.put('keep', 'me');
+    const cases: [Promise<unknown>, string][] = [
+      [store.put('', 'x'), 'INVALID_ARGUMENT'],
+      [store.put(Buffer.alloc(65537, 1), 'x'), 'KEY_TOO_LARGE'],
+      [store.put('k', Buffer.alloc(1025)), 'VALUE_TOO_LARGE'],
+      [store.batch([]), 'INVALID_ARGUMENT'],
+      [store.batch([{ type: 'merge', key: 'k' } as never]), 'INVALID_ARGUMENT'],
+      [store.put(42 as never, 'x'), 'INVALID_ARGUMENT'],
+      [store.get('k', { at: -1 }), 'INVALID_ARGUMENT'],
+    ];
+    for (const [promise, code] of cases) expect((await rejectionOf(promise)).code).to.equal(code);
+    expect(store.lastSeqno).to.equal(1);
+    expect((await store.get('keep'))?.toString()).to.equal('me');
+    await store.close();
+    expect((await rejectionOf(store.put('a', 'b'))).code).to.equal('CLOSED');
+  });
+
+  it('one process per data directory: a second open fails with LOCKED until the first closes', async () => {
+    const first = await Store.open(dir.path);
+    const error = await rejectionOf(Store.open(dir.path));
+    expect(error.code).to.equal('LOCKED');
+    await first.close();
+    const second = await Store.open(dir.path);
+    await second.close();
+  });
+
+  it('refuses a data directory of an unknown format version', async () => {
+    const store = await Store.open(dir.path);
+    await store.close();
+    await writeFile(join(dir.path, 'FORMAT'), 'strata-data 99\n');
+    const error = await rejectionOf(Store.open(dir.path));
+    expect(error.code).to.equal('UNSUPPORTED_FORMAT');
+    expect(error.details).to.include({ version: 99 });
+  });
+
+  it('small memtables: many flushes and compactions, every value intact, also after reopen', async () => {
+    const store = await Store.open(dir.path, { memtableSizeBytes: 16 * 1024 });
+    const expected = new Map<string, string>();
+    for (let round = 0; round < 20; round++) {
+      const operations = [];
+      for (let index = 0; index < 100; index++) {
+        const key = `key-${String((round * 37 + index * 11) % 500).padStart(4, '0')}`;
+        const value = `value-${round}-${index}-${'x'.repeat(50)}`;
+        operations.push({ type: 'put' as const, key, value });
+        expected.set(key, value);
+      }
+      await store.batch(operations);
+    }
+    await store.waitForBackgroundWork();
+    const stats = store.stats();
+    expect(stats.background.flushes).to.be.greaterThan(3);
+    expect(stats.segmentCount).to.be.greaterThan(0);
+    const sorted = [...expected.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => `${key}=${value}`);
+    expect(await rangeStrings(store)).to.deep.equal(sorted);
+    await store.close();
+    const reopened = await Store.open(dir.path);
+    expect(reopened.lastSeqno).to.equal(2000);
+    expect(await rangeStrings(reopened)).to.deep.equal(sorted);
+    expect(await reopened.put('after', 'reopen')).to.deep.equal({ seqno: 2001, epoch: 1 });
+    await reopened.close();
+  });
+
+  it('after a crash, replays the log above the flushed seqno into the memtable', async () => {
+    const fs = new SimulatedFileSystem();
+    const store = await Store.open('/data', { fileSystem: fs, memtableSizeBytes: 8 * 1024 });
+    for (let index = 0; index < 300; index++) await store.put(`k${index}`, `v${index}-${'y'.repeat(40)}`);
+    await store.waitForBackgroundWork();
+    const rebooted = fs.crash({ random: seededRandom(5) });
+    const reopened = await Store.open('/data', { fileSystem: rebooted, memtableSizeBytes: 8 * 1024 });
+    expect(reopened.lastSeqno).to.equal(300);
+    for (let index = 0; index < 300; index += 17) {
+      expect((await reopened.get(`k${index}`))?.toString()).to.equal(`v${index}-${'y'.repeat(40)}`);
+    }
+    await reopened.close();
+  });
+
+  it('waitForSeqno resolves when the seqno is applied, or fails with TIMEOUT', async () => {
+    const store = await Store.open(dir.path);
+    const waiting = store.waitForSeqno(2);
+    await store.put('a', '1');
+    await store.put('b', '2');
+    await waiting;
+    expect((await rejectionOf(store.waitForSeqno(10, 20))).code).to.equal('TIMEOUT');
+    await store.close();
+  });
+
+  it('close waits for writes in flight; later writes fail with CLOSED', async () => {
+    const store = await Store.open(dir.path);
+    const writes = Array.from({ length: 50 }, (_, index) => store.put(`k${index}`, 'v'));
+    const closing = store.close();
+    const results = await Promise.allSettled(writes);
+    await closing;
+    expect(results.every((result) => result.status === 'fulfilled')).to.equal(true);
+    const reopened = await Store.open(dir.path);
+    expect(reopened.lastSeqno).to.equal(50);
+    await reopened.close();
+  });
+});
