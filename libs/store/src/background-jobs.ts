@@ -99,7 +99,8 @@ export class BackgroundJobs {
   /** How writers should behave given sealed memtables and level-0 segments. */
   pressure(): WritePressure {
     const level0 = this.tree.firstLevelSegmentCount();
-    if (this.sealed >= this.limits.maxSealedMemtables || level0 >= this.limits.level0StopSegments) return 'stop';
+    if (this.sealed >= this.limits.maxSealedMemtables || level0 >= this.limits.level0StopSegments)
+      return 'stop';
     if (level0 >= this.limits.level0SlowdownSegments) return 'slow';
     return 'none';
   }
@@ -113,7 +114,12 @@ export class BackgroundJobs {
 
   /** Counters for metrics. */
   stats(): BackgroundStats {
-    return { flushes: this.flushes, compactions: this.compactions, sealedMemtables: this.sealed, droppedLogSegments: this.droppedLogSegments };
+    return {
+      flushes: this.flushes,
+      compactions: this.compactions,
+      sealedMemtables: this.sealed,
+      droppedLogSegments: this.droppedLogSegments,
+    };
   }
 
   /** Waits for queued flushes (and compactions, if `includeCompactions`) to finish. */

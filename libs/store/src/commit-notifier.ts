@@ -37,7 +37,11 @@ export class CommitNotifier {
       if (timeoutMs !== undefined) {
         waiter.timer = setTimeout(() => {
           this.remove(waiter);
-          reject(new StrataError('TIMEOUT', `seqno ${seqno} was not applied within ${timeoutMs} ms`, { details: { seqno, appliedSeqno: this.appliedSeqno } }));
+          reject(
+            new StrataError('TIMEOUT', `seqno ${seqno} was not applied within ${timeoutMs} ms`, {
+              details: { seqno, appliedSeqno: this.appliedSeqno },
+            }),
+          );
         }, timeoutMs);
       }
       let index = this.waiters.length;

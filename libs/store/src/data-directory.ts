@@ -52,5 +52,9 @@ export async function checkOrCreateFormat(fs: FileSystem, directory: DataDirecto
     }
     return;
   }
-  await writeFileAtomically(fs, directory.formatFile, Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`));
+  await writeFileAtomically(
+    fs,
+    directory.formatFile,
+    Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`),
+  );
 }

@@ -35,21 +35,32 @@ export class DirectoryLock {
         return new DirectoryLock(fs, path);
       } catch (error) {
         if (errnoOf(error) !== 'EEXIST') {
-          throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, { cause: error, details: { file: path } });
+          throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
+            cause: error,
+            details: { file: path },
+          });
         }
       }
       const ownerPid = await readOwner(fs, path);
       // Our own PID counts only if this process really took the lock: after a reboot (or a
       // simulated crash) a stale lock may carry a PID that is now ours.
       if (ownerPid === process.pid && heldLocks.get(fs)?.has(path)) {
-        throw new StrataError('LOCKED', `data directory is already open in this process (lock file ${path})`, {
-          details: { file: path, ownerPid },
-        });
+        throw new StrataError(
+          'LOCKED',
+          `data directory is already open in this process (lock file ${path})`,
+          {
+            details: { file: path, ownerPid },
+          },
+        );
       }
       if (ownerPid !== undefined && ownerPid !== process.pid && isRunning(ownerPid)) {
-        throw new StrataError('LOCKED', `data directory is in use by process ${ownerPid} (lock file ${path})`, {
-          details: { file: path, ownerPid },
-        });
+        throw new StrataError(
+          'LOCKED',
+          `data directory is in use by process ${ownerPid} (lock file ${path})`,
+          {
+            details: { file: path, ownerPid },
+          },
+        );
       }
       // The owner is gone: remove its stale lock and try again.
       await removeIfPresent(fs, path);

@@ -7,7 +7,9 @@ export type BytesLike = Uint8Array | string;
 export function toBytes(input: BytesLike, what: 'key' | 'value'): Buffer {
   if (typeof input === 'string') return Buffer.from(input, 'utf8');
   if (input instanceof Uint8Array) {
-    return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    return Buffer.isBuffer(input)
+      ? input
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   }
   throw new StrataError('INVALID_ARGUMENT', `${what} must be a string or a Uint8Array`);
 }
@@ -16,9 +18,13 @@ export function toBytes(input: BytesLike, what: 'key' | 'value'): Buffer {
 export function checkKey(key: Buffer, maxKeyBytes: number): void {
   if (key.length === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
   if (key.length > maxKeyBytes) {
-    throw new StrataError('KEY_TOO_LARGE', `key is ${key.length} bytes; the limit is ${maxKeyBytes}`, {
-      details: { sizeBytes: key.length, limitBytes: maxKeyBytes },
-    });
+    throw new StrataError(
+      'KEY_TOO_LARGE',
+      `key is ${key.length} bytes; the limit is ${maxKeyBytes}`,
+      {
+        details: { sizeBytes: key.length, limitBytes: maxKeyBytes },
+      },
+    );
   }
 }
 

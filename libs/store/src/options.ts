@@ -81,7 +81,10 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     }
   }
   if (resolved.level0StopSegments < resolved.level0SlowdownSegments) {
-    throw new StrataError('INVALID_ARGUMENT', 'level0StopSegments must be at least level0SlowdownSegments');
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      'level0StopSegments must be at least level0SlowdownSegments',
+    );
   }
   return resolved;
 }

@@ -131,12 +131,8 @@ export class Store {
     this.epochValue = Math.max(options.epoch, wal.lastEpoch);
     this.notifier = new CommitNotifier(appliedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
-    this.jobs = new BackgroundJobs(
-      tree,
-      wal,
-      options.compactionStrategy,
-      options,
-      (error) => this.failStop(error, 'background flush or compaction failed'),
+    this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
+      this.failStop(error, 'background flush or compaction failed'),
     );
   }
 
@@ -237,15 +233,24 @@ export class Store {
 
   /** Applies `operations` atomically: one log record, contiguous seqnos, visible all at once. */
   async batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
-    if (!Array.isArray(operations) || operations.length === 0) {
+    const list: readonly BatchOperation[] = operations;
+    if (!Array.isArray(list) || list.length === 0) {
       throw new StrataError('INVALID_ARGUMENT', 'a batch needs at least one operation');
     }
-    const entries = operations.map((operation, index): LogEntry => {
+    const entries = list.map((operation: BatchOperation, index): LogEntry => {
       if (operation?.type === 'put') {
-        return { op: LogOp.Put, key: this.key(operation.key), value: toBytes(operation.value, 'value') };
+        return {
+          op: LogOp.Put,
+          key: this.key(operation.key),
+          value: toBytes(operation.value, 'value'),
+        };
       }
-      if (operation?.type === 'delete') return { op: LogOp.Delete, key: this.key(operation.key), value: EMPTY };
-      throw new StrataError('INVALID_ARGUMENT', `operation ${index} has unknown type ${String((operation as { type?: unknown })?.type)}`);
+      if (operation?.type === 'delete')
+        return { op: LogOp.Delete, key: this.key(operation.key), value: EMPTY };
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `operation ${index} has unknown type ${String((operation as { type?: unknown })?.type)}`,
+      );
     });
     return this.write(entries);
   }
@@ -261,14 +266,19 @@ export class Store {
     try {
       batch = decodeRecord(record);
     } catch (error) {
-      throw new StrataError('CORRUPTION', `replicated record cannot be decoded: ${String(error)}`, { cause: error });
+      throw new StrataError('CORRUPTION', `replicated record cannot be decoded: ${String(error)}`, {
+        cause: error,
+      });
     }
     if (batch.lastSeqno <= this.wal.lastSeqno && batch.firstSeqno >= this.wal.firstSeqno) {
       return { firstSeqno: batch.firstSeqno, lastSeqno: batch.lastSeqno, duplicate: true };
     }
     for (const entry of batch.entries) {
       if (entry.op === LogOp.DeleteRange) {
-        throw new StrataError('INVALID_ARGUMENT', 'range deletes are not supported by this store version');
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          'range deletes are not supported by this store version',
+        );
       }
     }
     this.inFlightWrites++;
@@ -287,7 +297,10 @@ export class Store {
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
   setEpoch(epoch: number): void {
     if (!Number.isSafeInteger(epoch) || epoch < this.epochValue) {
-      throw new StrataError('STALE_EPOCH', `epoch ${epoch} is below the current ${this.epochValue}`);
+      throw new StrataError(
+        'STALE_EPOCH',
+        `epoch ${epoch} is below the current ${this.epochValue}`,
+      );
     }
     this.epochValue = epoch;
   }
@@ -303,7 +316,12 @@ export class Store {
       // Seqnos are taken and the append is issued in the same synchronous step, so concurrent
       // writers get contiguous, ordered seqnos.
       const epoch = this.epochValue;
-      const appended = await this.wal.append({ epoch, firstSeqno: this.wal.nextSeqno, timestampMs: Date.now(), entries });
+      const appended = await this.wal.append({
+        epoch,
+        firstSeqno: this.wal.nextSeqno,
+        timestampMs: Date.now(),
+        entries,
+      });
       this.apply(appended.firstSeqno, entries, appended.bytes);
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
     } catch (error) {
@@ -323,7 +341,10 @@ export class Store {
 
   /** Inserts a committed batch into the memtable and makes it visible, in seqno order. */
   private apply(firstSeqno: number, entries: readonly LogEntry[], record: Buffer): void {
-    invariant(firstSeqno === this.notifier.applied + 1, `batch at ${firstSeqno} applied after ${this.notifier.applied}`);
+    invariant(
+      firstSeqno === this.notifier.applied + 1,
+      `batch at ${firstSeqno} applied after ${this.notifier.applied}`,
+    );
     for (let index = 0; index < entries.length; index++) {
       const entry = entries[index] as LogEntry;
       if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, firstSeqno + index);
@@ -332,7 +353,8 @@ export class Store {
     const lastSeqno = firstSeqno + entries.length - 1;
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
     this.notifier.advance(lastSeqno);
-    if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) void this.jobs.scheduleFlush();
+    if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes)
+      void this.jobs.scheduleFlush();
   }
 
   private onWriteError(error: unknown): unknown {
@@ -346,7 +368,8 @@ export class Store {
   }
 
   private checkWritable(): void {
-    if (this.statusValue === 'closing' || this.statusValue === 'closed') throw new StrataError('CLOSED', 'the store is closed');
+    if (this.statusValue === 'closing' || this.statusValue === 'closed')
+      throw new StrataError('CLOSED', 'the store is closed');
     if (this.failure) throw this.failure;
   }
 
@@ -356,7 +379,11 @@ export class Store {
 
   private failStop(error: unknown, reason: string): void {
     if (this.failure) return;
-    this.failure = new StrataError('IO_ERROR', `${reason}; writes are refused until the store is reopened: ${String((error as Error)?.message ?? error)}`, { cause: error });
+    this.failure = new StrataError(
+      'IO_ERROR',
+      `${reason}; writes are refused until the store is reopened: ${String((error as Error)?.message ?? error)}`,
+      { cause: error },
+    );
     if (this.statusValue === 'open') this.statusValue = 'failed';
   }
 
@@ -375,7 +402,10 @@ export class Store {
   }
 
   /** The value of `key` and the seqno of the write that set it, or `undefined`. */
-  async getEntry(key: BytesLike, options: ReadOptions = {}): Promise<{ value: Buffer; seqno: number } | undefined> {
+  async getEntry(
+    key: BytesLike,
+    options: ReadOptions = {},
+  ): Promise<{ value: Buffer; seqno: number } | undefined> {
     this.checkReadable();
     const entry = await this.tree.getInternalEntry(this.key(key), true, this.readSeqno(options.at));
     return entry === undefined ? undefined : { value: entry.value, seqno: entry.seqno };
@@ -388,7 +418,8 @@ export class Store {
   async *range(options: RangeOptions = {}): AsyncGenerator<RangeItem, void, undefined> {
     this.checkReadable();
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    if (!(limit >= 0)) throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
+    if (!(limit >= 0))
+      throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
     if (limit === 0) return;
     const readSeqno = this.readSeqno(options.at);
     let lower: Buffer | undefined;
@@ -406,7 +437,10 @@ export class Store {
       if (upper === undefined || Buffer.compare(end, upper) < 0) upper = end;
     }
     if (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0) return;
-    const iterator = this.tree.range({ ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) }, readSeqno);
+    const iterator = this.tree.range(
+      { ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) },
+      readSeqno,
+    );
     let count = 0;
     try {
       const source = options.reverse ? iterator.reverse() : iterator;
@@ -427,7 +461,8 @@ export class Store {
   private readSeqno(at: number | undefined): number {
     const applied = this.notifier.applied;
     if (at === undefined) return applied + 1;
-    if (!Number.isSafeInteger(at) || at < 0) throw new StrataError('INVALID_ARGUMENT', `at must be a non-negative integer, got ${at}`);
+    if (!Number.isSafeInteger(at) || at < 0)
+      throw new StrataError('INVALID_ARGUMENT', `at must be a non-negative integer, got ${at}`);
     // Engine reads are exclusive: seqno S sees every write below S.
     return Math.min(at, applied) + 1;
   }
@@ -443,11 +478,16 @@ export class Store {
   async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<ChangeBatch, void, undefined> {
     this.checkReadable();
     let next = options.from ?? this.notifier.applied + 1;
-    if (!Number.isSafeInteger(next) || next < 1) throw new StrataError('INVALID_ARGUMENT', `from must be a positive integer, got ${next}`);
+    if (!Number.isSafeInteger(next) || next < 1)
+      throw new StrataError('INVALID_ARGUMENT', `from must be a positive integer, got ${next}`);
     if (next < this.wal.firstSeqno) {
-      throw new StrataError('HISTORY_TRUNCATED', `seqno ${next} is below the retained history, which starts at ${this.wal.firstSeqno}`, {
-        details: { requestedSeqno: next, firstSeqno: this.wal.firstSeqno },
-      });
+      throw new StrataError(
+        'HISTORY_TRUNCATED',
+        `seqno ${next} is below the retained history, which starts at ${this.wal.firstSeqno}`,
+        {
+          details: { requestedSeqno: next, firstSeqno: this.wal.firstSeqno },
+        },
+      );
     }
     const signal = options.signal;
     this.subscriberCount++;
@@ -534,7 +574,8 @@ export class Store {
     if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
     const healthy = this.failure === undefined;
     this.statusValue = 'closing';
-    if (this.inFlightWrites > 0) await new Promise<void>((resolve) => (this.writesDrained = resolve));
+    if (this.inFlightWrites > 0)
+      await new Promise<void>((resolve) => (this.writesDrained = resolve));
     this.closeController.abort();
     this.notifier.close();
     try {
@@ -566,9 +607,13 @@ export class Store {
     }
     const fromSeqno = flushedSeqno + 1;
     if (fromSeqno < this.wal.firstSeqno) {
-      throw new StrataError('CORRUPTION', `the log starts at ${this.wal.firstSeqno}; recovery needs it from ${fromSeqno}`, {
-        details: { file: this.directory.walDirectory, offset: 0 },
-      });
+      throw new StrataError(
+        'CORRUPTION',
+        `the log starts at ${this.wal.firstSeqno}; recovery needs it from ${fromSeqno}`,
+        {
+          details: { file: this.directory.walDirectory, offset: 0 },
+        },
+      );
     }
     for await (const batch of this.wal.read({ fromSeqno })) {
       for (let index = 0; index < batch.entries.length; index++) {
@@ -577,7 +622,11 @@ export class Store {
         const entry = batch.entries[index] as LogEntry;
         if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, seqno);
         else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, seqno);
-        else throw new StrataError('UNSUPPORTED_FORMAT', `log entry ${seqno} is a range delete, which this version cannot apply`);
+        else
+          throw new StrataError(
+            'UNSUPPORTED_FORMAT',
+            `log entry ${seqno} is a range delete, which this version cannot apply`,
+          );
       }
       this.notifier.advance(batch.lastSeqno);
       if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) {
@@ -585,7 +634,10 @@ export class Store {
         await this.jobs.waitForCapacity();
       }
     }
-    invariant(this.notifier.applied === this.wal.lastSeqno, 'replay did not reach the end of the log');
+    invariant(
+      this.notifier.applied === this.wal.lastSeqno,
+      'replay did not reach the end of the log',
+    );
   }
 }
 

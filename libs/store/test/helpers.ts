@@ -1,14 +1,20 @@
 import type { Store } from '../src/index.js';
 
 /** Collects a range read as `key=value` strings. */
-export async function rangeStrings(store: Store, options: Parameters<Store['range']>[0] = {}): Promise<string[]> {
+export async function rangeStrings(
+  store: Store,
+  options: Parameters<Store['range']>[0] = {},
+): Promise<string[]> {
   const out: string[] = [];
-  for await (const item of store.range(options)) out.push(`${item.key.toString()}=${item.value.toString()}`);
+  for await (const item of store.range(options))
+    out.push(`${item.key.toString()}=${item.value.toString()}`);
   return out;
 }
 
 /** Captures the rejection of a promise (fails if it resolves). */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {
@@ -18,11 +24,16 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { 
 }
 
 /** Takes `count` batches from a change feed, as `firstSeqno:key,key` strings. */
-export async function takeBatches(feed: AsyncGenerator<{ firstSeqno: number; entries: readonly { key: Uint8Array }[] }>, count: number): Promise<string[]> {
+export async function takeBatches(
+  feed: AsyncGenerator<{ firstSeqno: number; entries: readonly { key: Uint8Array }[] }>,
+  count: number,
+): Promise<string[]> {
   const out: string[] = [];
   if (count === 0) return out;
   for await (const batch of feed) {
-    out.push(`${batch.firstSeqno}:${batch.entries.map((entry) => Buffer.from(entry.key).toString()).join(',')}`);
+    out.push(
+      `${batch.firstSeqno}:${batch.entries.map((entry) => Buffer.from(entry.key).toString()).join(',')}`,
+    );
     if (out.length >= count) break;
   }
   return out;

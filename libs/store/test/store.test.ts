@@ -20,11 +20,13 @@ describe('Store: writes, reads, reopen', () => {
     expect(store.status).to.equal('open');
     expect(await store.put('a', '1')).to.deep.equal({ seqno: 1, epoch: 1 });
     expect((await store.get('a'))?.toString()).to.equal('1');
-    expect(await store.batch([
-      { type: 'put', key: 'b', value: '2' },
-      { type: 'put', key: 'c', value: Buffer.from([0, 1, 2]) },
-      { type: 'delete', key: 'a' },
-    ])).to.deep.equal({ firstSeqno: 2, lastSeqno: 4, epoch: 1 });
+    expect(
+      await store.batch([
+        { type: 'put', key: 'b', value: '2' },
+        { type: 'put', key: 'c', value: Buffer.from([0, 1, 2]) },
+        { type: 'delete', key: 'a' },
+      ]),
+    ).to.deep.equal({ firstSeqno: 2, lastSeqno: 4, epoch: 1 });
     expect(await store.get('a')).to.equal(undefined);
     expect(await store.get('c')).to.deep.equal(Buffer.from([0, 1, 2]));
     expect(await store.delete('b')).to.deep.equal({ seqno: 5, epoch: 1 });
@@ -42,19 +44,41 @@ describe('Store: writes, reads, reopen', () => {
     await store.delete('k'); // 3
     await store.put('k', 'v4'); // 4
     const at = async (seqno: number) => (await store.get('k', { at: seqno }))?.toString();
-    expect([await at(0), await at(1), await at(2), await at(3), await at(4), await at(99)]).to.deep.equal([
-      undefined, 'v1', 'v2', undefined, 'v4', 'v4',
-    ]);
+    expect([
+      await at(0),
+      await at(1),
+      await at(2),
+      await at(3),
+      await at(4),
+      await at(99),
+    ]).to.deep.equal([undefined, 'v1', 'v2', undefined, 'v4', 'v4']);
     expect(await rangeStrings(store, { at: 2 })).to.deep.equal(['k=v2']);
     await store.close();
   });
 
   it('ranges: prefix, start/end, reverse, limit', async () => {
     const store = await Store.open(dir.path);
-    await store.batch(['user/1', 'user/2', 'user/3', 'users', 'video/1'].map((key) => ({ type: 'put' as const, key, value: key.toUpperCase() })));
-    expect(await rangeStrings(store, { prefix: 'user/' })).to.deep.equal(['user/1=USER/1', 'user/2=USER/2', 'user/3=USER/3']);
-    expect(await rangeStrings(store, { prefix: 'user/', reverse: true, limit: 2 })).to.deep.equal(['user/3=USER/3', 'user/2=USER/2']);
-    expect(await rangeStrings(store, { start: 'user/2', end: 'video/1' })).to.deep.equal(['user/2=USER/2', 'user/3=USER/3', 'users=USERS']);
+    await store.batch(
+      ['user/1', 'user/2', 'user/3', 'users', 'video/1'].map((key) => ({
+        type: 'put' as const,
+        key,
+        value: key.toUpperCase(),
+      })),
+    );
+    expect(await rangeStrings(store, { prefix: 'user/' })).to.deep.equal([
+      'user/1=USER/1',
+      'user/2=USER/2',
+      'user/3=USER/3',
+    ]);
+    expect(await rangeStrings(store, { prefix: 'user/', reverse: true, limit: 2 })).to.deep.equal([
+      'user/3=USER/3',
+      'user/2=USER/2',
+    ]);
+    expect(await rangeStrings(store, { start: 'user/2', end: 'video/1' })).to.deep.equal([
+      'user/2=USER/2',
+      'user/3=USER/3',
+      'users=USERS',
+    ]);
     expect(await rangeStrings(store, { start: 'z' })).to.deep.equal([]);
     expect(await rangeStrings(store, { limit: 0 })).to.deep.equal([]);
     await store.close();
@@ -114,7 +138,9 @@ describe('Store: writes, reads, reopen', () => {
     const stats = store.stats();
     expect(stats.background.flushes).to.be.greaterThan(3);
     expect(stats.segmentCount).to.be.greaterThan(0);
-    const sorted = [...expected.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => `${key}=${value}`);
+    const sorted = [...expected.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `${key}=${value}`);
     expect(await rangeStrings(store)).to.deep.equal(sorted);
     await store.close();
     const reopened = await Store.open(dir.path);
@@ -127,10 +153,14 @@ describe('Store: writes, reads, reopen', () => {
   it('after a crash, replays the log above the flushed seqno into the memtable', async () => {
     const fs = new SimulatedFileSystem();
     const store = await Store.open('/data', { fileSystem: fs, memtableSizeBytes: 8 * 1024 });
-    for (let index = 0; index < 300; index++) await store.put(`k${index}`, `v${index}-${'y'.repeat(40)}`);
+    for (let index = 0; index < 300; index++)
+      await store.put(`k${index}`, `v${index}-${'y'.repeat(40)}`);
     await store.waitForBackgroundWork();
     const rebooted = fs.crash({ random: seededRandom(5) });
-    const reopened = await Store.open('/data', { fileSystem: rebooted, memtableSizeBytes: 8 * 1024 });
+    const reopened = await Store.open('/data', {
+      fileSystem: rebooted,
+      memtableSizeBytes: 8 * 1024,
+    });
     expect(reopened.lastSeqno).to.equal(300);
     for (let index = 0; index < 300; index += 17) {
       expect((await reopened.get(`k${index}`))?.toString()).to.equal(`v${index}-${'y'.repeat(40)}`);

@@ -1,0 +1,61 @@
+import type { ValueKindCode } from '../entry.js';
+import type { Cursor, CursorStatus, Direction, SeekBound } from '../iterators/cursor.js';
+import { READY } from '../iterators/cursor.js';
+import type { Memtable } from './memtable.js';
+import { NIL } from './memtable.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** A cursor over a memtable; it never needs I/O. */
+export class MemtableCursor implements Cursor {
+  done = false;
+  key: Buffer = EMPTY;
+  seqno = 0;
+  kind: ValueKindCode = 0;
+  private node = NIL;
+
+  constructor(
+    private readonly memtable: Memtable,
+    private readonly direction: Direction,
+    private readonly bound: SeekBound | undefined,
+  ) {}
+
+  value(): Buffer {
+    return this.memtable.valueAt(this.node);
+  }
+
+  start(): CursorStatus {
+    const m = this.memtable;
+    const b = this.bound;
+    if (this.direction === 'forward') {
+      this.node = b ? m.seek(b.key, b.exclusive ? -Infinity : Infinity) : m.first();
+    } else {
+      this.node = b ? m.previous(m.seek(b.key, b.exclusive ? Infinity : -Infinity)) : m.last();
+    }
+    return this.load();
+  }
+
+  advance(): CursorStatus {
+    this.node =
+      this.direction === 'forward'
+        ? this.memtable.next(this.node)
+        : this.memtable.previous(this.node);
+    return this.load();
+  }
+
+  resume(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private load(): CursorStatus {
+    const node = this.node;
+    if (node === NIL) {
+      this.done = true;
+      return READY;
+    }
+    this.key = this.memtable.keyAt(node);
+    this.seqno = this.memtable.seqnoAt(node);
+    this.kind = this.memtable.kindAt(node);
+    return READY;
+  }
+}

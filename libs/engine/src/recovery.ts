@@ -1,0 +1,170 @@
+import { posix } from 'node:path';
+import type { FileSystem } from '@strata/core';
+import { StrataError, corruptionError, errnoOf, ioError } from '@strata/core';
+import type { PersistedTreeConfig } from './config.js';
+import { persistedPart, validatePersistedConfig } from './config.js';
+import {
+  CONFIG_FILE,
+  MARKER_FILE,
+  SEGMENTS_FOLDER,
+  parseSegmentFileName,
+  segmentFileName,
+} from './file-names.js';
+import type { ManifestState } from './levels/manifest.js';
+import { readManifest, replaceFileAtomically, writeManifest } from './levels/manifest.js';
+
+/** Version of the tree's on-disk layout, recorded in the marker file. */
+export const TREE_FORMAT_VERSION = 1;
+const MARKER_MAGIC = 'STRATA-LSM';
+
+function encodeMarker(): Buffer {
+  const out = Buffer.alloc(MARKER_MAGIC.length + 2);
+  out.write(MARKER_MAGIC, 0, 'ascii');
+  out.writeUInt16LE(TREE_FORMAT_VERSION, MARKER_MAGIC.length);
+  return out;
+}
+
+/** True when `path` holds an initialized tree (its marker exists). */
+export async function treeExists(fs: FileSystem, path: string): Promise<boolean> {
+  try {
+    return await fs.exists(posix.join(path, MARKER_FILE));
+  } catch (error) {
+    throw ioError('stat', posix.join(path, MARKER_FILE), error);
+  }
+}
+
+/**
+ * Creates a new tree's files. The marker is written last: a crash before it leaves a folder that
+ * the next open simply initializes again.
+ */
+export async function createTreeFiles(
+  fs: FileSystem,
+  path: string,
+  config: PersistedTreeConfig,
+): Promise<void> {
+  try {
+    await fs.mkdir(posix.join(path, SEGMENTS_FOLDER));
+  } catch (error) {
+    throw ioError('mkdir', path, error);
+  }
+  await replaceFileAtomically(
+    fs,
+    posix.join(path, CONFIG_FILE),
+    Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
+  );
+  await writeManifest(fs, path, {
+    nextSegmentId: 1,
+    flushedSeqno: -1,
+    levels: emptyLevels(config.levelCount),
+  });
+  await replaceFileAtomically(fs, posix.join(path, MARKER_FILE), encodeMarker());
+  try {
+    await fs.syncDirectory(posix.join(path, SEGMENTS_FOLDER));
+    await fs.syncDirectory(path);
+  } catch (error) {
+    throw ioError('fsync', path, error);
+  }
+}
+
+/** What recovery found on disk. */
+export interface RecoveredTree {
+  readonly config: PersistedTreeConfig;
+  readonly manifest: ManifestState;
+}
+
+async function readOrCorrupt(fs: FileSystem, file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') throw corruptionError(file, 0, 'file is missing');
+    throw ioError('read', file, error);
+  }
+}
+
+/**
+ * Recovers a tree as the reference does: check the marker's format version, load the persisted
+ * config and the levels manifest, delete segment files the manifest does not list (leftovers of a
+ * flush or compaction cut short) and fail with CORRUPTION if a listed segment is missing. Segment
+ * files themselves are not read here: they are verified lazily on first use.
+ */
+export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<RecoveredTree> {
+  const markerPath = posix.join(path, MARKER_FILE);
+  const marker = await readOrCorrupt(fs, markerPath);
+  if (
+    marker.length !== MARKER_MAGIC.length + 2 ||
+    marker.toString('ascii', 0, MARKER_MAGIC.length) !== MARKER_MAGIC
+  ) {
+    throw corruptionError(markerPath, 0, 'not a Strata tree marker');
+  }
+  const version = marker.readUInt16LE(MARKER_MAGIC.length);
+  if (version !== TREE_FORMAT_VERSION) {
+    throw new StrataError(
+      'UNSUPPORTED_FORMAT',
+      `tree format version ${version} in ${markerPath} is not supported (expected ${TREE_FORMAT_VERSION})`,
+      { details: { file: markerPath, version } },
+    );
+  }
+
+  const configPath = posix.join(path, CONFIG_FILE);
+  let config: PersistedTreeConfig;
+  try {
+    config = JSON.parse(
+      (await readOrCorrupt(fs, configPath)).toString('utf8'),
+    ) as PersistedTreeConfig;
+    validatePersistedConfig(config);
+  } catch (error) {
+    if (error instanceof StrataError && error.code === 'CORRUPTION') throw error;
+    throw corruptionError(configPath, 0, `invalid config: ${String(error)}`);
+  }
+
+  const manifest = await readManifest(fs, path);
+  if (manifest.levels.length !== config.levelCount) {
+    throw corruptionError(posix.join(path, 'levels'), 0, 'level count disagrees with config');
+  }
+
+  const folder = posix.join(path, SEGMENTS_FOLDER);
+  const listed = new Set(manifest.levels.flat().map((s) => s.id));
+  let names: string[];
+  try {
+    names = await fs.readdir(folder);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') throw corruptionError(folder, 0, 'segments folder is missing');
+    throw ioError('readdir', folder, error);
+  }
+  const present = new Set<number>();
+  let removed = false;
+  for (const name of names) {
+    const id = parseSegmentFileName(name);
+    if (id !== undefined && listed.has(id)) {
+      present.add(id);
+      continue;
+    }
+    try {
+      await fs.removeTree(posix.join(folder, name));
+      removed = true;
+    } catch (error) {
+      throw ioError('remove', posix.join(folder, name), error);
+    }
+  }
+  if (removed) {
+    try {
+      await fs.syncDirectory(folder);
+    } catch (error) {
+      throw ioError('fsync', folder, error);
+    }
+  }
+  for (const id of listed) {
+    if (!present.has(id)) {
+      throw corruptionError(
+        posix.join(folder, segmentFileName(id)),
+        0,
+        'segment listed in the manifest is missing',
+      );
+    }
+  }
+  return { config, manifest };
+}
+
+export function emptyLevels(levelCount: number): never[][] {
+  return Array.from({ length: levelCount }, () => []);
+}

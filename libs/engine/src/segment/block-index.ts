@@ -1,0 +1,140 @@
+import { corruptionError } from '@strata/core';
+import { compareKeyTo, writeVarint } from '../util/bytes.js';
+
+/** Where a data block lives in its segment file. */
+export interface BlockHandle {
+  readonly offset: number;
+  readonly sizeBytes: number;
+}
+
+/**
+ * Builds the block index: for each data block, its last key and handle. Layout (before framing):
+ * `[varint count]` then per block `[varint keyLength][key][varint offset][varint size]`.
+ */
+export class BlockIndexBuilder {
+  private parts: Buffer[] = [];
+  private count = 0;
+  private scratch = Buffer.allocUnsafe(32);
+
+  add(lastKey: Uint8Array, handle: BlockHandle): void {
+    const header = this.scratch;
+    let at = writeVarint(header, 0, lastKey.length);
+    this.parts.push(Buffer.from(header.subarray(0, at)), Buffer.from(lastKey));
+    at = writeVarint(header, 0, handle.offset);
+    at = writeVarint(header, at, handle.sizeBytes);
+    this.parts.push(Buffer.from(header.subarray(0, at)));
+    this.count++;
+  }
+
+  get blockCount(): number {
+    return this.count;
+  }
+
+  finish(): Buffer {
+    const head = Buffer.allocUnsafe(10);
+    const at = writeVarint(head, 0, this.count);
+    return Buffer.concat([head.subarray(0, at), ...this.parts]);
+  }
+}
+
+/** The decoded block index of one segment: binary search from a key to a data block. */
+export class BlockIndex {
+  private constructor(
+    readonly count: number,
+    private readonly keys: Buffer,
+    private readonly keyOffsets: Uint32Array,
+    private readonly offsets: Float64Array,
+    private readonly sizes: Uint32Array,
+  ) {}
+
+  /** Memory taken, in bytes. */
+  get sizeBytes(): number {
+    return this.keys.length + this.count * 16;
+  }
+
+  handle(block: number): BlockHandle {
+    return { offset: this.offsets[block]!, sizeBytes: this.sizes[block]! };
+  }
+
+  offsetOf(block: number): number {
+    return this.offsets[block]!;
+  }
+
+  sizeOf(block: number): number {
+    return this.sizes[block]!;
+  }
+
+  lastKey(block: number): Buffer {
+    return this.keys.subarray(this.keyOffsets[block], this.keyOffsets[block + 1]);
+  }
+
+  /**
+   * The first block whose last key is >= `key` (or > `key` when `afterKey`), or `count`. With
+   * `afterKey` the result skips blocks that end in versions of `key`, which matters because the
+   * versions of one key may straddle a block boundary.
+   */
+  seek(key: Uint8Array, afterKey: boolean): number {
+    let low = 0;
+    let high = this.count;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const c = compareKeyTo(key, this.keys, this.keyOffsets[mid]!, this.keyOffsets[mid + 1]!);
+      if (c > 0 || (afterKey && c === 0)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Decodes an index block read from `file` at `offset`. */
+  static decode(data: Buffer, file: string, offset: number, dataEndOffset: number): BlockIndex {
+    let at = 0;
+    const fail = (reason: string): never => {
+      throw corruptionError(file, offset, `block index: ${reason}`);
+    };
+    const readVarint = (): number => {
+      let result = 0;
+      let multiplier = 1;
+      for (;;) {
+        if (at >= data.length) fail('truncated');
+        const byte = data[at++]!;
+        result += (byte & 0x7f) * multiplier;
+        if (byte < 0x80) return result;
+        multiplier *= 128;
+        if (multiplier > 2 ** 56) fail('varint too long');
+      }
+    };
+    const count = readVarint();
+    if (count > data.length) fail('bad count');
+    const keyOffsets = new Uint32Array(count + 1);
+    const offsets = new Float64Array(count);
+    const sizes = new Uint32Array(count);
+    const keys = Buffer.allocUnsafe(data.length);
+    let keysUsed = 0;
+    let expectedOffset = 0;
+    for (let i = 0; i < count; i++) {
+      const keyLength = readVarint();
+      if (at + keyLength > data.length) fail('key overruns block');
+      data.copy(keys, keysUsed, at, at + keyLength);
+      keyOffsets[i] = keysUsed;
+      keysUsed += keyLength;
+      at += keyLength;
+      offsets[i] = readVarint();
+      sizes[i] = readVarint();
+      if (offsets[i] !== expectedOffset) fail('blocks are not contiguous');
+      expectedOffset += sizes[i]!;
+      if (
+        i > 0 &&
+        Buffer.compare(
+          keys.subarray(keyOffsets[i - 1], keyOffsets[i]),
+          keys.subarray(keyOffsets[i], keysUsed),
+        ) > 0
+      ) {
+        fail('keys out of order');
+      }
+    }
+    if (at !== data.length) fail('trailing bytes');
+    if (expectedOffset !== dataEndOffset) fail('blocks do not cover the data region');
+    keyOffsets[count] = keysUsed;
+    return new BlockIndex(count, keys.subarray(0, keysUsed), keyOffsets, offsets, sizes);
+  }
+}

@@ -1,0 +1,273 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { SimulatedFileSystem } from '@strata/core';
+import type { CompactionStrategy, Snapshot } from '../src/index.js';
+import {
+  LeveledStrategy,
+  MajorCompactionStrategy,
+  SizeTieredStrategy,
+  Tree,
+} from '../src/index.js';
+import { tinyOptions } from './helpers.js';
+
+interface Model {
+  current: Map<string, string>;
+  nextSeqno: number;
+  snapshots: { state: Map<string, string> }[];
+}
+
+interface Real {
+  tree: Tree;
+  fs: SimulatedFileSystem;
+  snapshots: Snapshot[];
+}
+
+const options = { ...tinyOptions, blockSizeBytes: 96, targetSegmentSizeBytes: 600, levelCount: 4 };
+const keyArb = fc.stringMatching(/^[a-d]{1,3}$/);
+const valueArb = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.string({ minLength: 50, maxLength: 150 }) },
+);
+
+function sortedEntries(state: Map<string, string>): [string, string][] {
+  return [...state.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+function inRange(key: string, lo: string, hi: string): boolean {
+  const k = Buffer.from(key);
+  return Buffer.compare(k, Buffer.from(lo)) >= 0 && Buffer.compare(k, Buffer.from(hi)) < 0;
+}
+
+async function drain(
+  iterable: AsyncIterable<{ key: Buffer; value: Buffer }>,
+): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  for await (const { key, value } of iterable) out.push([key.toString(), value.toString()]);
+  return out;
+}
+
+class Insert implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly key: string,
+    readonly value: string,
+  ) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): Promise<void> {
+    r.tree.insert(Buffer.from(this.key), Buffer.from(this.value), m.nextSeqno++);
+    m.current.set(this.key, this.value);
+    return Promise.resolve();
+  }
+  toString = (): string => `insert(${this.key}, ${JSON.stringify(this.value)})`;
+}
+
+class Remove implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly key: string) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): Promise<void> {
+    r.tree.remove(Buffer.from(this.key), m.nextSeqno++);
+    m.current.delete(this.key);
+    return Promise.resolve();
+  }
+  toString = (): string => `remove(${this.key})`;
+}
+
+class Get implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly key: string) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const got = await r.tree.get(Buffer.from(this.key));
+    expect(got?.toString()).to.equal(m.current.get(this.key));
+  }
+  toString = (): string => `get(${this.key})`;
+}
+
+class Range implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly lo: string,
+    readonly hi: string,
+    readonly reverse: boolean,
+  ) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const expected = sortedEntries(m.current).filter(([k]) => inRange(k, this.lo, this.hi));
+    const iterator = r.tree.range({ gte: Buffer.from(this.lo), lt: Buffer.from(this.hi) });
+    const got = await drain(this.reverse ? iterator.reverse() : iterator);
+    expect(got).to.deep.equal(this.reverse ? expected.reverse() : expected);
+  }
+  toString = (): string => `range(${this.lo}, ${this.hi}${this.reverse ? ', reverse' : ''})`;
+}
+
+class Prefix implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly prefix: string) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const expected = sortedEntries(m.current).filter(([k]) => k.startsWith(this.prefix));
+    expect(await drain(r.tree.prefix(Buffer.from(this.prefix)))).to.deep.equal(expected);
+  }
+  toString = (): string => `prefix(${this.prefix})`;
+}
+
+class Meet implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly pattern: boolean[]) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const expected = sortedEntries(m.current);
+    const iterator = r.tree.iter();
+    const front: [string, string][] = [];
+    const back: [string, string][] = [];
+    for (let i = 0; ; i++) {
+      const fromBack = this.pattern[i % Math.max(1, this.pattern.length)] ?? false;
+      const item = fromBack ? await iterator.nextBack() : await iterator.next();
+      if (!item) break;
+      (fromBack ? back : front).push([item.key.toString(), item.value.toString()]);
+    }
+    expect([...front, ...back.reverse()]).to.deep.equal(expected);
+  }
+  toString = (): string => `meet(${this.pattern.map((x) => (x ? 'B' : 'F')).join('')})`;
+}
+
+class OpenSnapshot implements fc.AsyncCommand<Model, Real> {
+  check = (m: Readonly<Model>): boolean => m.snapshots.length < 3;
+  run(m: Model, r: Real): Promise<void> {
+    r.snapshots.push(r.tree.snapshot(m.nextSeqno));
+    m.snapshots.push({ state: new Map(m.current) });
+    return Promise.resolve();
+  }
+  toString = (): string => 'openSnapshot';
+}
+
+class SnapshotRead implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly index: number,
+    readonly key: string,
+  ) {}
+  check = (m: Readonly<Model>): boolean => m.snapshots.length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    const i = this.index % m.snapshots.length;
+    const state = m.snapshots[i]!.state;
+    const snapshot = r.snapshots[i]!;
+    expect((await snapshot.get(Buffer.from(this.key)))?.toString()).to.equal(state.get(this.key));
+    expect(await drain(snapshot.iter())).to.deep.equal(sortedEntries(state));
+  }
+  toString = (): string => `snapshotRead(${this.index}, ${this.key})`;
+}
+
+class CloseSnapshot implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly index: number) {}
+  check = (m: Readonly<Model>): boolean => m.snapshots.length > 0;
+  run(m: Model, r: Real): Promise<void> {
+    const i = this.index % m.snapshots.length;
+    r.snapshots.splice(i, 1)[0]!.close();
+    m.snapshots.splice(i, 1);
+    return Promise.resolve();
+  }
+  toString = (): string => `closeSnapshot(${this.index})`;
+}
+
+class Flush implements fc.AsyncCommand<Model, Real> {
+  check = (): boolean => true;
+  async run(_m: Model, r: Real): Promise<void> {
+    await r.tree.flushActiveMemtable();
+  }
+  toString = (): string => 'flush';
+}
+
+const strategies: Record<string, () => CompactionStrategy> = {
+  leveled: () => new LeveledStrategy({ l0Trigger: 2, level1SizeBytes: 1500, sizeRatio: 2 }),
+  tiered: () => new SizeTieredStrategy({ levelTrigger: 2 }),
+  major: () => new MajorCompactionStrategy(600),
+};
+
+class Compact implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly strategy: string) {}
+  check = (): boolean => true;
+  async run(_m: Model, r: Real): Promise<void> {
+    await r.tree.compact(strategies[this.strategy]!());
+  }
+  toString = (): string => `compact(${this.strategy})`;
+}
+
+class Reopen implements fc.AsyncCommand<Model, Real> {
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    // As the store would: flush (the log would replay anything unflushed), close, reopen.
+    await r.tree.flushActiveMemtable();
+    for (const snapshot of r.snapshots) snapshot.close();
+    r.snapshots = [];
+    m.snapshots = [];
+    await r.tree.close();
+    r.tree = await Tree.open('/tree', { fileSystem: r.fs });
+    expect(r.tree.getLsn() ?? -1).to.be.lessThan(m.nextSeqno);
+  }
+  toString = (): string => 'reopen';
+}
+
+describe('Tree: model-based property test against a Map', function () {
+  this.timeout(180_000);
+
+  it('behaves like a sorted map with snapshots through flushes, compactions and reopens', async () => {
+    const commands = fc.commands(
+      [
+        fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
+        fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
+        fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
+        keyArb.map((k) => new Remove(k)),
+        keyArb.map((k) => new Get(k)),
+        fc.tuple(keyArb, keyArb, fc.boolean()).map(([a, b, rev]) => new Range(a, b, rev)),
+        fc.stringMatching(/^[a-d]{0,2}$/).map((p) => new Prefix(p)),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }).map((p) => new Meet(p)),
+        fc.constant(new OpenSnapshot()),
+        fc.tuple(fc.nat(), keyArb).map(([i, k]) => new SnapshotRead(i, k)),
+        fc.nat().map((i) => new CloseSnapshot(i)),
+        fc.constant(new Flush()),
+        fc.constant(new Flush()),
+        fc.constantFrom('leveled', 'tiered', 'major').map((name) => new Compact(name)),
+        fc.constant(new Reopen()),
+      ],
+      { maxCommands: 150, size: 'max' },
+    );
+    const stats = { runs: 0, commands: 0, maxSegments: 0, maxLevel: 0 };
+    const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+    await fc.assert(
+      fc.asyncProperty(commands, async (cmds) => {
+        const fs = new SimulatedFileSystem();
+        const tree = await Tree.open('/tree', { fileSystem: fs, ...options });
+        const real: Real = { tree, fs, snapshots: [] };
+        const model: Model = { current: new Map(), nextSeqno: 0, snapshots: [] };
+        try {
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          stats.runs++;
+          stats.commands += [...cmds].length;
+          stats.maxSegments = Math.max(stats.maxSegments, real.tree.segmentCount());
+          stats.maxLevel = Math.max(
+            stats.maxLevel,
+            ...real.tree.levelSegmentIds().map((ids, level) => (ids.length > 0 ? level : 0)),
+          );
+          // Whatever happened, a final full compaction and reopen must preserve the map.
+          await real.tree.majorCompact();
+          await new Reopen().run(model, real);
+          expect(await drain(real.tree.iter())).to.deep.equal(sortedEntries(model.current));
+        } finally {
+          for (const snapshot of real.snapshots) snapshot.close();
+          await real.tree.close();
+        }
+      }),
+      {
+        numRuns: Number(process.env.FC_RUNS ?? 150),
+        ...(seed === undefined ? {} : { seed }),
+        reporter: (details) => {
+          if (details.failed) {
+            throw new Error(
+              `model test failed; reproduce with FC_SEED=${details.seed} (path ${details.counterexamplePath}):\n` +
+                fc.defaultReportMessage(details),
+            );
+          }
+        },
+      },
+    );
+    if (process.env.FC_STATS) console.log(stats);
+    // The sizes are tiny so that the runs really exercise many segments and deep levels.
+    expect(stats.maxSegments).to.be.greaterThan(3);
+    expect(stats.maxLevel).to.be.greaterThan(1);
+  });
+});
