@@ -99,3 +99,33 @@ describe('writeFileAtomically', () => {
     }
   });
 });
+
+describe('FileHandle.readSync', () => {
+  it('reads the same bytes as read, on the real and the simulated file system', async () => {
+    const { nodeFileSystem } = await import('../src/index.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = await mkdtemp(join(tmpdir(), 'core-'));
+    try {
+      for (const [fs, dir] of [
+        [new SimulatedFileSystem(), '/d'],
+        [nodeFileSystem, root],
+      ] as const) {
+        await fs.mkdir(dir);
+        const handle = await fs.open(join(dir, 'f'), 'create-exclusive');
+        await handle.writev([Buffer.from('0123456789')], 0);
+        const viaSync = Buffer.alloc(4);
+        const viaAsync = Buffer.alloc(4);
+        expect(handle.readSync(viaSync, 0, 4, 3)).to.equal(4);
+        expect(await handle.read(viaAsync, 0, 4, 3)).to.equal(4);
+        expect(viaSync.toString()).to.equal('3456');
+        expect(viaAsync.equals(viaSync)).to.equal(true);
+        expect(handle.readSync(viaSync, 0, 4, 8)).to.equal(2);
+        await handle.close();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -17,6 +17,12 @@ export type OpenMode =
 export interface FileHandle {
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; resolves with the count read. */
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * The same read, synchronously. For small reads that usually hit the page cache (a segment
+   * block): a threadpool round trip costs far more than the copy. Blocks the event loop on a
+   * real disk read, so use it only for bounded, small reads.
+   */
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** Writes all of `buffers`, back to back, starting at `position`. */
   writev(buffers: readonly Uint8Array[], position: number): Promise<void>;
   /** Flushes the file's data (and the size, if it changed) to stable storage. */

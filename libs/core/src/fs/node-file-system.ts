@@ -1,4 +1,4 @@
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, readSync } from 'node:fs';
 import type { FileHandle, FileStat, FileSystem, OpenMode } from './file-system.js';
 import { errnoOf } from './file-system.js';
 
@@ -19,6 +19,10 @@ class NodeFileHandle implements FileHandle {
   ): Promise<number> {
     const { bytesRead } = await this.handle.read(buffer, offset, length, position);
     return bytesRead;
+  }
+
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    return readSync(this.handle.fd, buffer, offset, length, position);
   }
 
   async writev(buffers: readonly Uint8Array[], position: number): Promise<void> {

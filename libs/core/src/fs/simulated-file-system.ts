@@ -335,6 +335,15 @@ class SimulatedFileHandle implements FileHandle {
     return end - position;
   }
 
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    this.check('read');
+    this.fs.maybeFail('read', this.path);
+    const end = Math.min(this.inode.lengthBytes, position + length);
+    if (end <= position) return 0;
+    buffer.set(this.inode.data.subarray(position, end), offset);
+    return end - position;
+  }
+
   async writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
     await Promise.resolve();
     this.check('write');
