@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { SimulatedFileSystem, seededRandom } from '../src/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SimulatedFileSystem, nodeFileSystem, seededRandom } from '../src/index.js';
 
 describe('SimulatedFileSystem', () => {
   it('writev of several buffers lands them back to back, also when the file grows', async () => {
@@ -102,10 +105,6 @@ describe('writeFileAtomically', () => {
 
 describe('FileHandle.readSync', () => {
   it('reads the same bytes as read, on the real and the simulated file system', async () => {
-    const { nodeFileSystem } = await import('../src/index.js');
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const root = await mkdtemp(join(tmpdir(), 'core-'));
     try {
       for (const [fs, dir] of [
