@@ -3,8 +3,19 @@
 // processes, disks and ports) and ends with one plain total line: "tests: N passed, N failed".
 import { spawn } from 'node:child_process';
 
-const args = ['nx', 'run-many', '-t', 'test', '--parallel=1', '--outputStyle=stream', ...process.argv.slice(2)];
-const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
+const args = [
+  'nx',
+  'run-many',
+  '-t',
+  'test',
+  '--parallel=1',
+  '--outputStyle=stream',
+  ...process.argv.slice(2),
+];
+const child = spawn('npx', args, {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, NX_DAEMON: 'false' },
+});
 let passed = 0;
 let failed = 0;
 let pending = 0;
@@ -19,7 +30,9 @@ child.stdout.on('data', (chunk) => {
 child.on('close', (code) => {
   count(carry);
   const failedRun = code !== 0 && failed === 0 ? 1 : failed;
-  console.log(`\ntests: ${passed} passed, ${failedRun} failed${pending ? `, ${pending} skipped` : ''}`);
+  console.log(
+    `\ntests: ${passed} passed, ${failedRun} failed${pending ? `, ${pending} skipped` : ''}`,
+  );
   process.exit(code ?? 1);
 });
 

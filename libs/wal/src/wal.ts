@@ -676,9 +676,7 @@ export class Wal {
   private startWriter(): void {
     if (this.writerRunning) return;
     this.writerRunning = true;
-    this.writerIdle = this.runWriter().finally(() => {
-      this.writerRunning = false;
-    });
+    this.writerIdle = this.runWriter();
   }
 
   private async waitForWriter(): Promise<void> {
@@ -687,27 +685,33 @@ export class Wal {
 
   /** Writes groups until nothing is pending: each group is one write (and one fdatasync). */
   private async runWriter(): Promise<void> {
-    // Let appends made in the same tick join the first group.
-    await Promise.resolve();
-    while (this.pending.length > 0 && this.failure === undefined) {
-      let groupBytes = 0;
-      let count = 0;
-      while (count < this.pending.length) {
-        const size = (this.pending[count] as PendingAppend).bytes.length;
-        if (count > 0 && groupBytes + size > this.options.maxGroupBytes) break;
-        groupBytes += size;
-        count++;
+    try {
+      // Let appends made in the same tick join the first group.
+      await Promise.resolve();
+      while (this.pending.length > 0 && this.failure === undefined) {
+        let groupBytes = 0;
+        let count = 0;
+        while (count < this.pending.length) {
+          const size = (this.pending[count] as PendingAppend).bytes.length;
+          if (count > 0 && groupBytes + size > this.options.maxGroupBytes) break;
+          groupBytes += size;
+          count++;
+        }
+        const group = this.pending.splice(0, count);
+        try {
+          await this.writeGroup(group, groupBytes);
+        } catch (error) {
+          await this.handleWriteFailure(group, error);
+        }
+        this.pendingBytes -= groupBytes;
+        if (this.pendingBytes < this.options.maxPendingBytes) {
+          for (const resolve of this.drainWaiters.splice(0)) resolve();
+        }
       }
-      const group = this.pending.splice(0, count);
-      try {
-        await this.writeGroup(group, groupBytes);
-      } catch (error) {
-        await this.handleWriteFailure(group, error);
-      }
-      this.pendingBytes -= groupBytes;
-      if (this.pendingBytes < this.options.maxPendingBytes) {
-        for (const resolve of this.drainWaiters.splice(0)) resolve();
-      }
+    } finally {
+      // Cleared in the same job that saw nothing pending (no await in between), so an append that
+      // arrives right after starts a new writer instead of waiting on one that is finishing.
+      this.writerRunning = false;
     }
   }
 

@@ -286,3 +286,18 @@ describe('Wal: append and read', () => {
     }
   });
 });
+
+describe('Wal: writer hand-off', () => {
+  it('an append made right after the writer drains is still written (sequential awaited appends through a wrapper)', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    // Wrapping append in an async function adds microtask hops between the resolve and the next
+    // append, which used to land in the gap where the finished writer still looked busy.
+    const put = async (seqno: number) => {
+      await wal.append(batchAt(seqno));
+    };
+    for (let seqno = 1; seqno <= 200; seqno++) await put(seqno);
+    expect(wal.lastSeqno).to.equal(200);
+    await wal.close();
+  });
+});
