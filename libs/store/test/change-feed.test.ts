@@ -24,7 +24,7 @@ describe('Store: change feed', () => {
     await dir.remove();
   });
 
-  async function expectedFrom(from: number): Promise<string[]> {
+  function expectedFrom(from: number): string[] {
     // The committed sequence, read back independently: every batch whose last seqno >= from.
     const out: string[] = [];
     let seqno = 1;
@@ -43,7 +43,7 @@ describe('Store: change feed', () => {
     const last = store.lastSeqno;
     expect(last).to.equal(66);
     for (const from of [1, 2, 10, 11, 12, 33, 60, 65, 66]) {
-      const expected = await expectedFrom(from);
+      const expected = expectedFrom(from);
       expect(
         await takeBatches(store.subscribe({ from }), expected.length),
         `from ${from}`,
@@ -53,7 +53,7 @@ describe('Store: change feed', () => {
 
   it('hands over from history to live writes with no gap and no duplicate', async () => {
     const feed = store.subscribe({ from: 50 });
-    const historical = await expectedFrom(50);
+    const historical = expectedFrom(50);
     const collecting = takeBatches(feed, historical.length + 3);
     await store.put('live1', 'a');
     await store.batch([
