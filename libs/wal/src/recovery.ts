@@ -149,6 +149,25 @@ export async function recoverLog(
       },
     };
   }
+  // A torn tail may have emptied the last segment: the tail is then the end of an earlier one.
+  for (let index = scanFrom - 1; tail === undefined && index >= 0; index--) {
+    const segment = segments[index] as SegmentFile;
+    const outcome = await verifySegment(fs, segment, undefined, options);
+    if (outcome.damage)
+      throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason, {
+        damage: outcome.damage.kind,
+      });
+    tail = outcome.tail;
+    verified++;
+    const next = segments[index + 1] as SegmentFile;
+    if (tail && tail.lastSeqno + 1 !== next.firstSeqno) {
+      throw corruptionError(
+        next.path,
+        0,
+        `segment starts at seqno ${next.firstSeqno} but the previous one ends at ${tail.lastSeqno}`,
+      );
+    }
+  }
   fillLastSeqnos(segments);
   return {
     segments,

@@ -75,6 +75,10 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
     for (const seqno of acknowledged)
       expect(present.has(seqno), `seed ${seed}: acknowledged ${seqno} lost`).to.equal(true);
     recoveredLast = expected - 1;
+    // The log's own idea of its end and its chain must match what was read back.
+    expect(reopened.lastSeqno, `seed ${seed}`).to.equal(recoveredLast);
+    if (recoveredLast > 0)
+      expect((await reopened.verify()).lastSeqno, `seed ${seed}`).to.equal(recoveredLast);
     await reopened.close();
   }
   return { acknowledged: acknowledged.size, recovered: recoveredLast };

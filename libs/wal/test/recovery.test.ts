@@ -168,3 +168,45 @@ describe('Wal: recovery on open', () => {
     expect(error.details?.file).to.equal(segments[2]!.path);
   });
 });
+
+describe('Wal: recovery when the torn tail empties the last segment', () => {
+  it('finds the tail in the segment before it, keeping lastSeqno and the chain', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
+    let seqno = 1;
+    while (wal.segments().length < 2) {
+      await wal.append(batchAt(seqno, 1, 1, '.'.repeat(300)));
+      seqno++;
+    }
+    const segments = wal.segments();
+    const lastAcknowledged = seqno - 1;
+    const expectedChainAfterSealed = await (async () => {
+      // The chain the first record of the new segment must carry: read it from that record.
+      for await (const record of wal.readRecords({ fromSeqno: segments[1]!.firstSeqno }))
+        return record.chain;
+      return undefined;
+    })();
+    await wal.close();
+    // Cut the new segment's only record in half, as a crash during its first write would.
+    const newest = segments[1]!;
+    const bytes = fs.peek(newest.path);
+    const handle = await fs.open(newest.path, 'read-write');
+    await handle.truncate(Math.floor(bytes.length / 2));
+    await handle.datasync();
+    await handle.close();
+    await fs.unlink('/wal/CLEAN-CLOSE');
+    await fs.syncDirectory('/wal');
+
+    const reopened = await Wal.open('/wal', { fileSystem: fs, segmentSizeBytes: 4096 });
+    expect(reopened.recovery.tornTail?.file).to.equal(newest.path);
+    expect(reopened.lastSeqno).to.equal(lastAcknowledged - 1);
+    expect(reopened.nextSeqno).to.equal(lastAcknowledged);
+    expect(reopened.nextChain).to.equal(expectedChainAfterSealed);
+    await reopened.append(batchAt(lastAcknowledged));
+    expect((await reopened.verify()).lastSeqno).to.equal(lastAcknowledged);
+    await reopened.close();
+    const again = await Wal.open('/wal', { fileSystem: fs, verifyOnOpen: 'full' });
+    expect(again.lastSeqno).to.equal(lastAcknowledged);
+    await again.close();
+  });
+});
