@@ -32,6 +32,12 @@ export interface StoreOptions {
   readonly epoch?: number;
   /** Block cache of the tree. Default 64 MiB. */
   readonly blockCacheSizeBytes?: number;
+  /**
+   * How many of the most recent seqnos stay readable with `at`: older versions are kept by
+   * compaction for this window; reads below it fail with HISTORY_TRUNCATED (replay the log for
+   * older history). Default 1,000,000.
+   */
+  readonly historyRetentionSeqnos?: number;
   /** Bytes of recent committed records kept in memory for change-feed subscribers. Default 8 MiB. */
   readonly recentRecordsBytes?: number;
   /** Open the log with point-in-time recovery (stop at the first damage) instead of failing. */
@@ -64,6 +70,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     epoch: options.epoch ?? 1,
     blockCacheSizeBytes: options.blockCacheSizeBytes ?? 64 * MIB,
     recentRecordsBytes: options.recentRecordsBytes ?? 8 * MIB,
+    historyRetentionSeqnos: options.historyRetentionSeqnos ?? 1_000_000,
     pointInTimeRecovery: options.pointInTimeRecovery ?? false,
     fileSystem: options.fileSystem ?? nodeFileSystem,
     jobExecution: options.jobExecution ?? 'auto',
@@ -79,6 +86,15 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new StrataError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}`);
     }
+  }
+  if (
+    !Number.isSafeInteger(resolved.historyRetentionSeqnos) ||
+    resolved.historyRetentionSeqnos < 0
+  ) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      'historyRetentionSeqnos must be a non-negative integer',
+    );
   }
   if (resolved.level0StopSegments < resolved.level0SlowdownSegments) {
     throw new StrataError(

@@ -1,6 +1,7 @@
 import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
+import type { Snapshot } from '@strata/engine';
 import { LogOp, Wal, decodeRecord } from '@strata/wal';
 import type { LogBatch, LogEntry } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
@@ -119,6 +120,9 @@ export class Store {
   private writesDrained: (() => void) | undefined;
   private subscriberCount = 0;
   private readonly closeController = new AbortController();
+  /** Engine snapshot that keeps versions at or above `historyFloor` through compaction. */
+  private historySnapshot: Snapshot | undefined;
+  private historyFloor = 0;
 
   private constructor(
     readonly directory: DataDirectory,
@@ -174,7 +178,9 @@ export class Store {
         firstSeqno: flushedSeqno + 1,
       });
       const store = new Store(directory, resolved, tree, wal, lock, flushedSeqno);
+      store.moveHistoryFloor();
       await store.replay(flushedSeqno);
+      store.moveHistoryFloor();
       store.statusValue = 'open';
       return store;
     } catch (error) {
@@ -353,6 +359,9 @@ export class Store {
     const lastSeqno = firstSeqno + entries.length - 1;
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
     this.notifier.advance(lastSeqno);
+    // Move the floor in steps of a quarter window, not on every write.
+    if (lastSeqno - this.historyFloor > this.options.historyRetentionSeqnos * 1.25 + 1)
+      this.moveHistoryFloor();
     if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes)
       void this.jobs.scheduleFlush();
   }
@@ -458,11 +467,39 @@ export class Store {
     return this.notifier.waitFor(seqno, timeoutMs);
   }
 
+  /** The oldest seqno that `at` reads can still see exactly. */
+  get oldestReadableSeqno(): number {
+    return Math.max(0, this.historyFloor - 1);
+  }
+
+  private moveHistoryFloor(): void {
+    const floor = Math.max(0, this.notifier.applied + 1 - this.options.historyRetentionSeqnos);
+    if (this.historySnapshot && floor <= this.historyFloor) return;
+    const previous = this.historySnapshot;
+    this.historySnapshot = this.tree.snapshot(floor);
+    this.historyFloor = floor;
+    previous?.close();
+  }
+
   private readSeqno(at: number | undefined): number {
     const applied = this.notifier.applied;
     if (at === undefined) return applied + 1;
-    if (!Number.isSafeInteger(at) || at < 0)
+    if (!Number.isSafeInteger(at) || at < 0) {
       throw new StrataError('INVALID_ARGUMENT', `at must be a non-negative integer, got ${at}`);
+    }
+    if (at < this.oldestReadableSeqno) {
+      throw new StrataError(
+        'HISTORY_TRUNCATED',
+        `seqno ${at} is older than the readable history, which starts at ${this.oldestReadableSeqno}; replay the log for older states`,
+        {
+          details: {
+            requestedSeqno: at,
+            oldestReadableSeqno: this.oldestReadableSeqno,
+            firstSeqno: this.oldestReadableSeqno,
+          },
+        },
+      );
+    }
     // Engine reads are exclusive: seqno S sees every write below S.
     return Math.min(at, applied) + 1;
   }
@@ -584,6 +621,7 @@ export class Store {
       }
       await this.jobs.stop();
     } finally {
+      this.historySnapshot?.close();
       await this.tree.close().catch(() => undefined);
       await this.wal.close().catch(() => undefined);
       await this.lock.release().catch(() => undefined);

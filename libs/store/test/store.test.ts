@@ -190,3 +190,40 @@ describe('Store: writes, reads, reopen', () => {
     await reopened.close();
   });
 });
+
+describe('Store: readable history window', () => {
+  it('keeps every version in the window through flushes and compactions, and refuses reads below it', async () => {
+    const dir = await createTempDirectory('history-');
+    const store = await Store.open(dir.path, {
+      historyRetentionSeqnos: 400,
+      memtableSizeBytes: 4096,
+    });
+    try {
+      // 1,000 overwrites of 10 keys: value i at seqno i.
+      for (let seqno = 1; seqno <= 1000; seqno++) await store.put(`k${seqno % 10}`, `v${seqno}`);
+      await store.flush();
+      await store.waitForBackgroundWork();
+      expect(
+        store.stats().background.compactions + store.stats().background.flushes,
+      ).to.be.greaterThan(5);
+      const oldest = store.oldestReadableSeqno;
+      expect(oldest).to.be.within(1000 - 500, 1000 - 400);
+      for (const at of [oldest, oldest + 1, 777, 999, 1000]) {
+        // Key k(at % 10) was last written at seqno `at` itself.
+        expect((await store.get(`k${at % 10}`, { at }))?.toString(), `at ${at}`).to.equal(`v${at}`);
+        // And the key written just after `at` still shows its previous version.
+        const next = at + 1;
+        if (next <= 1000)
+          expect((await store.get(`k${next % 10}`, { at }))?.toString(), `at ${at}`).to.equal(
+            `v${next - 10}`,
+          );
+      }
+      const error = await rejectionOf(store.get('k1', { at: oldest - 1 }));
+      expect(error.code).to.equal('HISTORY_TRUNCATED');
+      expect(error.details).to.include({ oldestReadableSeqno: oldest });
+    } finally {
+      await store.close();
+      await dir.remove();
+    }
+  });
+});
