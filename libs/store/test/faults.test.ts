@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import type { FaultableOperation } from '@strata/core';
 import { Store } from '../src/index.js';
-import { valueOf } from './support/oracle.js';
+import { deterministicValue as valueOf } from '@strata/testing';
 
 const CYCLES = Number(process.env['STRATA_STORE_FAULT_CYCLES'] ?? 300);
 const options = { memtableSizeBytes: 4096, walSegmentSizeBytes: 4096 } as const;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import { Store } from '../src/index.js';
-import { valueOf } from './support/oracle.js';
+import { deterministicValue as valueOf } from '@strata/testing';
 
 const CYCLES = Number(process.env['STRATA_STORE_POWER_LOSS_CYCLES'] ?? 1000);
 const options = {

@@ -8,3 +8,4 @@ export { startNatsServer } from './nats-server.js';
 export type { NatsServerHandle, NatsServerOptions } from './nats-server.js';
 export { createTempDirectory } from './temp-directory.js';
 export { findFreePort } from './free-port.js';
+export { deterministicValue } from './deterministic-value.js';
