@@ -213,18 +213,31 @@ describe('Store: model-based test (fast-check commands against a Map of versions
     let open: Real | undefined;
     try {
       await fc.assert(
-        fc.asyncProperty(fc.commands(commands, { maxCommands: 80 }), async (sequence) => {
-          const fs = new SimulatedFileSystem();
-          const real: Real = {
-            fs,
-            store: await Store.open('/data', { ...options, fileSystem: fs }),
-          };
-          open = real;
-          const model: Model = { versions: new Map(), lastSeqno: 0 };
-          await fc.asyncModelRun(() => ({ model, real }), sequence);
-          await real.store.close();
-          open = undefined;
-        }),
+        fc.asyncProperty(
+          fc.commands(commands, { maxCommands: 120, size: 'large' }),
+          async (sequence) => {
+            const fs = new SimulatedFileSystem();
+            const real: Real = {
+              fs,
+              store: await Store.open('/data', { ...options, fileSystem: fs }),
+            };
+            open = real;
+            const model: Model = { versions: new Map(), lastSeqno: 0 };
+            await fc.asyncModelRun(() => ({ model, real }), sequence);
+            // Exhaustive history check: every key at every seqno, as of the end of the run.
+            for (let at = 0; at <= model.lastSeqno; at++) {
+              for (const key of model.versions.keys()) {
+                const actual = (await real.store.get(key, { at }))?.toString();
+                expect(actual, `final check: get ${key} at ${at}`).to.equal(
+                  valueAt(model, key, at),
+                );
+              }
+            }
+            count('history-check');
+            await real.store.close();
+            open = undefined;
+          },
+        ),
         { seed, numRuns },
       );
     } catch (error) {
