@@ -8,7 +8,7 @@ export { StrataError, isStrataError, corruptionError, ioError } from './errors.j
 export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
 export { invariant } from './invariant.js';
 export { crc32c } from './checksum.js';
-export type { FileHandle, FileStat, FileSystem, OpenMode } from './fs/file-system.js';
+export type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs/file-system.js';
 export { errnoOf } from './fs/file-system.js';
 export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';
 export { writeFileAtomically, removeIfPresent } from './fs/atomic-file.js';

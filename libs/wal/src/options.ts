@@ -35,6 +35,12 @@ export type RecoveryMode = 'strict' | 'point-in-time';
 export interface WalOptions {
   /** Default `always`. */
   readonly sync?: SyncMode;
+  /**
+   * How `always` makes a group durable: `dsync` opens segments with O_DSYNC (one system call per
+   * group), `fdatasync` writes and then calls fdatasync. Default `dsync`: on ext4 here it cut
+   * the latency per group by about a third (medians of alternating runs, 1 to 64 writers).
+   */
+  readonly syncMethod?: 'dsync' | 'fdatasync';
   /** Period of the background fdatasync under `interval`. Default 100 ms. */
   readonly syncIntervalMs?: number;
   /** A new segment starts once the active one reaches this size. Default 64 MiB. */
@@ -83,6 +89,7 @@ const MIB = 1024 * 1024;
 export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions {
   const resolved: ResolvedWalOptions = {
     sync: options.sync ?? 'always',
+    syncMethod: options.syncMethod ?? 'dsync',
     syncIntervalMs: options.syncIntervalMs ?? 100,
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * MIB,
     maxGroupBytes: options.maxGroupBytes ?? 4 * MIB,
@@ -104,6 +111,9 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
       'INVALID_ARGUMENT',
       `sync must be always, interval or none, got ${String(resolved.sync)}`,
     );
+  }
+  if (!['dsync', 'fdatasync'].includes(resolved.syncMethod)) {
+    throw new StrataError('INVALID_ARGUMENT', `syncMethod must be dsync or fdatasync`);
   }
   if (!['strict', 'point-in-time'].includes(resolved.recovery)) {
     throw new StrataError('INVALID_ARGUMENT', `recovery must be strict or point-in-time`);

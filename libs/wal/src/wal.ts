@@ -171,7 +171,7 @@ export class Wal {
         'recovered tail is before the last segment',
       );
       try {
-        wal.activeHandle = await fs.open(last.path, 'read-write');
+        wal.activeHandle = await fs.open(last.path, 'read-write', wal.writeOpenOptions());
       } catch (error) {
         throw ioError('open', last.path, error);
       }
@@ -580,7 +580,7 @@ export class Wal {
     try {
       for (const dropped of removed) await this.fs.unlink(dropped.path);
       const newLast = this.segmentList[this.segmentList.length - 1] as SegmentFile;
-      this.activeHandle = await this.fs.open(newLast.path, 'read-write');
+      this.activeHandle = await this.fs.open(newLast.path, 'read-write', this.writeOpenOptions());
       if (!dropWhole) {
         await this.activeHandle.truncate(offset);
         await this.activeHandle.datasync();
@@ -742,7 +742,8 @@ export class Wal {
       throw new WriteFailure(error, startOffset, 'write');
     }
     this.writtenBytes = startOffset + groupBytes;
-    if (this.options.sync === 'always') {
+    // With O_DSYNC the write above was already the durable step.
+    if (this.options.sync === 'always' && this.options.syncMethod === 'fdatasync') {
       try {
         await handle.datasync();
       } catch (error) {
@@ -787,7 +788,11 @@ export class Wal {
     }
     const segment = newSegmentFile(this.directory, firstSeqno, 0, this.options.now());
     try {
-      this.activeHandle = await this.fs.open(segment.path, 'create-exclusive');
+      this.activeHandle = await this.fs.open(
+        segment.path,
+        'create-exclusive',
+        this.writeOpenOptions(),
+      );
       await this.fs.syncDirectory(this.directory);
     } catch (error) {
       throw new WriteFailure(error, 0, 'create segment');
@@ -871,6 +876,11 @@ export class Wal {
       .finally(() => {
         this.intervalSync = undefined;
       });
+  }
+
+  /** With `syncMethod: 'dsync'`, segments are written with O_DSYNC (write and sync in one call). */
+  private writeOpenOptions(): { dsync: boolean } {
+    return { dsync: this.options.sync === 'always' && this.options.syncMethod === 'dsync' };
   }
 
   private activeSegmentPath(): string {

@@ -86,14 +86,32 @@ describe('Wal: injected faults', () => {
     await reopened.close();
   });
 
-  it('ENOSPC on fdatasync is fail-stop (delayed allocation can report it there)', async () => {
+  it('ENOSPC from the sync step of an O_DSYNC write (sync always) is a refusal; the log stays usable', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await Wal.open('/wal', { fileSystem: fs });
     await wal.append(batchAt(1));
     failOnce(fs, 'datasync', 'ENOSPC');
     const error = await rejectionOf(wal.append(batchAt(2)));
+    expect(error.code).to.equal('NO_SPACE');
+    expect(wal.status).to.equal('open');
+    await wal.append(batchAt(2));
+    expect((await readAll(wal)).map((batch) => batch.firstSeqno)).to.deep.equal([1, 2]);
+    await wal.close();
+  });
+
+  it('an explicit fdatasync failing with ENOSPC (sync interval) is fail-stop', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', {
+      fileSystem: fs,
+      sync: 'interval',
+      syncIntervalMs: 60_000,
+    });
+    await wal.append(batchAt(1));
+    failOnce(fs, 'datasync', 'ENOSPC');
+    const error = await rejectionOf(wal.sync());
     expect(error.code).to.equal('IO_ERROR');
     expect(wal.status).to.equal('failed');
+    expect((await rejectionOf(wal.append(batchAt(2)))).code).to.equal('IO_ERROR');
     await wal.close();
   });
 

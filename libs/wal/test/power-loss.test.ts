@@ -10,7 +10,10 @@ const CYCLES = Number(process.env['STRATA_POWER_LOSS_CYCLES'] ?? 1000);
  * fails at a random file-system operation, the log is reopened. Every acknowledged batch must be
  * there with its content, and what is missing must be a suffix of unacknowledged batches.
  */
-async function powerLossCycle(seed: number): Promise<{ acknowledged: number; recovered: number }> {
+async function powerLossCycle(
+  seed: number,
+  syncMethod: 'dsync' | 'fdatasync' = 'dsync',
+): Promise<{ acknowledged: number; recovered: number }> {
   const random = seededRandom(seed);
   let disk = new SimulatedFileSystem();
   const entriesOf = (seqno: number) => 1 + (seqno % 3);
@@ -20,6 +23,7 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
     const fs = disk;
     const wal = await Wal.open('/wal', {
       fileSystem: fs,
+      syncMethod,
       segmentSizeBytes: 4096,
       maxGroupBytes: 4096,
     });
@@ -85,6 +89,17 @@ async function powerLossCycle(seed: number): Promise<{ acknowledged: number; rec
 }
 
 describe('Wal: simulated power loss', () => {
+  it('loses no acknowledged append over 300 seeded cycles with syncMethod fdatasync', async () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      try {
+        await powerLossCycle(seed, 'fdatasync');
+      } catch (error) {
+        console.error(`power-loss cycle (fdatasync) failed; reproduce with seed ${seed}`);
+        throw error;
+      }
+    }
+  });
+
   it(`loses no acknowledged append over ${CYCLES} seeded cycles (sync always)`, async () => {
     let acknowledgedTotal = 0;
     let cyclesWithTornData = 0;

@@ -13,6 +13,15 @@ export type OpenMode =
   /** Create a new file for read and write; fails with EEXIST if it exists. */
   | 'create-exclusive';
 
+/** Options of {@link FileSystem.open}. */
+export interface OpenOptions {
+  /**
+   * Open with O_DSYNC: every write returns only once its data (and the size change) is on stable
+   * storage, as if followed by fdatasync, in one system call.
+   */
+  readonly dsync?: boolean;
+}
+
 /** An open file. Positions are explicit: there is no shared file cursor. */
 export interface FileHandle {
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; resolves with the count read. */
@@ -43,7 +52,7 @@ export interface FileStat {
 
 /** Directory and file operations. Paths are absolute or relative to the process's cwd. */
 export interface FileSystem {
-  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle>;
   /** Names (not paths) of the entries in a directory, in no particular order. */
   readdir(path: string): Promise<string[]>;
   /** Creates a directory and any missing parents; no error if it exists. */

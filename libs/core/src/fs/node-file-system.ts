@@ -1,5 +1,5 @@
 import { constants, promises as fsp, readSync } from 'node:fs';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './file-system.js';
+import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './file-system.js';
 import { errnoOf } from './file-system.js';
 
 const openFlags: Record<OpenMode, number> = {
@@ -72,8 +72,9 @@ function dropWritten(buffers: Uint8Array[], bytesWritten: number): Uint8Array[] 
  * of tests.
  */
 export class NodeFileSystem implements FileSystem {
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
-    return new NodeFileHandle(await fsp.open(path, openFlags[mode], 0o644));
+  async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<FileHandle> {
+    const flags = openFlags[mode] | (options.dsync ? constants.O_DSYNC : 0);
+    return new NodeFileHandle(await fsp.open(path, flags, 0o644));
   }
 
   readdir(path: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { FileHandle, FileStat, FileSystem, OpenMode } from './file-system.js';
+import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './file-system.js';
 
 /** A file-system operation that a {@link FaultInjector} may fail. */
 export type FaultableOperation =
@@ -146,7 +146,7 @@ export class SimulatedFileSystem implements FileSystem {
     inode.durable = Buffer.from(inode.data.subarray(0, inode.lengthBytes));
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  async open(path: string, mode: OpenMode, options: OpenOptions = {}): Promise<FileHandle> {
     await Promise.resolve();
     this.maybeFail('open', path);
     const { directory, name } = this.parent(path, 'open');
@@ -163,7 +163,14 @@ export class SimulatedFileSystem implements FileSystem {
     } else if (!inode) {
       throw fsError('ENOENT', 'open', path);
     }
-    return new SimulatedFileHandle(this, inode, path, this.generation, mode !== 'read');
+    return new SimulatedFileHandle(
+      this,
+      inode,
+      path,
+      this.generation,
+      mode !== 'read',
+      options.dsync === true,
+    );
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -318,6 +325,7 @@ class SimulatedFileHandle implements FileHandle {
     private readonly path: string,
     private readonly generation: number,
     private readonly writable: boolean,
+    private readonly dsync: boolean,
   ) {}
 
   async read(
@@ -364,6 +372,11 @@ class SimulatedFileHandle implements FileHandle {
     this.inode.lengthBytes = Math.max(this.inode.lengthBytes, at);
     this.inode.modifiedAtMs = this.fs.now();
     if (fault === 'ENOSPC') throw fsError('ENOSPC', 'write', this.path);
+    if (this.dsync) {
+      // O_DSYNC: the write includes the sync; a failing sync fails the write.
+      this.fs.maybeFail('datasync', this.path);
+      this.inode.durable = Buffer.from(this.inode.data.subarray(0, this.inode.lengthBytes));
+    }
   }
 
   async datasync(): Promise<void> {
