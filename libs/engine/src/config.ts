@@ -66,8 +66,10 @@ export const defaultPersistedConfig: PersistedTreeConfig = {
   blockSizeBytes: 4 * 1024,
   restartInterval: 16,
   bloomBitsPerKey: 10,
-  // L0 is rewritten soon by compaction: skipping compression there makes flushes cheaper.
-  compressionByLevel: ['none', 'lz4'],
+  // L0 compressed too (measured, 1M x 116-byte entries, half compressible): disk after a 1M-key
+  // fill 66 MiB instead of 108 MiB, at the cost of a decompression per block-cache miss (W5 gets
+  // ~48k/s instead of ~76k/s with 3 L0 segments) and more CPU in the flush worker.
+  compressionByLevel: ['lz4'],
 };
 
 /** Compression used for a level. */

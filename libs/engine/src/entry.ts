@@ -31,6 +31,8 @@ export interface InternalEntry {
 export interface KeyValue {
   readonly key: Buffer;
   readonly value: Buffer;
+  /** Seqno of the version returned (the newest visible one), e.g. for a range API's ETags. */
+  readonly seqno: number;
 }
 
 /** The largest seqno a read may use: it sees every entry. */

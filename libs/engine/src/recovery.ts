@@ -42,8 +42,28 @@ export async function createTreeFiles(
   path: string,
   config: PersistedTreeConfig,
 ): Promise<void> {
+  await writeTreeFiles(fs, path, config, {
+    nextSegmentId: 1,
+    flushedSeqno: -1,
+    levels: emptyLevels(config.levelCount),
+  });
+}
+
+/**
+ * Writes the files that make `path` a tree (config, manifest, then the marker), each durably,
+ * and fsyncs the tree folder, its segments folder and the folder holding it (a new directory
+ * entry is durable only then). Segment files the manifest lists must already be in place.
+ */
+export async function writeTreeFiles(
+  fs: FileSystem,
+  path: string,
+  config: PersistedTreeConfig,
+  manifest: ManifestState,
+): Promise<void> {
   try {
     await fs.mkdir(posix.join(path, SEGMENTS_FOLDER));
+    // Segment files (hard links of a checkpoint) must be durable before the marker is.
+    await fs.syncDirectory(posix.join(path, SEGMENTS_FOLDER));
   } catch (error) {
     throw ioError('mkdir', path, error);
   }
@@ -52,15 +72,11 @@ export async function createTreeFiles(
     posix.join(path, CONFIG_FILE),
     Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
   );
-  await writeManifest(fs, path, {
-    nextSegmentId: 1,
-    flushedSeqno: -1,
-    levels: emptyLevels(config.levelCount),
-  });
+  await writeManifest(fs, path, manifest);
   await replaceFileAtomically(fs, posix.join(path, MARKER_FILE), encodeMarker());
   try {
-    await fs.syncDirectory(posix.join(path, SEGMENTS_FOLDER));
     await fs.syncDirectory(path);
+    await fs.syncDirectory(posix.dirname(path));
   } catch (error) {
     throw ioError('fsync', path, error);
   }

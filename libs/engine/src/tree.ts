@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { NodeFileSystem, StrataError, invariant, nodeFileSystem } from '@strata/core';
+import { NodeFileSystem, StrataError, invariant, ioError, nodeFileSystem } from '@strata/core';
 import { BlockCache } from './cache/block-cache.js';
 import { DescriptorTable } from './cache/descriptor-table.js';
 import type { TreeConfig, TreeOptions } from './config.js';
@@ -27,7 +27,7 @@ import type { JobRunner } from './compaction/job-runner.js';
 import { InlineJobRunner, sharedWorkerPool } from './compaction/job-runner.js';
 import type { WriterSettings } from './compaction/merge-job.js';
 import { compareKeys, prefixSuccessor } from './util/bytes.js';
-import { createTreeFiles, recoverTreeFiles, treeExists } from './recovery.js';
+import { createTreeFiles, recoverTreeFiles, treeExists, writeTreeFiles } from './recovery.js';
 import { Snapshot } from './snapshot.js';
 
 /** A sealed memtable as handed out by {@link Tree.rotateMemtable}. */
@@ -414,6 +414,67 @@ export class Tree {
   /** True while a compaction runs. */
   isCompacting(): boolean {
     return this.compactions > 0;
+  }
+
+  // ---------------------------------------------------------------- checkpoint
+
+  /**
+   * Writes a consistent copy of the tree's current segments to `targetPath` (a new or empty
+   * folder on the same file system), openable with {@link Tree.open}: hard links of the current version's segment files
+   * (no data is copied; the files are immutable), the persisted config, and a manifest listing
+   * exactly those segments, all written durably (config, manifest and marker by
+   * temp + fsync + rename, then the new folders fsynced). The version is pinned while linking, so a
+   * concurrent compaction cannot delete a file before it is linked.
+   *
+   * Active and sealed memtables are NOT included: the copy holds what was flushed. The caller (the
+   * store) adds the newer entries, e.g. by copying its log from just above the returned seqno.
+   *
+   * Returns the copy's flushed seqno (its {@link getSegmentLsn}), or `undefined` when it is empty.
+   *
+   * @throws StrataError `INVALID_ARGUMENT` when `targetPath` already holds a tree, `IO_ERROR`,
+   * `CLOSED`.
+   */
+  async checkpoint(targetPath: string): Promise<number | undefined> {
+    this.checkOpen();
+    const fs = this.config.fileSystem;
+    // Taken together, synchronously: the version, its flushed seqno and the id counter agree.
+    const version = this.version;
+    const flushedSeqno = this.flushedSeqno;
+    const nextSegmentId = this.nextSegmentId;
+    version.acquire();
+    try {
+      if (await treeExists(fs, targetPath)) {
+        throw new StrataError('INVALID_ARGUMENT', `${targetPath} already holds a tree`, {
+          details: { path: targetPath },
+        });
+      }
+      const folder = posix.join(targetPath, SEGMENTS_FOLDER);
+      try {
+        await fs.mkdir(folder);
+      } catch (error) {
+        throw ioError('mkdir', folder, error);
+      }
+      for (const segment of version.allSegments()) {
+        const target = segmentPath(targetPath, segment.id);
+        try {
+          await fs.link(segment.path, target);
+        } catch (error) {
+          throw ioError('link', target, error);
+        }
+      }
+      // writeTreeFiles fsyncs the segments folder (making the links durable) before it writes the
+      // marker, and the marker last: a crash before it leaves no openable (half) copy.
+      await writeTreeFiles(fs, targetPath, this.config, {
+        nextSegmentId,
+        flushedSeqno,
+        levels: version.levels.map((level) => level.map((s) => s.meta)),
+      });
+      let lsn = flushedSeqno;
+      for (const segment of version.allSegments()) lsn = Math.max(lsn, segment.meta.maxSeqno);
+      return lsn < 0 ? undefined : lsn;
+    } finally {
+      version.release();
+    }
   }
 
   // ---------------------------------------------------------------- statistics

@@ -63,8 +63,8 @@ describe('Tree: recovery', () => {
     for (let i = 0; i < 50; i++) tree.insert(b(`k${i}`), b(`v${i}`), i);
     await tree.flushActiveMemtable();
     await tree.compact();
-    fs.crash({ random: Math.random });
-    const reopened = await Tree.open('/tree', { fileSystem: fs });
+    const rebooted = fs.crash({ random: Math.random });
+    const reopened = await Tree.open('/tree', { fileSystem: rebooted });
     expect(await reopened.len()).to.equal(50);
     await reopened.close();
   });

@@ -181,6 +181,9 @@ export class Store {
       store.moveHistoryFloor();
       await store.replay(flushedSeqno);
       store.moveHistoryFloor();
+      // A crash may have left level 0 at the stop trigger: compaction must run now, or writes
+      // would wait for a flush that never comes.
+      store.jobs.scheduleCompaction();
       store.statusValue = 'open';
       return store;
     } catch (error) {

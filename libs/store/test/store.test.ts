@@ -3,6 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import { createTempDirectory } from '@strata/testing';
+import { LeveledStrategy } from '@strata/engine';
+import type { CompactionStrategy } from '@strata/engine';
 import { Store } from '../src/index.js';
 import { rangeStrings, rejectionOf } from './helpers.js';
 
@@ -223,6 +225,44 @@ describe('Store: readable history window', () => {
       expect(error.details).to.include({ oldestReadableSeqno: oldest });
     } finally {
       await store.close();
+      await dir.remove();
+    }
+  });
+});
+
+describe('Store: write stalls', () => {
+  it('after a reopen with level 0 over the stop trigger, compaction runs and writes go on', async () => {
+    const dir = await createTempDirectory('stall-');
+    const neverCompact: CompactionStrategy = { name: 'never', choose: () => ({ kind: 'none' }) };
+    try {
+      const first = await Store.open(dir.path, {
+        memtableSizeBytes: 2048,
+        compactionStrategy: neverCompact,
+      });
+      for (let index = 0; index < 400; index++)
+        await first.put(`k${index % 50}`, `v${index}-${'w'.repeat(40)}`);
+      await first.close();
+      // Reopen with a stop trigger below the level-0 segments the first life left behind.
+      const reopened = await Store.open(dir.path, {
+        memtableSizeBytes: 2048,
+        level0SlowdownSegments: 2,
+        level0StopSegments: 4,
+        compactionStrategy: new LeveledStrategy({ l0Trigger: 2 }),
+      });
+      try {
+        const level0Before = reopened.stats().firstLevelSegmentCount;
+        expect(level0Before).to.be.greaterThan(4);
+        const write = await Promise.race([
+          reopened.put('after', 'reopen').then(() => 'written'),
+          new Promise((resolve) => setTimeout(() => resolve('still halted'), 10_000)),
+        ]);
+        expect(write).to.equal('written');
+        expect(reopened.stats().firstLevelSegmentCount).to.be.below(level0Before);
+        expect((await reopened.get('k49'))?.toString()).to.equal(`v399-${'w'.repeat(40)}`);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
       await dir.remove();
     }
   });

@@ -3,6 +3,8 @@ import { ioError } from '@strata/core';
 
 interface Descriptor {
   handle: Promise<FileHandle>;
+  /** The handle once opened: lets {@link DescriptorTable.readSync} skip the promise. */
+  opened: FileHandle | undefined;
   users: number;
 }
 
@@ -32,9 +34,19 @@ export class DescriptorTable {
       this.open.set(path, descriptor);
       descriptor.users++;
     } else {
-      descriptor = { handle: this.fileSystem.open(path, 'read'), users: 1 };
+      const created: Descriptor = {
+        handle: this.fileSystem.open(path, 'read'),
+        opened: undefined,
+        users: 1,
+      };
       // A failed open is reported through the read below; do not leave it unhandled meanwhile.
-      descriptor.handle.catch(() => undefined);
+      created.handle.then(
+        (handle) => {
+          created.opened = handle;
+        },
+        () => undefined,
+      );
+      descriptor = created;
       this.open.set(path, descriptor);
       this.evict();
     }
@@ -55,6 +67,33 @@ export class DescriptorTable {
       descriptor.users--;
       if (descriptor.users === 0 && this.open.get(path) !== descriptor) closeQuietly(descriptor);
     }
+  }
+
+  /**
+   * Reads exactly `length` bytes at `position` synchronously, or returns `undefined` when the file
+   * has no open handle yet (the caller then takes the async path, which opens it). Meant for single
+   * blocks, which the page cache usually holds: a threadpool round trip costs far more than the
+   * copy. A short read returns fewer bytes; the caller reports it. With `into` (large enough) the
+   * bytes land there instead of a new buffer.
+   */
+  readSync(path: string, position: number, length: number, into?: Buffer): Buffer | undefined {
+    const handle = this.open.get(path)?.opened;
+    if (handle === undefined) return undefined;
+    const buffer =
+      into !== undefined && into.length >= length
+        ? into.subarray(0, length)
+        : Buffer.allocUnsafe(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = handle.readSync(buffer, done, length - done, position + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (error) {
+      throw ioError('read', path, error);
+    }
+    return done === length ? buffer : buffer.subarray(0, done);
   }
 
   /** Closes the handle of a file (it is being deleted). */

@@ -34,6 +34,7 @@ class VisibleStream {
   private groupKey: Buffer | undefined;
   private found = false;
   private foundKind = 0;
+  private foundSeqno = 0;
   private foundValue: Buffer | undefined;
   private readonly forward: boolean;
 
@@ -82,6 +83,7 @@ class VisibleStream {
         // so the last visible one wins.
         this.found = true;
         this.foundKind = cursor.kind;
+        this.foundSeqno = seqno;
         this.foundValue = cursor.kind === ValueKind.Value ? cursor.value() : undefined;
       }
       if (cursor.advance() === NEEDS_IO) {
@@ -101,7 +103,7 @@ class VisibleStream {
     const key = this.groupKey;
     this.groupKey = undefined;
     if (key === undefined || !this.found || this.foundKind !== ValueKind.Value) return undefined;
-    return { key, value: this.foundValue! };
+    return { key, value: this.foundValue!, seqno: this.foundSeqno };
   }
 
   private beyondFarBound(key: Buffer): boolean {

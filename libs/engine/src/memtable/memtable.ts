@@ -8,8 +8,27 @@ export const NIL = -1;
 const HEAD = 0;
 const MIN_SLAB_BYTES = 64 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
-/** Per-entry bookkeeping counted in the memtable size (node arrays and links). */
-const ENTRY_OVERHEAD_BYTES = 48;
+/** Per-entry bookkeeping counted in the memtable size (node record, links, seqno). */
+const ENTRY_OVERHEAD_BYTES = 64;
+
+/**
+ * Node record layout: one stride of an Int32Array per node, so that a search step touches one
+ * cache line instead of one per field array (the skiplist was bound by cache misses). The first
+ * 16 key bytes are kept in the record as four big-endian words (sign-flipped, so signed compares
+ * order them as unsigned bytes): most comparisons never touch the key slab.
+ */
+const STRIDE = 12;
+const F_PREFIX = 0; // 4 words
+const F_SLAB = 4;
+const F_OFFSET = 5;
+const F_KEY_LENGTH = 6;
+const F_VALUE_LENGTH = 7;
+/** Start of the node's links for levels >= 1 in `links` (level L at linkStart + L - 1). */
+const F_LINK_START = 8;
+const F_NEXT = 9;
+const F_PREV = 10;
+const F_HEIGHT = 11;
+const PREFIX_BYTES = 16;
 
 /**
  * The memtable's arrays, all backed by SharedArrayBuffers, so a sealed memtable can be handed to a
@@ -18,23 +37,15 @@ const ENTRY_OVERHEAD_BYTES = 48;
 export interface SharedMemtableState {
   readonly count: number;
   readonly slabs: readonly Uint8Array[];
-  readonly keySlab: Uint32Array;
-  readonly keyOffset: Uint32Array;
-  readonly keyLength: Uint32Array;
-  readonly valueLength: Uint32Array;
+  readonly nodes: Int32Array;
   readonly seqnos: Float64Array;
   readonly kinds: Uint8Array;
-  readonly prev: Int32Array;
-  readonly linkStart: Uint32Array;
   readonly links: Int32Array;
   readonly tails: Int32Array;
   readonly sizeBytes: number;
   readonly maxSeqno: number;
 }
 
-function sharedUint32(length: number): Uint32Array {
-  return new Uint32Array(new SharedArrayBuffer(length * 4));
-}
 function sharedInt32(length: number): Int32Array {
   return new Int32Array(new SharedArrayBuffer(length * 4));
 }
@@ -45,13 +56,24 @@ function sharedUint8(length: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(length));
 }
 
+/** Big-endian word of key bytes `at..at+3` (zero padded), sign-flipped for signed comparison. */
+function prefixWord(key: Uint8Array, at: number): number {
+  const n = key.length;
+  const b0 = at < n ? key[at]! : 0;
+  const b1 = at + 1 < n ? key[at + 1]! : 0;
+  const b2 = at + 2 < n ? key[at + 2]! : 0;
+  const b3 = at + 3 < n ? key[at + 3]! : 0;
+  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) ^ 0x80000000;
+}
+
 /**
  * An in-memory sorted run of versioned entries, ordered by (key ascending, seqno descending).
  *
  * A skiplist laid out in typed arrays: no JavaScript object is allocated per entry. Keys and values
- * are copied into append-only slabs; nodes are indexes into parallel arrays; level-0 links are
- * doubly linked so iteration runs both ways. Entries are never removed or changed, so any reader
- * (an iterator suspended on a block read, a flush worker) sees a consistent prefix of history.
+ * are copied into append-only slabs; a node is a fixed-size record in one Int32Array (key prefix,
+ * slab position, level-0 links both ways); links of upper levels live in a second array. Entries
+ * are never removed or changed, so any reader (an iterator suspended on a block read, a flush
+ * worker) sees a consistent prefix of history.
  *
  * @example
  * ```ts
@@ -64,14 +86,9 @@ export class Memtable {
   private count = 1; // node 0 is the head sentinel
   private slabs: Buffer[] = [];
   private slabUsedBytes = 0;
-  private keySlab: Uint32Array;
-  private keyOffset: Uint32Array;
-  private keyLength: Uint32Array;
-  private valueLength: Uint32Array;
+  private nodes: Int32Array;
   private seqnos: Float64Array;
   private kinds: Uint8Array;
-  private prevLinks: Int32Array;
-  private linkStart: Uint32Array;
   private links: Int32Array;
   private linkCount = MAX_HEIGHT;
   private readonly tails: Int32Array;
@@ -80,19 +97,19 @@ export class Memtable {
   private sizeBytes = 0;
   private maxSeqno = -1;
   private readonly frozen: boolean;
+  // The search key's prefix words, computed once per search.
+  private w0 = 0;
+  private w1 = 0;
+  private w2 = 0;
+  private w3 = 0;
 
   constructor(initialCapacity = 256, state?: SharedMemtableState) {
     if (state) {
       this.count = state.count;
       this.slabs = state.slabs.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength));
-      this.keySlab = state.keySlab;
-      this.keyOffset = state.keyOffset;
-      this.keyLength = state.keyLength;
-      this.valueLength = state.valueLength;
+      this.nodes = state.nodes;
       this.seqnos = state.seqnos;
       this.kinds = state.kinds;
-      this.prevLinks = state.prev;
-      this.linkStart = state.linkStart;
       this.links = state.links;
       this.tails = state.tails;
       this.sizeBytes = state.sizeBytes;
@@ -101,19 +118,17 @@ export class Memtable {
       return;
     }
     const capacity = Math.max(16, initialCapacity);
-    this.keySlab = sharedUint32(capacity);
-    this.keyOffset = sharedUint32(capacity);
-    this.keyLength = sharedUint32(capacity);
-    this.valueLength = sharedUint32(capacity);
+    this.nodes = sharedInt32(capacity * STRIDE);
     this.seqnos = sharedFloat64(capacity);
     this.kinds = sharedUint8(capacity);
-    this.prevLinks = sharedInt32(capacity);
-    this.linkStart = sharedUint32(capacity);
-    this.links = sharedInt32(capacity * 2 + MAX_HEIGHT);
+    this.links = sharedInt32(capacity + MAX_HEIGHT);
     this.links.fill(NIL, 0, MAX_HEIGHT);
     this.tails = sharedInt32(MAX_HEIGHT);
     this.tails.fill(HEAD);
-    this.prevLinks[HEAD] = NIL;
+    this.nodes[HEAD * STRIDE + F_NEXT] = NIL;
+    this.nodes[HEAD * STRIDE + F_PREV] = NIL;
+    this.nodes[HEAD * STRIDE + F_HEIGHT] = MAX_HEIGHT;
+    this.nodes[HEAD * STRIDE + F_LINK_START] = 0 - 1; // head's level L link at links[L - 1]
     this.frozen = false;
   }
 
@@ -127,14 +142,9 @@ export class Memtable {
     return {
       count: this.count,
       slabs: this.slabs.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)),
-      keySlab: this.keySlab,
-      keyOffset: this.keyOffset,
-      keyLength: this.keyLength,
-      valueLength: this.valueLength,
+      nodes: this.nodes,
       seqnos: this.seqnos,
       kinds: this.kinds,
-      prev: this.prevLinks,
-      linkStart: this.linkStart,
       links: this.links,
       tails: this.tails,
       sizeBytes: this.sizeBytes,
@@ -173,36 +183,49 @@ export class Memtable {
     const node = this.allocateNode(height);
     const slabIndex = this.store(key, value);
     const offset = this.slabUsedBytes - key.length - value.length;
-    this.keySlab[node] = slabIndex;
-    this.keyOffset[node] = offset;
-    this.keyLength[node] = key.length;
-    this.valueLength[node] = value.length;
+    this.setSearchKey(key);
+    const nodes = this.nodes;
+    const r = node * STRIDE;
+    nodes[r + F_PREFIX] = this.w0;
+    nodes[r + F_PREFIX + 1] = this.w1;
+    nodes[r + F_PREFIX + 2] = this.w2;
+    nodes[r + F_PREFIX + 3] = this.w3;
+    nodes[r + F_SLAB] = slabIndex;
+    nodes[r + F_OFFSET] = offset;
+    nodes[r + F_KEY_LENGTH] = key.length;
+    nodes[r + F_VALUE_LENGTH] = value.length;
+    nodes[r + F_HEIGHT] = height;
     this.seqnos[node] = seqno;
     this.kinds[node] = kind;
 
-    const links = this.links;
-    const linkStart = this.linkStart;
     const preds = this.preds;
-    const tail = this.tails[0]!;
+    const tails = this.tails;
+    const tail = tails[0]!;
     if (tail === HEAD || this.compareTo(key, seqno, tail) > 0) {
       // Appending in key order (sequential fills) needs no search: the tails are the predecessors.
-      for (let level = 0; level < MAX_HEIGHT; level++) preds[level] = this.tails[level]!;
+      for (let level = 0; level < MAX_HEIGHT; level++) preds[level] = tails[level]!;
     } else {
       this.findPredecessors(key, seqno);
     }
     if (height > this.height) this.height = height;
-    const start = linkStart[node]!;
-    for (let level = 0; level < height; level++) {
+    const links = this.links;
+    // Level 0 lives in the records, both ways.
+    const pred0 = preds[0]!;
+    const next0 = nodes[pred0 * STRIDE + F_NEXT]!;
+    nodes[r + F_NEXT] = next0;
+    nodes[r + F_PREV] = pred0;
+    nodes[pred0 * STRIDE + F_NEXT] = node;
+    if (next0 === NIL) tails[0] = node;
+    else nodes[next0 * STRIDE + F_PREV] = node;
+    const start = nodes[r + F_LINK_START]!;
+    for (let level = 1; level < height; level++) {
       const pred = preds[level]!;
-      const predLink = linkStart[pred]! + level;
+      const predLink = nodes[pred * STRIDE + F_LINK_START]! + level;
       const next = links[predLink]!;
       links[start + level] = next;
       links[predLink] = node;
-      if (next === NIL) this.tails[level] = node;
+      if (next === NIL) tails[level] = node;
     }
-    const next0 = links[start]!;
-    this.prevLinks[node] = preds[0]!;
-    if (next0 !== NIL) this.prevLinks[next0] = node;
 
     this.sizeBytes += itemSize;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
@@ -214,6 +237,7 @@ export class Memtable {
    * `undefined`.
    */
   get(key: Uint8Array, readSeqno: number): InternalEntry | undefined {
+    if (this.count === 1) return undefined;
     const node = this.seek(key, readSeqno - 1);
     if (node === NIL || this.compareKeyAt(key, node) !== 0) return undefined;
     return this.entryAt(node);
@@ -221,13 +245,14 @@ export class Memtable {
 
   /** The first node ordered at or after (`key`, `seqno`), or {@link NIL}. Seqno may be ±Infinity. */
   seek(key: Uint8Array, seqno: number): number {
+    this.setSearchKey(key);
     this.findPredecessors(key, seqno);
-    return this.links[this.linkStart[this.preds[0]!]!]!;
+    return this.nodes[this.preds[0]! * STRIDE + F_NEXT]!;
   }
 
   /** The first node, or {@link NIL}. */
   first(): number {
-    return this.links[this.linkStart[HEAD]!]!;
+    return this.nodes[HEAD * STRIDE + F_NEXT]!;
   }
 
   /** The last node, or {@link NIL}. */
@@ -238,27 +263,29 @@ export class Memtable {
 
   /** The node after `node`, or {@link NIL}. */
   next(node: number): number {
-    return this.links[this.linkStart[node]!]!;
+    return this.nodes[node * STRIDE + F_NEXT]!;
   }
 
   /** The node before `node` (or before the end when `node` is NIL), or {@link NIL}. */
   previous(node: number): number {
-    const p = node === NIL ? this.tails[0]! : this.prevLinks[node]!;
+    const p = node === NIL ? this.tails[0]! : this.nodes[node * STRIDE + F_PREV]!;
     return p === HEAD ? NIL : p;
   }
 
   /** A view of a node's key. */
   keyAt(node: number): Buffer {
-    const slab = this.slabs[this.keySlab[node]!]!;
-    const offset = this.keyOffset[node]!;
-    return slab.subarray(offset, offset + this.keyLength[node]!);
+    const r = node * STRIDE;
+    const nodes = this.nodes;
+    const offset = nodes[r + F_OFFSET]!;
+    return this.slabs[nodes[r + F_SLAB]!]!.subarray(offset, offset + nodes[r + F_KEY_LENGTH]!);
   }
 
   /** A view of a node's value. */
   valueAt(node: number): Buffer {
-    const slab = this.slabs[this.keySlab[node]!]!;
-    const offset = this.keyOffset[node]! + this.keyLength[node]!;
-    return slab.subarray(offset, offset + this.valueLength[node]!);
+    const r = node * STRIDE;
+    const nodes = this.nodes;
+    const offset = nodes[r + F_OFFSET]! + nodes[r + F_KEY_LENGTH]!;
+    return this.slabs[nodes[r + F_SLAB]!]!.subarray(offset, offset + nodes[r + F_VALUE_LENGTH]!);
   }
 
   seqnoAt(node: number): number {
@@ -281,35 +308,81 @@ export class Memtable {
 
   /** Compares `key` with a node's key. */
   compareKeyAt(key: Uint8Array, node: number): number {
-    const slab = this.slabs[this.keySlab[node]!]!;
-    const offset = this.keyOffset[node]!;
-    return compareKeyTo(key, slab, offset, offset + this.keyLength[node]!);
+    const r = node * STRIDE;
+    const nodes = this.nodes;
+    const offset = nodes[r + F_OFFSET]!;
+    return compareKeyTo(
+      key,
+      this.slabs[nodes[r + F_SLAB]!]!,
+      offset,
+      offset + nodes[r + F_KEY_LENGTH]!,
+    );
   }
 
-  /** Ordering of (key, seqno) against a node: key ascending, then seqno descending. */
+  private setSearchKey(key: Uint8Array): void {
+    this.w0 = prefixWord(key, 0);
+    this.w1 = prefixWord(key, 4);
+    this.w2 = prefixWord(key, 8);
+    this.w3 = prefixWord(key, 12);
+  }
+
+  /**
+   * Ordering of (key, seqno) against a node: key ascending, then seqno descending. The key's
+   * prefix words must be set ({@link setSearchKey}).
+   */
   private compareTo(key: Uint8Array, seqno: number, node: number): number {
-    const c = this.compareKeyAt(key, node);
-    if (c !== 0) return c;
-    const s = this.seqnos[node]!;
-    return s > seqno ? 1 : s < seqno ? -1 : 0;
+    const nodes = this.nodes;
+    const r = node * STRIDE;
+    let d = this.w0 - nodes[r]!;
+    if (d === 0) {
+      d = this.w1 - nodes[r + 1]!;
+      if (d === 0) {
+        d = this.w2 - nodes[r + 2]!;
+        if (d === 0) {
+          d = this.w3 - nodes[r + 3]!;
+          if (d === 0) {
+            const keyLength = nodes[r + F_KEY_LENGTH]!;
+            if (key.length <= PREFIX_BYTES && keyLength <= PREFIX_BYTES) {
+              d = key.length - keyLength;
+            } else {
+              const offset = nodes[r + F_OFFSET]!;
+              const slab = this.slabs[nodes[r + F_SLAB]!]!;
+              d = compareKeyTo(key, slab, offset, offset + keyLength);
+            }
+            if (d === 0) {
+              const s = this.seqnos[node]!;
+              return s > seqno ? 1 : s < seqno ? -1 : 0;
+            }
+          }
+        }
+      }
+    }
+    return d;
   }
 
   private findPredecessors(key: Uint8Array, seqno: number): void {
     const links = this.links;
-    const linkStart = this.linkStart;
+    const nodes = this.nodes;
+    const preds = this.preds;
     let node = HEAD;
-    for (let level = MAX_HEIGHT - 1; level >= 0; level--) {
+    for (let level = MAX_HEIGHT - 1; level >= 1; level--) {
       if (level >= this.height) {
-        this.preds[level] = HEAD;
+        preds[level] = HEAD;
         continue;
       }
-      let next = links[linkStart[node]! + level]!;
+      let next = links[nodes[node * STRIDE + F_LINK_START]! + level]!;
       while (next !== NIL && this.compareTo(key, seqno, next) > 0) {
         node = next;
-        next = links[linkStart[node]! + level]!;
+        next = links[nodes[node * STRIDE + F_LINK_START]! + level]!;
       }
-      this.preds[level] = node;
+      preds[level] = node;
     }
+    let next = nodes[node * STRIDE + F_NEXT]!;
+    while (next !== NIL && this.compareTo(key, seqno, next) > 0) {
+      node = next;
+      next = nodes[node * STRIDE + F_NEXT]!;
+    }
+    preds[0] = node;
   }
 
   private allocateNode(height: number): number {
@@ -320,29 +393,23 @@ export class Memtable {
       this.links = grown;
     }
     const node = this.count++;
-    this.linkStart[node] = this.linkCount;
-    this.linkCount += height;
+    // Upper levels only: level L (1..height-1) at links[linkStart + L].
+    this.nodes[node * STRIDE + F_LINK_START] = this.linkCount - 1;
+    this.linkCount += height - 1;
     return node;
   }
 
   private growNodes(): void {
     const capacity = this.seqnos.length * 2;
-    const grow = <T extends Uint32Array | Int32Array | Float64Array | Uint8Array>(
-      old: T,
-      make: (n: number) => T,
-    ): T => {
-      const next = make(capacity);
-      next.set(old);
-      return next;
-    };
-    this.keySlab = grow(this.keySlab, sharedUint32);
-    this.keyOffset = grow(this.keyOffset, sharedUint32);
-    this.keyLength = grow(this.keyLength, sharedUint32);
-    this.valueLength = grow(this.valueLength, sharedUint32);
-    this.seqnos = grow(this.seqnos, sharedFloat64);
-    this.kinds = grow(this.kinds, sharedUint8);
-    this.prevLinks = grow(this.prevLinks, sharedInt32);
-    this.linkStart = grow(this.linkStart, sharedUint32);
+    const nodes = sharedInt32(capacity * STRIDE);
+    nodes.set(this.nodes);
+    this.nodes = nodes;
+    const seqnos = sharedFloat64(capacity);
+    seqnos.set(this.seqnos);
+    this.seqnos = seqnos;
+    const kinds = sharedUint8(capacity);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
   }
 
   /** Copies key and value back to back into a slab; returns the slab index. */

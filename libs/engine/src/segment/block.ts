@@ -232,8 +232,9 @@ export function decodeBlock(data: Buffer, file: string, offset: number): Decoded
       keys.copy(grown, 0, 0, keysUsed);
       keys = grown;
     }
-    if (shared > 0) keys.copyWithin(keysUsed, previousStart, previousStart + shared);
-    data.copy(keys, keysUsed + shared, at, at + unshared);
+    // Byte loops: Buffer#copy is a native call, costly for the few bytes of a key.
+    for (let i = 0; i < shared; i++) keys[keysUsed + i] = keys[previousStart + i]!;
+    for (let i = 0; i < unshared; i++) keys[keysUsed + shared + i] = data[at + i]!;
     at += unshared;
     keyOffsets[count] = keysUsed;
     previousStart = keysUsed;

@@ -7,6 +7,8 @@ import type { InternalEntry, ValueKindCode } from '../entry.js';
 import type { DecodedBlock } from './block.js';
 import { decodeBlock } from './block.js';
 import { unframeBlock } from './block-codec.js';
+import type { BlockHit } from './block-search.js';
+import { ABSENT, PAST_END, searchBlock } from './block-search.js';
 import { BlockIndex } from './block-index.js';
 import { BloomFilter } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
@@ -16,6 +18,17 @@ import { FOOTER_BYTES, decodeFooter, metadataFromJson } from './metadata.js';
 export interface SegmentContext {
   readonly blockCache: BlockCache;
   readonly descriptorTable: DescriptorTable;
+}
+
+/** Where searchBlock reports a hit; reused, as lookups run one at a time. */
+const hit: BlockHit = { valueOffset: 0, valueLength: 0, seqno: 0, kind: 0 };
+
+/** Where blocks not admitted to the cache are read (point lookups run one at a time). */
+let readScratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** True when `data` lies in the read scratch (and must be copied from before the next read). */
+function isScratch(data: Buffer): boolean {
+  return data.buffer === readScratch.buffer;
 }
 
 /** Returned by {@link Segment.getCached} when the lookup needs a read. */
@@ -98,24 +111,18 @@ export class Segment {
     if (!this.parts) await this.load();
     if (!this.mayContain(key)) return undefined;
     const index = this.parts!.index;
-    const target = readSeqno - 1;
     for (let blockNo = index.seek(key, false); blockNo < index.count; blockNo++) {
-      const block = this.cachedBlock(blockNo) ?? (await this.loadBlock(blockNo));
-      const position = block.lowerBound(key, target);
-      if (position < block.count) {
-        return block.compareKeyAt(key, position) === 0 ? block.entryAt(position) : undefined;
-      }
-      // Every entry here sorts before the target: older versions of `key` may follow in the next
-      // block only if this block ends with `key`.
-      if (!equalKeys(index.lastKey(blockNo), key)) return undefined;
+      const data = this.cachedData(blockNo) ?? (await this.loadData(blockNo));
+      const found = this.searchIn(data, blockNo, key, readSeqno);
+      if (found !== PAST_END) return found;
     }
     return undefined;
   }
 
   /**
-   * The same lookup as {@link get}, but only from memory: returns {@link NOT_CACHED} as soon as
-   * the index, filter or a block would have to be read. Lets hot gets finish without a promise
-   * chain per segment.
+   * The same lookup as {@link get}, but synchronous: a missing block is read with a synchronous
+   * (page-cache) read once the file is open. Returns {@link NOT_CACHED} when the index or filter
+   * is not loaded or the file has no open handle yet. Lets gets finish without a promise chain.
    */
   getCached(key: Uint8Array, readSeqno: number): InternalEntry | undefined | typeof NOT_CACHED {
     if (!this.coversKey(key)) return undefined;
@@ -123,41 +130,100 @@ export class Segment {
     if (parts === undefined) return NOT_CACHED;
     if (parts.filter !== undefined && !parts.filter.mayContain(key)) return undefined;
     const index = parts.index;
-    const target = readSeqno - 1;
     for (let blockNo = index.seek(key, false); blockNo < index.count; blockNo++) {
-      const block = this.cachedBlock(blockNo);
-      if (block === undefined) return NOT_CACHED;
-      const position = block.lowerBound(key, target);
-      if (position < block.count) {
-        if (block.compareKeyAt(key, position) !== 0) return undefined;
-        return {
-          key: asBuffer(key),
-          value: block.valueAt(position),
-          seqno: block.seqnos[position]!,
-          kind: block.kinds[position]! as ValueKindCode,
-        };
-      }
-      if (!equalKeys(index.lastKey(blockNo), key)) return undefined;
+      const data = this.cachedData(blockNo) ?? this.readDataSync(blockNo);
+      if (data === undefined) return NOT_CACHED;
+      const found = this.searchIn(data, blockNo, key, readSeqno);
+      if (found !== PAST_END) return found;
     }
     return undefined;
   }
 
-  /** A data block from the cache, or `undefined`. */
-  cachedBlock(blockNo: number): DecodedBlock | undefined {
+  /**
+   * Looks `key` up in one block: the entry, `undefined` when the key has no visible version, or
+   * PAST_END when older versions of `key` may continue in the next block.
+   */
+  private searchIn(
+    data: Buffer,
+    blockNo: number,
+    key: Uint8Array,
+    readSeqno: number,
+  ): InternalEntry | undefined | typeof PAST_END {
+    const at = this.parts!.index.offsetOf(blockNo);
+    const position = searchBlock(data, key, readSeqno - 1, hit, this.path, at);
+    if (position >= 0) {
+      const value = data.subarray(hit.valueOffset, hit.valueOffset + hit.valueLength);
+      return {
+        key: asBuffer(key),
+        // Values are views of immutable cached bytes, except in the scratch of an uncached read.
+        value: isScratch(data) ? Buffer.from(value) : value,
+        seqno: hit.seqno,
+        kind: hit.kind as ValueKindCode,
+      };
+    }
+    if (position === ABSENT) return undefined;
+    // Every entry here sorts before the target: older versions of `key` may follow in the next
+    // block only if this block ends with `key`.
+    return equalKeys(this.parts!.index.lastKey(blockNo), key) ? PAST_END : undefined;
+  }
+
+  /** The uncompressed bytes of a data block from the cache, or `undefined`. */
+  cachedData(blockNo: number): Buffer | undefined {
     return this.context.blockCache.get(this.cacheId, blockNo);
   }
 
-  /** Reads, verifies and decodes one data block, and caches it. */
-  async loadBlock(blockNo: number): Promise<DecodedBlock> {
-    const blocks = await this.readBlocks(blockNo, 1, true);
-    return blocks[0]!;
+  /** A data block from the cache, decoded for a cursor, or `undefined`. */
+  cachedBlock(blockNo: number): DecodedBlock | undefined {
+    const data = this.cachedData(blockNo);
+    if (data === undefined) return undefined;
+    return decodeBlock(data, this.path, this.parts!.index.offsetOf(blockNo));
   }
 
   /**
-   * Reads `count` consecutive data blocks from `first` in one read (read-ahead for scans).
-   * With `fillCache` they are also put in the block cache.
+   * Reads and verifies one data block synchronously, or returns `undefined` when the file has no
+   * open handle yet. A single block is small and usually in the page cache. The block is cached
+   * when the cache admits it; otherwise the returned bytes are a view of a scratch buffer that the
+   * next read overwrites (see {@link isScratch}), so nothing is allocated per miss.
+   */
+  readDataSync(blockNo: number): Buffer | undefined {
+    const index = this.parts!.index;
+    const at = index.offsetOf(blockNo);
+    const size = index.sizeOf(blockNo);
+    const cache = this.context.blockCache;
+    const admit = cache.shouldAdmit(size);
+    if (!admit && readScratch.length < size) readScratch = Buffer.allocUnsafeSlow(size * 2);
+    const framed = this.context.descriptorTable.readSync(
+      this.path,
+      at,
+      size,
+      admit ? undefined : readScratch,
+    );
+    if (framed === undefined) return undefined;
+    if (framed.length !== size) {
+      throw corruptionError(this.path, at, 'segment file shorter than its index says');
+    }
+    const data = unframeBlock(framed, this.path, at);
+    if (admit) cache.insert(this.cacheId, blockNo, data);
+    return data;
+  }
+
+  /** Reads, verifies and caches one data block. */
+  async loadData(blockNo: number): Promise<Buffer> {
+    const [data] = await this.readRaw(blockNo, 1, true);
+    return data!;
+  }
+
+  /**
+   * Reads `count` consecutive data blocks from `first` in one read (read-ahead for scans) and
+   * decodes them. With `fillCache` they are also put in the block cache.
    */
   async readBlocks(first: number, count: number, fillCache: boolean): Promise<DecodedBlock[]> {
+    const raws = await this.readRaw(first, count, fillCache);
+    const index = this.parts!.index;
+    return raws.map((data, i) => decodeBlock(data, this.path, index.offsetOf(first + i)));
+  }
+
+  private async readRaw(first: number, count: number, fillCache: boolean): Promise<Buffer[]> {
     if (!this.parts) await this.load();
     const index = this.parts!.index;
     invariant(first >= 0 && first + count <= index.count && count > 0, 'block range out of bounds');
@@ -167,13 +233,13 @@ export class Segment {
     if (bytes.length !== end - start) {
       throw corruptionError(this.path, start, 'segment file shorter than its index says');
     }
-    const out: DecodedBlock[] = [];
+    const out: Buffer[] = [];
     for (let blockNo = first; blockNo < first + count; blockNo++) {
       const at = index.offsetOf(blockNo);
       const framed = bytes.subarray(at - start, at - start + index.sizeOf(blockNo));
-      const decoded = decodeBlock(unframeBlock(framed, this.path, at), this.path, at);
-      if (fillCache) this.context.blockCache.insert(this.cacheId, blockNo, decoded);
-      out.push(decoded);
+      const data = unframeBlock(framed, this.path, at);
+      if (fillCache) this.context.blockCache.insert(this.cacheId, blockNo, data);
+      out.push(data);
     }
     return out;
   }
