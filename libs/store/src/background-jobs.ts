@@ -34,6 +34,7 @@ export class BackgroundJobs {
   private compactions = 0;
   private droppedLogSegments = 0;
   private compactionQueued = false;
+  private logPins = 0;
   private stopped = false;
   private capacityWaiters: (() => void)[] = [];
 
@@ -58,7 +59,7 @@ export class BackgroundJobs {
         this.flushes++;
         // The log below the flushed seqno is no longer needed for recovery.
         const flushedSeqno = this.tree.getSegmentLsn();
-        if (flushedSeqno !== undefined) {
+        if (flushedSeqno !== undefined && this.logPins === 0) {
           const dropped = await this.wal.dropBefore(flushedSeqno + 1);
           this.droppedLogSegments += dropped.droppedFiles.length;
         }
@@ -94,6 +95,18 @@ export class BackgroundJobs {
         this.wake();
       }
     });
+  }
+
+  /** Keeps log retention from dropping segments until the returned function is called. */
+  pinLog(): () => void {
+    this.logPins++;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.logPins--;
+      }
+    };
   }
 
   /** How writers should behave given sealed memtables and level-0 segments. */

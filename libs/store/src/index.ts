@@ -10,6 +10,7 @@ export type {
   BatchOperation,
   BatchResult,
   ChangeBatch,
+  CheckpointResult,
   RangeItem,
   RangeOptions,
   ReadOptions,

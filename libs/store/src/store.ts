@@ -55,6 +55,19 @@ export interface RangeOptions extends ReadOptions {
 export interface RangeItem {
   readonly key: Buffer;
   readonly value: Buffer;
+  /** Seqno of the write that set this value. */
+  readonly seqno: number;
+}
+
+/** What {@link Store.checkpoint} made. */
+export interface CheckpointResult {
+  readonly directory: string;
+  /** The copy holds every write up to this seqno. */
+  readonly seqno: number;
+  /** Writes up to this seqno are in the copied segments; the rest is in the copied log. */
+  readonly treeSeqno: number;
+  /** Log entries copied. */
+  readonly logEntries: number;
 }
 
 /** A committed batch as the change feed yields it: decoded, plus the record bytes as stored. */
@@ -457,7 +470,7 @@ export class Store {
     try {
       const source = options.reverse ? iterator.reverse() : iterator;
       for await (const item of source) {
-        yield { key: item.key, value: item.value };
+        yield { key: item.key, value: item.value, seqno: item.seqno };
         if (++count >= limit) return;
       }
     } finally {
@@ -587,6 +600,54 @@ export class Store {
   /** Waits until queued flushes and compactions are done. */
   async waitForBackgroundWork(): Promise<void> {
     await this.jobs.idle(true);
+  }
+
+  /**
+   * Writes a consistent copy of the store into `targetDirectory` (new or empty) that opens as a
+   * store: hard links of the tree's immutable segments, its manifest, and the log from the
+   * segments' flushed seqno to the current head (at least the last record, so the copy keeps the
+   * epoch and the chain a follower continues from). For backups and for bootstrapping followers.
+   * Writes may go on meanwhile; the copy holds everything up to `result.seqno`.
+   */
+  async checkpoint(targetDirectory: string): Promise<CheckpointResult> {
+    this.checkReadable();
+    const fs = this.options.fileSystem;
+    if ((await fs.exists(targetDirectory)) && (await fs.readdir(targetDirectory)).length > 0) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `checkpoint target ${targetDirectory} is not empty`,
+      );
+    }
+    const target = dataDirectory(targetDirectory);
+    await checkOrCreateFormat(fs, target);
+    const unpin = this.jobs.pinLog();
+    try {
+      const treeSeqno = (await this.tree.checkpoint(target.treeDirectory)) ?? 0;
+      const seqno = this.notifier.applied;
+      let logEntries = 0;
+      if (seqno > 0) {
+        const fromSeqno = Math.max(this.wal.firstSeqno, Math.min(treeSeqno + 1, seqno));
+        let copy: Wal | undefined;
+        try {
+          for await (const record of this.wal.readRecords({ fromSeqno, toSeqno: seqno })) {
+            copy ??= await Wal.open(target.walDirectory, {
+              fileSystem: fs,
+              sync: 'none',
+              firstSeqno: record.firstSeqno,
+            });
+            await copy.appendRecord(record.bytes);
+            logEntries += record.lastSeqno - record.firstSeqno + 1;
+          }
+          await copy?.sync();
+        } finally {
+          await copy?.close();
+        }
+      }
+      await fs.syncDirectory(target.root);
+      return { directory: targetDirectory, seqno, treeSeqno, logEntries };
+    } finally {
+      unpin();
+    }
   }
 
   /** Counters and sizes for status pages and metrics. */
