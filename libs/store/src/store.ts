@@ -479,8 +479,15 @@ export class Store {
   }
 
   /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
-  waitForSeqno(seqno: number, timeoutMs?: number): Promise<void> {
-    return this.notifier.waitFor(seqno, timeoutMs);
+  async waitForSeqno(seqno: number, timeoutMs?: number, signal?: AbortSignal): Promise<void> {
+    if (!(await this.notifier.waitFor(seqno, timeoutMs, signal))) {
+      throw new StrataError('CLOSED', 'the wait was aborted');
+    }
+  }
+
+  /** Readers waiting for a seqno (subscribers at the head, `minSeqno` reads). */
+  get waitingReaders(): number {
+    return this.notifier.waiterCount;
   }
 
   /** The oldest seqno that `at` reads can still see exactly. */
@@ -561,7 +568,8 @@ export class Store {
         }
         for await (const record of this.wal.readRecords({ fromSeqno: next, toSeqno: applied })) {
           if (record.lastSeqno < next) continue;
-          // The reader's buffer is not reused, but copy anyway: subscribers may keep batches.
+          // Copy: a view would keep the reader's whole read chunk alive for as long as the
+          // subscriber holds the batch.
           const bytes = Buffer.from(record.bytes);
           yield { ...decodeRecord(bytes), record: bytes };
           next = record.lastSeqno + 1;
@@ -573,15 +581,10 @@ export class Store {
     }
   }
 
+  /** Waits until `seqno` is applied; false when the subscriber's signal aborts or the store closes. */
   private async waitForNext(seqno: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const closed = this.closeController.signal;
-    const stop = new Promise<false>((resolve) => {
-      const onAbort = (): void => resolve(false);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      closed.addEventListener('abort', onAbort, { once: true });
-    });
     try {
-      return await Promise.race([this.notifier.waitFor(seqno).then(() => true as const), stop]);
+      return await this.notifier.waitFor(seqno, undefined, signal, this.closeController.signal);
     } catch (error) {
       if (isStrataError(error, 'CLOSED')) return false;
       throw error;

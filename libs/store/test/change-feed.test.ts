@@ -189,3 +189,36 @@ describe('Store: replicated appends', () => {
     }
   });
 });
+
+describe('Store: change feed resources', () => {
+  it('a subscriber at the head leaves no listeners or waiters behind, across many commits and after an abort', async () => {
+    const dir = await createTempDirectory('feed-leak-');
+    const store = await Store.open(dir.path);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      let seen = 0;
+      const consuming = (async () => {
+        for await (const batch of store.subscribe({ signal: controller.signal }))
+          seen = batch.lastSeqno;
+      })();
+      for (let index = 0; index < 300; index++) await store.put(`k${index}`, 'v');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(seen).to.equal(300);
+      expect(store.waitingReaders).to.equal(1);
+      controller.abort();
+      await consuming;
+      expect(store.waitingReaders).to.equal(0);
+      expect(store.stats().subscribers).to.equal(0);
+      expect(
+        warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'),
+      ).to.deep.equal([]);
+    } finally {
+      process.off('warning', onWarning);
+      await store.close();
+      await dir.remove();
+    }
+  });
+});
