@@ -3,7 +3,7 @@ import { StrataError } from '@strata/core';
 interface Waiter {
   readonly seqno: number;
   readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  readonly reject: (error: StrataError) => void;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -57,7 +57,7 @@ export class CommitNotifier {
           settle();
           resolve(true);
         },
-        reject: (error: unknown) => {
+        reject: (error: StrataError) => {
           settle();
           reject(error);
         },
