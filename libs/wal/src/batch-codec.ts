@@ -2,6 +2,7 @@ import protobuf from 'protobufjs/minimal.js';
 import { StrataError, crc32c, invariant } from '@strata/core';
 import { strata } from './generated/log.js';
 import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
+import { decodeBatch } from './fast-decode.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
 const { LogBatch: LogBatchMessage } = strata.log;
@@ -130,28 +131,32 @@ export function encodeRecord(
 }
 
 /**
- * Decodes the payload of a framed record (already checksum-verified) into a batch. Entries' keys
- * and values are views into `record`. Throws a plain Error on malformed content; callers wrap it
- * into CORRUPTION with the file and offset.
+ * Decodes a framed record (already checksum-verified) into a batch. Entries' keys and values are
+ * views into `record`. Throws a plain Error on malformed content; callers wrap it into CORRUPTION
+ * with the file and offset.
  */
 export function decodeRecord(record: Uint8Array): LogBatch {
+  return decodeBatch(
+    Buffer.isBuffer(record)
+      ? record
+      : Buffer.from(record.buffer, record.byteOffset, record.byteLength),
+  );
+}
+
+/** The reference decoder: the protobufjs-generated code (used to cross-check {@link decodeRecord}). */
+export function decodeRecordWithProtobufjs(record: Uint8Array): LogBatch {
   const payload = record.subarray(RECORD_HEADER_BYTES);
   const message = LogBatchMessage.decode(payload);
   const entries = message.entries as LogEntry[];
   const firstSeqno = toSafeInteger(message.firstSeqno, 'firstSeqno');
   invariant(entries.length > 0, 'a decoded batch has no entries');
-  for (const entry of entries) {
-    const op = entry.op as number;
-    if (op !== 1 && op !== 2 && op !== 3) throw new Error(`unknown op ${op}`);
-    if (entry.key.byteLength === 0) throw new Error('empty key');
-  }
   return {
     epoch: toSafeInteger(message.epoch, 'epoch'),
     firstSeqno,
     lastSeqno: firstSeqno + entries.length - 1,
     timestampMs: toSafeInteger(message.timestampMs, 'timestampMs'),
     chain: message.chain >>> 0,
-    entries: entries,
+    entries,
   };
 }
 

@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { crc32c } from '@strata/core';
-import { decodeRecord, encodeRecord, validateBatch } from '../src/batch-codec.js';
+import {
+  decodeRecord,
+  decodeRecordWithProtobufjs,
+  encodeRecord,
+  validateBatch,
+} from '../src/batch-codec.js';
 import { RECORD_HEADER_BYTES, newRecordHeader, scanPayload } from '../src/record-format.js';
 import { LogOp } from '../src/index.js';
 import type { LogBatchInput, LogEntry } from '../src/index.js';
@@ -107,5 +112,71 @@ describe('record codec (property tests)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('fast decoder', () => {
+  it('decodes exactly what the protobufjs-generated decoder decodes', () => {
+    fc.assert(
+      fc.property(batchArbitrary, fc.integer({ min: 0, max: 0xffffffff }), (batch, chain) => {
+        const { bytes } = encodeRecord(batch, batch.timestampMs!, chain, limits);
+        const fast = decodeRecord(bytes);
+        const reference = decodeRecordWithProtobufjs(bytes);
+        const plain = (decoded: typeof fast) => ({
+          ...decoded,
+          entries: decoded.entries.map((entry) => [
+            entry.op,
+            Buffer.from(entry.key).toString('hex'),
+            Buffer.from(entry.value).toString('hex'),
+          ]),
+        });
+        expect(plain(fast)).to.deep.equal(plain(reference));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never returns garbage for arbitrary payloads: it throws or decodes what protobufjs decodes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (payload) => {
+        const record = Buffer.concat([Buffer.alloc(8), payload]);
+        let fast: unknown;
+        try {
+          fast = decodeRecord(record);
+        } catch {
+          return;
+        }
+        const reference = decodeRecordWithProtobufjs(record);
+        expect((fast as { firstSeqno: number }).firstSeqno).to.equal(reference.firstSeqno);
+        expect((fast as { entries: unknown[] }).entries.length).to.equal(reference.entries.length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('fast decoder: non-minimal encodings', () => {
+  it('decodes a field whose tag is written as a two-byte varint, as protobuf allows', () => {
+    const { bytes } = encodeRecord(
+      {
+        epoch: 1,
+        firstSeqno: 7,
+        entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.from('v') }],
+      },
+      5,
+      9,
+      limits,
+    );
+    // Re-encode the entry's tag 0x2a as 0xaa 0x00 (same field, wire type 2).
+    const entryAt = bytes.indexOf(0x2a, 8);
+    const stretched = Buffer.concat([
+      bytes.subarray(0, entryAt),
+      Buffer.from([0xaa, 0x00]),
+      bytes.subarray(entryAt + 1),
+    ]);
+    expect(
+      decodeRecord(stretched).entries.map((entry) => Buffer.from(entry.key).toString()),
+    ).to.deep.equal(['k']);
+    expect(decodeRecordWithProtobufjs(stretched).entries.length).to.equal(1);
   });
 });
