@@ -1,4 +1,4 @@
-import type { LogBatch, LogEntry, LogOp } from './log-batch.js';
+import type { LogBatch, LogEntry } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
 /**
