@@ -1,0 +1,49 @@
+import { RocksLevel } from '@nxtedition/rocksdb';
+import type { KvContender, SyncMode } from '../contender.js';
+
+/**
+ * RocksDB through @nxtedition/rocksdb with its defaults. Durable single writes go through
+ * `batch([put], { sync: true })` because this binding's `put` drops its write options (see
+ * tools/bench/README.md); unsynced single writes use `put`. `get` of a missing key rejects with
+ * `LEVEL_NOT_FOUND` (abstract-level 1), which counts as "missing".
+ */
+export async function openRocksDb(directory: string, mode: SyncMode): Promise<KvContender> {
+  const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  return {
+    async writeBatch(keys, values) {
+      const batch = db.batch();
+      for (let index = 0; index < keys.length; index++) {
+        batch.put(keys[index] as Buffer, values[index] as Buffer);
+      }
+      await batch.write({ sync: false });
+    },
+    put:
+      mode === 'durable'
+        ? (key, value) => db.batch([{ type: 'put', key, value }], { sync: true })
+        : (key, value) => db.put(key, value),
+    get: (key) =>
+      db.get(key).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 'LEVEL_NOT_FOUND') return undefined;
+        throw error;
+      }),
+    async scanAll() {
+      const iterator = db.iterator();
+      let count = 0;
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(1000);
+          count += entries.length;
+          if (entries.length === 0) return count;
+        }
+      } finally {
+        await iterator.close();
+      }
+    },
+    async scanFrom(start, limit) {
+      return (await db.iterator({ gte: start, limit }).all()).length;
+    },
+    settle: () => Promise.resolve(),
+    close: () => db.close(),
+  };
+}
