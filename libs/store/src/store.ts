@@ -332,7 +332,7 @@ export class Store {
     this.inFlightWrites++;
     try {
       if (this.jobs.pressure() !== 'none') await this.throttle();
-      await this.wal.whenWritable();
+      if (!this.wal.isWritable) await this.wal.whenWritable();
       // A write accepted before close() still completes (close waits for it); only a failure stops it.
       if (this.failure) throw this.failure;
       // Seqnos are taken and the append is issued in the same synchronous step, so concurrent

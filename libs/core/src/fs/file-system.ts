@@ -34,6 +34,11 @@ export interface FileHandle {
   readSync(buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** Writes all of `buffers`, back to back, starting at `position`. */
   writev(buffers: readonly Uint8Array[], position: number): Promise<void>;
+  /**
+   * The same write, synchronously. For writes into the page cache (no O_DSYNC): a few
+   * microseconds, far less than a threadpool round trip. Do not use it on an O_DSYNC handle.
+   */
+  writevSync(buffers: readonly Uint8Array[], position: number): void;
   /** Flushes the file's data (and the size, if it changed) to stable storage. */
   datasync(): Promise<void>;
   /** Sets the file's length. */

@@ -1,4 +1,4 @@
-import { constants, promises as fsp, readSync } from 'node:fs';
+import { constants, promises as fsp, readSync, writevSync } from 'node:fs';
 import type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './file-system.js';
 import { errnoOf } from './file-system.js';
 
@@ -33,6 +33,16 @@ class NodeFileHandle implements FileHandle {
       const { bytesWritten } = await this.handle.writev(remaining, at);
       at += bytesWritten;
       remaining = dropWritten(remaining, bytesWritten);
+    }
+  }
+
+  writevSync(buffers: readonly Uint8Array[], position: number): void {
+    let remaining = buffers.slice();
+    let at = position;
+    while (remaining.length > 0) {
+      const written = writevSync(this.handle.fd, remaining as NodeJS.ArrayBufferView[], at);
+      at += written;
+      remaining = dropWritten(remaining, written);
     }
   }
 

@@ -354,6 +354,10 @@ class SimulatedFileHandle implements FileHandle {
 
   async writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
     await Promise.resolve();
+    this.writevSync(buffers, position);
+  }
+
+  writevSync(buffers: readonly Uint8Array[], position: number): void {
     this.check('write');
     if (!this.writable) throw fsError('EBADF', 'write', this.path);
     const total = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
