@@ -40,7 +40,7 @@ class NodeFileHandle implements FileHandle {
     let remaining = buffers.slice();
     let at = position;
     while (remaining.length > 0) {
-      const written = writevSync(this.handle.fd, remaining as NodeJS.ArrayBufferView[], at);
+      const written = writevSync(this.handle.fd, remaining, at);
       at += written;
       remaining = dropWritten(remaining, written);
     }
