@@ -12,7 +12,10 @@ export interface StoreOptions {
   readonly syncIntervalMs?: number;
   /** The active memtable is sealed and flushed at this size. Default 64 MiB. */
   readonly memtableSizeBytes?: number;
-  /** Writes wait while this many sealed memtables await their flush. Default 4. */
+  /**
+   * Writes wait while this many sealed memtables await their flush. Default 2: with 64 MiB
+   * memtables that bounds memtable memory to about 192 MiB while a flush catches up.
+   */
   readonly maxSealedMemtables?: number;
   /** Writes are slowed (yield between write groups) from this many level-0 segments. Default 20. */
   readonly level0SlowdownSegments?: number;
@@ -59,7 +62,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     sync: options.sync ?? 'always',
     syncIntervalMs: options.syncIntervalMs ?? 100,
     memtableSizeBytes: options.memtableSizeBytes ?? 64 * MIB,
-    maxSealedMemtables: options.maxSealedMemtables ?? 4,
+    maxSealedMemtables: options.maxSealedMemtables ?? 2,
     level0SlowdownSegments: options.level0SlowdownSegments ?? 20,
     level0StopSegments: options.level0StopSegments ?? 36,
     compactionStrategy: options.compactionStrategy ?? new LeveledStrategy(),

@@ -421,9 +421,14 @@ export class Store {
   // ------------------------------------------------------------------ reads
 
   /** The value of `key`, or `undefined`; with `at`, as of that seqno. */
-  async get(key: BytesLike, options: ReadOptions = {}): Promise<Buffer | undefined> {
-    this.checkReadable();
-    return this.tree.get(this.key(key), this.readSeqno(options.at));
+  get(key: BytesLike, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    // Not async: hand back the engine's promise instead of wrapping it in one more (hot path).
+    try {
+      this.checkReadable();
+      return this.tree.get(this.key(key), this.readSeqno(options.at));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** The value of `key` and the seqno of the write that set it, or `undefined`. */
