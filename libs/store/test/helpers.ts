@@ -11,17 +11,7 @@ export async function rangeStrings(
   return out;
 }
 
-/** Captures the rejection of a promise (fails if it resolves). */
-export async function rejectionOf(
-  promise: Promise<unknown>,
-): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
+export { rejectionOf } from '@strata/testing';
 
 /** Takes `count` batches from a change feed, as `firstSeqno:key,key` strings. */
 export async function takeBatches(

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import { Store } from '../src/index.js';
-import { deterministicValue as valueOf } from '@strata/testing';
+import { armPowerFailure, deterministicValue as valueOf } from '@strata/testing';
 
 const CYCLES = Number(process.env['STRATA_STORE_POWER_LOSS_CYCLES'] ?? 1000);
 const options = {
@@ -24,17 +24,9 @@ async function powerLossCycle(seed: number): Promise<number> {
   for (let round = 0; round < 2; round++) {
     const fs = disk;
     const store = await Store.open('/data', { ...options, fileSystem: fs });
-    const crashAt = 10 + Math.floor(random() * 400);
-    let operations = 0;
-    let crashed = false;
-    fs.setFaultInjector(() => {
-      if (crashed || ++operations < crashAt) return undefined;
-      crashed = true;
-      disk = fs.crash({ random });
-      return 'EIO';
-    });
+    const failure = armPowerFailure(fs, 10 + Math.floor(random() * 400), random);
     const writers = Array.from({ length: 1 + Math.floor(random() * 4) }, async (_, writer) => {
-      for (let counter = 0; !crashed; counter++) {
+      for (let counter = 0; !failure.happened; counter++) {
         const key = `s${seed}-r${round}-w${writer}-${counter}`;
         try {
           if (counter % 4 === 3) {
@@ -62,10 +54,8 @@ async function powerLossCycle(seed: number): Promise<number> {
       }
     });
     await Promise.all(writers);
-    if (!crashed) {
-      crashed = true;
-      disk = fs.crash({ random });
-    }
+    failure.now();
+    disk = failure.disk;
 
     const reopened = await Store.open('/data', { ...options, fileSystem: disk });
     try {

@@ -37,14 +37,4 @@ export async function readAll(
   return out;
 }
 
-/** Captures the rejection of a promise (fails if it resolves). */
-export async function rejectionOf(
-  promise: Promise<unknown>,
-): Promise<Error & { code?: string; details?: Record<string, unknown> }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
+export { rejectionOf } from '@strata/testing';

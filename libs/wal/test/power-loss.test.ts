@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import { Wal } from '../src/index.js';
+import { armPowerFailure } from '@strata/testing';
 import { batchAt } from './helpers.js';
 
 const CYCLES = Number(process.env['STRATA_POWER_LOSS_CYCLES'] ?? 1000);
@@ -27,19 +28,11 @@ async function powerLossCycle(
       segmentSizeBytes: 4096,
       maxGroupBytes: 4096,
     });
-    let operations = 0;
-    const crashAt = 5 + Math.floor(random() * 120);
-    let crashed = false;
-    fs.setFaultInjector(() => {
-      if (crashed || ++operations < crashAt) return undefined;
-      crashed = true;
-      disk = fs.crash({ random });
-      return 'EIO';
-    });
+    const failure = armPowerFailure(fs, 5 + Math.floor(random() * 120), random);
     // Batches are deterministic functions of their first seqno, so recovered content can be checked.
     let next = wal.nextSeqno;
     const writers = Array.from({ length: 1 + Math.floor(random() * 6) }, async () => {
-      while (!crashed) {
+      while (!failure.happened) {
         const firstSeqno = next;
         const count = entriesOf(firstSeqno);
         next += count;
@@ -54,6 +47,7 @@ async function powerLossCycle(
     });
     await Promise.all(writers);
     await wal.close().catch(() => undefined);
+    disk = failure.disk;
 
     const reopened = await Wal.open('/wal', { fileSystem: disk, segmentSizeBytes: 4096 });
     let expected = 1;

@@ -9,3 +9,7 @@ export type { NatsServerHandle, NatsServerOptions } from './nats-server.js';
 export { createTempDirectory } from './temp-directory.js';
 export { findFreePort } from './free-port.js';
 export { deterministicValue } from './deterministic-value.js';
+export { rejectionOf } from './rejection-of.js';
+export type { CodedError } from './rejection-of.js';
+export { armPowerFailure } from './power-failure.js';
+export type { PowerFailure } from './power-failure.js';
