@@ -10,6 +10,7 @@ export default tseslint.config(
       '**/dist/**',
       '**/generated/**',
       '.nx/**',
+      '.tmp/**',
       'tools/bench/results/**',
     ],
   },
@@ -19,7 +20,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '*.mjs', 'tools/*.mjs', 'tools/*/*.mjs'],
+          allowDefaultProject: [
+            '*.js',
+            '*.mjs',
+            'tools/*.mjs',
+            'tools/*/*.mjs',
+            'apps/*/scripts/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },

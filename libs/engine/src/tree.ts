@@ -840,6 +840,16 @@ async function getFromVersion(
   key: Uint8Array,
   seqno: number,
 ): Promise<InternalEntry | undefined> {
+  // A cold read (after a reopen) loads the index and filter of every segment it may consult: start
+  // those loads together, so their file opens overlap instead of queueing one after another.
+  let loads: Promise<void>[] | undefined;
+  for (let level = 0; level < version.levels.length; level++) {
+    for (const segment of version.segmentsCovering(level, key)) {
+      if (!segment.isLoaded()) (loads ??= []).push(segment.load());
+    }
+  }
+  // A failed load is reported by the segment's own get below (only if the lookup reaches it).
+  if (loads !== undefined) await Promise.all(loads.map((load) => load.catch(() => undefined)));
   for (let level = 0; level < version.levels.length; level++) {
     if (version.levels[level]!.length === 0) continue;
     let best: InternalEntry | undefined;

@@ -26,6 +26,21 @@ export class DescriptorTable {
     return this.open.size;
   }
 
+  /**
+   * Opens `path` if it has no handle yet, so that {@link readSync} can serve the reads that follow
+   * in the same turn (one threadpool round trip instead of one per read). Open errors surface
+   * from the read that follows.
+   */
+  async prepare(path: string): Promise<void> {
+    if (this.open.get(path)?.opened !== undefined) return;
+    let descriptor = this.open.get(path);
+    if (descriptor === undefined) {
+      descriptor = this.createDescriptor(path, 0);
+      this.evict();
+    }
+    await descriptor.handle.catch(() => undefined);
+  }
+
   /** Reads exactly `length` bytes at `position`; a short read is reported by the caller. */
   async read(path: string, position: number, length: number): Promise<Buffer> {
     let descriptor = this.open.get(path);
@@ -34,20 +49,7 @@ export class DescriptorTable {
       this.open.set(path, descriptor);
       descriptor.users++;
     } else {
-      const created: Descriptor = {
-        handle: this.fileSystem.open(path, 'read'),
-        opened: undefined,
-        users: 1,
-      };
-      // A failed open is reported through the read below; do not leave it unhandled meanwhile.
-      created.handle.then(
-        (handle) => {
-          created.opened = handle;
-        },
-        () => undefined,
-      );
-      descriptor = created;
-      this.open.set(path, descriptor);
+      descriptor = this.createDescriptor(path, 1);
       this.evict();
     }
     try {
@@ -94,6 +96,25 @@ export class DescriptorTable {
       throw ioError('read', path, error);
     }
     return done === length ? buffer : buffer.subarray(0, done);
+  }
+
+  private createDescriptor(path: string, users: number): Descriptor {
+    const created: Descriptor = {
+      handle: this.fileSystem.open(path, 'read'),
+      opened: undefined,
+      users,
+    };
+    // A failed open is reported through a read; do not leave it unhandled meanwhile.
+    created.handle.then(
+      (handle) => {
+        created.opened = handle;
+      },
+      () => {
+        if (this.open.get(path) === created) this.open.delete(path);
+      },
+    );
+    this.open.set(path, created);
+    return created;
   }
 
   /** Closes the handle of a file (it is being deleted). */

@@ -6,13 +6,17 @@ import { NIL } from './memtable.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** A cursor over a memtable; it never needs I/O. */
+/**
+ * A cursor over a memtable; it never needs I/O. Inserts shift positions, so after one (the cursor's
+ * owner may have awaited in between) it seeks again just past the entry it is on.
+ */
 export class MemtableCursor implements Cursor {
   done = false;
   key: Buffer = EMPTY;
   seqno = 0;
   kind: ValueKindCode = 0;
   private node = NIL;
+  private seenMutations = 0;
 
   constructor(
     private readonly memtable: Memtable,
@@ -36,10 +40,18 @@ export class MemtableCursor implements Cursor {
   }
 
   advance(): CursorStatus {
-    this.node =
-      this.direction === 'forward'
-        ? this.memtable.next(this.node)
-        : this.memtable.previous(this.node);
+    const m = this.memtable;
+    if (this.node === NIL) return this.load();
+    if (m.mutations !== this.seenMutations) {
+      // Entries are only ever added, so the current one is still there: forward, the first entry
+      // after (key, seqno - 0.5) follows it (seqnos are integers); backward, the one before it.
+      this.node =
+        this.direction === 'forward'
+          ? m.seek(this.key, this.seqno - 0.5)
+          : m.previous(m.seek(this.key, this.seqno));
+      return this.load();
+    }
+    this.node = this.direction === 'forward' ? m.next(this.node) : m.previous(this.node);
     return this.load();
   }
 
@@ -49,6 +61,7 @@ export class MemtableCursor implements Cursor {
 
   private load(): CursorStatus {
     const node = this.node;
+    this.seenMutations = this.memtable.mutations;
     if (node === NIL) {
       this.done = true;
       return READY;

@@ -2,33 +2,40 @@ import { invariant } from '@strata/core';
 import { compareKeyTo } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 
-const MAX_HEIGHT = 12;
-/** Link value meaning "no node". */
+/** Position value meaning "no entry". */
 export const NIL = -1;
-const HEAD = 0;
+
+/** Entries per leaf; positions are `leaf * LEAF_SLOTS + slot`. */
+const LEAF_SLOTS = 64;
+/** Separator keys per inner node (children: one more). */
+const INNER_KEYS = 64;
+/**
+ * A slot (in a leaf or an inner node) is five Int32 words: the first 16 key bytes as four
+ * big-endian words (sign-flipped, so signed compares order them as unsigned bytes), then the entry
+ * id. A binary search within a node then reads only that node's contiguous memory: the memtable
+ * was bound by cache misses when every comparison chased a pointer.
+ */
+const SLOT = 5;
+const S_ENTRY = 4;
+const PREFIX_BYTES = 16;
+/** Leaf metadata words: count, next leaf, previous leaf. */
+const LEAF_META = 3;
+const M_COUNT = 0;
+const M_NEXT = 1;
+const M_PREV = 2;
+/** Entry record words: slab index, offset in the slab, key length, value length. */
+const RECORD = 4;
+const R_SLAB = 0;
+const R_OFFSET = 1;
+const R_KEY_LENGTH = 2;
+const R_VALUE_LENGTH = 3;
+
 const MIN_SLAB_BYTES = 64 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
-/** Per-entry bookkeeping counted in the memtable size (node record, links, seqno). */
+/** Per-entry bookkeeping counted in the memtable size (record, slot share, seqno). */
 const ENTRY_OVERHEAD_BYTES = 64;
-
-/**
- * Node record layout: one stride of an Int32Array per node, so that a search step touches one
- * cache line instead of one per field array (the skiplist was bound by cache misses). The first
- * 16 key bytes are kept in the record as four big-endian words (sign-flipped, so signed compares
- * order them as unsigned bytes): most comparisons never touch the key slab.
- */
-const STRIDE = 12;
-const F_PREFIX = 0; // 4 words
-const F_SLAB = 4;
-const F_OFFSET = 5;
-const F_KEY_LENGTH = 6;
-const F_VALUE_LENGTH = 7;
-/** Start of the node's links for levels >= 1 in `links` (level L at linkStart + L - 1). */
-const F_LINK_START = 8;
-const F_NEXT = 9;
-const F_PREV = 10;
-const F_HEIGHT = 11;
-const PREFIX_BYTES = 16;
+/** Deepest tree the path buffer holds: 64^12 entries is far beyond any memtable. */
+const MAX_DEPTH = 12;
 
 /**
  * The memtable's arrays, all backed by SharedArrayBuffers, so a sealed memtable can be handed to a
@@ -37,11 +44,18 @@ const PREFIX_BYTES = 16;
 export interface SharedMemtableState {
   readonly count: number;
   readonly slabs: readonly Uint8Array[];
-  readonly nodes: Int32Array;
+  readonly records: Int32Array;
   readonly seqnos: Float64Array;
   readonly kinds: Uint8Array;
-  readonly links: Int32Array;
-  readonly tails: Int32Array;
+  readonly leafSlots: Int32Array;
+  readonly leafMeta: Int32Array;
+  readonly innerKeys: Int32Array;
+  readonly innerChildren: Int32Array;
+  readonly innerCounts: Int32Array;
+  readonly root: number;
+  readonly height: number;
+  readonly firstLeaf: number;
+  readonly lastLeaf: number;
   readonly sizeBytes: number;
   readonly maxSeqno: number;
 }
@@ -54,6 +68,13 @@ function sharedFloat64(length: number): Float64Array {
 }
 function sharedUint8(length: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(length));
+}
+/**
+ * Capacity after `current` runs out: grows by half rather than doubling, so that a full memtable
+ * over-allocates at most a third of its bookkeeping arrays (they count towards peak RSS).
+ */
+function grownCapacity(current: number): number {
+  return current + Math.max(16, current >> 1);
 }
 
 /** Big-endian word of key bytes `at..at+3` (zero padded), sign-flipped for signed comparison. */
@@ -69,11 +90,15 @@ function prefixWord(key: Uint8Array, at: number): number {
 /**
  * An in-memory sorted run of versioned entries, ordered by (key ascending, seqno descending).
  *
- * A skiplist laid out in typed arrays: no JavaScript object is allocated per entry. Keys and values
- * are copied into append-only slabs; a node is a fixed-size record in one Int32Array (key prefix,
- * slab position, level-0 links both ways); links of upper levels live in a second array. Entries
- * are never removed or changed, so any reader (an iterator suspended on a block read, a flush
- * worker) sees a consistent prefix of history.
+ * A B+tree laid out in typed arrays: no JavaScript object is allocated per entry. Keys and values
+ * are copied into append-only slabs and described by fixed-size records; leaves hold sorted slots
+ * (key prefix + record id) and are linked both ways; inner nodes hold separator slots. An insert
+ * touches a handful of nodes, each searched in its own contiguous memory, where the skiplist it
+ * replaces chased about 30 scattered pointers (about 1.5x the insert rate for random keys).
+ *
+ * Entries are never removed or changed, but an insert shifts slots, so a position (from
+ * {@link seek}, {@link first}, ...) is valid only until the next insert: {@link mutations} tells a
+ * reader that suspended in between to seek again. A sealed memtable never changes.
  *
  * @example
  * ```ts
@@ -83,20 +108,31 @@ function prefixWord(key: Uint8Array, at: number): number {
  * ```
  */
 export class Memtable {
-  private count = 1; // node 0 is the head sentinel
+  private count = 0;
   private slabs: Buffer[] = [];
   private slabUsedBytes = 0;
-  private nodes: Int32Array;
+  private records: Int32Array;
   private seqnos: Float64Array;
   private kinds: Uint8Array;
-  private links: Int32Array;
-  private linkCount = MAX_HEIGHT;
-  private readonly tails: Int32Array;
-  private readonly preds = new Int32Array(MAX_HEIGHT);
+  private leafSlots: Int32Array;
+  private leafMeta: Int32Array;
+  private leafCount = 1;
+  private innerKeys: Int32Array;
+  private innerChildren: Int32Array;
+  private innerCounts: Int32Array;
+  private innerCount = 0;
+  private root = 0;
+  /** Levels including the leaves: 1 while the root is a leaf. */
   private height = 1;
+  private firstLeaf = 0;
+  private lastLeaf = 0;
   private sizeBytes = 0;
   private maxSeqno = -1;
+  private mutationCount = 0;
   private readonly frozen: boolean;
+  /** Inner nodes and child indexes on the path of the last descent (for splits). */
+  private readonly pathNodes = new Int32Array(MAX_DEPTH);
+  private readonly pathIndexes = new Int32Array(MAX_DEPTH);
   // The search key's prefix words, computed once per search.
   private w0 = 0;
   private w1 = 0;
@@ -107,28 +143,36 @@ export class Memtable {
     if (state) {
       this.count = state.count;
       this.slabs = state.slabs.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength));
-      this.nodes = state.nodes;
+      this.records = state.records;
       this.seqnos = state.seqnos;
       this.kinds = state.kinds;
-      this.links = state.links;
-      this.tails = state.tails;
+      this.leafSlots = state.leafSlots;
+      this.leafMeta = state.leafMeta;
+      this.innerKeys = state.innerKeys;
+      this.innerChildren = state.innerChildren;
+      this.innerCounts = state.innerCounts;
+      this.root = state.root;
+      this.height = state.height;
+      this.firstLeaf = state.firstLeaf;
+      this.lastLeaf = state.lastLeaf;
       this.sizeBytes = state.sizeBytes;
       this.maxSeqno = state.maxSeqno;
       this.frozen = true;
       return;
     }
     const capacity = Math.max(16, initialCapacity);
-    this.nodes = sharedInt32(capacity * STRIDE);
+    this.records = sharedInt32(capacity * RECORD);
     this.seqnos = sharedFloat64(capacity);
     this.kinds = sharedUint8(capacity);
-    this.links = sharedInt32(capacity + MAX_HEIGHT);
-    this.links.fill(NIL, 0, MAX_HEIGHT);
-    this.tails = sharedInt32(MAX_HEIGHT);
-    this.tails.fill(HEAD);
-    this.nodes[HEAD * STRIDE + F_NEXT] = NIL;
-    this.nodes[HEAD * STRIDE + F_PREV] = NIL;
-    this.nodes[HEAD * STRIDE + F_HEIGHT] = MAX_HEIGHT;
-    this.nodes[HEAD * STRIDE + F_LINK_START] = 0 - 1; // head's level L link at links[L - 1]
+    const leaves = Math.max(4, Math.ceil(capacity / (LEAF_SLOTS / 2)));
+    this.leafSlots = sharedInt32(leaves * LEAF_SLOTS * SLOT);
+    this.leafMeta = sharedInt32(leaves * LEAF_META);
+    this.leafMeta[M_NEXT] = NIL;
+    this.leafMeta[M_PREV] = NIL;
+    const inners = Math.max(4, Math.ceil(leaves / (INNER_KEYS / 2)));
+    this.innerKeys = sharedInt32(inners * INNER_KEYS * SLOT);
+    this.innerChildren = sharedInt32(inners * (INNER_KEYS + 1));
+    this.innerCounts = sharedInt32(inners);
     this.frozen = false;
   }
 
@@ -142,11 +186,18 @@ export class Memtable {
     return {
       count: this.count,
       slabs: this.slabs.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)),
-      nodes: this.nodes,
+      records: this.records,
       seqnos: this.seqnos,
       kinds: this.kinds,
-      links: this.links,
-      tails: this.tails,
+      leafSlots: this.leafSlots,
+      leafMeta: this.leafMeta,
+      innerKeys: this.innerKeys,
+      innerChildren: this.innerChildren,
+      innerCounts: this.innerCounts,
+      root: this.root,
+      height: this.height,
+      firstLeaf: this.firstLeaf,
+      lastLeaf: this.lastLeaf,
       sizeBytes: this.sizeBytes,
       maxSeqno: this.maxSeqno,
     };
@@ -154,12 +205,17 @@ export class Memtable {
 
   /** Number of entries (all versions, tombstones included). */
   get length(): number {
-    return this.count - 1;
+    return this.count;
+  }
+
+  /** Changes on every insert: positions taken before a change must be sought again. */
+  get mutations(): number {
+    return this.mutationCount;
   }
 
   /** True when the memtable holds no entry. */
   isEmpty(): boolean {
-    return this.count === 1;
+    return this.count === 0;
   }
 
   /** Approximate memory taken by the entries, in bytes. */
@@ -179,54 +235,13 @@ export class Memtable {
   insert(key: Uint8Array, value: Uint8Array, seqno: number, kind: ValueKindCode): [number, number] {
     invariant(!this.frozen, 'insert into a frozen (shared) memtable');
     const itemSize = key.length + value.length + ENTRY_OVERHEAD_BYTES;
-    const height = randomHeight();
-    const node = this.allocateNode(height);
-    const slabIndex = this.store(key, value);
-    const offset = this.slabUsedBytes - key.length - value.length;
+    const entry = this.addRecord(key, value, seqno, kind);
     this.setSearchKey(key);
-    const nodes = this.nodes;
-    const r = node * STRIDE;
-    nodes[r + F_PREFIX] = this.w0;
-    nodes[r + F_PREFIX + 1] = this.w1;
-    nodes[r + F_PREFIX + 2] = this.w2;
-    nodes[r + F_PREFIX + 3] = this.w3;
-    nodes[r + F_SLAB] = slabIndex;
-    nodes[r + F_OFFSET] = offset;
-    nodes[r + F_KEY_LENGTH] = key.length;
-    nodes[r + F_VALUE_LENGTH] = value.length;
-    nodes[r + F_HEIGHT] = height;
-    this.seqnos[node] = seqno;
-    this.kinds[node] = kind;
-
-    const preds = this.preds;
-    const tails = this.tails;
-    const tail = tails[0]!;
-    if (tail === HEAD || this.compareTo(key, seqno, tail) > 0) {
-      // Appending in key order (sequential fills) needs no search: the tails are the predecessors.
-      for (let level = 0; level < MAX_HEIGHT; level++) preds[level] = tails[level]!;
-    } else {
-      this.findPredecessors(key, seqno);
-    }
-    if (height > this.height) this.height = height;
-    const links = this.links;
-    // Level 0 lives in the records, both ways.
-    const pred0 = preds[0]!;
-    const next0 = nodes[pred0 * STRIDE + F_NEXT]!;
-    nodes[r + F_NEXT] = next0;
-    nodes[r + F_PREV] = pred0;
-    nodes[pred0 * STRIDE + F_NEXT] = node;
-    if (next0 === NIL) tails[0] = node;
-    else nodes[next0 * STRIDE + F_PREV] = node;
-    const start = nodes[r + F_LINK_START]!;
-    for (let level = 1; level < height; level++) {
-      const pred = preds[level]!;
-      const predLink = nodes[pred * STRIDE + F_LINK_START]! + level;
-      const next = links[predLink]!;
-      links[start + level] = next;
-      links[predLink] = node;
-      if (next === NIL) tails[level] = node;
-    }
-
+    const leaf = this.descend(key, seqno, true);
+    // Inserted before any equal (key, seqno): the newer write shadows the older one.
+    const slot = this.leafLowerBound(leaf, key, seqno);
+    this.insertIntoLeaf(leaf, slot, entry);
+    this.mutationCount++;
     this.sizeBytes += itemSize;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
     return [itemSize, this.sizeBytes];
@@ -237,86 +252,107 @@ export class Memtable {
    * `undefined`.
    */
   get(key: Uint8Array, readSeqno: number): InternalEntry | undefined {
-    if (this.count === 1) return undefined;
-    const node = this.seek(key, readSeqno - 1);
-    if (node === NIL || this.compareKeyAt(key, node) !== 0) return undefined;
-    return this.entryAt(node);
+    if (this.count === 0) return undefined;
+    const position = this.seek(key, readSeqno - 1);
+    if (position === NIL || this.compareKeyAt(key, position) !== 0) return undefined;
+    return this.entryAt(position);
   }
 
-  /** The first node ordered at or after (`key`, `seqno`), or {@link NIL}. Seqno may be ±Infinity. */
+  /** The first position ordered at or after (`key`, `seqno`), or {@link NIL}. Seqno may be ±Infinity. */
   seek(key: Uint8Array, seqno: number): number {
+    if (this.count === 0) return NIL;
     this.setSearchKey(key);
-    this.findPredecessors(key, seqno);
-    return this.nodes[this.preds[0]! * STRIDE + F_NEXT]!;
+    const leaf = this.descend(key, seqno, false);
+    const slot = this.leafLowerBound(leaf, key, seqno);
+    if (slot < this.leafMeta[leaf * LEAF_META + M_COUNT]!) return leaf * LEAF_SLOTS + slot;
+    // Past the end of this leaf: the answer is the first entry of the next one.
+    const next = this.leafMeta[leaf * LEAF_META + M_NEXT]!;
+    return next === NIL ? NIL : next * LEAF_SLOTS;
   }
 
-  /** The first node, or {@link NIL}. */
+  /** The first position, or {@link NIL}. */
   first(): number {
-    return this.nodes[HEAD * STRIDE + F_NEXT]!;
+    return this.count === 0 ? NIL : this.firstLeaf * LEAF_SLOTS;
   }
 
-  /** The last node, or {@link NIL}. */
+  /** The last position, or {@link NIL}. */
   last(): number {
-    const tail = this.tails[0]!;
-    return tail === HEAD ? NIL : tail;
+    if (this.count === 0) return NIL;
+    const leaf = this.lastLeaf;
+    return leaf * LEAF_SLOTS + this.leafMeta[leaf * LEAF_META + M_COUNT]! - 1;
   }
 
-  /** The node after `node`, or {@link NIL}. */
-  next(node: number): number {
-    return this.nodes[node * STRIDE + F_NEXT]!;
+  /** The position after `position`, or {@link NIL}. */
+  next(position: number): number {
+    const leaf = (position / LEAF_SLOTS) | 0;
+    const slot = position - leaf * LEAF_SLOTS;
+    if (slot + 1 < this.leafMeta[leaf * LEAF_META + M_COUNT]!) return position + 1;
+    const next = this.leafMeta[leaf * LEAF_META + M_NEXT]!;
+    return next === NIL ? NIL : next * LEAF_SLOTS;
   }
 
-  /** The node before `node` (or before the end when `node` is NIL), or {@link NIL}. */
-  previous(node: number): number {
-    const p = node === NIL ? this.tails[0]! : this.nodes[node * STRIDE + F_PREV]!;
-    return p === HEAD ? NIL : p;
+  /** The position before `position` (or before the end when it is NIL), or {@link NIL}. */
+  previous(position: number): number {
+    if (position === NIL) return this.last();
+    const leaf = (position / LEAF_SLOTS) | 0;
+    if (position > leaf * LEAF_SLOTS) return position - 1;
+    const previous = this.leafMeta[leaf * LEAF_META + M_PREV]!;
+    if (previous === NIL) return NIL;
+    return previous * LEAF_SLOTS + this.leafMeta[previous * LEAF_META + M_COUNT]! - 1;
   }
 
-  /** A view of a node's key. */
-  keyAt(node: number): Buffer {
-    const r = node * STRIDE;
-    const nodes = this.nodes;
-    const offset = nodes[r + F_OFFSET]!;
-    return this.slabs[nodes[r + F_SLAB]!]!.subarray(offset, offset + nodes[r + F_KEY_LENGTH]!);
+  /** A view of the key at a position. */
+  keyAt(position: number): Buffer {
+    const r = this.entryOf(position) * RECORD;
+    const records = this.records;
+    const offset = records[r + R_OFFSET]!;
+    return this.slabs[records[r + R_SLAB]!]!.subarray(offset, offset + records[r + R_KEY_LENGTH]!);
   }
 
-  /** A view of a node's value. */
-  valueAt(node: number): Buffer {
-    const r = node * STRIDE;
-    const nodes = this.nodes;
-    const offset = nodes[r + F_OFFSET]! + nodes[r + F_KEY_LENGTH]!;
-    return this.slabs[nodes[r + F_SLAB]!]!.subarray(offset, offset + nodes[r + F_VALUE_LENGTH]!);
+  /** A view of the value at a position. */
+  valueAt(position: number): Buffer {
+    const r = this.entryOf(position) * RECORD;
+    const records = this.records;
+    const offset = records[r + R_OFFSET]! + records[r + R_KEY_LENGTH]!;
+    return this.slabs[records[r + R_SLAB]!]!.subarray(
+      offset,
+      offset + records[r + R_VALUE_LENGTH]!,
+    );
   }
 
-  seqnoAt(node: number): number {
-    return this.seqnos[node]!;
+  seqnoAt(position: number): number {
+    return this.seqnos[this.entryOf(position)]!;
   }
 
-  kindAt(node: number): ValueKindCode {
-    return this.kinds[node]! as ValueKindCode;
+  kindAt(position: number): ValueKindCode {
+    return this.kinds[this.entryOf(position)]! as ValueKindCode;
   }
 
-  /** The full entry at a node. */
-  entryAt(node: number): InternalEntry {
+  /** The full entry at a position. */
+  entryAt(position: number): InternalEntry {
     return {
-      key: this.keyAt(node),
-      value: this.valueAt(node),
-      seqno: this.seqnos[node]!,
-      kind: this.kinds[node]! as ValueKindCode,
+      key: this.keyAt(position),
+      value: this.valueAt(position),
+      seqno: this.seqnoAt(position),
+      kind: this.kindAt(position),
     };
   }
 
-  /** Compares `key` with a node's key. */
-  compareKeyAt(key: Uint8Array, node: number): number {
-    const r = node * STRIDE;
-    const nodes = this.nodes;
-    const offset = nodes[r + F_OFFSET]!;
+  /** Compares `key` with the key at a position. */
+  compareKeyAt(key: Uint8Array, position: number): number {
+    const r = this.entryOf(position) * RECORD;
+    const records = this.records;
+    const offset = records[r + R_OFFSET]!;
     return compareKeyTo(
       key,
-      this.slabs[nodes[r + F_SLAB]!]!,
+      this.slabs[records[r + R_SLAB]!]!,
       offset,
-      offset + nodes[r + F_KEY_LENGTH]!,
+      offset + records[r + R_KEY_LENGTH]!,
     );
+  }
+
+  private entryOf(position: number): number {
+    return this.leafSlots[position * SLOT + S_ENTRY]!;
   }
 
   private setSearchKey(key: Uint8Array): void {
@@ -327,93 +363,278 @@ export class Memtable {
   }
 
   /**
-   * Ordering of (key, seqno) against a node: key ascending, then seqno descending. The key's
-   * prefix words must be set ({@link setSearchKey}).
+   * Ordering of (key, seqno) against the slot at `base` of `slots`: key ascending, then seqno
+   * descending. The key's prefix words must be set ({@link setSearchKey}).
    */
-  private compareTo(key: Uint8Array, seqno: number, node: number): number {
-    const nodes = this.nodes;
-    const r = node * STRIDE;
-    let d = this.w0 - nodes[r]!;
-    if (d === 0) {
-      d = this.w1 - nodes[r + 1]!;
-      if (d === 0) {
-        d = this.w2 - nodes[r + 2]!;
-        if (d === 0) {
-          d = this.w3 - nodes[r + 3]!;
-          if (d === 0) {
-            const keyLength = nodes[r + F_KEY_LENGTH]!;
-            if (key.length <= PREFIX_BYTES && keyLength <= PREFIX_BYTES) {
-              d = key.length - keyLength;
-            } else {
-              const offset = nodes[r + F_OFFSET]!;
-              const slab = this.slabs[nodes[r + F_SLAB]!]!;
-              d = compareKeyTo(key, slab, offset, offset + keyLength);
-            }
-            if (d === 0) {
-              const s = this.seqnos[node]!;
-              return s > seqno ? 1 : s < seqno ? -1 : 0;
-            }
-          }
-        }
-      }
+  private compareSlot(key: Uint8Array, seqno: number, slots: Int32Array, base: number): number {
+    let d = this.w0 - slots[base]!;
+    if (d !== 0) return d;
+    d = this.w1 - slots[base + 1]!;
+    if (d !== 0) return d;
+    d = this.w2 - slots[base + 2]!;
+    if (d !== 0) return d;
+    d = this.w3 - slots[base + 3]!;
+    if (d !== 0) return d;
+    // Equal prefixes: compare the rest (or the lengths) and the seqnos from the record.
+    const entry = slots[base + S_ENTRY]!;
+    const r = entry * RECORD;
+    const records = this.records;
+    const keyLength = records[r + R_KEY_LENGTH]!;
+    if (key.length <= PREFIX_BYTES && keyLength <= PREFIX_BYTES) {
+      d = key.length - keyLength;
+    } else {
+      const offset = records[r + R_OFFSET]!;
+      d = compareKeyTo(key, this.slabs[records[r + R_SLAB]!]!, offset, offset + keyLength);
     }
-    return d;
+    if (d !== 0) return d;
+    const s = this.seqnos[entry]!;
+    return s > seqno ? 1 : s < seqno ? -1 : 0;
   }
 
-  private findPredecessors(key: Uint8Array, seqno: number): void {
-    const links = this.links;
-    const nodes = this.nodes;
-    const preds = this.preds;
-    let node = HEAD;
-    for (let level = MAX_HEIGHT - 1; level >= 1; level--) {
-      if (level >= this.height) {
-        preds[level] = HEAD;
-        continue;
+  /**
+   * Walks from the root to the leaf where (key, seqno) belongs (the leftmost one that can hold
+   * it), recording the path when `record` (for splits).
+   */
+  private descend(key: Uint8Array, seqno: number, record: boolean): number {
+    let node = this.root;
+    const keys = this.innerKeys;
+    const counts = this.innerCounts;
+    for (let depth = 0; depth < this.height - 1; depth++) {
+      // Child index = number of separators ordered before the search key.
+      let lo = 0;
+      let hi = counts[node]!;
+      const base = node * INNER_KEYS * SLOT;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.compareSlot(key, seqno, keys, base + mid * SLOT) > 0) lo = mid + 1;
+        else hi = mid;
       }
-      let next = links[nodes[node * STRIDE + F_LINK_START]! + level]!;
-      while (next !== NIL && this.compareTo(key, seqno, next) > 0) {
-        node = next;
-        next = links[nodes[node * STRIDE + F_LINK_START]! + level]!;
+      if (record) {
+        this.pathNodes[depth] = node;
+        this.pathIndexes[depth] = lo;
       }
-      preds[level] = node;
+      node = this.innerChildren[node * (INNER_KEYS + 1) + lo]!;
     }
-    let next = nodes[node * STRIDE + F_NEXT]!;
-    while (next !== NIL && this.compareTo(key, seqno, next) > 0) {
-      node = next;
-      next = nodes[node * STRIDE + F_NEXT]!;
-    }
-    preds[0] = node;
-  }
-
-  private allocateNode(height: number): number {
-    if (this.count >= this.seqnos.length) this.growNodes();
-    if (this.linkCount + height > this.links.length) {
-      const grown = sharedInt32(this.links.length * 2);
-      grown.set(this.links);
-      this.links = grown;
-    }
-    const node = this.count++;
-    // Upper levels only: level L (1..height-1) at links[linkStart + L].
-    this.nodes[node * STRIDE + F_LINK_START] = this.linkCount - 1;
-    this.linkCount += height - 1;
     return node;
   }
 
-  private growNodes(): void {
-    const capacity = this.seqnos.length * 2;
-    const nodes = sharedInt32(capacity * STRIDE);
-    nodes.set(this.nodes);
-    this.nodes = nodes;
-    const seqnos = sharedFloat64(capacity);
-    seqnos.set(this.seqnos);
-    this.seqnos = seqnos;
-    const kinds = sharedUint8(capacity);
-    kinds.set(this.kinds);
-    this.kinds = kinds;
+  /** First slot of `leaf` ordered at or after (key, seqno); the leaf's count if none. */
+  private leafLowerBound(leaf: number, key: Uint8Array, seqno: number): number {
+    const slots = this.leafSlots;
+    const base = leaf * LEAF_SLOTS * SLOT;
+    let lo = 0;
+    let hi = this.leafMeta[leaf * LEAF_META + M_COUNT]!;
+    // Appends in key order (sequential fills) land after the last slot: check it first.
+    if (hi > 0 && this.compareSlot(key, seqno, slots, base + (hi - 1) * SLOT) > 0) return hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareSlot(key, seqno, slots, base + mid * SLOT) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
-  /** Copies key and value back to back into a slab; returns the slab index. */
-  private store(key: Uint8Array, value: Uint8Array): number {
+  private insertIntoLeaf(leaf: number, slot: number, entry: number): void {
+    const count = this.leafMeta[leaf * LEAF_META + M_COUNT]!;
+    if (count < LEAF_SLOTS) {
+      this.putSlot(this.leafSlots, leaf * LEAF_SLOTS, count, slot, entry);
+      this.leafMeta[leaf * LEAF_META + M_COUNT] = count + 1;
+      return;
+    }
+    const right = this.allocateLeaf();
+    // Read after the allocation: it may have grown (replaced) the arrays.
+    const slots = this.leafSlots;
+    const meta = this.leafMeta;
+    const next = meta[leaf * LEAF_META + M_NEXT]!;
+    let splitAt: number;
+    if (slot === count && next === NIL) {
+      // Appending past the last leaf (key order): start a new leaf rather than leave two half full.
+      splitAt = count;
+    } else {
+      splitAt = count >> 1;
+    }
+    const moved = count - splitAt;
+    slots.copyWithin(
+      right * LEAF_SLOTS * SLOT,
+      (leaf * LEAF_SLOTS + splitAt) * SLOT,
+      (leaf * LEAF_SLOTS + count) * SLOT,
+    );
+    meta[leaf * LEAF_META + M_COUNT] = splitAt;
+    meta[right * LEAF_META + M_COUNT] = moved;
+    meta[right * LEAF_META + M_NEXT] = next;
+    meta[right * LEAF_META + M_PREV] = leaf;
+    meta[leaf * LEAF_META + M_NEXT] = right;
+    if (next === NIL) this.lastLeaf = right;
+    else meta[next * LEAF_META + M_PREV] = right;
+    if (slot <= splitAt && splitAt < count) {
+      this.putSlot(slots, leaf * LEAF_SLOTS, splitAt, slot, entry);
+      meta[leaf * LEAF_META + M_COUNT] = splitAt + 1;
+    } else {
+      this.putSlot(slots, right * LEAF_SLOTS, moved, slot - splitAt, entry);
+      meta[right * LEAF_META + M_COUNT] = moved + 1;
+    }
+    // The separator is the right leaf's first slot: everything left of it orders at or before it.
+    this.insertSeparator(this.height - 2, slots, right * LEAF_SLOTS * SLOT, right);
+  }
+
+  /**
+   * Inserts the separator copied from `from[at..]` with `right` as the child after it into the
+   * inner node at `depth` of the recorded path (a new root when depth is -1), splitting upwards.
+   */
+  private insertSeparator(depth: number, from: Int32Array, at: number, right: number): void {
+    const sw0 = from[at]!;
+    const sw1 = from[at + 1]!;
+    const sw2 = from[at + 2]!;
+    const sw3 = from[at + 3]!;
+    const se = from[at + S_ENTRY]!;
+    if (depth < 0) {
+      const root = this.allocateInner();
+      const keys = this.innerKeys;
+      const base = root * INNER_KEYS * SLOT;
+      keys[base] = sw0;
+      keys[base + 1] = sw1;
+      keys[base + 2] = sw2;
+      keys[base + 3] = sw3;
+      keys[base + S_ENTRY] = se;
+      this.innerCounts[root] = 1;
+      this.innerChildren[root * (INNER_KEYS + 1)] = this.root;
+      this.innerChildren[root * (INNER_KEYS + 1) + 1] = right;
+      this.root = root;
+      this.height++;
+      invariant(this.height <= MAX_DEPTH, 'memtable B+tree too deep');
+      return;
+    }
+    const node = this.pathNodes[depth]!;
+    const index = this.pathIndexes[depth]!;
+    const count = this.innerCounts[node]!;
+    if (count < INNER_KEYS) {
+      this.putInner(node, count, index, sw0, sw1, sw2, sw3, se, right);
+      return;
+    }
+    // Split: the left keeps keys [0, half), key `half` moves up, the right takes the rest.
+    const sibling = this.allocateInner();
+    const keys = this.innerKeys;
+    const children = this.innerChildren;
+    const half = count >> 1;
+    const kb = node * INNER_KEYS * SLOT;
+    const cb = node * (INNER_KEYS + 1);
+    keys.copyWithin(sibling * INNER_KEYS * SLOT, kb + (half + 1) * SLOT, kb + count * SLOT);
+    children.copyWithin(sibling * (INNER_KEYS + 1), cb + half + 1, cb + count + 1);
+    this.innerCounts[node] = half;
+    this.innerCounts[sibling] = count - half - 1;
+    // Push the middle key up first (its words are read from the left node before any shift).
+    const upBase = kb + half * SLOT;
+    const up0 = keys[upBase]!;
+    const up1 = keys[upBase + 1]!;
+    const up2 = keys[upBase + 2]!;
+    const up3 = keys[upBase + 3]!;
+    const upE = keys[upBase + S_ENTRY]!;
+    if (index <= half) {
+      this.putInner(node, half, index, sw0, sw1, sw2, sw3, se, right);
+    } else {
+      this.putInner(sibling, count - half - 1, index - half - 1, sw0, sw1, sw2, sw3, se, right);
+    }
+    const scratch = this.upScratch;
+    scratch[0] = up0;
+    scratch[1] = up1;
+    scratch[2] = up2;
+    scratch[3] = up3;
+    scratch[S_ENTRY] = upE;
+    this.insertSeparator(depth - 1, scratch, 0, sibling);
+  }
+
+  private readonly upScratch = new Int32Array(SLOT);
+
+  /** Inserts key + right child at `index` of an inner node holding `count` keys (room left). */
+  private putInner(
+    node: number,
+    count: number,
+    index: number,
+    w0: number,
+    w1: number,
+    w2: number,
+    w3: number,
+    entry: number,
+    right: number,
+  ): void {
+    const keys = this.innerKeys;
+    const children = this.innerChildren;
+    const kb = node * INNER_KEYS * SLOT;
+    const cb = node * (INNER_KEYS + 1);
+    if (index < count) {
+      keys.copyWithin(kb + (index + 1) * SLOT, kb + index * SLOT, kb + count * SLOT);
+      children.copyWithin(cb + index + 2, cb + index + 1, cb + count + 1);
+    }
+    const at = kb + index * SLOT;
+    keys[at] = w0;
+    keys[at + 1] = w1;
+    keys[at + 2] = w2;
+    keys[at + 3] = w3;
+    keys[at + S_ENTRY] = entry;
+    children[cb + index + 1] = right;
+    this.innerCounts[node] = count + 1;
+  }
+
+  /** Writes the search key's slot for `entry` at `slot` of a node holding `count` slots. */
+  private putSlot(slots: Int32Array, node: number, count: number, slot: number, entry: number) {
+    const base = node * SLOT;
+    if (slot < count) {
+      slots.copyWithin(base + (slot + 1) * SLOT, base + slot * SLOT, base + count * SLOT);
+    }
+    const at = base + slot * SLOT;
+    slots[at] = this.w0;
+    slots[at + 1] = this.w1;
+    slots[at + 2] = this.w2;
+    slots[at + 3] = this.w3;
+    slots[at + S_ENTRY] = entry;
+  }
+
+  private allocateLeaf(): number {
+    const capacity = this.leafMeta.length / LEAF_META;
+    if (this.leafCount >= capacity) {
+      const grown = grownCapacity(capacity);
+      const slots = sharedInt32(grown * LEAF_SLOTS * SLOT);
+      slots.set(this.leafSlots);
+      this.leafSlots = slots;
+      const meta = sharedInt32(grown * LEAF_META);
+      meta.set(this.leafMeta);
+      this.leafMeta = meta;
+    }
+    return this.leafCount++;
+  }
+
+  private allocateInner(): number {
+    const capacity = this.innerCounts.length;
+    if (this.innerCount >= capacity) {
+      const grown = grownCapacity(capacity);
+      const keys = sharedInt32(grown * INNER_KEYS * SLOT);
+      keys.set(this.innerKeys);
+      this.innerKeys = keys;
+      const children = sharedInt32(grown * (INNER_KEYS + 1));
+      children.set(this.innerChildren);
+      this.innerChildren = children;
+      const counts = sharedInt32(grown);
+      counts.set(this.innerCounts);
+      this.innerCounts = counts;
+    }
+    return this.innerCount++;
+  }
+
+  /** Copies key and value into a slab and fills the entry's record; returns the entry id. */
+  private addRecord(key: Uint8Array, value: Uint8Array, seqno: number, kind: number): number {
+    if (this.count >= this.seqnos.length) {
+      const grown = grownCapacity(this.seqnos.length);
+      const records = sharedInt32(grown * RECORD);
+      records.set(this.records);
+      this.records = records;
+      const seqnos = sharedFloat64(grown);
+      seqnos.set(this.seqnos);
+      this.seqnos = seqnos;
+      const kinds = sharedUint8(grown);
+      kinds.set(this.kinds);
+      this.kinds = kinds;
+    }
+    const entry = this.count++;
     const needed = key.length + value.length;
     let slab = this.slabs[this.slabs.length - 1];
     if (!slab || this.slabUsedBytes + needed > slab.length) {
@@ -423,15 +644,18 @@ export class Memtable {
       this.slabs.push(slab);
       this.slabUsedBytes = 0;
     }
-    slab.set(key, this.slabUsedBytes);
-    slab.set(value, this.slabUsedBytes + key.length);
+    const offset = this.slabUsedBytes;
+    slab.set(key, offset);
+    slab.set(value, offset + key.length);
     this.slabUsedBytes += needed;
-    return this.slabs.length - 1;
+    const r = entry * RECORD;
+    const records = this.records;
+    records[r + R_SLAB] = this.slabs.length - 1;
+    records[r + R_OFFSET] = offset;
+    records[r + R_KEY_LENGTH] = key.length;
+    records[r + R_VALUE_LENGTH] = value.length;
+    this.seqnos[entry] = seqno;
+    this.kinds[entry] = kind;
+    return entry;
   }
-}
-
-function randomHeight(): number {
-  let height = 1;
-  while (height < MAX_HEIGHT && Math.random() < 0.25) height++;
-  return height;
 }

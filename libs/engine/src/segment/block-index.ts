@@ -42,14 +42,15 @@ export class BlockIndex {
   private constructor(
     readonly count: number,
     private readonly keys: Buffer,
-    private readonly keyOffsets: Uint32Array,
+    private readonly keyStarts: Uint32Array,
+    private readonly keyEnds: Uint32Array,
     private readonly offsets: Float64Array,
     private readonly sizes: Uint32Array,
   ) {}
 
   /** Memory taken, in bytes. */
   get sizeBytes(): number {
-    return this.keys.length + this.count * 16;
+    return this.keys.length + this.count * 20;
   }
 
   handle(block: number): BlockHandle {
@@ -65,7 +66,7 @@ export class BlockIndex {
   }
 
   lastKey(block: number): Buffer {
-    return this.keys.subarray(this.keyOffsets[block], this.keyOffsets[block + 1]);
+    return this.keys.subarray(this.keyStarts[block], this.keyEnds[block]);
   }
 
   /**
@@ -78,7 +79,7 @@ export class BlockIndex {
     let high = this.count;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      const c = compareKeyTo(key, this.keys, this.keyOffsets[mid]!, this.keyOffsets[mid + 1]!);
+      const c = compareKeyTo(key, this.keys, this.keyStarts[mid]!, this.keyEnds[mid]!);
       if (c > 0 || (afterKey && c === 0)) low = mid + 1;
       else high = mid;
     }
@@ -105,18 +106,19 @@ export class BlockIndex {
     };
     const count = readVarint();
     if (count > data.length) fail('bad count');
-    const keyOffsets = new Uint32Array(count + 1);
+    // Keys stay where they are in `data` (a buffer of its own, from the segment's tail read): the
+    // varint headers between them are skipped through `keyStarts`/`keyEnds`, with no copy and no
+    // view allocated per entry (a cold first read decodes thousands of entries).
+    const keyStarts = new Uint32Array(count);
+    const keyEnds = new Uint32Array(count);
     const offsets = new Float64Array(count);
     const sizes = new Uint32Array(count);
-    const keys = Buffer.allocUnsafe(data.length);
-    let keysUsed = 0;
     let expectedOffset = 0;
     for (let i = 0; i < count; i++) {
       const keyLength = readVarint();
       if (at + keyLength > data.length) fail('key overruns block');
-      data.copy(keys, keysUsed, at, at + keyLength);
-      keyOffsets[i] = keysUsed;
-      keysUsed += keyLength;
+      keyStarts[i] = at;
+      keyEnds[i] = at + keyLength;
       at += keyLength;
       offsets[i] = readVarint();
       sizes[i] = readVarint();
@@ -124,17 +126,31 @@ export class BlockIndex {
       expectedOffset += sizes[i]!;
       if (
         i > 0 &&
-        Buffer.compare(
-          keys.subarray(keyOffsets[i - 1], keyOffsets[i]),
-          keys.subarray(keyOffsets[i], keysUsed),
-        ) > 0
+        compareSlices(data, keyStarts[i - 1]!, keyEnds[i - 1]!, keyStarts[i]!, keyEnds[i]!) > 0
       ) {
         fail('keys out of order');
       }
     }
     if (at !== data.length) fail('trailing bytes');
     if (expectedOffset !== dataEndOffset) fail('blocks do not cover the data region');
-    keyOffsets[count] = keysUsed;
-    return new BlockIndex(count, keys.subarray(0, keysUsed), keyOffsets, offsets, sizes);
+    return new BlockIndex(count, data, keyStarts, keyEnds, offsets, sizes);
   }
+}
+
+/** Compares `data[aStart..aEnd)` with `data[bStart..bEnd)` like `Buffer.compare`. */
+function compareSlices(
+  data: Buffer,
+  aStart: number,
+  aEnd: number,
+  bStart: number,
+  bEnd: number,
+): number {
+  const aLength = aEnd - aStart;
+  const bLength = bEnd - bStart;
+  const n = aLength < bLength ? aLength : bLength;
+  for (let i = 0; i < n; i++) {
+    const d = data[aStart + i]! - data[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
 }

@@ -254,10 +254,18 @@ export class Segment {
     const size = this.meta.fileSizeBytes;
     const table = this.context.descriptorTable;
     if (size < FOOTER_BYTES) throw corruptionError(this.path, 0, 'segment file too small');
-    const footerBytes = await table.read(this.path, size - FOOTER_BYTES, FOOTER_BYTES);
+    // Open first, then read footer and tail synchronously (page cache): a cold first get after a
+    // reopen waited on three threadpool round trips per segment.
+    await table.prepare(this.path);
+    const footerBytes =
+      table.readSync(this.path, size - FOOTER_BYTES, FOOTER_BYTES) ??
+      (await table.read(this.path, size - FOOTER_BYTES, FOOTER_BYTES));
     const footer = decodeFooter(footerBytes, this.path, size, crc32c);
     const tailStart = footer.indexOffset;
-    const tail = await table.read(this.path, tailStart, size - FOOTER_BYTES - tailStart);
+    const tailLength = size - FOOTER_BYTES - tailStart;
+    const tail =
+      table.readSync(this.path, tailStart, tailLength) ??
+      (await table.read(this.path, tailStart, tailLength));
     if (tail.length !== size - FOOTER_BYTES - tailStart) {
       throw corruptionError(this.path, tailStart, 'segment file truncated');
     }

@@ -1,0 +1,165 @@
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
+import type { SyncMode } from '@strata/wal';
+import { startNode } from '../node.js';
+import type { StrataNode } from '../node.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/context.js';
+import { parseBytes, parseInteger, parseListen } from './parse.js';
+import type { ListenAddress } from './parse.js';
+import { describeError } from './output.js';
+import type { CommandIo } from './output.js';
+
+interface ServeFlags {
+  readonly data: string;
+  readonly listen: ListenAddress;
+  readonly nodeId?: string;
+  readonly token?: string;
+  readonly insecure?: boolean;
+  readonly sync: SyncMode;
+  readonly maxValueBytes: number;
+  readonly maxBatchBytes: number;
+  readonly memtableBytes?: number;
+  readonly logSegmentBytes?: number;
+  readonly logRetentionBytes?: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly maxWaitMs: number;
+  readonly logLevel: string;
+}
+
+/** `strata serve`: the node, standalone, on `./data` and 127.0.0.1:7070 by default. */
+export function serveCommand(io: CommandIo): Command {
+  return new Command('serve')
+    .description('serve a data directory over HTTP (standalone node)')
+    .option('--data <dir>', 'data directory (created if missing)', './data')
+    .addOption(
+      new Option('--listen <host:port>', 'address to listen on')
+        .argParser(parseListen)
+        .default(parseListen('127.0.0.1:7070'), '127.0.0.1:7070'),
+    )
+    .option('--node-id <id>', 'node id reported by /v1/status (default: the host name)')
+    .addOption(
+      new Option('--token <token>', 'bearer token required on every route but /healthz').env(
+        'STRATA_TOKEN',
+      ),
+    )
+    .option('--insecure', 'allow a non-loopback --listen address without a token')
+    .addOption(
+      new Option(
+        '--sync <mode>',
+        'when a write is acknowledged: after fsync (always), interval, none',
+      )
+        .choices(['always', 'interval', 'none'])
+        .default('always'),
+    )
+    .addOption(
+      new Option(
+        '--max-value-bytes <size>',
+        'largest value; bigger PUT bodies get 413 VALUE_TOO_LARGE',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_MAX_VALUE_BYTES, '16MiB'),
+    )
+    .addOption(
+      new Option(
+        '--max-batch-bytes <size>',
+        'largest POST /v1/batch body; bigger get 413 BATCH_TOO_LARGE',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_MAX_BATCH_BYTES, '64MiB'),
+    )
+    .option(
+      '--memtable-bytes <size>',
+      'memtable size that triggers a flush (default 64MiB)',
+      parseBytes,
+    )
+    .option('--log-segment-bytes <size>', 'log segment size (default 64MiB)', parseBytes)
+    .option(
+      '--log-retention-bytes <size>',
+      'drop the oldest flushed log segments beyond this size (default: keep the whole log as the event history)',
+      parseBytes,
+    )
+    .option(
+      '--request-timeout-ms <ms>',
+      'time to receive a whole request; slower clients get 408',
+      parseInteger,
+      30_000,
+    )
+    .option(
+      '--headers-timeout-ms <ms>',
+      'time to receive the request headers',
+      parseInteger,
+      10_000,
+    )
+    .option(
+      '--max-wait-ms <ms>',
+      'longest a ?minSeqno= read waits before 503 TIMEOUT',
+      parseInteger,
+      5_000,
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level (logs are JSON lines on stdout)')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async (flags: ServeFlags) => {
+      // Everything is closed by now; idle timers and worker threads must not hold the exit.
+      process.exit(await runServe(flags, io));
+    });
+}
+
+/** Starts the node and serves until SIGTERM or SIGINT; resolves with the exit code. */
+export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number> {
+  const logger = pino({ level: flags.logLevel });
+  let node: StrataNode;
+  try {
+    node = await startNode({
+      dataDirectory: flags.data,
+      host: flags.listen.host,
+      port: flags.listen.port,
+      ...(flags.nodeId ? { nodeId: flags.nodeId } : {}),
+      ...(flags.token ? { token: flags.token } : {}),
+      insecure: flags.insecure === true,
+      sync: flags.sync,
+      maxValueBytes: flags.maxValueBytes,
+      maxBatchBytes: flags.maxBatchBytes,
+      ...(flags.memtableBytes ? { memtableSizeBytes: flags.memtableBytes } : {}),
+      storeOptions: {
+        ...(flags.logSegmentBytes ? { walSegmentSizeBytes: flags.logSegmentBytes } : {}),
+        ...(flags.logRetentionBytes
+          ? { retention: { kind: 'max-bytes', maxBytes: flags.logRetentionBytes } }
+          : {}),
+      },
+      requestTimeoutMs: flags.requestTimeoutMs,
+      headersTimeoutMs: flags.headersTimeoutMs,
+      maxWaitMs: flags.maxWaitMs,
+      logger,
+    });
+  } catch (error) {
+    io.stderr.write(describeError('serve', error));
+    return 1;
+  }
+  io.stdout.write(
+    `strata: listening on ${node.url} (data ${node.dataDirectory}, role standalone${flags.token ? ', token required' : ''})\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down: no new requests, finishing in-flight ones');
+  // A second signal while closing means "now".
+  const force = (): void => {
+    io.stderr.write('strata serve: second signal, exiting without a clean close\n');
+    process.exit(1);
+  };
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  try {
+    await node.close();
+  } catch (error) {
+    io.stderr.write(describeError('serve', error));
+    return 1;
+  }
+  logger.info('stopped');
+  return 0;
+}

@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import type { Store } from '@strata/store';
+import type { NodeMetrics } from '../metrics/node-metrics.js';
+
+/** Settings of the HTTP API (the CLI fills them from flags; embedders pass them directly). */
+export interface HttpApiOptions {
+  /** Reported by `/v1/status`. */
+  readonly nodeId: string;
+  /** When set, every route but `/healthz` needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Largest value (PUT body); bigger bodies are refused while streaming. Default 16 MiB. */
+  readonly maxValueBytes?: number;
+  /** Largest POST /v1/batch body. Default 64 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Time to receive a whole request (slow clients get 408). Default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Time to receive the request headers. Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** Longest a `minSeqno` read waits (also the default wait). Default 5 s. */
+  readonly maxWaitMs?: number;
+  /** Most items one range page returns. Default 10,000 (default page size 1,000). */
+  readonly maxRangeLimit?: number;
+  readonly logger?: Logger;
+  readonly metrics?: NodeMetrics;
+}
+
+/** What every route handler needs. */
+export interface RouteContext {
+  readonly store: Store;
+  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics'>> & {
+    readonly token: string | undefined;
+  };
+  readonly metrics: NodeMetrics | undefined;
+  /** Open event streams, aborted when the server closes. */
+  readonly streams: Set<AbortController>;
+  readonly startedAtMs: number;
+}
+
+/** Byte sizes the API uses by default. */
+export const MIB = 1024 * 1024;
+export const DEFAULT_MAX_VALUE_BYTES = 16 * MIB;
+export const DEFAULT_MAX_BATCH_BYTES = 64 * MIB;
+/** Keys are at most 64 KiB (the store's limit). */
+export const MAX_KEY_BYTES = 64 * 1024;

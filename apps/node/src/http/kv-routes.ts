@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { StrataError } from '@strata/core';
+import type { RouteContext } from './context.js';
+import { percentDecodeToBytes } from './encoding.js';
+import { invalidArgument } from './errors.js';
+import { queryInteger } from './query.js';
+import type { Query } from './query.js';
+
+const PREFIX = '/v1/kv/';
+
+/** The route of single-key requests (its label in metrics). */
+export const KEY_ROUTE = '/v1/kv/:key';
+/** What every `/v1/kv/<key>` URL is rewritten to; the key is taken from the original URL. */
+const REWRITTEN_PATH = '/v1/kv/_';
+
+/** Original URLs of rewritten requests. */
+const originalUrls = new WeakMap<IncomingMessage, string>();
+
+/**
+ * Rewrites `/v1/kv/<anything>?query` to `/v1/kv/_?query` before routing: the router
+ * would otherwise refuse binary keys (percent-encoded bytes that are not UTF-8) and split keys at
+ * `/`. The original URL is kept for {@link keyOf}. Pass it as fastify's `rewriteUrl`.
+ */
+export function rewriteKeyUrl(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  if (!url.startsWith(PREFIX)) return url;
+  originalUrls.set(request, url);
+  const queryAt = url.indexOf('?');
+  return REWRITTEN_PATH + (queryAt < 0 ? '' : url.slice(queryAt));
+}
+
+/**
+ * `PUT|GET|DELETE /v1/kv/:key`. The key is the raw rest of the path, percent-decoded to bytes:
+ * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type.
+ */
+export function registerKvRoutes(app: FastifyInstance, context: RouteContext): void {
+  const { store, options, metrics } = context;
+
+  app.put(
+    KEY_ROUTE,
+    { bodyLimit: options.maxValueBytes, config: { tooLargeCode: 'VALUE_TOO_LARGE' } },
+    async (request, reply) => {
+      const key = keyOf(request);
+      const value = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      if (value.length > options.maxValueBytes) {
+        throw new StrataError(
+          'VALUE_TOO_LARGE',
+          `value is ${value.length} bytes; the limit is ${options.maxValueBytes}`,
+          { details: { limitBytes: options.maxValueBytes } },
+        );
+      }
+      const timer = metrics?.writeDuration.startTimer({ op: 'put' });
+      const result = await store.put(key, value);
+      timer?.();
+      metrics?.writes.inc({ op: 'put' });
+      metrics?.writeEntries.inc();
+      return reply.send({ seqno: result.seqno, epoch: result.epoch });
+    },
+  );
+
+  app.delete(KEY_ROUTE, async (request, reply) => {
+    const key = keyOf(request);
+    const timer = metrics?.writeDuration.startTimer({ op: 'delete' });
+    const result = await store.delete(key);
+    timer?.();
+    metrics?.writes.inc({ op: 'delete' });
+    metrics?.writeEntries.inc();
+    return reply.send({ seqno: result.seqno, epoch: result.epoch });
+  });
+
+  app.get(KEY_ROUTE, async (request, reply) => {
+    const key = keyOf(request);
+    const query = request.query as Query;
+    const at = queryInteger(query, 'at');
+    const minSeqno = queryInteger(query, 'minSeqno');
+    if (minSeqno !== undefined) {
+      const timeoutMs = Math.min(
+        queryInteger(query, 'timeoutMs') ?? options.maxWaitMs,
+        options.maxWaitMs,
+      );
+      await store.waitForSeqno(minSeqno, timeoutMs);
+    }
+    const entry = await store.getEntry(key, at === undefined ? {} : { at });
+    if (entry === undefined) {
+      throw new StrataError(
+        'NOT_FOUND',
+        `key not found${at === undefined ? '' : ` at seqno ${at}`}`,
+      );
+    }
+    return reply
+      .header('x-seqno', String(entry.seqno))
+      .header('content-type', 'application/octet-stream')
+      .send(entry.value);
+  });
+}
+
+/** The key of a `/v1/kv/<key>` request, from the raw URL (never a normalized path). */
+export function keyOf(request: FastifyRequest): Buffer {
+  const url = originalUrls.get(request.raw) ?? request.raw.url ?? '';
+  const queryAt = url.indexOf('?');
+  const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  if (!path.startsWith(PREFIX)) {
+    throw invalidArgument(`the key must follow ${PREFIX} in the path, percent-encoded`);
+  }
+  const key = percentDecodeToBytes(path.slice(PREFIX.length));
+  if (key.length === 0) throw invalidArgument('key must not be empty');
+  return key;
+}

@@ -1,0 +1,131 @@
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Store } from '@strata/store';
+import { PUBLIC_PATHS, checkBearerToken } from './auth.js';
+import { registerBatchRoute } from './batch-route.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './context.js';
+import type { HttpApiOptions, RouteContext } from './context.js';
+import { toHttpError } from './errors.js';
+import type { HttpErrorCode } from './errors.js';
+import { registerEventsRoute } from './events-route.js';
+import { registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
+import { registerRangeRoute } from './range-route.js';
+import { registerStatusRoutes } from './status-routes.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What an over-limit body means on this route. */
+    tooLargeCode?: HttpErrorCode;
+  }
+}
+
+/**
+ * Builds the HTTP API (fastify) over an open store, without listening: the caller calls
+ * `listen`. Request bodies are bytes for every content type, counted while they stream (an
+ * oversized body is refused before it is buffered); the URL (and so a path key) may be up to
+ * 3 x 64 KiB + 16 KiB, the size of the longest key percent-encoded plus headers.
+ *
+ * @example
+ * ```ts
+ * const store = await Store.open('./data');
+ * const app = createHttpServer(store, { nodeId: 'n1' });
+ * await app.listen({ host: '127.0.0.1', port: 7070 });
+ * ```
+ */
+export function createHttpServer(store: Store, apiOptions: HttpApiOptions): FastifyInstance {
+  const requestTimeoutMs = apiOptions.requestTimeoutMs ?? 30_000;
+  const headersTimeoutMs = Math.min(apiOptions.headersTimeoutMs ?? 10_000, requestTimeoutMs);
+  const context: RouteContext = {
+    store,
+    options: {
+      nodeId: apiOptions.nodeId,
+      token: apiOptions.token,
+      maxValueBytes: apiOptions.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+      maxBatchBytes: apiOptions.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+      requestTimeoutMs,
+      headersTimeoutMs,
+      maxWaitMs: apiOptions.maxWaitMs ?? 5_000,
+      maxRangeLimit: apiOptions.maxRangeLimit ?? 10_000,
+    },
+    metrics: apiOptions.metrics,
+    streams: new Set(),
+    startedAtMs: Date.now(),
+  };
+  const logger: FastifyBaseLogger = apiOptions.logger ?? pino({ level: 'silent' });
+  const app = Fastify({
+    loggerInstance: logger,
+    // Requests are logged at debug level by the onResponse hook below, not at info per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: context.options.maxValueBytes,
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: 0,
+    keepAliveTimeout: 5_000,
+    rewriteUrl: rewriteKeyUrl,
+    http: {
+      maxHeaderSize: 3 * MAX_KEY_BYTES + 16 * 1024,
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // How often Node checks the two timeouts above (its default, 30 s, would let a slow
+      // client hold a socket far longer than the timeout says).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))),
+    },
+  });
+
+  // Every body is bytes, whatever its content type (or none); routes decode what they need.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const token = context.options.token;
+    const path = (request.raw.url ?? '').split('?', 1)[0] ?? '';
+    if (token === undefined || PUBLIC_PATHS.has(path)) return done();
+    try {
+      checkBearerToken(request.headers.authorization, token);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route };
+    context.metrics?.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
+    context.metrics?.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    request.log.debug(
+      { method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+    done();
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const { statusCode, body } = toHttpError(error, request.routeOptions.config?.tooLargeCode);
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    if (statusCode === 401) void reply.header('www-authenticate', 'Bearer');
+    return reply.code(statusCode).send(body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return reply.code(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
+    });
+  });
+
+  // Open event streams would keep close() waiting forever: end them first.
+  app.addHook('preClose', (done) => {
+    for (const controller of context.streams) controller.abort();
+    done();
+  });
+
+  registerStatusRoutes(app, context);
+  registerKvRoutes(app, context);
+  registerBatchRoute(app, context);
+  registerRangeRoute(app, context);
+  registerEventsRoute(app, context);
+  return app;
+}

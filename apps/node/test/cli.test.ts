@@ -1,0 +1,259 @@
+import { expect } from 'chai';
+import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Store } from '@strata/store';
+import { createTempDirectory } from '@strata/testing';
+import type { NodeProcess } from './helpers.js';
+import { parseNdjson, runCli, startNodeProcess } from './helpers.js';
+
+describe('strata CLI: help, replay, inspect, verify (black box)', function () {
+  let data: { path: string; remove(): Promise<void> };
+  let scratch: { path: string; remove(): Promise<void> };
+  /** seqno -> [key, value|null] of the known data. */
+  const history: { seqno: number; key: string; value: string | null }[] = [];
+
+  before(async function () {
+    data = await createTempDirectory('strata-node-cli-');
+    scratch = await createTempDirectory('strata-node-cli-out-');
+    const node = await startNodeProcess(data.path, ['--memtable-bytes', '64KiB']);
+    for (let index = 1; index <= 30; index++) {
+      const key = index % 3 === 0 ? `other/${index}` : `user/${index % 7}`;
+      const response = await fetch(`${node.url}/v1/kv/${key}`, {
+        method: 'PUT',
+        body: `v${index}`,
+      });
+      const { seqno } = (await response.json()) as { seqno: number };
+      history.push({ seqno, key, value: `v${index}` });
+    }
+    const deleted = await fetch(`${node.url}/v1/kv/user/1`, { method: 'DELETE' });
+    history.push({
+      seqno: ((await deleted.json()) as { seqno: number }).seqno,
+      key: 'user/1',
+      value: null,
+    });
+    const ops = Array.from({ length: 400 }, (_, index) => ({
+      type: 'put',
+      key: `bulk/${index}`,
+      value: 'b'.repeat(300),
+    }));
+    const batch = (await (
+      await fetch(`${node.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ ops }) })
+    ).json()) as {
+      firstSeqno: number;
+    };
+    ops.forEach((op, index) =>
+      history.push({ seqno: batch.firstSeqno + index, key: op.key, value: op.value }),
+    );
+    expect(await node.stop()).to.equal(0);
+  });
+
+  after(async function () {
+    await data.remove();
+    await scratch.remove();
+  });
+
+  it('--help lists every command; each command --help explains its flags; no promote', async function () {
+    const help = await runCli(['--help']);
+    expect(help.code).to.equal(0);
+    for (const command of ['serve', 'replay', 'inspect', 'verify'])
+      expect(help.stdout).to.include(command);
+    expect(help.stdout).to.not.include('promote');
+    const flags: Record<string, string[]> = {
+      serve: [
+        '--data',
+        '--listen',
+        '--node-id',
+        '--token',
+        'STRATA_TOKEN',
+        '--insecure',
+        '--max-value-bytes',
+        '--memtable-bytes',
+        '--request-timeout-ms',
+      ],
+      replay: ['--data', '--from', '--to', '--prefix', '--into', '--no-progress'],
+      inspect: ['--data', '--json'],
+      verify: ['--data', '--json'],
+    };
+    for (const [command, names] of Object.entries(flags)) {
+      const result = await runCli([command, '--help']);
+      expect(result.code, command).to.equal(0);
+      for (const name of names) expect(result.stdout, `${command} ${name}`).to.include(name);
+    }
+    const unknown = await runCli(['promote']);
+    expect(unknown.code).to.not.equal(0);
+  });
+
+  it('replay prints every event as NDJSON in seqno order', async function () {
+    const result = await runCli(['replay', '--data', data.path]);
+    expect(result.code, result.stderr).to.equal(0);
+    const lines = parseNdjson(result.stdout);
+    expect(lines).to.have.length(history.length);
+    lines.forEach((line, index) => {
+      const expected = history[index]!;
+      expect(line).to.include({
+        seqno: expected.seqno,
+        key: expected.key,
+        value: expected.value,
+        epoch: 1,
+      });
+      expect(line.type).to.equal(expected.value === null ? 'delete' : 'put');
+    });
+  });
+
+  it('replay --from --to --prefix selects events (inclusive bounds)', async function () {
+    const result = await runCli([
+      'replay',
+      '--data',
+      data.path,
+      '--from',
+      '5',
+      '--to',
+      '31',
+      '--prefix',
+      'user/',
+    ]);
+    expect(result.code).to.equal(0);
+    const expected = history.filter(
+      (e) => e.seqno >= 5 && e.seqno <= 31 && e.key.startsWith('user/'),
+    );
+    expect(parseNdjson(result.stdout).map((line) => line.seqno)).to.deep.equal(
+      expected.map((e) => e.seqno),
+    );
+  });
+
+  it('replay reads next to a running node without writing to the directory', async function () {
+    const node: NodeProcess = await startNodeProcess(data.path);
+    try {
+      const walDirectory = join(data.path, 'wal');
+      const before = await snapshot(walDirectory);
+      const result = await runCli(['replay', '--data', data.path, '--to', '3']);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(parseNdjson(result.stdout).map((line) => line.seqno)).to.deep.equal([1, 2, 3]);
+      expect(await snapshot(walDirectory)).to.deep.equal(before);
+      const inspect = await runCli(['inspect', '--data', data.path]);
+      expect(inspect.stdout).to.match(/lock\s+pid \d+ \(running\)/);
+    } finally {
+      expect(await node.stop()).to.equal(0);
+    }
+  });
+
+  it('replay --into rebuilds a store as of --to (point-in-time restore)', async function () {
+    const target = join(scratch.path, 'restored');
+    const to = 20;
+    const result = await runCli([
+      'replay',
+      '--data',
+      data.path,
+      '--to',
+      String(to),
+      '--into',
+      target,
+    ]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stderr).to.include(`up to seqno ${to}`);
+    const store = await Store.open(target);
+    try {
+      expect(store.lastSeqno).to.equal(to);
+      const expected = new Map<string, string | null>();
+      for (const event of history) if (event.seqno <= to) expected.set(event.key, event.value);
+      for (const [key, value] of expected) {
+        expect((await store.get(key))?.toString() ?? null, key).to.equal(value);
+      }
+      expect(await store.get('bulk/0')).to.equal(undefined);
+    } finally {
+      await store.close();
+    }
+    const again = await runCli(['replay', '--data', data.path, '--into', target]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include('must be a new or empty directory');
+  });
+
+  it('replay refuses a from below the log and a missing directory', async function () {
+    const missing = await runCli(['replay', '--data', join(scratch.path, 'nothing')]);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.include('does not exist');
+  });
+
+  it('inspect shows log segments, levels, last seqno and epoch; --json too', async function () {
+    const text = await runCli(['inspect', '--data', data.path]);
+    expect(text.code, text.stderr).to.equal(0);
+    const last = history[history.length - 1]!.seqno;
+    expect(text.stdout).to.match(new RegExp(`last seqno\\s+${last}`));
+    expect(text.stdout).to.match(/epoch\s+1/);
+    expect(text.stdout).to.include('00000000000000000001.log');
+    expect(text.stdout).to.match(/level\s+segment\s+min key\s+max key/);
+    const json = await runCli(['inspect', '--data', data.path, '--json']);
+    const info = JSON.parse(json.stdout) as {
+      lastSeqno: number;
+      epoch: number;
+      log: { segments: { firstSeqno: number; lastSeqno: number; sizeBytes: number }[] };
+      tree: {
+        levels: {
+          level: number;
+          segments: { id: number; itemCount: number; minKeyHex: string }[];
+        }[];
+      };
+    };
+    expect(info.lastSeqno).to.equal(last);
+    expect(info.epoch).to.equal(1);
+    expect(info.log.segments[0]).to.include({ firstSeqno: 1, lastSeqno: last });
+    const segments = info.tree.levels.flatMap((level) => level.segments);
+    expect(segments.length).to.be.above(0);
+    expect(segments.reduce((sum, s) => sum + s.itemCount, 0)).to.be.at.least(history.length - 20);
+  });
+
+  it('verify passes a clean directory and names file and offset of log corruption', async function () {
+    const clean = await runCli(['verify', '--data', data.path]);
+    expect(clean.code, clean.stdout + clean.stderr).to.equal(0);
+    expect(clean.stdout).to.match(/^ok: \d+ log records, [1-9]\d* segments checked, 0 problems/m);
+
+    const copy = join(scratch.path, 'bad-log');
+    await cp(data.path, copy, { recursive: true });
+    const file = join(copy, 'wal', '00000000000000000001.log');
+    const bytes = await readFile(file);
+    const offset = 100; // inside one of the first records (the last one would read as a torn tail)
+    bytes[offset] = (bytes[offset] as number) ^ 0xff;
+    await writeFile(file, bytes);
+    const result = await runCli(['verify', '--data', copy]);
+    expect(result.code).to.equal(1);
+    expect(result.stdout).to.match(
+      new RegExp(`CORRUPT ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} offset \\d+: CORRUPTION`),
+    );
+    const json = JSON.parse((await runCli(['verify', '--data', copy, '--json'])).stdout) as {
+      ok: boolean;
+      findings: { file: string; offset: number }[];
+    };
+    expect(json.ok).to.equal(false);
+    expect(json.findings[0]!.file).to.equal(file);
+    expect(json.findings[0]!.offset).to.be.at.most(offset);
+  });
+
+  it('verify names a damaged segment file', async function () {
+    const copy = join(scratch.path, 'bad-segment');
+    await cp(data.path, copy, { recursive: true });
+    const folder = join(copy, 'tree', 'segments');
+    const name = (await readdir(folder)).find((entry) => entry.endsWith('.seg'))!;
+    const file = join(folder, name);
+    const bytes = await readFile(file);
+    bytes[20] = (bytes[20] as number) ^ 0xff;
+    await writeFile(file, bytes);
+    const result = await runCli(['verify', '--data', copy]);
+    expect(result.code, result.stdout).to.equal(1);
+    expect(result.stdout).to.include(`CORRUPT ${file} offset`);
+  });
+
+  it('verify exits 2 when it cannot check at all', async function () {
+    const result = await runCli(['verify', '--data', join(scratch.path, 'absent')]);
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.include('does not exist');
+  });
+});
+
+async function snapshot(directory: string): Promise<Record<string, [number, number]>> {
+  const out: Record<string, [number, number]> = {};
+  for (const name of await readdir(directory)) {
+    const info = await stat(join(directory, name));
+    out[name] = [info.size, info.mtimeMs];
+  }
+  return out;
+}

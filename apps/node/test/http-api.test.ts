@@ -1,0 +1,569 @@
+import { expect } from 'chai';
+import { createTempDirectory } from '@strata/testing';
+import type { NodeProcess } from './helpers.js';
+import {
+  errorOf,
+  parseNdjson,
+  rawRequest,
+  readLines,
+  sleep,
+  stallingRequest,
+  startNodeProcess,
+} from './helpers.js';
+
+const MIB = 1024 * 1024;
+
+describe('strata serve: HTTP API (black box)', function () {
+  let node: NodeProcess;
+  let data: { path: string; remove(): Promise<void> };
+  const put = (key: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+    fetch(`${node.url}/v1/kv/${key}`, { method: 'PUT', body, headers });
+  const get = (key: string, query = '') => fetch(`${node.url}/v1/kv/${key}${query}`);
+  const batch = (body: unknown) =>
+    fetch(`${node.url}/v1/batch`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
+
+  before(async function () {
+    data = await createTempDirectory('strata-node-http-');
+    node = await startNodeProcess(data.path, [
+      '--max-value-bytes',
+      '1MiB',
+      '--max-batch-bytes',
+      '2MiB',
+      '--request-timeout-ms',
+      '1500',
+      '--headers-timeout-ms',
+      '1000',
+      '--max-wait-ms',
+      '1000',
+    ]);
+  });
+
+  after(async function () {
+    const code = await node?.stop();
+    expect(code).to.equal(0);
+    await data?.remove();
+  });
+
+  describe('PUT, GET, DELETE /v1/kv/:key', function () {
+    it('stores any content type as bytes and returns them with x-seqno', async function () {
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
+      const written = await put('bin', bytes, { 'content-type': 'image/png' });
+      expect(written.status).to.equal(200);
+      const ack = (await written.json()) as { seqno: number; epoch: number };
+      expect(ack.seqno).to.be.a('number').above(0);
+      expect(ack.epoch).to.equal(1);
+      const read = await get('bin');
+      expect(read.status).to.equal(200);
+      expect(read.headers.get('x-seqno')).to.equal(String(ack.seqno));
+      expect(read.headers.get('content-type')).to.equal('application/octet-stream');
+      expect(Buffer.from(await read.arrayBuffer()).equals(bytes)).to.equal(true);
+    });
+
+    it('accepts bodies without a content type, and empty values', async function () {
+      const response = await rawRequest(node.port, 'PUT', '/v1/kv/plain', Buffer.from('text'));
+      expect(response.status).to.equal(200);
+      expect(await (await get('plain')).text()).to.equal('text');
+      expect((await put('empty', '')).status).to.equal(200);
+      const empty = await get('empty');
+      expect(empty.status).to.equal(200);
+      expect((await empty.arrayBuffer()).byteLength).to.equal(0);
+    });
+
+    it('DELETE answers seqno and epoch; the key is then 404 NOT_FOUND', async function () {
+      await put('gone', 'x');
+      const deleted = await fetch(`${node.url}/v1/kv/gone`, { method: 'DELETE' });
+      expect(deleted.status).to.equal(200);
+      const ack = (await deleted.json()) as { seqno: number; epoch: number };
+      expect(ack).to.have.keys('seqno', 'epoch');
+      const read = await get('gone');
+      expect(read.status).to.equal(404);
+      expect((await errorOf(read)).code).to.equal('NOT_FOUND');
+    });
+
+    it('treats /, %2F, .. and any percent-encoded byte as key bytes', async function () {
+      await put('a%2Fb', 'slash');
+      expect(await (await get('a/b')).text()).to.equal('slash');
+      // Sent without URL normalization: "/v1/kv/../status" is the key "../status".
+      const dots = await rawRequest(node.port, 'PUT', '/v1/kv/../status', Buffer.from('dots'));
+      expect(dots.status).to.equal(200);
+      const back = await rawRequest(node.port, 'GET', '/v1/kv/%2E%2E%2Fstatus');
+      expect(back.body.toString()).to.equal('dots');
+      await put('%FF%00%C3%A9', 'binary key');
+      expect(await (await get('%ff%00é')).text()).to.equal('binary key');
+      const range = await fetch(
+        `${node.url}/v1/kv?prefix=${encodeURIComponent('/w==')}&encoding=base64`,
+      );
+      expect(range.status).to.equal(200);
+      const items = ((await range.json()) as { items: { key: string }[] }).items;
+      expect(items.map((item) => item.key)).to.deep.equal([
+        Buffer.from([0xff, 0, 0xc3, 0xa9]).toString('base64'),
+      ]);
+    });
+
+    it('refuses empty keys and malformed escapes with 400 INVALID_ARGUMENT', async function () {
+      for (const path of ['/v1/kv/', '/v1/kv/%zz', '/v1/kv/abc%4']) {
+        const response = await rawRequest(node.port, 'GET', path);
+        expect(response.status, path).to.equal(400);
+        const body = JSON.parse(response.body.toString()) as { error: { code: string } };
+        expect(body.error.code).to.equal('INVALID_ARGUMENT');
+      }
+    });
+  });
+
+  describe('history and read-your-writes', function () {
+    it('GET ?at=SEQNO reads the value as of that seqno', async function () {
+      const first = (await (await put('hist', 'one')).json()) as { seqno: number };
+      const second = (await (await put('hist', 'two')).json()) as { seqno: number };
+      await fetch(`${node.url}/v1/kv/hist`, { method: 'DELETE' });
+      expect(await (await get('hist', `?at=${first.seqno}`)).text()).to.equal('one');
+      expect(await (await get('hist', `?at=${second.seqno}`)).text()).to.equal('two');
+      expect((await get('hist', `?at=${first.seqno - 1}`)).status).to.equal(404);
+      expect((await get('hist')).status).to.equal(404);
+      const bad = await get('hist', '?at=-1');
+      expect(bad.status).to.equal(400);
+      expect((await errorOf(bad)).code).to.equal('INVALID_ARGUMENT');
+    });
+
+    it('?minSeqno waits until that seqno is applied, and 503 TIMEOUT when it is not', async function () {
+      const status = (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number };
+      const waiting = get('ryw', `?minSeqno=${status.lastSeqno + 1}`);
+      await sleep(150);
+      await put('ryw', 'arrived');
+      const read = await waiting;
+      expect(read.status).to.equal(200);
+      expect(await read.text()).to.equal('arrived');
+      const started = Date.now();
+      const late = await get('ryw', `?minSeqno=${status.lastSeqno + 1_000_000}&timeoutMs=200`);
+      expect(late.status).to.equal(503);
+      expect((await errorOf(late)).code).to.equal('TIMEOUT');
+      expect(Date.now() - started).to.be.below(900);
+    });
+  });
+
+  describe('POST /v1/batch', function () {
+    it('applies puts and deletes atomically with contiguous seqnos', async function () {
+      await put('b/old', 'x');
+      const response = await batch({
+        ops: [
+          { type: 'put', key: 'b/1', value: 'one' },
+          { type: 'put', key: 'b/2', value: 'two' },
+          { type: 'delete', key: 'b/old' },
+        ],
+      });
+      expect(response.status).to.equal(200);
+      const ack = (await response.json()) as {
+        firstSeqno: number;
+        lastSeqno: number;
+        epoch: number;
+      };
+      expect(ack.lastSeqno - ack.firstSeqno).to.equal(2);
+      expect(ack.epoch).to.equal(1);
+      expect(await (await get('b/2')).text()).to.equal('two');
+      expect((await get('b/2')).headers.get('x-seqno')).to.equal(String(ack.firstSeqno + 1));
+      expect((await get('b/old')).status).to.equal(404);
+    });
+
+    it('takes base64 keys and values, for the whole body or per op', async function () {
+      const key = Buffer.from([0xfe, 0x01]).toString('base64');
+      const value = Buffer.from([0, 1, 2, 250]).toString('base64');
+      const response = await batch({
+        encoding: 'base64',
+        ops: [
+          { type: 'put', key, value },
+          { type: 'put', key: 'plain-op', value: 'text', encoding: 'utf8' },
+        ],
+      });
+      expect(response.status).to.equal(200);
+      const read = await get('%FE%01');
+      expect(Buffer.from(await read.arrayBuffer())).to.deep.equal(Buffer.from([0, 1, 2, 250]));
+      expect(await (await get('plain-op')).text()).to.equal('text');
+    });
+
+    const invalid: [string, string | object][] = [
+      ['malformed JSON', '{"ops":[{"type":"put",'],
+      ['an empty body', ''],
+      ['a JSON array', '[1,2]'],
+      ['no ops', { ops: [] }],
+      ['an unknown op type', { ops: [{ type: 'merge', key: 'k', value: 'v' }] }],
+      ['an empty key', { ops: [{ type: 'put', key: '', value: 'v' }] }],
+      ['a missing value', { ops: [{ type: 'put', key: 'k' }] }],
+      [
+        'bad base64',
+        { encoding: 'base64', ops: [{ type: 'put', key: 'a2V5', value: 'not base64!' }] },
+      ],
+      ['a bad encoding', { encoding: 'hex', ops: [{ type: 'delete', key: 'k' }] }],
+      [
+        '__proto__ poisoning',
+        '{"ops":[{"type":"put","key":"k","value":"v"}],"__proto__":{"polluted":true}}',
+      ],
+      [
+        'constructor.prototype poisoning',
+        '{"ops":[{"type":"put","key":"k","value":"v","constructor":{"prototype":{"polluted":true}}}]}',
+      ],
+    ];
+    for (const [name, body] of invalid) {
+      it(`answers 400 INVALID_ARGUMENT for ${name}`, async function () {
+        const response = await batch(body);
+        expect(response.status).to.equal(400);
+        const error = await errorOf(response);
+        expect(error.code).to.equal('INVALID_ARGUMENT');
+        expect(error.message).to.be.a('string').and.not.equal('');
+        expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+      });
+    }
+
+    it('answers 413 VALUE_TOO_LARGE for a value over the limit inside a batch', async function () {
+      const response = await batch({
+        ops: [{ type: 'put', key: 'big', value: 'x'.repeat(MIB + 1) }],
+      });
+      expect(response.status).to.equal(413);
+      expect((await errorOf(response)).code).to.equal('VALUE_TOO_LARGE');
+    });
+
+    it('answers 413 BATCH_TOO_LARGE for a body over --max-batch-bytes', async function () {
+      const ops = Array.from({ length: 300 }, (_, index) => ({
+        type: 'put',
+        key: `huge/${index}`,
+        value: 'y'.repeat(8 * 1024),
+      }));
+      const response = await batch({ ops });
+      expect(response.status).to.equal(413);
+      expect((await errorOf(response)).code).to.equal('BATCH_TOO_LARGE');
+      expect((await get('huge/0')).status).to.equal(404);
+    });
+  });
+
+  describe('GET /v1/kv (ranges)', function () {
+    before(async function () {
+      const ops = ['r/a', 'r/b', 'r/c', 'r/d', 'r/e', 's/z'].map((key) => ({
+        type: 'put',
+        key,
+        value: `v-${key}`,
+      }));
+      expect((await batch({ ops })).status).to.equal(200);
+    });
+
+    type Page = { items: { key: string; value: string; seqno: number }[]; cursor: string | null };
+    const range = async (query: string): Promise<Page> => {
+      const response = await fetch(`${node.url}/v1/kv?${query}`);
+      expect(response.status, query).to.equal(200);
+      return (await response.json()) as Page;
+    };
+
+    it('lists a prefix in key order with values and seqnos', async function () {
+      const page = await range('prefix=r/');
+      expect(page.items.map((item) => item.key)).to.deep.equal(['r/a', 'r/b', 'r/c', 'r/d', 'r/e']);
+      expect(page.items[0]!.value).to.equal('v-r/a');
+      expect(page.items[0]!.seqno).to.be.a('number');
+      expect(page.cursor).to.equal(null);
+    });
+
+    it('lists start (inclusive) to end (exclusive), and in reverse', async function () {
+      expect((await range('start=r/b&end=r/d')).items.map((item) => item.key)).to.deep.equal([
+        'r/b',
+        'r/c',
+      ]);
+      expect(
+        (await range('prefix=r/&reverse=true&limit=2')).items.map((item) => item.key),
+      ).to.deep.equal(['r/e', 'r/d']);
+    });
+
+    it('pages with an opaque cursor, forwards and backwards, on a pinned seqno', async function () {
+      for (const reverse of [false, true]) {
+        const keys: string[] = [];
+        let page = await range(`prefix=r/&limit=2&reverse=${reverse}`);
+        keys.push(...page.items.map((item) => item.key));
+        // A write between pages is not seen: the cursor pins the first page's seqno.
+        await put('r/bb', 'late');
+        while (page.cursor) {
+          page = await range(`prefix=r/&limit=2&reverse=${reverse}&cursor=${page.cursor}`);
+          keys.push(...page.items.map((item) => item.key));
+        }
+        await fetch(`${node.url}/v1/kv/r/bb`, { method: 'DELETE' });
+        const expected = ['r/a', 'r/b', 'r/c', 'r/d', 'r/e'];
+        expect(keys).to.deep.equal(reverse ? expected.reverse() : expected);
+      }
+    });
+
+    it('reads a range as of a seqno and in base64', async function () {
+      const page = await range('prefix=r/&limit=1');
+      const seqno = page.items[0]!.seqno;
+      expect((await range(`prefix=r/&at=${seqno - 1}`)).items).to.deep.equal([]);
+      const encoded = await range(
+        `prefix=${encodeURIComponent(Buffer.from('r/').toString('base64'))}&encoding=base64&limit=1`,
+      );
+      expect(Buffer.from(encoded.items[0]!.key, 'base64').toString()).to.equal('r/a');
+      expect(Buffer.from(encoded.items[0]!.value, 'base64').toString()).to.equal('v-r/a');
+    });
+
+    it('refuses bad parameters with 400 INVALID_ARGUMENT', async function () {
+      for (const query of [
+        'cursor=@@',
+        'limit=0',
+        'limit=100000',
+        'reverse=maybe',
+        'at=x',
+        'encoding=hex',
+        'prefix=%2&encoding=base64',
+      ]) {
+        const response = await fetch(`${node.url}/v1/kv?${query}`);
+        expect(response.status, query).to.equal(400);
+        expect((await errorOf(response)).code).to.equal('INVALID_ARGUMENT');
+      }
+    });
+  });
+
+  describe('GET /v1/events', function () {
+    it('streams NDJSON in seqno order from..to inclusive, filtered by prefix', async function () {
+      const ack = (await (
+        await batch({
+          ops: [
+            { type: 'put', key: 'ev/1', value: 'a' },
+            { type: 'put', key: 'other', value: 'b' },
+            { type: 'delete', key: 'ev/1' },
+          ],
+        })
+      ).json()) as { firstSeqno: number; lastSeqno: number };
+      const response = await fetch(
+        `${node.url}/v1/events?from=${ack.firstSeqno}&to=${ack.lastSeqno}`,
+      );
+      expect(response.status).to.equal(200);
+      expect(response.headers.get('content-type')).to.match(/application\/x-ndjson/);
+      const lines = parseNdjson(await response.text());
+      expect(lines.map((line) => line.seqno)).to.deep.equal([
+        ack.firstSeqno,
+        ack.firstSeqno + 1,
+        ack.lastSeqno,
+      ]);
+      expect(lines[0]).to.include({ type: 'put', key: 'ev/1', value: 'a', epoch: 1 });
+      expect(lines[0]!.timestamp).to.be.a('number');
+      expect(lines[2]).to.include({ type: 'delete', key: 'ev/1', value: null });
+      const filtered = parseNdjson(
+        await (
+          await fetch(`${node.url}/v1/events?from=${ack.firstSeqno}&to=${ack.lastSeqno}&prefix=ev/`)
+        ).text(),
+      );
+      expect(filtered.map((line) => line.key)).to.deep.equal(['ev/1', 'ev/1']);
+      // A range inside a batch starts and ends exactly where asked.
+      const middle = parseNdjson(
+        await (
+          await fetch(`${node.url}/v1/events?from=${ack.firstSeqno + 1}&to=${ack.firstSeqno + 1}`)
+        ).text(),
+      );
+      expect(middle.map((line) => line.seqno)).to.deep.equal([ack.firstSeqno + 1]);
+    });
+
+    it('without follow, ends at the last seqno; from past the end is empty', async function () {
+      const status = (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number };
+      const all = parseNdjson(await (await fetch(`${node.url}/v1/events?from=1`)).text());
+      expect(all.length).to.be.at.least(status.lastSeqno);
+      all.forEach((line, index) => expect(line.seqno).to.equal(index + 1));
+      expect(
+        await (await fetch(`${node.url}/v1/events?from=${status.lastSeqno + 5}`)).text(),
+      ).to.equal('');
+    });
+
+    it('follow=true picks up new writes', async function () {
+      const status = (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number };
+      const response = await fetch(
+        `${node.url}/v1/events?from=${status.lastSeqno + 1}&follow=true&prefix=live/`,
+      );
+      expect(response.status).to.equal(200);
+      const reading = readLines(response, 3);
+      await sleep(100);
+      await put('live/1', 'one');
+      await put('not-live', 'skip');
+      await batch({
+        ops: [
+          { type: 'put', key: 'live/2', value: 'two' },
+          { type: 'delete', key: 'live/1' },
+        ],
+      });
+      const lines = (await reading) as { key: string; type: string }[];
+      expect(lines.map((line) => `${line.type} ${line.key}`)).to.deep.equal([
+        'put live/1',
+        'put live/2',
+        'delete live/1',
+      ]);
+    });
+
+    it('serves a slow reader at its own pace, complete and in order', async function () {
+      const value = 'z'.repeat(2000);
+      for (let round = 0; round < 4; round++) {
+        const ops = Array.from({ length: 250 }, (_, index) => ({
+          type: 'put',
+          key: `slow/${round}/${index}`,
+          value,
+        }));
+        expect((await batch({ ops })).status).to.equal(200);
+      }
+      // The reader reads nothing for a while: the server must wait for drain meanwhile.
+      const reading = rawStream(node.port, '/v1/events?from=1&prefix=slow/');
+      await sleep(300);
+      expect((await fetch(`${node.url}/healthz`)).status).to.equal(200);
+      const lines = parseNdjson(await reading);
+      expect(lines).to.have.length(1000);
+      for (let index = 1; index < lines.length; index++) {
+        expect(Number(lines[index]!.seqno)).to.be.above(Number(lines[index - 1]!.seqno));
+      }
+    });
+
+    it('refuses from=0 and to < from with 400', async function () {
+      for (const query of ['from=0', 'from=10&to=3', 'follow=perhaps']) {
+        const response = await fetch(`${node.url}/v1/events?${query}`);
+        expect(response.status, query).to.equal(400);
+        expect((await errorOf(response)).code).to.equal('INVALID_ARGUMENT');
+      }
+    });
+  });
+
+  describe('status, health, metrics, unknown routes', function () {
+    it('GET /v1/status reports node id, role, seqnos and epoch', async function () {
+      const status = (await (await fetch(`${node.url}/v1/status`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(status).to.include({ role: 'standalone', status: 'open', epoch: 1 });
+      expect(status.nodeId).to.be.a('string');
+      expect(status.lastSeqno).to.be.a('number').above(0);
+      expect(status.durableSeqno).to.equal(status.lastSeqno);
+    });
+
+    it('GET /healthz is ok', async function () {
+      const response = await fetch(`${node.url}/healthz`);
+      expect(response.status).to.equal(200);
+      expect(await response.json()).to.deep.equal({ status: 'ok' });
+    });
+
+    it('GET /metrics is Prometheus text with request, write, log, level and event-loop metrics', async function () {
+      const response = await fetch(`${node.url}/metrics`);
+      expect(response.status).to.equal(200);
+      expect(response.headers.get('content-type')).to.match(/text\/plain/);
+      const text = await response.text();
+      for (const name of [
+        'strata_http_requests_total{method="PUT",route="/v1/kv/:key",status="200"}',
+        'strata_http_request_duration_seconds_bucket',
+        'strata_writes_total{op="batch"}',
+        'strata_write_duration_seconds_bucket',
+        'strata_wal_write_groups_total',
+        'strata_wal_write_group_records_bucket',
+        'strata_wal_fsync_duration_seconds_bucket',
+        'strata_memtable_bytes',
+        'strata_level_segments{level="0"}',
+        'strata_flushes_total',
+        'strata_compaction_output_bytes_total',
+        'strata_changefeed_subscribers',
+        'nodejs_eventloop_lag_p99_seconds',
+      ]) {
+        expect(text, name).to.include(name);
+      }
+    });
+
+    it('answers unknown routes with 404 NOT_FOUND JSON', async function () {
+      const response = await fetch(`${node.url}/v2/nothing`);
+      expect(response.status).to.equal(404);
+      expect((await errorOf(response)).code).to.equal('NOT_FOUND');
+    });
+  });
+
+  describe('bad input', function () {
+    const kept = new Map<string, string>();
+
+    before(async function () {
+      for (let index = 0; index < 20; index++) {
+        const key = `keep/${index}`;
+        const value = `value-${index}-${'k'.repeat(index * 10)}`;
+        expect((await put(key, value)).status).to.equal(200);
+        kept.set(key, value);
+      }
+    });
+
+    it('413 KEY_TOO_LARGE for a key over 64 KiB', async function () {
+      const response = await put('k'.repeat(64 * 1024 + 1), 'v');
+      expect(response.status).to.equal(413);
+      expect((await errorOf(response)).code).to.equal('KEY_TOO_LARGE');
+      const inBatch = await batch({ ops: [{ type: 'put', key: 'k'.repeat(70_000), value: 'v' }] });
+      expect(inBatch.status).to.equal(413);
+      expect((await errorOf(inBatch)).code).to.equal('KEY_TOO_LARGE');
+    });
+
+    it('413 VALUE_TOO_LARGE for a value over --max-value-bytes, announced or streamed', async function () {
+      const announced = await put('too-big', Buffer.alloc(MIB + 1));
+      expect(announced.status).to.equal(413);
+      expect((await errorOf(announced)).code).to.equal('VALUE_TOO_LARGE');
+      // Chunked, no content-length: refused while counting, before it is all buffered.
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 8 * MIB) return controller.close();
+          sent += 64 * 1024;
+          controller.enqueue(new Uint8Array(64 * 1024));
+        },
+      });
+      const init = { method: 'PUT', body: stream, duplex: 'half' as const };
+      const streamed = await fetch(`${node.url}/v1/kv/too-big`, init).catch(
+        (error: unknown) => error,
+      );
+      if (streamed instanceof Response) {
+        expect(streamed.status).to.equal(413);
+        expect((await errorOf(streamed)).code).to.equal('VALUE_TOO_LARGE');
+      }
+      expect(sent).to.be.below(8 * MIB);
+      expect((await get('too-big')).status).to.equal(404);
+    });
+
+    it('a URL longer than the header limit is refused (431)', async function () {
+      const response = await rawRequest(node.port, 'GET', `/v1/kv/${'x'.repeat(300 * 1024)}`).catch(
+        () => ({ status: 431 }),
+      );
+      expect(response.status).to.equal(431);
+    });
+
+    it('a slow body gets 408 after the request timeout and the socket is closed', async function () {
+      const head = `PUT /v1/kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n`;
+      const { answer, closedAfterMs } = await stallingRequest(node.port, head, 'only ten b');
+      expect(answer).to.match(/^HTTP\/1.1 408/);
+      expect(closedAfterMs).to.be.below(5000);
+      expect((await get('slow')).status).to.equal(404);
+    });
+
+    it('slow headers are cut off after the headers timeout', async function () {
+      const { closedAfterMs } = await stallingRequest(
+        node.port,
+        'GET /v1/status HTTP/1.1\r\nHost: x\r\n',
+      );
+      expect(closedAfterMs).to.be.below(5000);
+    });
+
+    it('afterwards the server is up and every earlier value is intact', async function () {
+      expect((await fetch(`${node.url}/healthz`)).status).to.equal(200);
+      for (const [key, value] of kept) expect(await (await get(key)).text()).to.equal(value);
+    });
+  });
+});
+
+/** GET over a raw socket, not read until `await`ed: returns the whole body. */
+function rawStream(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    import('node:http')
+      .then(({ request }) => {
+        const req = request({ host: '127.0.0.1', port, path }, (res) => {
+          res.pause();
+          setTimeout(() => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve(text));
+            res.resume();
+          }, 400);
+        });
+        req.on('error', reject);
+        req.end();
+      })
+      .catch(reject);
+  });
+}
