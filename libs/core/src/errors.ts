@@ -11,6 +11,7 @@
  * - `IO_ERROR`: a read, write or fsync failed; writes stay refused until the component is reopened.
  * - `NO_SPACE`: the device is full; the write was refused and nothing acknowledged was lost.
  * - `CLOSED`: the component is closing or closed.
+ * - `READ_ONLY`: a write was attempted on something opened read-only.
  * - `HISTORY_TRUNCATED`: the requested seqno is below the retained history.
  * - `NOT_FOUND`, `NOT_LEADER`, `LOCKED`, `UNSUPPORTED_FORMAT`, `TIMEOUT`: as named.
  * - `INTERNAL`: an invariant of Strata itself was violated (a bug); the component fails stop.
@@ -27,6 +28,7 @@ export type StrataErrorCode =
   | 'IO_ERROR'
   | 'NO_SPACE'
   | 'CLOSED'
+  | 'READ_ONLY'
   | 'HISTORY_TRUNCATED'
   | 'NOT_FOUND'
   | 'NOT_LEADER'

@@ -67,4 +67,7 @@ export interface LogRecord {
   readonly checksum: number;
   /** The whole framed record. A view: copy it if you keep it beyond the iteration. */
   readonly bytes: Buffer;
+  /** The segment file holding the record, and the record's offset in it. */
+  readonly file: string;
+  readonly offset: number;
 }

@@ -68,6 +68,12 @@ export interface WalOptions {
    * `full` verifies every segment on open.
    */
   readonly verifyOnOpen?: 'tail' | 'full';
+  /**
+   * Open without ever writing: a torn tail is treated as the end of the log instead of being cut,
+   * nothing is created, truncated or removed, and appends fail with READ_ONLY. Safe next to a
+   * process that has the log open for writing. Default false.
+   */
+  readonly readOnly?: boolean;
   /** Seqno of the first append when the log is empty. Default 1. */
   readonly firstSeqno?: number;
   /** The file-system seam. Default: the real one. */
@@ -101,6 +107,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     recovery: options.recovery ?? 'strict',
     verifyOnOpen: options.verifyOnOpen ?? 'tail',
     firstSeqno: options.firstSeqno ?? 1,
+    readOnly: options.readOnly ?? false,
     fileSystem: options.fileSystem ?? nodeFileSystem,
     indexIntervalBytes: options.indexIntervalBytes ?? 64 * 1024,
     readChunkBytes: options.readChunkBytes ?? MIB,
@@ -114,6 +121,12 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
   }
   if (!['dsync', 'fdatasync'].includes(resolved.syncMethod)) {
     throw new StrataError('INVALID_ARGUMENT', `syncMethod must be dsync or fdatasync`);
+  }
+  if (resolved.readOnly && resolved.recovery === 'point-in-time') {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      'point-in-time recovery rewrites the log; it cannot run read-only',
+    );
   }
   if (!['strict', 'point-in-time'].includes(resolved.recovery)) {
     throw new StrataError('INVALID_ARGUMENT', `recovery must be strict or point-in-time`);

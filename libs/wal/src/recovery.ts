@@ -80,7 +80,7 @@ export async function recoverLog(
   let tail: LogTail | undefined;
   let tornTail: RecoveryReport['tornTail'];
   let verified = 0;
-  if (pointInTime || options.verifyOnOpen === 'full') {
+  if ((pointInTime || options.verifyOnOpen === 'full') && !options.readOnly) {
     await removeCleanCloseMarker(fs, directory).catch((error: unknown) => {
       throw ioError('remove clean-close marker', directory, error);
     });
@@ -126,7 +126,8 @@ export async function recoverLog(
         droppedBytes: segment.sizeBytes - damage.offset,
         damage: damage.kind as DamageKind,
       };
-      await truncateSegment(fs, segment, damage.offset);
+      if (options.readOnly) segment.sizeBytes = damage.offset;
+      else await truncateSegment(fs, segment, damage.offset);
       segment.indexed = true;
       tail = outcome.tail ?? tail;
       verified++;
@@ -242,6 +243,8 @@ async function trustCleanClose(
 /** The log's segment files in seqno order (sizes and times from stat, nothing read yet). */
 export async function listSegments(fs: FileSystem, directory: string): Promise<SegmentFile[]> {
   const segments: SegmentFile[] = [];
+  // A read-only open of a data directory that has no log yet sees an empty log.
+  if (!(await fs.exists(directory))) return segments;
   for (const name of await fs.readdir(directory)) {
     const firstSeqno = parseSegmentFileName(name);
     if (firstSeqno === undefined) continue;

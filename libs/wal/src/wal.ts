@@ -157,15 +157,17 @@ export class Wal {
   static async open(directory: string, options: WalOptions = {}): Promise<Wal> {
     const resolved = resolveWalOptions(options);
     const fs = resolved.fileSystem;
-    try {
-      await fs.mkdir(directory);
-    } catch (error) {
-      throw ioError('mkdir', directory, error);
+    if (!resolved.readOnly) {
+      try {
+        await fs.mkdir(directory);
+      } catch (error) {
+        throw ioError('mkdir', directory, error);
+      }
     }
     const { segments, tail, report } = await recoverLog(directory, resolved);
     const wal = new Wal(directory, resolved, segments, tail, report);
     const last = segments[segments.length - 1];
-    if (last) {
+    if (last && !resolved.readOnly) {
       invariant(
         !tail || tail.lastSeqno + 1 >= last.firstSeqno,
         'recovered tail is before the last segment',
@@ -177,7 +179,7 @@ export class Wal {
       }
       wal.writtenBytes = last.sizeBytes;
     }
-    if (resolved.sync === 'interval') {
+    if (resolved.sync === 'interval' && !resolved.readOnly) {
       wal.syncTimer = setInterval(() => wal.runIntervalSync(), resolved.syncIntervalMs);
       wal.syncTimer.unref();
     }
@@ -440,6 +442,8 @@ export class Wal {
             chain: header.chain,
             checksum: scanner.checksum,
             bytes: scanner.record,
+            file: segment.path,
+            offset: scanner.offset,
           };
           if (lastSeqno >= toSeqno) return;
         }
@@ -470,6 +474,7 @@ export class Wal {
    */
   async dropBefore(neededFromSeqno: number): Promise<RetentionResult> {
     this.checkReadable();
+    if (this.options.readOnly) throw new StrataError('READ_ONLY', 'the log was opened read-only');
     const count = segmentsToDrop(
       this.segmentList,
       neededFromSeqno,
@@ -538,7 +543,7 @@ export class Wal {
     await this.waitForWriter();
     await this.intervalSync;
     try {
-      if (!wasFailed && this.failure === undefined) {
+      if (!wasFailed && this.failure === undefined && !this.options.readOnly) {
         await this.syncActive();
         await this.writeCleanClose();
       }
@@ -629,6 +634,7 @@ export class Wal {
     if (this.statusValue === 'closing' || this.statusValue === 'closed') {
       throw new StrataError('CLOSED', 'the log is closed');
     }
+    if (this.options.readOnly) throw new StrataError('READ_ONLY', 'the log was opened read-only');
     if (this.failure) throw this.failure;
     invariant(this.statusValue === 'open', `append while the log is ${this.statusValue}`);
   }
