@@ -28,6 +28,8 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   IO_ERROR: 503,
   NO_SPACE: 503,
   CLOSED: 503,
+  // A node never opens its store read-only; should one ever refuse a write, it is unavailable for writes.
+  READ_ONLY: 503,
   LOCKED: 503,
   TIMEOUT: 503,
 };
