@@ -12,10 +12,17 @@ export interface BackgroundLimits {
   readonly level0StopSegments: number;
 }
 
-/** Counters for metrics and tests. */
+/** Counters for metrics and tests; bytes and durations are totals since open. */
 export interface BackgroundStats {
   readonly flushes: number;
+  /** Bytes of segment files written by flushes. */
+  readonly flushedBytes: number;
+  /** Time spent in flushes (worker time plus registering the segment). */
+  readonly flushDurationMs: number;
+  /** Compaction steps that changed the levels. */
   readonly compactions: number;
+  /** Time spent in compaction steps. */
+  readonly compactionDurationMs: number;
   readonly sealedMemtables: number;
   readonly droppedLogSegments: number;
 }
@@ -31,7 +38,10 @@ export class BackgroundJobs {
   private readonly compactionQueue = new PQueue({ concurrency: 1 });
   private sealed = 0;
   private flushes = 0;
+  private flushedBytes = 0;
+  private flushDurationMs = 0;
   private compactions = 0;
+  private compactionDurationMs = 0;
   private droppedLogSegments = 0;
   private compactionQueued = false;
   private logPins = 0;
@@ -54,9 +64,12 @@ export class BackgroundJobs {
     return this.flushQueue.add(async () => {
       try {
         if (this.stopped) return;
+        const started = performance.now();
         const segment = await this.tree.flushMemtable(sealed.id, sealed.memtable);
         await this.tree.registerSegments([segment]);
         this.flushes++;
+        this.flushedBytes += segment.meta.fileSizeBytes;
+        this.flushDurationMs += performance.now() - started;
         // The log below the flushed seqno is no longer needed for recovery.
         const flushedSeqno = this.tree.getSegmentLsn();
         if (flushedSeqno !== undefined && this.logPins === 0) {
@@ -83,9 +96,11 @@ export class BackgroundJobs {
           // Flushes go first: while one is pending, let it run before more compaction.
           if (this.flushQueue.size > 0) await this.flushQueue.onIdle();
           const before = layoutOf(this.tree);
+          const started = performance.now();
           await this.tree.compact(this.strategy);
           if (layoutOf(this.tree) === before) break;
           this.compactions++;
+          this.compactionDurationMs += performance.now() - started;
           this.wake();
         }
       } catch (error) {
@@ -129,7 +144,10 @@ export class BackgroundJobs {
   stats(): BackgroundStats {
     return {
       flushes: this.flushes,
+      flushedBytes: this.flushedBytes,
+      flushDurationMs: Math.round(this.flushDurationMs),
       compactions: this.compactions,
+      compactionDurationMs: Math.round(this.compactionDurationMs),
       sealedMemtables: this.sealed,
       droppedLogSegments: this.droppedLogSegments,
     };

@@ -139,6 +139,8 @@ describe('Store: writes, reads, reopen', () => {
     await store.waitForBackgroundWork();
     const stats = store.stats();
     expect(stats.background.flushes).to.be.greaterThan(3);
+    expect(stats.background.flushedBytes).to.be.greaterThan(stats.background.flushes * 100);
+    expect(stats.background.flushDurationMs).to.be.greaterThan(0);
     expect(stats.segmentCount).to.be.greaterThan(0);
     const sorted = [...expected.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
