@@ -227,6 +227,27 @@ export class NodeMetrics implements LogWriteObserver {
       'Compaction steps since start',
       () => stats()?.background.compactions,
     );
+    gauge(
+      'strata_flush_duration_seconds_total',
+      'Time spent flushing memtables since start (worker time plus registration)',
+      () => {
+        const durationMs = stats()?.background.flushDurationMs;
+        return durationMs === undefined ? undefined : durationMs / 1000;
+      },
+    );
+    gauge(
+      'strata_flushed_bytes_total',
+      'Bytes of segment files written by flushes since start (reported by the store)',
+      () => stats()?.background.flushedBytes,
+    );
+    gauge(
+      'strata_compaction_duration_seconds_total',
+      'Time spent in compaction steps since start',
+      () => {
+        const durationMs = stats()?.background.compactionDurationMs;
+        return durationMs === undefined ? undefined : durationMs / 1000;
+      },
+    );
     gauge('strata_store_failed', '1 when the store refuses writes (fail-stop)', () =>
       this.store === undefined ? undefined : this.store.status === 'failed' ? 1 : 0,
     );
