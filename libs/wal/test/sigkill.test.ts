@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@strata/core';
-import { createTempDirectory } from '@strata/testing';
+import { createTempDirectory, runUntilKilled } from '@strata/testing';
 import { Wal } from '../src/index.js';
 import { batchAt } from './helpers.js';
 
@@ -15,27 +14,14 @@ function runAndKill(
   runMs: number,
   acknowledged: Map<number, number>,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript, directory], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let buffered = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const [kind, first, last] = line.split(' ');
-        if (kind === 'ready') setTimeout(() => child.kill('SIGKILL'), runMs);
-        if (kind === 'ack') acknowledged.set(Number(first), Number(last));
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`child exited with ${code}: ${stderr}`));
-    });
+  return runUntilKilled({
+    script: childScript,
+    args: [directory],
+    runAfterReadyMs: runMs,
+    onLine: (line) => {
+      const [kind, first, last] = line.split(' ');
+      if (kind === 'ack') acknowledged.set(Number(first), Number(last));
+    },
   });
 }
 

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@strata/core';
 import { Store } from '@strata/store';
-import { deterministicValue as valueOf } from '@strata/testing';
+import { deterministicValue as valueOf, runUntilKilled } from '@strata/testing';
 import type { SyncMode, WriterOptions } from './writer-options.js';
 
 /** Options of {@link runCrashTest}. */
@@ -198,31 +197,14 @@ function runWriterUntilKilled(
   runMs: number,
   acknowledged: Map<number, string>,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', childScript, JSON.stringify(options)],
-      {
-        cwd: packageDirectory,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let buffered = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const [kind, seqno, key] = line.split(' ');
-        if (kind === 'ready') setTimeout(() => child.kill('SIGKILL'), runMs);
-        else if (kind === 'ack' && key !== undefined) acknowledged.set(Number(seqno), key);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`writer child exited with ${code} before it was killed: ${stderr}`));
-    });
+  return runUntilKilled({
+    script: childScript,
+    args: [JSON.stringify(options)],
+    cwd: packageDirectory,
+    runAfterReadyMs: runMs,
+    onLine: (line) => {
+      const [kind, seqno, key] = line.split(' ');
+      if (kind === 'ack' && key !== undefined) acknowledged.set(Number(seqno), key);
+    },
   });
 }

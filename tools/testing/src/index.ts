@@ -13,3 +13,5 @@ export { rejectionOf } from './rejection-of.js';
 export type { CodedError } from './rejection-of.js';
 export { armPowerFailure } from './power-failure.js';
 export type { PowerFailure } from './power-failure.js';
+export { runUntilKilled } from './kill-after-ready.js';
+export type { KillAfterReadyOptions } from './kill-after-ready.js';
