@@ -98,12 +98,14 @@ async function readOrCorrupt(fs: FileSystem, file: string): Promise<Buffer> {
 }
 
 /**
- * Recovers a tree as the reference does: check the marker's format version, load the persisted
- * config and the levels manifest, delete segment files the manifest does not list (leftovers of a
- * flush or compaction cut short) and fail with CORRUPTION if a listed segment is missing. Segment
- * files themselves are not read here: they are verified lazily on first use.
+ * Reads what makes `path` a tree without touching anything: checks the marker's format version,
+ * loads the persisted config and the levels manifest and checks they agree. Shared by recovery
+ * and the read-only {@link Tree.inspect} / {@link Tree.verify}.
  */
-export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<RecoveredTree> {
+export async function readTreeState(
+  fs: FileSystem,
+  path: string,
+): Promise<RecoveredTree & { readonly formatVersion: number }> {
   const markerPath = posix.join(path, MARKER_FILE);
   const marker = await readOrCorrupt(fs, markerPath);
   if (
@@ -137,7 +139,17 @@ export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<Re
   if (manifest.levels.length !== config.levelCount) {
     throw corruptionError(posix.join(path, 'levels'), 0, 'level count disagrees with config');
   }
+  return { config: persistedPart(config), manifest, formatVersion: version };
+}
 
+/**
+ * Recovers a tree as the reference does: check the marker's format version, load the persisted
+ * config and the levels manifest, delete segment files the manifest does not list (leftovers of a
+ * flush or compaction cut short) and fail with CORRUPTION if a listed segment is missing. Segment
+ * files themselves are not read here: they are verified lazily on first use.
+ */
+export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<RecoveredTree> {
+  const { config, manifest } = await readTreeState(fs, path);
   const folder = posix.join(path, SEGMENTS_FOLDER);
   const listed = new Set(manifest.levels.flat().map((s) => s.id));
   let names: string[];

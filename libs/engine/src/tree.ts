@@ -29,6 +29,10 @@ import type { WriterSettings } from './compaction/merge-job.js';
 import { compareKeys, prefixSuccessor } from './util/bytes.js';
 import { createTreeFiles, recoverTreeFiles, treeExists, writeTreeFiles } from './recovery.js';
 import { Snapshot } from './snapshot.js';
+import type { ReadOnlyOptions, TreeInspection } from './tools/inspect-tree.js';
+import { inspectTree } from './tools/inspect-tree.js';
+import type { VerifyOptions, VerifyReport } from './tools/verify-tree.js';
+import { verifyTree } from './tools/verify-tree.js';
 
 /** A sealed memtable as handed out by {@link Tree.rotateMemtable}. */
 export interface SealedMemtable {
@@ -130,6 +134,30 @@ export class Tree {
       1,
       -1,
     );
+  }
+
+  /**
+   * Describes the tree at `path` from its marker, config and levels manifest: format version,
+   * persisted config, flushed seqno and each level's segments with their metadata. Read-only: it
+   * writes nothing, deletes no orphan and opens no segment file, so it is safe next to a process
+   * that has the tree open.
+   *
+   * @throws StrataError `CORRUPTION` naming the damaged file, `UNSUPPORTED_FORMAT`, `IO_ERROR`.
+   */
+  static inspect(path: string, options: ReadOnlyOptions = {}): Promise<TreeInspection> {
+    return inspectTree(path, options);
+  }
+
+  /**
+   * Checks every checksum and structure of the tree at `path` without writing: marker, config,
+   * manifest, and every block of every listed segment (data, index, filter, metadata, footer).
+   *
+   * @returns how much was checked.
+   * @throws StrataError `CORRUPTION` naming the file and offset of the first problem found,
+   * `UNSUPPORTED_FORMAT`, `IO_ERROR`.
+   */
+  static verify(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyTree(path, options);
   }
 
   // ---------------------------------------------------------------- writes
@@ -312,7 +340,9 @@ export class Tree {
     const memtable = this.active;
     const id = this.nextSegmentId++;
     this.sealed.set(id, memtable);
-    this.active = new Memtable();
+    // Sized like the one just sealed: under a steady workload the next memtable then never grows
+    // (growing copies its arrays on the main thread and leaves the old copies as garbage).
+    this.active = new Memtable(Math.min(memtable.length, MAX_PRESIZED_ENTRIES));
     return { id, memtable };
   }
 
@@ -825,6 +855,8 @@ export class Tree {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Cap on the presized capacity of a new memtable (a flood of tiny entries must not reserve GBs). */
+const MAX_PRESIZED_ENTRIES = 4 * 1024 * 1024;
 
 function evict(entry: InternalEntry, evictTombstone: boolean): InternalEntry | undefined {
   return evictTombstone && entry.kind === ValueKind.Tombstone ? undefined : entry;

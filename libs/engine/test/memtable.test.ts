@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Memtable, ValueKind } from '../src/index.js';
+import { MAX_SEQNO, Memtable, ValueKind } from '../src/index.js';
 import { MemtableCursor } from '../src/memtable/memtable-cursor.js';
 import { b } from './helpers.js';
 
@@ -66,6 +66,34 @@ describe('Memtable', () => {
       if (seen[seen.length - 1] !== k) seen.push(k);
     }
     expect(seen).to.deep.equal([...keys].sort((x, y) => Buffer.compare(b(x), b(y))));
+  });
+
+  it('jumps to its large reservation past 64k entries and stays sorted and readable', () => {
+    const m = new Memtable();
+    const n = 250_000;
+    const key = (i: number): Buffer => {
+      const k = Buffer.alloc(8);
+      // A multiplicative permutation of 0..2^32: random order, every key distinct.
+      k.writeUInt32BE(Math.imul(i, 0x9e3779b1) >>> 0, 0);
+      k.writeUInt32BE(i, 4);
+      return k;
+    };
+    for (let i = 0; i < n; i++) m.insert(key(i), key(i).subarray(4), i, ValueKind.Value);
+    expect(m.length).to.equal(n);
+    let count = 0;
+    let previous: Buffer | undefined;
+    for (let node = m.first(); node !== -1; node = m.next(node)) {
+      const k = Buffer.from(m.keyAt(node));
+      if (previous) expect(Buffer.compare(previous, k)).to.equal(-1);
+      previous = k;
+      count++;
+    }
+    expect(count).to.equal(n);
+    for (const i of [0, 1, 65_535, 65_536, 123_457, n - 1]) {
+      expect(m.get(key(i), MAX_SEQNO)?.seqno).to.equal(i);
+    }
+    const shared = Memtable.fromShared(m.toShared());
+    expect(shared.get(key(200_000), MAX_SEQNO)?.value.readUInt32BE(0)).to.equal(200_000);
   });
 
   it('is readable from its shared state (as a flush worker sees it)', () => {

@@ -58,7 +58,7 @@ function toJson(info: DataDirectoryInfo): unknown {
           nextSegmentId: info.tree.nextSegmentId,
           levels: info.tree.levels.map((segments, level) => ({
             level,
-            segments: segments.map(({ raw: _raw, ...segment }) => segment),
+            segments,
           })),
         }
       : null,

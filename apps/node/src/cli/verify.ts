@@ -3,9 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { StrataError, errnoOf, isStrataError } from '@strata/core';
+import { Tree } from '@strata/engine';
 import { LogReader } from '../offline/log-reader.js';
-import { checkSegment } from '../offline/segment-check.js';
-import { readTreeManifest } from '../offline/tree-manifest.js';
 import { describeError } from './output.js';
 import type { CommandIo } from './output.js';
 
@@ -59,22 +58,21 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
       findings.push(finding(error, join(flags.data, 'wal')));
     }
     const treeDirectory = join(flags.data, 'tree');
-    try {
-      const manifest = await readTreeManifest(treeDirectory);
-      for (const segment of manifest?.levels.flat() ?? []) {
-        segments++;
-        const check = await checkSegment(treeDirectory, manifest!, segment);
-        if (!check.ok) {
-          findings.push({
-            file: check.file,
-            offset: check.error?.offset ?? 0,
-            code: check.error?.code ?? 'CORRUPTION',
-            message: check.error?.message ?? 'segment check failed',
-          });
+    if (existsSync(join(treeDirectory, 'STRATA-TREE'))) {
+      try {
+        // Segment by segment, so that one damaged segment does not hide problems in the others.
+        const info = await Tree.inspect(treeDirectory);
+        for (const segment of info.levels.flat()) {
+          segments++;
+          try {
+            await Tree.verify(treeDirectory, { segmentIds: [segment.id] });
+          } catch (error) {
+            findings.push(finding(error, segment.file));
+          }
         }
+      } catch (error) {
+        findings.push(finding(error, join(treeDirectory, 'levels')));
       }
-    } catch (error) {
-      findings.push(finding(error, join(treeDirectory, 'levels')));
     }
   } catch (error) {
     io.stderr.write(describeError('verify', error));

@@ -44,6 +44,20 @@ export function metadataToJson(meta: SegmentMetadata): SegmentMetadataJson {
   return { ...meta, minKey: toHex(meta.minKey), maxKey: toHex(meta.maxKey) };
 }
 
+/** True when a segment's own metadata block agrees with the copy the manifest holds. */
+export function metadataAgrees(stored: SegmentMetadata, listed: SegmentMetadata): boolean {
+  return (
+    stored.id === listed.id &&
+    stored.itemCount === listed.itemCount &&
+    stored.blockCount === listed.blockCount &&
+    stored.maxSeqno === listed.maxSeqno &&
+    stored.minSeqno === listed.minSeqno &&
+    stored.fileSizeBytes === listed.fileSizeBytes &&
+    stored.minKey.equals(listed.minKey) &&
+    stored.maxKey.equals(listed.maxKey)
+  );
+}
+
 /** Parses metadata JSON; `file` names the source for the CORRUPTION error. */
 export function metadataFromJson(json: unknown, file: string): SegmentMetadata {
   const j = json as Partial<SegmentMetadataJson> | null;

@@ -12,7 +12,7 @@ import { ABSENT, PAST_END, searchBlock } from './block-search.js';
 import { BlockIndex } from './block-index.js';
 import { BloomFilter } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
-import { FOOTER_BYTES, decodeFooter, metadataFromJson } from './metadata.js';
+import { FOOTER_BYTES, decodeFooter, metadataAgrees, metadataFromJson } from './metadata.js';
 
 /** What segments of one tree share: the block cache and the descriptor table. */
 export interface SegmentContext {
@@ -284,15 +284,7 @@ export class Segment {
     }
     const stored = metadataFromJson(metaJson, this.path);
     const m = this.meta;
-    const agrees =
-      stored.id === m.id &&
-      stored.itemCount === m.itemCount &&
-      stored.blockCount === m.blockCount &&
-      stored.maxSeqno === m.maxSeqno &&
-      stored.minSeqno === m.minSeqno &&
-      stored.fileSizeBytes === m.fileSizeBytes &&
-      stored.minKey.equals(m.minKey) &&
-      stored.maxKey.equals(m.maxKey);
+    const agrees = metadataAgrees(stored, m);
     if (!agrees) {
       throw corruptionError(
         this.path,

@@ -1,0 +1,82 @@
+import type { FileSystem } from '@strata/core';
+import { nodeFileSystem } from '@strata/core';
+import type { PersistedTreeConfig } from '../config.js';
+import { segmentPath } from '../file-names.js';
+import { readTreeState } from '../recovery.js';
+
+/** One segment as {@link Tree.inspect} reports it (from the levels manifest). */
+export interface SegmentInspection {
+  readonly id: number;
+  readonly level: number;
+  /** Path of the segment file. */
+  readonly file: string;
+  readonly sizeBytes: number;
+  /** Entries stored, every version and tombstone included. */
+  readonly itemCount: number;
+  readonly tombstoneCount: number;
+  /** Distinct keys. */
+  readonly keyCount: number;
+  readonly blockCount: number;
+  readonly minKey: Buffer;
+  readonly maxKey: Buffer;
+  readonly minSeqno: number;
+  readonly maxSeqno: number;
+  readonly compression: string;
+}
+
+/** What {@link Tree.inspect} found. */
+export interface TreeInspection {
+  readonly path: string;
+  /** Format version from the tree's marker file. */
+  readonly formatVersion: number;
+  /** The persisted configuration. */
+  readonly config: PersistedTreeConfig;
+  /** Highest seqno ever flushed to a segment (-1: none). */
+  readonly flushedSeqno: number;
+  readonly nextSegmentId: number;
+  /** Per level (index = level), its segments in manifest order. */
+  readonly levels: readonly (readonly SegmentInspection[])[];
+}
+
+/** Options of the read-only tree tools. */
+export interface ReadOnlyOptions {
+  /** File system seam; defaults to the real one. */
+  readonly fileSystem?: FileSystem;
+}
+
+/**
+ * Reads marker, config and levels manifest, and nothing else (no segment file is opened, nothing
+ * is written or deleted), so it is safe next to a running tree: the manifest is replaced by
+ * rename, so the read sees an old or a new one, whole.
+ */
+export async function inspectTree(
+  path: string,
+  options: ReadOnlyOptions = {},
+): Promise<TreeInspection> {
+  const fs = options.fileSystem ?? nodeFileSystem;
+  const { config, manifest, formatVersion } = await readTreeState(fs, path);
+  return {
+    path,
+    formatVersion,
+    config,
+    flushedSeqno: manifest.flushedSeqno,
+    nextSegmentId: manifest.nextSegmentId,
+    levels: manifest.levels.map((segments, level) =>
+      segments.map((meta) => ({
+        id: meta.id,
+        level,
+        file: segmentPath(path, meta.id),
+        sizeBytes: meta.fileSizeBytes,
+        itemCount: meta.itemCount,
+        tombstoneCount: meta.tombstoneCount,
+        keyCount: meta.keyCount,
+        blockCount: meta.blockCount,
+        minKey: meta.minKey,
+        maxKey: meta.maxKey,
+        minSeqno: meta.minSeqno,
+        maxSeqno: meta.maxSeqno,
+        compression: meta.compression,
+      })),
+    ),
+  };
+}

@@ -1,0 +1,160 @@
+import type { FileSystem } from '@strata/core';
+import { corruptionError, crc32c, errnoOf, ioError, nodeFileSystem } from '@strata/core';
+import { ValueKind } from '../entry.js';
+import { segmentPath } from '../file-names.js';
+import { readTreeState } from '../recovery.js';
+import { decodeBlock } from '../segment/block.js';
+import { unframeBlock } from '../segment/block-codec.js';
+import { BlockIndex } from '../segment/block-index.js';
+import { BloomFilter } from '../segment/bloom-filter.js';
+import type { SegmentMetadata } from '../segment/metadata.js';
+import {
+  FOOTER_BYTES,
+  decodeFooter,
+  metadataAgrees,
+  metadataFromJson,
+} from '../segment/metadata.js';
+import { compareKeys } from '../util/bytes.js';
+import type { ReadOnlyOptions } from './inspect-tree.js';
+
+/** What verifying one segment covered, reported through {@link VerifyOptions.onSegment}. */
+export interface SegmentVerification {
+  readonly id: number;
+  readonly level: number;
+  readonly file: string;
+  /** Blocks checked: data blocks plus index, filter (when present) and metadata. */
+  readonly blocks: number;
+  readonly bytes: number;
+  readonly items: number;
+}
+
+/** Options of {@link Tree.verify}. */
+export interface VerifyOptions extends ReadOnlyOptions {
+  /** Called after each segment passed its checks (progress for long verifications). */
+  readonly onSegment?: (segment: SegmentVerification) => void;
+  /** Verify only the segments with these ids (marker, config and manifest are always checked). */
+  readonly segmentIds?: readonly number[];
+}
+
+/** What {@link Tree.verify} checked; it throws instead of reporting a problem. */
+export interface VerifyReport {
+  readonly segments: number;
+  readonly blocks: number;
+  /** Bytes of segment files read and checked. */
+  readonly bytes: number;
+  /** Entries decoded, every version and tombstone included. */
+  readonly items: number;
+}
+
+/**
+ * Checks a tree without writing: marker, config and manifest (checksummed), then each listed
+ * segment whole: size, footer checksum and offsets, metadata block (and its agreement with the
+ * manifest), block index, bloom filter, and every data block (checksum, decompression, decoding,
+ * key order, last key against the index, item and tombstone counts against the metadata).
+ *
+ * @throws StrataError `CORRUPTION` naming the file and offset of the first problem,
+ * `UNSUPPORTED_FORMAT`, `IO_ERROR`.
+ */
+export async function verifyTree(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const fs = options.fileSystem ?? nodeFileSystem;
+  const { manifest } = await readTreeState(fs, path);
+  const only = options.segmentIds === undefined ? undefined : new Set(options.segmentIds);
+  const report = { segments: 0, blocks: 0, bytes: 0, items: 0 };
+  for (let level = 0; level < manifest.levels.length; level++) {
+    for (const meta of manifest.levels[level]!) {
+      if (only !== undefined && !only.has(meta.id)) continue;
+      const file = segmentPath(path, meta.id);
+      const checked = await verifySegment(fs, file, meta);
+      report.segments++;
+      report.blocks += checked.blocks;
+      report.bytes += checked.bytes;
+      report.items += checked.items;
+      options.onSegment?.({ id: meta.id, level, file, ...checked });
+    }
+  }
+  return report;
+}
+
+async function verifySegment(
+  fs: FileSystem,
+  file: string,
+  meta: SegmentMetadata,
+): Promise<{ blocks: number; bytes: number; items: number }> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') {
+      throw corruptionError(file, 0, 'segment listed in the manifest is missing');
+    }
+    throw ioError('read', file, error);
+  }
+  const size = bytes.length;
+  if (size !== meta.fileSizeBytes) {
+    throw corruptionError(
+      file,
+      Math.min(size, meta.fileSizeBytes),
+      `segment file is ${size} bytes, the manifest says ${meta.fileSizeBytes}`,
+    );
+  }
+  if (size < FOOTER_BYTES) throw corruptionError(file, 0, 'segment file too small');
+  const footer = decodeFooter(bytes.subarray(size - FOOTER_BYTES), file, size, crc32c);
+  const block = (offset: number, length: number): Buffer =>
+    unframeBlock(bytes.subarray(offset, offset + length), file, offset);
+
+  const metaRaw = block(footer.metaOffset, footer.metaSizeBytes);
+  let metaJson: unknown;
+  try {
+    metaJson = JSON.parse(metaRaw.toString('utf8'));
+  } catch {
+    throw corruptionError(file, footer.metaOffset, 'segment metadata is not JSON');
+  }
+  if (!metadataAgrees(metadataFromJson(metaJson, file), meta)) {
+    throw corruptionError(file, footer.metaOffset, 'segment metadata disagrees with the manifest');
+  }
+  const indexRaw = block(footer.indexOffset, footer.indexSizeBytes);
+  const index = BlockIndex.decode(indexRaw, file, footer.indexOffset, footer.indexOffset);
+  if (index.count !== meta.blockCount) {
+    throw corruptionError(file, footer.indexOffset, 'block count disagrees with metadata');
+  }
+  let blocks = 2;
+  if (footer.filterSizeBytes > 0) {
+    BloomFilter.decode(
+      block(footer.filterOffset, footer.filterSizeBytes),
+      file,
+      footer.filterOffset,
+    );
+    blocks++;
+  }
+
+  let items = 0;
+  let tombstones = 0;
+  let previousLast: Buffer | undefined;
+  for (let blockNo = 0; blockNo < index.count; blockNo++) {
+    const at = index.offsetOf(blockNo);
+    const decoded = decodeBlock(block(at, index.sizeOf(blockNo)), file, at);
+    // Order (key ascending, seqno descending) is what every search relies on: check it within
+    // the block and across the boundary with the previous block.
+    let previousSeqno = Infinity;
+    for (let i = 0; i < decoded.count; i++) {
+      const key = decoded.keyAt(i);
+      const c = previousLast === undefined ? 1 : compareKeys(key, previousLast);
+      const seqno = decoded.seqnos[i]!;
+      if (c < 0 || (c === 0 && seqno >= previousSeqno)) {
+        throw corruptionError(file, at, 'data block entries out of order');
+      }
+      previousLast = key;
+      previousSeqno = seqno;
+      if (decoded.kinds[i] === ValueKind.Tombstone) tombstones++;
+    }
+    if (!previousLast!.equals(index.lastKey(blockNo))) {
+      throw corruptionError(file, at, 'last key of the block disagrees with the index');
+    }
+    items += decoded.count;
+  }
+  blocks += index.count;
+  if (items !== meta.itemCount || tombstones !== meta.tombstoneCount) {
+    throw corruptionError(file, 0, 'entry counts disagree with the segment metadata');
+  }
+  return { blocks, bytes: size, items };
+}
