@@ -86,13 +86,11 @@ export class LogReader {
   /** Opens the log of `walDirectory` read-only (its segment list is taken now). */
   static async open(walDirectory: string): Promise<LogReader> {
     const wal = await Wal.open(walDirectory, { readOnly: true });
-    const files = wal
-      .segments()
-      .map((segment) => ({
-        path: segment.path,
-        firstSeqno: segment.firstSeqno,
-        sizeBytes: segment.sizeBytes,
-      }));
+    const files = wal.segments().map((segment) => ({
+      path: segment.path,
+      firstSeqno: segment.firstSeqno,
+      sizeBytes: segment.sizeBytes,
+    }));
     return new LogReader(walDirectory, wal, files);
   }
 
