@@ -385,7 +385,8 @@ export function checkOrder(
   return undefined;
 }
 
-function describeDamage(kind: DamageKind): string {
+/** A short human description of a {@link DamageKind}. */
+export function describeDamage(kind: DamageKind): string {
   switch (kind) {
     case 'incomplete':
       return 'record runs past the end of the file';

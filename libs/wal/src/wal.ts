@@ -5,13 +5,7 @@ import type { BatchLimits } from './batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './log-batch.js';
 import { resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
-import {
-  INITIAL_CHAIN,
-  RECORD_HEADER_BYTES,
-  newRecordHeader,
-  nextChain,
-  scanPayload,
-} from './record-format.js';
+import { INITIAL_CHAIN, RECORD_HEADER_BYTES, nextChain } from './record-format.js';
 import { RecordScanner, ShortReadError } from './record-scanner.js';
 import { removeCleanCloseMarker, writeCleanCloseMarker } from './clean-close-marker.js';
 import { checkOrder, recoverLog, verifySegment } from './recovery.js';
@@ -292,7 +286,6 @@ export class Wal {
       const bytes = Buffer.isBuffer(record)
         ? record
         : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
-      const header = newRecordHeader();
       if (
         bytes.length < RECORD_HEADER_BYTES + 2 ||
         bytes.readUInt32LE(0) !== bytes.length - RECORD_HEADER_BYTES
@@ -309,12 +302,11 @@ export class Wal {
       if (crc32c(bytes.subarray(RECORD_HEADER_BYTES)) !== checksum) {
         throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
       }
-      if (!scanPayload(bytes, RECORD_HEADER_BYTES, bytes.length, header)) {
-        throw new StrataError('CORRUPTION', 'replicated record is malformed');
-      }
+      // One full decode checks the structure and yields the header fields (no separate scan).
+      let header: LogBatch;
       try {
-        const batch = decodeRecord(bytes);
-        validateBatch(batch, this.limits);
+        header = decodeRecord(bytes);
+        validateBatch(header, this.limits);
       } catch (error) {
         if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
         throw new StrataError(
@@ -340,7 +332,7 @@ export class Wal {
       return this.enqueue(
         bytes,
         header.firstSeqno,
-        header.firstSeqno + header.entryCount - 1,
+        header.lastSeqno,
         header.epoch,
         header.chain,
         checksum,

@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SimulatedFileSystem } from '@strata/core';
 import { createTempDirectory } from '@strata/testing';
-import { LogOp, Wal, segmentFileName } from '../src/index.js';
+import { INITIAL_CHAIN, LogOp, Wal, segmentFileName } from '../src/index.js';
 import { batchAt, put, readAll, rejectionOf } from './helpers.js';
 
 describe('Wal: append and read', () => {
@@ -65,7 +65,8 @@ describe('Wal: append and read', () => {
       firstSeqno: 1,
       lastSeqno: 3,
       timestampMs: 1234,
-      chain: wal.nextChain === 0 ? -1 : batch!.chain,
+      // The first record of a log chains from the empty log.
+      chain: INITIAL_CHAIN,
     });
     expect(batch!.entries.map((entry) => entry.op)).to.deep.equal([
       LogOp.Put,

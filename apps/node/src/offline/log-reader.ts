@@ -1,6 +1,6 @@
 import { corruptionError } from '@strata/core';
-import { Wal, decodeRecord } from '@strata/wal';
-import type { DamageKind, LogBatch } from '@strata/wal';
+import { Wal, decodeRecord, describeDamage } from '@strata/wal';
+import type { LogBatch } from '@strata/wal';
 
 /**
  * A read-only view of a data directory's log (`<data>/wal/*.log`) for `replay`, `inspect` and
@@ -44,13 +44,6 @@ export interface TornTail {
   readonly reason: string;
 }
 
-const DAMAGE_REASONS: Record<DamageKind, string> = {
-  incomplete: 'incomplete last record',
-  zeros: 'zero bytes after the last record',
-  checksum: 'last record fails its checksum',
-  malformed: 'malformed last record',
-};
-
 /** Lists the log segments of `walDirectory`, oldest first (empty when there is no log yet). */
 export async function listLogFiles(walDirectory: string): Promise<LogFile[]> {
   const reader = await LogReader.open(walDirectory);
@@ -79,7 +72,7 @@ export class LogReader {
     this.tornTail = torn && {
       file: torn.file,
       offset: torn.offset,
-      reason: DAMAGE_REASONS[torn.damage],
+      reason: describeDamage(torn.damage),
     };
   }
 

@@ -335,12 +335,7 @@ class SimulatedFileHandle implements FileHandle {
     position: number,
   ): Promise<number> {
     await Promise.resolve();
-    this.check('read');
-    this.fs.maybeFail('read', this.path);
-    const end = Math.min(this.inode.lengthBytes, position + length);
-    if (end <= position) return 0;
-    buffer.set(this.inode.data.subarray(position, end), offset);
-    return end - position;
+    return this.readSync(buffer, offset, length, position);
   }
 
   readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
