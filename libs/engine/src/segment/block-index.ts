@@ -53,10 +53,6 @@ export class BlockIndex {
     return this.keys.length + this.count * 20;
   }
 
-  handle(block: number): BlockHandle {
-    return { offset: this.offsets[block]!, sizeBytes: this.sizes[block]! };
-  }
-
   offsetOf(block: number): number {
     return this.offsets[block]!;
   }

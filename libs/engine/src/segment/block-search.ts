@@ -107,6 +107,8 @@ export function searchBlock(
       if (at >= entriesEnd || shift > 2 ** 35) failBlock(file, offset, 'bad varint');
     }
     const kind = data[at++]!;
+    // Same rule as the full decoder: a kind other than value (0) or tombstone (1) is damage.
+    if (kind > 1) failBlock(file, offset, 'bad entry kind');
     shift = 1;
     for (;;) {
       const byte = data[at++]!;

@@ -1,5 +1,5 @@
 import { corruptionError } from '@strata/core';
-import { compareKeyTo, varintLength, writeVarint } from '../util/bytes.js';
+import { compareKeyTo, writeVarint } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 
 /**
@@ -93,15 +93,10 @@ export class BlockBuilder {
   }
 }
 
-/** Bytes a block entry takes, for size estimates. */
-export function entrySizeBytes(key: Uint8Array, value: Uint8Array, seqno: number): number {
-  return 4 + key.length + value.length + varintLength(seqno);
-}
-
 /**
  * A data block decoded once into flat arrays (full keys back to back, value offsets, seqnos,
  * kinds), so seeks are binary searches and scans in either direction allocate nothing but the views
- * they return. Decoded blocks are what the block cache holds.
+ * they return. The block cache holds raw verified blocks; cursors decode the blocks they visit.
  */
 export class DecodedBlock {
   constructor(

@@ -69,17 +69,6 @@ export function writeVarint(target: Uint8Array, offset: number, value: number): 
   return offset;
 }
 
-/** Bytes a varint of `value` takes. */
-export function varintLength(value: number): number {
-  let n = 1;
-  let v = value;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
 /** Writes a little-endian u64 from a safe integer. */
 export function writeU64(target: Buffer, offset: number, value: number): void {
   target.writeUInt32LE(value % 0x1_0000_0000, offset);
