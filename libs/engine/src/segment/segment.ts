@@ -109,7 +109,9 @@ export class Segment {
   async get(key: Uint8Array, readSeqno: number): Promise<InternalEntry | undefined> {
     if (!this.coversKey(key)) return undefined;
     if (!this.parts) await this.load();
-    if (!this.mayContain(key)) return undefined;
+    // The key range was checked above; only the bloom filter is left.
+    const filter = this.parts!.filter;
+    if (filter !== undefined && !filter.mayContain(key)) return undefined;
     const index = this.parts!.index;
     for (let blockNo = index.seek(key, false); blockNo < index.count; blockNo++) {
       const data = this.cachedData(blockNo) ?? (await this.loadData(blockNo));

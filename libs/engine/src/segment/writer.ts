@@ -8,6 +8,7 @@ import { BlockBuilder } from './block.js';
 import { frameBlock } from './block-codec.js';
 import { BlockIndexBuilder } from './block-index.js';
 import { BloomFilterBuilder } from './bloom-filter.js';
+import { compareKeyTo } from '../util/bytes.js';
 import type { SegmentMetadata } from './metadata.js';
 import { SEGMENT_FORMAT_VERSION, encodeFooter, metadataToJson } from './metadata.js';
 import { TEMP_SUFFIX, segmentFileName } from '../file-names.js';
@@ -98,11 +99,11 @@ export class SegmentWriter {
 
   /** Adds an entry; returns true when buffered bytes should be written out with {@link drain}. */
   add(key: Uint8Array, value: Uint8Array, seqno: number, kind: ValueKindCode): boolean {
-    const newKey = this.isNewKey(key);
+    // One walk over the key bytes gives both the order check and whether the key is new.
+    let newKey = true;
     if (this.previousKeyLength >= 0) {
-      const c = newKey
-        ? Buffer.compare(this.previousKey.subarray(0, this.previousKeyLength), key)
-        : 0;
+      const c = -compareKeyTo(key, this.previousKey, 0, this.previousKeyLength);
+      newKey = c !== 0;
       invariant(c < 0 || (c === 0 && seqno < this.previousSeqno), 'segment entries out of order');
     }
     if (newKey) {
