@@ -16,6 +16,4 @@ export { LogReader, listLogFiles } from './offline/log-reader.js';
 export type { LogFile, LogReadOptions, LogReadRecord, TornTail } from './offline/log-reader.js';
 export { readTreeManifest } from './offline/tree-manifest.js';
 export type { ManifestSegment, TreeManifest } from './offline/tree-manifest.js';
-export { checkSegment } from './offline/segment-check.js';
-export type { SegmentCheck } from './offline/segment-check.js';
 export { createProgram } from './cli/program.js';

@@ -4,18 +4,20 @@ import { HttpError } from './errors.js';
 /** Routes anyone may call without the token (load balancers probe them). */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz']);
 
+/** The digest a token is compared by; compute it once per server, not per request. */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
 /**
- * Checks `Authorization: Bearer <token>` in constant time (digests of equal length are compared,
- * so neither the token nor its length leaks through timing). Throws `UNAUTHENTICATED`.
+ * Checks `Authorization: Bearer <token>` against the expected token's {@link tokenDigest} in
+ * constant time (digests of equal length are compared, so neither the token nor its length leaks
+ * through timing). Throws `UNAUTHENTICATED`.
  */
-export function checkBearerToken(header: string | undefined, token: string): void {
+export function checkBearerToken(header: string | undefined, expectedDigest: Buffer): void {
   const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
   if (!match) throw new HttpError('UNAUTHENTICATED', 'a bearer token is required');
-  const given = createHash('sha256')
-    .update(match[1] as string)
-    .digest();
-  const expected = createHash('sha256').update(token).digest();
-  if (!timingSafeEqual(given, expected)) {
+  if (!timingSafeEqual(tokenDigest(match[1] as string), expectedDigest)) {
     throw new HttpError('UNAUTHENTICATED', 'the bearer token is not valid');
   }
 }

@@ -2,7 +2,7 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Store } from '@strata/store';
-import { PUBLIC_PATHS, checkBearerToken } from './auth.js';
+import { PUBLIC_PATHS, checkBearerToken, tokenDigest } from './auth.js';
 import { registerBatchRoute } from './batch-route.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './context.js';
 import type { HttpApiOptions, RouteContext } from './context.js';
@@ -76,12 +76,14 @@ export function createHttpServer(store: Store, apiOptions: HttpApiOptions): Fast
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+  const expectedDigest =
+    context.options.token === undefined ? undefined : tokenDigest(context.options.token);
   app.addHook('onRequest', (request, _reply, done) => {
-    const token = context.options.token;
+    if (expectedDigest === undefined) return done();
     const path = (request.raw.url ?? '').split('?', 1)[0] ?? '';
-    if (token === undefined || PUBLIC_PATHS.has(path)) return done();
+    if (PUBLIC_PATHS.has(path)) return done();
     try {
-      checkBearerToken(request.headers.authorization, token);
+      checkBearerToken(request.headers.authorization, expectedDigest);
       done();
     } catch (error) {
       done(error as Error);
