@@ -207,6 +207,56 @@ export class Store {
     }
   }
 
+  /**
+   * Cuts the log of the closed store in `path` back to `lastKeptSeqno`: a deposed leader drops
+   * the writes the new leader never received. Only the log can be cut: when the tree already
+   * flushed a seqno above the cut, it fails with `DIVERGED` (details.flushedSeqno) and the node
+   * must bootstrap from a checkpoint instead.
+   *
+   * @example
+   * ```ts
+   * await store.close({ flushMemtable: false });
+   * const { droppedEntries } = await Store.truncateLog('./data', commonSeqno);
+   * store = await Store.open('./data');
+   * ```
+   */
+  static async truncateLog(
+    path: string,
+    lastKeptSeqno: number,
+    options: Pick<StoreOptions, 'fileSystem'> = {},
+  ): Promise<{ droppedFromSeqno: number; droppedEntries: number }> {
+    const fs = options.fileSystem ?? resolveStoreOptions().fileSystem;
+    const directory = dataDirectory(path);
+    const lock = await DirectoryLock.acquire(fs, directory.lockFile);
+    try {
+      await checkOrCreateFormat(fs, directory);
+      const flushedSeqno = (await fs.exists(directory.treeDirectory))
+        ? Math.max(
+            0,
+            (await Tree.inspect(directory.treeDirectory, { fileSystem: fs })).flushedSeqno,
+          )
+        : 0;
+      if (flushedSeqno > lastKeptSeqno) {
+        throw new StrataError(
+          'DIVERGED',
+          `the tree already holds seqnos up to ${flushedSeqno}, beyond the cut at ${lastKeptSeqno}; bootstrap from a checkpoint`,
+          { details: { flushedSeqno, lastKeptSeqno } },
+        );
+      }
+      const wal = await Wal.open(directory.walDirectory, {
+        fileSystem: fs,
+        firstSeqno: flushedSeqno + 1,
+      });
+      try {
+        return await wal.truncateAfter(lastKeptSeqno);
+      } finally {
+        await wal.close();
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
   /** Current lifecycle state. */
   get status(): StoreStatus {
     return this.statusValue;
@@ -316,6 +366,25 @@ export class Store {
     }
   }
 
+  /**
+   * Opens leadership term `epoch` (replication: a new leader): raises the epoch and appends an
+   * epoch-start record, which takes one seqno and changes no key. Resolves once it is durable.
+   *
+   * @throws StrataError `STALE_EPOCH` when `epoch` is not above the current epoch.
+   */
+  async startEpoch(epoch: number): Promise<WriteResult> {
+    this.checkWritable();
+    if (!Number.isSafeInteger(epoch) || epoch <= this.epochValue) {
+      throw new StrataError(
+        'STALE_EPOCH',
+        `a new term needs an epoch above the current ${this.epochValue}, got ${epoch}`,
+      );
+    }
+    this.epochValue = epoch;
+    const result = await this.write([{ op: LogOp.EpochStart, key: EMPTY, value: EMPTY }]);
+    return { seqno: result.firstSeqno, epoch: result.epoch };
+  }
+
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
   setEpoch(epoch: number): void {
     if (!Number.isSafeInteger(epoch) || epoch < this.epochValue) {
@@ -370,7 +439,8 @@ export class Store {
     for (let index = 0; index < entries.length; index++) {
       const entry = entries[index] as LogEntry;
       if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, firstSeqno + index);
-      else this.tree.remove(entry.key, firstSeqno + index);
+      else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, firstSeqno + index);
+      // EpochStart takes a seqno and changes no key; DeleteRange is refused before the append.
     }
     const lastSeqno = firstSeqno + entries.length - 1;
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
@@ -678,10 +748,12 @@ export class Store {
   /**
    * Stops accepting writes, waits for in-flight ones, flushes the memtable (so the next open
    * replays nothing), stops background work, closes the tree and the log, releases the lock.
+   * `flushMemtable: false` leaves the memtable's writes in the log only, so that
+   * {@link Store.truncateLog} can still cut them back (a deposed leader rejoining).
    */
-  async close(): Promise<void> {
+  async close(options: { readonly flushMemtable?: boolean } = {}): Promise<void> {
     if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
-    const healthy = this.failure === undefined;
+    const healthy = this.failure === undefined && options.flushMemtable !== false;
     this.statusValue = 'closing';
     if (this.inFlightWrites > 0)
       await new Promise<void>((resolve) => (this.writesDrained = resolve));
@@ -732,7 +804,7 @@ export class Store {
         const entry = batch.entries[index] as LogEntry;
         if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, seqno);
         else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, seqno);
-        else
+        else if (entry.op !== LogOp.EpochStart)
           throw new StrataError(
             'UNSUPPORTED_FORMAT',
             `log entry ${seqno} is a range delete, which this version cannot apply`,

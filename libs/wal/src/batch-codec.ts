@@ -53,8 +53,22 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} is not an object`);
   }
   const { op, key, value } = entry;
-  if (op !== 1 && op !== 2 && op !== 3) {
+  if (op !== 1 && op !== 2 && op !== 3 && op !== 4) {
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} has an unknown op ${String(op)}`);
+  }
+  if (op === 4) {
+    if (
+      !(key instanceof Uint8Array) ||
+      key.byteLength !== 0 ||
+      !(value instanceof Uint8Array) ||
+      value.byteLength !== 0
+    ) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `entry ${index} is an epoch start and must have an empty key and value`,
+      );
+    }
+    return;
   }
   if (!(key instanceof Uint8Array) || key.byteLength === 0) {
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);

@@ -79,6 +79,10 @@ function decodeEntry(bytes: Buffer, start: number, end: number): LogEntry {
       position = skipValue(bytes, tag, position, end);
     }
   }
+  if (op === 4) {
+    if (key.length !== 0 || value.length !== 0) throw new Error('epoch start with a key or value');
+    return { op: op, key, value };
+  }
   if (op !== 1 && op !== 2 && op !== 3) throw new Error(`unknown op ${op}`);
   if (key.length === 0) throw new Error('empty key');
   return { op: op, key, value };

@@ -9,6 +9,8 @@ export const LogOp = {
   Delete: 2,
   /** Remove every key in [`key`, `value`). */
   DeleteRange: 3,
+  /** Opens a leadership term (replication); `key` and `value` are empty, no key changes. */
+  EpochStart: 4,
 } as const;
 
 /** One of the {@link LogOp} values. */

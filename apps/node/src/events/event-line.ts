@@ -16,7 +16,8 @@ export interface EventFilter {
 /**
  * The NDJSON lines of one log batch (one per entry, each ending in `\n`), as `GET /v1/events`
  * and `strata replay` print them: `{"seqno","epoch","type","key","value","timestamp"}`, `type`
- * `put` or `delete` (`value` null), `timestamp` in milliseconds since the Unix epoch.
+ * `put`, `delete` (`value` null), `delete-range` or `epoch-start` (a new leader's first record:
+ * empty key, `value` null), `timestamp` in milliseconds since the Unix epoch.
  */
 export function eventLines(batch: LogBatch, filter: EventFilter): string {
   let out = '';
@@ -26,20 +27,29 @@ export function eventLines(batch: LogBatch, filter: EventFilter): string {
     if (seqno > filter.to) break;
     const entry = batch.entries[index]!;
     if (filter.prefix && !startsWith(entry.key, filter.prefix)) continue;
-    const type =
-      entry.op === LogOp.Put ? 'put' : entry.op === LogOp.Delete ? 'delete' : 'delete-range';
+    const type = EVENT_TYPES[entry.op];
     out +=
       JSON.stringify({
         seqno,
         epoch: batch.epoch,
         type,
         key: encodeJsonBytes(entry.key, filter.encoding),
-        value: entry.op === LogOp.Delete ? null : encodeJsonBytes(entry.value, filter.encoding),
+        value:
+          entry.op === LogOp.Put || entry.op === LogOp.DeleteRange
+            ? encodeJsonBytes(entry.value, filter.encoding)
+            : null,
         timestamp: batch.timestampMs,
       }) + '\n';
   }
   return out;
 }
+
+const EVENT_TYPES: Record<LogOp, string> = {
+  [LogOp.Put]: 'put',
+  [LogOp.Delete]: 'delete',
+  [LogOp.DeleteRange]: 'delete-range',
+  [LogOp.EpochStart]: 'epoch-start',
+};
 
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   if (key.length < prefix.length) return false;
