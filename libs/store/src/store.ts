@@ -342,7 +342,8 @@ export class Store {
         cause: error,
       });
     }
-    if (batch.lastSeqno <= this.wal.lastSeqno && batch.firstSeqno >= this.wal.firstSeqno) {
+    // Against the admitted position, so a follower may pipeline appends without awaiting each.
+    if (batch.lastSeqno < this.wal.nextSeqno && batch.firstSeqno >= this.wal.firstSeqno) {
       return { firstSeqno: batch.firstSeqno, lastSeqno: batch.lastSeqno, duplicate: true };
     }
     for (const entry of batch.entries) {
@@ -383,6 +384,21 @@ export class Store {
     this.epochValue = epoch;
     const result = await this.write([{ op: LogOp.EpochStart, key: EMPTY, value: EMPTY }]);
     return { seqno: result.firstSeqno, epoch: result.epoch };
+  }
+
+  /**
+   * The framed log record holding `seqno`, byte for byte (a copy), or undefined when the log does
+   * not hold it (beyond the head, or dropped by retention). Replication compares histories with it.
+   */
+  async readRecord(seqno: number): Promise<Buffer | undefined> {
+    this.checkReadable();
+    if (seqno < this.wal.firstSeqno || seqno > this.notifier.applied) return undefined;
+    const recent = this.recent.find(seqno);
+    if (recent && recent.firstSeqno <= seqno) return Buffer.from(recent.bytes);
+    for await (const record of this.wal.readRecords({ fromSeqno: seqno, toSeqno: seqno })) {
+      if (record.firstSeqno <= seqno && record.lastSeqno >= seqno) return Buffer.from(record.bytes);
+    }
+    return undefined;
   }
 
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */

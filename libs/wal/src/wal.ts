@@ -203,7 +203,8 @@ export class Wal {
 
   /** The first seqno still retained (equal to `nextSeqno` when the log is empty). */
   get firstSeqno(): number {
-    return this.segmentList[0]?.firstSeqno ?? this.admittedNextSeqno;
+    // An empty log starts where it was opened to start, also while its first append is in flight.
+    return this.segmentList[0]?.firstSeqno ?? this.options.firstSeqno;
   }
 
   /** Epoch of the last accepted append. */

@@ -1,0 +1,334 @@
+import type { StrataError } from '@strata/core';
+import { isStrataError } from '@strata/core';
+import type { Store } from '@strata/store';
+import { decodeRecord } from '@strata/wal';
+import { DeliverPolicy } from 'nats';
+import type { ConsumerMessages, JetStreamClient } from 'nats';
+import type { ReplicationLogger } from '../logger.js';
+import type { ClusterNames } from '../names.js';
+import type { StreamIndex } from '../stream-index.js';
+import { splitLogMessage } from '../wire/log-message.js';
+
+/** Why a follower stopped applying and needs its node to act. */
+export type FollowerStop =
+  /** The stream holds a record that conflicts with this node's log at `seqno`. */
+  | { readonly kind: 'diverged'; readonly seqno: number; readonly reason: string }
+  /** The stream no longer holds the records this node needs: bootstrap from a checkpoint. */
+  | { readonly kind: 'behind-stream'; readonly firstSeqno: number }
+  /** The store failed (fail-stop). */
+  | { readonly kind: 'store-failed'; readonly error: StrataError };
+
+/** Settings of a {@link LogFollower}. */
+export interface LogFollowerOptions {
+  readonly names: ClusterNames;
+  /** Messages larger than this are refused. */
+  readonly maxMessageBytes: number;
+  readonly maxRecordBytes: number;
+  /** Records handed to the store and not yet durable, at most (appends are pipelined). */
+  readonly maxPendingRecords: number;
+  /** Bytes of messages the consumer may buffer ahead of the applier, at most. */
+  readonly maxBufferedBytes: number;
+  readonly logger: ReplicationLogger;
+  /** A message's records are durable in the store. */
+  readonly onApplied?: (streamSequence: number, lastSeqno: number) => void;
+  /** The follower stopped; the node decides (cut back, bootstrap, fail). */
+  readonly onStop: (reason: FollowerStop) => void;
+}
+
+/** A follower's position and counters. */
+export interface FollowerStats {
+  /** Stream sequence of the last message handled (applied, skipped or refused). */
+  readonly streamSequence: number;
+  readonly appliedMessages: number;
+  readonly appliedRecords: number;
+  readonly duplicateRecords: number;
+  readonly refusedMessages: number;
+  /** Why the last refused message was refused. */
+  readonly lastRefusal: string | undefined;
+  readonly consumerRestarts: number;
+}
+
+interface PendingAppend {
+  readonly done: Promise<unknown>;
+  readonly streamSequence: number;
+  readonly lastSeqno: number;
+  /** Last record of its message: the message is applied once this one is durable. */
+  readonly endsMessage: boolean;
+}
+
+class RestartAt extends Error {
+  constructor(readonly streamSequence: number) {
+    super(`restart at stream sequence ${streamSequence}`);
+  }
+}
+
+class Stop extends Error {
+  constructor(readonly reason: FollowerStop) {
+    super(reason.kind);
+  }
+}
+
+const RETRY_DELAY_MS = 250;
+
+/**
+ * The follower's side of replication: an ordered consumer on the log stream, from a stream
+ * sequence on. Each message is split into records (length and CRC checked), each record is
+ * checked for position and epoch and applied through `store.appendReplicated`, byte for byte.
+ * Appends are pipelined (up to `maxPendingRecords` await their fsync together).
+ *
+ * Records this node already holds are compared byte for byte with its own log: equal ones are
+ * duplicates and dropped, a different one means the histories diverged (`onStop`). A record
+ * beyond the next seqno (a gap) makes it look the seqno up in the stream: held earlier, it
+ * restarts the consumer there; no longer held, it stops for a bootstrap; otherwise the message
+ * is refused as forged. Garbage, bad checksums, oversized messages and lower epochs are refused
+ * and logged; replication goes on with the next message.
+ */
+export class LogFollower {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private messages: ConsumerMessages | undefined;
+  private admittedSeqno: number;
+  private sessionStart = 0;
+  private readonly pending: PendingAppend[] = [];
+  private statsValue = {
+    streamSequence: 0,
+    appliedMessages: 0,
+    appliedRecords: 0,
+    duplicateRecords: 0,
+    refusedMessages: 0,
+    lastRefusal: undefined as string | undefined,
+    consumerRestarts: 0,
+  };
+
+  constructor(
+    private readonly store: Store,
+    private readonly js: JetStreamClient,
+    private readonly index: StreamIndex,
+    private readonly options: LogFollowerOptions,
+  ) {
+    this.admittedSeqno = store.lastSeqno;
+  }
+
+  /** Starts consuming at `streamSequence` (1 for the stream's start). */
+  start(streamSequence: number): void {
+    this.running ??= this.run(Math.max(1, streamSequence));
+  }
+
+  /** Counters and position. */
+  stats(): FollowerStats {
+    return { ...this.statsValue };
+  }
+
+  /** Stops consuming; appends already handed to the store settle first. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.messages?.stop();
+    await this.running;
+  }
+
+  private async run(firstSequence: number): Promise<void> {
+    const signal = this.abort.signal;
+    let next = firstSequence;
+    while (!signal.aborted) {
+      try {
+        this.sessionStart = next;
+        const consumer = await this.js.consumers.get(this.options.names.stream, {
+          filterSubjects: this.options.names.logSubject,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: next,
+        });
+        const messages = await consumer.consume({
+          max_bytes: this.options.maxBufferedBytes,
+        });
+        this.messages = messages;
+        if (signal.aborted) messages.stop();
+        for await (const message of messages) {
+          await this.handle(message.seq, message.data);
+          next = message.seq + 1;
+          if (signal.aborted) break;
+        }
+        await this.settleAll();
+      } catch (error) {
+        this.messages?.stop();
+        await Promise.allSettled(this.pending.map((entry) => entry.done));
+        this.pending.length = 0;
+        this.admittedSeqno = this.store.lastSeqno;
+        if (error instanceof Stop) {
+          this.abort.abort();
+          this.options.onStop(error.reason);
+          return;
+        }
+        if (error instanceof RestartAt) {
+          next = error.streamSequence;
+          this.statsValue.consumerRestarts++;
+          continue;
+        }
+        if (signal.aborted) break;
+        this.statsValue.consumerRestarts++;
+        this.options.logger.warn(
+          { err: error instanceof Error ? error.message : String(error), streamSequence: next },
+          'log consumer failed; restarting it',
+        );
+        await delay(RETRY_DELAY_MS, signal);
+      }
+    }
+  }
+
+  private async handle(streamSequence: number, data: Uint8Array): Promise<void> {
+    this.statsValue.streamSequence = streamSequence;
+    if (data.byteLength > this.options.maxMessageBytes) {
+      return this.refuse(
+        streamSequence,
+        `the message has ${data.byteLength} bytes, above the limit of ${this.options.maxMessageBytes}`,
+      );
+    }
+    let records: { bytes: Buffer }[];
+    try {
+      records = splitLogMessage(data, this.options.maxRecordBytes);
+    } catch (error) {
+      return this.refuse(streamSequence, (error as Error).message);
+    }
+    // Check every record's position before applying any: a message is applied whole or not.
+    const toApply: { bytes: Buffer; lastSeqno: number }[] = [];
+    let expected = this.admittedSeqno + 1;
+    for (const record of records) {
+      let header: { firstSeqno: number; lastSeqno: number; epoch: number };
+      try {
+        header = decodeRecord(record.bytes);
+      } catch (error) {
+        return this.refuse(streamSequence, `a record cannot be decoded: ${String(error)}`);
+      }
+      if (header.lastSeqno < expected) {
+        if (toApply.length > 0)
+          return this.refuse(streamSequence, 'records out of order within the message');
+        await this.checkDuplicate(record.bytes, header, streamSequence);
+        this.statsValue.duplicateRecords++;
+        continue;
+      }
+      if (header.firstSeqno < expected) {
+        throw new Stop({
+          kind: 'diverged',
+          seqno: header.firstSeqno,
+          reason: `record ${header.firstSeqno}..${header.lastSeqno} straddles this log's end at ${expected - 1}`,
+        });
+      }
+      if (header.firstSeqno > expected) {
+        if (toApply.length > 0)
+          return this.refuse(streamSequence, 'a gap between records within the message');
+        return this.onGap(streamSequence, expected, header.firstSeqno);
+      }
+      if (header.epoch < this.store.epoch) {
+        return this.refuse(
+          streamSequence,
+          `record ${header.firstSeqno} has epoch ${header.epoch}, below this node's ${this.store.epoch}`,
+        );
+      }
+      toApply.push({ bytes: record.bytes, lastSeqno: header.lastSeqno });
+      expected = header.lastSeqno + 1;
+    }
+    if (toApply.length === 0) return;
+    for (let index = 0; index < toApply.length; index++) {
+      const record = toApply[index] as { bytes: Buffer; lastSeqno: number };
+      const done = this.store.appendReplicated(record.bytes);
+      done.catch(() => undefined);
+      this.pending.push({
+        done,
+        streamSequence,
+        lastSeqno: record.lastSeqno,
+        endsMessage: index === toApply.length - 1,
+      });
+      this.admittedSeqno = record.lastSeqno;
+    }
+    while (this.pending.length > this.options.maxPendingRecords) await this.settleOldest();
+    // Settle what is already durable without waiting, so status stays fresh.
+    if (this.pending.length > 0 && this.store.durableSeqno >= this.admittedSeqno)
+      await this.settleAll();
+  }
+
+  private async settleAll(): Promise<void> {
+    while (this.pending.length > 0) await this.settleOldest();
+  }
+
+  private async settleOldest(): Promise<void> {
+    const oldest = this.pending.shift();
+    if (!oldest) return;
+    try {
+      await oldest.done;
+    } catch (error) {
+      if (isStrataError(error, 'IO_ERROR') || isStrataError(error, 'CLOSED')) {
+        throw new Stop({ kind: 'store-failed', error: error });
+      }
+      // The store refused the record (chain, epoch, content): later appends of this session
+      // fail too, so refuse the message and resume right after it.
+      await Promise.allSettled(this.pending.map((entry) => entry.done));
+      this.pending.length = 0;
+      this.refuseCounted(oldest.streamSequence, (error as Error).message);
+      throw new RestartAt(oldest.streamSequence + 1);
+    }
+    this.statsValue.appliedRecords++;
+    if (oldest.endsMessage) {
+      this.statsValue.appliedMessages++;
+      this.options.onApplied?.(oldest.streamSequence, oldest.lastSeqno);
+    }
+  }
+
+  /** A record at or below this node's head must be the very record this node holds. */
+  private async checkDuplicate(
+    bytes: Buffer,
+    header: { firstSeqno: number; lastSeqno: number; epoch: number },
+    streamSequence: number,
+  ): Promise<void> {
+    await this.settleAll();
+    const mine = await this.store.readRecord(header.firstSeqno);
+    // Below the retained log: nothing to compare with (the chain of later records still is).
+    if (mine === undefined || mine.equals(bytes)) return;
+    const own = decodeRecord(mine);
+    if (header.epoch < own.epoch) {
+      this.refuseCounted(
+        streamSequence,
+        `record ${header.firstSeqno} of epoch ${header.epoch} conflicts with this node's epoch ${own.epoch}`,
+      );
+      return;
+    }
+    throw new Stop({
+      kind: 'diverged',
+      seqno: header.firstSeqno,
+      reason: `the stream's record at seqno ${header.firstSeqno} (epoch ${header.epoch}) differs from this node's (epoch ${own.epoch})`,
+    });
+  }
+
+  private async onGap(streamSequence: number, expected: number, got: number): Promise<void> {
+    const located = await this.index.locate(expected);
+    if (located.kind === 'before-stream')
+      throw new Stop({ kind: 'behind-stream', firstSeqno: located.firstSeqno });
+    if (located.kind === 'found' && located.place.streamSequence < this.sessionStart) {
+      await this.settleAll();
+      throw new RestartAt(located.place.streamSequence);
+    }
+    this.refuse(streamSequence, `a gap: expected seqno ${expected}, the message starts at ${got}`);
+  }
+
+  private refuse(streamSequence: number, reason: string): void {
+    this.refuseCounted(streamSequence, reason);
+  }
+
+  private refuseCounted(streamSequence: number, reason: string): void {
+    this.statsValue.refusedMessages++;
+    this.statsValue.lastRefusal = reason;
+    this.options.logger.warn({ streamSequence, reason }, 'replication message refused');
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,130 @@
+import { expect } from 'chai';
+import { connect, headers } from 'nats';
+import type { NatsConnection } from 'nats';
+import { Store } from '@strata/store';
+import { createTempDirectory, startNatsServer } from '@strata/testing';
+import type { NatsServerHandle } from '@strata/testing';
+import { LogFollower } from '../src/follower/log-follower.js';
+import type { FollowerStop } from '../src/follower/log-follower.js';
+import { LogPublisher } from '../src/leader/log-publisher.js';
+import { silentLogger } from '../src/logger.js';
+import { clusterNames } from '../src/names.js';
+import { StreamIndex } from '../src/stream-index.js';
+import { ensureLogStream } from '../src/stream-setup.js';
+
+const names = clusterNames('t1');
+const MIB = 1024 * 1024;
+
+async function scan(store: Store): Promise<string[]> {
+  const out: string[] = [];
+  for await (const item of store.range())
+    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
+  return out;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('LogPublisher and LogFollower over a real nats-server', function () {
+  this.timeout(120_000);
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let dir: { path: string; remove(): Promise<void> };
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    dir = await createTempDirectory('replication-');
+    await ensureLogStream(await nc.jetstreamManager(), names, { maxMessageBytes: MIB });
+  });
+  afterEach(async () => {
+    await nc.close();
+    await server.stop();
+    await dir.remove();
+  });
+
+  it('a follower converges with the leader: same seqnos, same bytes, same scan', async () => {
+    const leader = await Store.open(`${dir.path}/leader`, { sync: 'none' });
+    const follower = await Store.open(`${dir.path}/follower`, { sync: 'none' });
+    const jsm = await nc.jetstreamManager();
+    const index = new StreamIndex(jsm, names, 64 * MIB);
+    const publisher = new LogPublisher(leader, nc.jetstream(), index, {
+      names,
+      epoch: 1,
+      maxMessageBytes: 64 * 1024,
+      maxInFlightMessages: 16,
+      publishTimeoutMs: 5_000,
+      logger: { info: console.log, warn: console.log, error: console.log },
+      onFenced: () => undefined,
+    });
+    const stops: FollowerStop[] = [];
+    const applier = new LogFollower(follower, nc.jetstream(), index, {
+      names,
+      maxMessageBytes: MIB,
+      maxRecordBytes: 64 * MIB,
+      maxPendingRecords: 1024,
+      maxBufferedBytes: 8 * MIB,
+      logger: { info: console.log, warn: console.log, error: console.log },
+      onStop: (reason) => stops.push(reason),
+    });
+    publisher.start();
+    applier.start(1);
+    const writes: Promise<unknown>[] = [];
+    for (let index = 0; index < 5_000; index++) {
+      if (index % 10 === 0)
+        writes.push(
+          leader.batch([
+            { type: 'put', key: `b${index}`, value: 'x' },
+            { type: 'delete', key: `k${index - 1}` },
+          ]),
+        );
+      else writes.push(leader.put(`k${index}`, `v${index}`));
+    }
+    await Promise.all(writes);
+    await waitUntil(() => follower.lastSeqno === leader.lastSeqno).catch((error: unknown) => {
+      console.log(leader.lastSeqno, follower.lastSeqno, publisher.stats(), applier.stats(), stops);
+      throw error;
+    });
+    expect(await scan(follower)).to.deep.equal(await scan(leader));
+    expect(await follower.readRecord(leader.lastSeqno)).to.deep.equal(
+      await leader.readRecord(leader.lastSeqno),
+    );
+    expect(publisher.stats().publishedSeqno).to.equal(leader.lastSeqno);
+    expect(publisher.stats().messages).to.be.below(5_000);
+
+    // Forged messages: refused, data intact, replication goes on.
+    const js = nc.jetstream();
+    const refusedBefore = applier.stats().refusedMessages;
+    await js.publish(names.logSubject, Buffer.from('garbage bytes, not a record'));
+    const good = (await leader.readRecord(leader.lastSeqno)) as Buffer;
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 0xff;
+    await js.publish(names.logSubject, flipped);
+    await publisher.stop();
+    await leader.put('after', 'forgery');
+    const fresh = new LogPublisher(leader, nc.jetstream(), index, {
+      names,
+      epoch: 1,
+      maxMessageBytes: 64 * 1024,
+      maxInFlightMessages: 16,
+      publishTimeoutMs: 5_000,
+      logger: silentLogger,
+      onFenced: () => undefined,
+    });
+    fresh.start();
+    await waitUntil(() => follower.lastSeqno === leader.lastSeqno);
+    expect(applier.stats().refusedMessages).to.equal(refusedBefore + 2);
+    expect(await scan(follower)).to.deep.equal(await scan(leader));
+    expect(stops).to.deep.equal([]);
+    await fresh.stop();
+    await applier.stop();
+    void headers;
+    await leader.close();
+    await follower.close();
+  });
+});
