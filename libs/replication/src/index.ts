@@ -46,3 +46,9 @@ export type {
 export { META_SCHEMA_VERSION, META_MIGRATIONS } from './meta/migrations.js';
 export type { MetaMigration } from './meta/migrations.js';
 export * from './bootstrap/index.js';
+export { ReplicationNode } from './replication-node.js';
+export type { ReplicationNodeOptions, ReplicationStatus, RoleSetting } from './replication-node.js';
+export { LeaderLease } from './leadership/leader-lease.js';
+export type { LeaseHolder, LeaseState } from './leadership/leader-lease.js';
+export { QuorumTracker } from './leader/quorum-tracker.js';
+export type { NodeRole, NodeStatus } from './status/node-status.js';

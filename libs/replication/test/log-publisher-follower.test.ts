@@ -59,7 +59,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
       maxMessageBytes: 64 * 1024,
       maxInFlightMessages: 16,
       publishTimeoutMs: 5_000,
-      logger: { info: console.log, warn: console.log, error: console.log },
+      logger: silentLogger,
       onFenced: () => undefined,
     });
     const stops: FollowerStop[] = [];
@@ -69,7 +69,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
       maxRecordBytes: 64 * MIB,
       maxPendingRecords: 1024,
       maxBufferedBytes: 8 * MIB,
-      logger: { info: console.log, warn: console.log, error: console.log },
+      logger: silentLogger,
       onStop: (reason) => stops.push(reason),
     });
     publisher.start();
@@ -87,7 +87,6 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     }
     await Promise.all(writes);
     await waitUntil(() => follower.lastSeqno === leader.lastSeqno).catch((error: unknown) => {
-      console.log(leader.lastSeqno, follower.lastSeqno, publisher.stats(), applier.stats(), stops);
       throw error;
     });
     expect(await scan(follower)).to.deep.equal(await scan(leader));

@@ -52,8 +52,6 @@ interface PendingAppend {
   readonly done: Promise<unknown>;
   readonly streamSequence: number;
   readonly lastSeqno: number;
-  /** Last record of its message: the message is applied once this one is durable. */
-  readonly endsMessage: boolean;
 }
 
 class RestartAt extends Error {
@@ -89,6 +87,7 @@ export class LogFollower {
   private messages: ConsumerMessages | undefined;
   private admittedSeqno: number;
   private sessionStart = 0;
+  private appendFailed = false;
   private readonly pending: PendingAppend[] = [];
   private statsValue = {
     streamSequence: 0,
@@ -152,6 +151,7 @@ export class LogFollower {
         this.messages?.stop();
         await Promise.allSettled(this.pending.map((entry) => entry.done));
         this.pending.length = 0;
+        this.appendFailed = false;
         this.admittedSeqno = this.store.lastSeqno;
         if (error instanceof Stop) {
           this.abort.abort();
@@ -176,6 +176,9 @@ export class LogFollower {
 
   private async handle(streamSequence: number, data: Uint8Array): Promise<void> {
     this.statsValue.streamSequence = streamSequence;
+    this.pruneSettled();
+    // A refused append surfaces here, before anything after it is handed to the store.
+    if (this.appendFailed) await this.settleAll();
     if (data.byteLength > this.options.maxMessageBytes) {
       return this.refuse(
         streamSequence,
@@ -230,19 +233,35 @@ export class LogFollower {
     for (let index = 0; index < toApply.length; index++) {
       const record = toApply[index] as { bytes: Buffer; lastSeqno: number };
       const done = this.store.appendReplicated(record.bytes);
-      done.catch(() => undefined);
-      this.pending.push({
-        done,
-        streamSequence,
-        lastSeqno: record.lastSeqno,
-        endsMessage: index === toApply.length - 1,
-      });
+      const endsMessage = index === toApply.length - 1;
+      // Report progress as soon as it is durable, not when the next message arrives.
+      done.then(
+        () => {
+          this.statsValue.appliedRecords++;
+          if (!endsMessage) return;
+          this.statsValue.appliedMessages++;
+          this.options.onApplied?.(streamSequence, record.lastSeqno);
+        },
+        () => {
+          this.appendFailed = true;
+        },
+      );
+      this.pending.push({ done, streamSequence, lastSeqno: record.lastSeqno });
       this.admittedSeqno = record.lastSeqno;
     }
     while (this.pending.length > this.options.maxPendingRecords) await this.settleOldest();
-    // Settle what is already durable without waiting, so status stays fresh.
-    if (this.pending.length > 0 && this.store.durableSeqno >= this.admittedSeqno)
-      await this.settleAll();
+  }
+
+  /** Drops appends already durable from the front (a failed one is left to settle and report). */
+  private pruneSettled(): void {
+    const durable = this.store.durableSeqno;
+    let count = 0;
+    while (
+      count < this.pending.length &&
+      (this.pending[count] as PendingAppend).lastSeqno <= durable
+    )
+      count++;
+    if (count > 0) this.pending.splice(0, count);
   }
 
   private async settleAll(): Promise<void> {
@@ -264,11 +283,6 @@ export class LogFollower {
       this.pending.length = 0;
       this.refuseCounted(oldest.streamSequence, (error as Error).message);
       throw new RestartAt(oldest.streamSequence + 1);
-    }
-    this.statsValue.appliedRecords++;
-    if (oldest.endsMessage) {
-      this.statsValue.appliedMessages++;
-      this.options.onApplied?.(oldest.streamSequence, oldest.lastSeqno);
     }
   }
 

@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+import { Store } from '@strata/store';
+import { createTempDirectory, rejectionOf, startNatsServer } from '@strata/testing';
+import type { NatsServerHandle } from '@strata/testing';
+import { ClusterMeta, ReplicationNode } from '../src/index.js';
+import type { RoleSetting } from '../src/index.js';
+
+async function scan(store: Store): Promise<string[]> {
+  const out: string[] = [];
+  for await (const item of store.range())
+    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
+  return out;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('ReplicationNode: election, replication, failover, promote (in one process)', function () {
+  this.timeout(120_000);
+  let server: NatsServerHandle;
+  let dir: { path: string; remove(): Promise<void> };
+  const connections: NatsConnection[] = [];
+  const nodes: ReplicationNode[] = [];
+  const metas: ClusterMeta[] = [];
+
+  async function startNode(name: string, role: RoleSetting): Promise<ReplicationNode> {
+    const nc = await connect({ servers: server.url });
+    connections.push(nc);
+    const dataDirectory = `${dir.path}/${name}`;
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(dataDirectory, { recursive: true });
+    const meta = ClusterMeta.open(`${dataDirectory}/meta.sqlite`, { cluster: 'c1', nodeId: name });
+    metas.push(meta);
+    const node = await ReplicationNode.start({
+      nats: nc,
+      cluster: 'c1',
+      nodeId: name,
+      url: `http://${name}.invalid`,
+      dataDirectory,
+      role,
+      meta,
+      leaseTtlMs: 1_000,
+      statusIntervalMs: 200,
+      openStore: () => Store.open(dataDirectory, { sync: 'always' }),
+    });
+    nodes.push(node);
+    return node;
+  }
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+    dir = await createTempDirectory('replication-node-');
+  });
+  afterEach(async () => {
+    for (const node of nodes.splice(0)) await node.close().catch(() => undefined);
+    for (const meta of metas.splice(0)) meta.close();
+    for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
+    await server.stop();
+    await dir.remove();
+  });
+
+  it('elects one leader, replicates with quorum acks, fails over and hands over', async () => {
+    const a = await startNode('a', 'auto');
+    await waitUntil(() => a.role === 'leader');
+    const b = await startNode('b', 'auto');
+    const c = await startNode('c', 'auto');
+    expect(b.role).to.equal('follower');
+    expect((await rejectionOf(Promise.resolve().then(() => b.assertLeader()))).code).to.equal(
+      'NOT_LEADER',
+    );
+    const epochA = a.store.epoch;
+    for (let index = 0; index < 200; index++) {
+      const { seqno } = await a.store.put(`k${index}`, `v${index}`);
+      if (index % 50 === 0) await a.waitForQuorum(seqno);
+    }
+    await waitUntil(
+      () => b.store.lastSeqno === a.store.lastSeqno && c.store.lastSeqno === a.store.lastSeqno,
+    );
+    expect(await scan(b.store)).to.deep.equal(await scan(a.store));
+    expect(a.status().quorumSeqno).to.equal(a.store.lastSeqno);
+
+    // Promote b: it leads in a new epoch, a follows.
+    expect((await b.promote()).epoch).to.be.above(epochA);
+    expect(b.role).to.equal('leader');
+    await waitUntil(() => a.role === 'follower');
+    await b.store.put('after-promote', 'x');
+    await waitUntil(
+      () => a.store.lastSeqno === b.store.lastSeqno && c.store.lastSeqno === b.store.lastSeqno,
+    );
+    expect(await scan(a.store)).to.deep.equal(await scan(b.store));
+
+    // The leader goes away: a follower takes over within a few lease periods.
+    const leaderEpoch = b.store.epoch;
+    await b.close();
+    await waitUntil(() => a.role === 'leader' || c.role === 'leader', 15_000);
+    const next = a.role === 'leader' ? a : c;
+    const other = next === a ? c : a;
+    expect(next.store.epoch).to.be.above(leaderEpoch);
+    await next.store.put('after-failover', 'y');
+    await waitUntil(() => other.store.lastSeqno === next.store.lastSeqno);
+    expect(await scan(other.store)).to.deep.equal(await scan(next.store));
+  });
+});
