@@ -1,21 +1,28 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { StrataError } from '@strata/core';
 import { Store, dataDirectory } from '@strata/store';
+import { ClusterMeta, ReplicationNode } from '@strata/replication';
+import type { RoleSetting } from '@strata/replication';
 import type { StoreOptions } from '@strata/store';
 import type { SyncMode } from '@strata/wal';
 import { isLoopbackHost } from './http/auth.js';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './http/context.js';
-import type { HttpApiOptions } from './http/context.js';
+import type { AckMode, ClusterHooks, HttpApiOptions } from './http/context.js';
 import { createHttpServer } from './http/server.js';
 import { InstrumentedFileSystem } from './metrics/instrumented-file-system.js';
 import { NodeMetrics } from './metrics/node-metrics.js';
 
 /** Options of {@link startNode}: where to keep data, where to listen, and the API's limits. */
-export interface NodeOptions extends Omit<HttpApiOptions, 'nodeId' | 'metrics' | 'logger'> {
+export interface NodeOptions extends Omit<
+  HttpApiOptions,
+  'nodeId' | 'metrics' | 'logger' | 'cluster'
+> {
   /** Data directory. Default `./data`. */
   readonly dataDirectory?: string;
   /** Default `127.0.0.1`. */
@@ -34,11 +41,40 @@ export interface NodeOptions extends Omit<HttpApiOptions, 'nodeId' | 'metrics' |
   readonly storeOptions?: StoreOptions;
   /** Default: pino at `info` on stdout. */
   readonly logger?: Logger;
+  /** Join a cluster over NATS JetStream. Default: standalone. */
+  readonly cluster?: ClusterOptions;
+}
+
+/** How a node takes part in a cluster (`strata serve --nats --cluster --role`). */
+export interface ClusterOptions {
+  /** NATS server URL(s), comma-separated. */
+  readonly natsUrl: string;
+  /** Cluster name (stream `STRATA_<name>`). */
+  readonly name: string;
+  readonly role: RoleSetting;
+  /** The URL other nodes and redirected clients use. Default `http://<host>:<port>`. */
+  readonly advertiseUrl?: string;
+  /** Nodes in the cluster, for `acks=quorum`. Default 3. */
+  readonly size?: number;
+  /** Default acknowledgement of writes. Default `leader`. */
+  readonly acks?: AckMode;
+  /** Lease time to live. Default 3 s. */
+  readonly leaseTtlMs?: number;
+  /** Stream limits (older messages are dropped; followers behind them bootstrap). */
+  readonly streamMaxBytes?: number;
+  readonly streamMaxAgeMs?: number;
+  /** Largest replication message. Default 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** How long an `acks=quorum` write waits. Default 10 s. */
+  readonly quorumTimeoutMs?: number;
 }
 
 /** A running node: its store, HTTP server and address. */
 export interface StrataNode {
+  /** The store now (a cluster node replaces it after a cut-back or a bootstrap). */
   readonly store: Store;
+  /** Replication, when the node is part of a cluster. */
+  readonly replication: ReplicationNode | undefined;
   readonly app: FastifyInstance;
   readonly metrics: NodeMetrics;
   /** `http://host:port` it listens on. */
@@ -74,28 +110,53 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
   const logger = options.logger ?? pino({ level: 'info' });
   const metrics = new NodeMetrics();
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  const store = await Store.open(directory, {
+  const storeOptions: StoreOptions = {
     ...options.storeOptions,
     fileSystem: new InstrumentedFileSystem(directory, metrics),
     maxKeyBytes: MAX_KEY_BYTES,
     maxValueBytes,
     ...(options.sync ? { sync: options.sync } : {}),
     ...(options.memtableSizeBytes ? { memtableSizeBytes: options.memtableSizeBytes } : {}),
-  });
-  metrics.attach(store, dataDirectory(directory).treeDirectory);
+  };
+  const openStore = async (): Promise<Store> => {
+    const opened = await Store.open(directory, storeOptions);
+    metrics.attach(opened, dataDirectory(directory).treeDirectory);
+    return opened;
+  };
+  let standalone: Store | undefined;
+  let cluster: Awaited<ReturnType<typeof joinCluster>> | undefined;
+  let nodeId = options.nodeId ?? hostname();
+  if (options.cluster) {
+    cluster = await joinCluster(options.cluster, {
+      directory,
+      host,
+      port,
+      nodeId: options.nodeId,
+      token,
+      logger,
+      openStore,
+    });
+    nodeId = cluster.meta.nodeId;
+  } else {
+    standalone = await openStore();
+  }
+  const currentStore = (): Store => (cluster ? cluster.replication.store : (standalone as Store));
   let app: FastifyInstance;
   try {
-    app = createHttpServer(store, {
-      ...options,
-      nodeId: options.nodeId ?? hostname(),
+    const { cluster: _clusterOptions, ...apiOptions } = options;
+    app = createHttpServer(currentStore, {
+      ...apiOptions,
+      nodeId,
       token,
       maxValueBytes,
       logger,
       metrics,
+      ...(cluster ? { cluster: cluster.hooks } : {}),
     });
     await app.listen({ host, port });
   } catch (error) {
-    await store.close().catch(() => undefined);
+    await cluster?.close().catch(() => undefined);
+    await standalone?.close().catch(() => undefined);
     throw error;
   }
   const address = app.server.address();
@@ -103,7 +164,10 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
-    store,
+    get store() {
+      return currentStore();
+    },
+    replication: cluster?.replication,
     app,
     metrics,
     url: `http://${urlHost}:${boundPort}`,
@@ -113,10 +177,106 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
         try {
           await app.close();
         } finally {
-          await store.close();
+          if (cluster) await cluster.close();
+          else await standalone?.close();
         }
       })();
       return closing;
     },
   };
+}
+
+/** Connects to NATS, opens the cluster metadata and starts replication. */
+async function joinCluster(
+  options: ClusterOptions,
+  context: {
+    readonly directory: string;
+    readonly host: string;
+    readonly port: number;
+    readonly nodeId: string | undefined;
+    readonly token: string | undefined;
+    readonly logger: Logger;
+    readonly openStore: () => Promise<Store>;
+  },
+): Promise<{
+  meta: ClusterMeta;
+  replication: ReplicationNode;
+  hooks: ClusterHooks;
+  close(): Promise<void>;
+}> {
+  if (context.port === 0 && options.advertiseUrl === undefined) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      'a cluster node needs a fixed --listen port or an --advertise-url that other nodes can reach',
+    );
+  }
+  const urlHost =
+    context.host.includes(':') && !context.host.startsWith('[')
+      ? `[${context.host}]`
+      : context.host;
+  const url = options.advertiseUrl ?? `http://${urlHost}:${context.port}`;
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(context.directory, { recursive: true });
+  const meta = ClusterMeta.open(join(context.directory, 'meta.sqlite'), {
+    cluster: options.name,
+    ...(context.nodeId !== undefined ? { nodeId: context.nodeId } : {}),
+  });
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({
+      servers: options.natsUrl.split(',').map((server) => server.trim()),
+      name: `strata-${meta.nodeId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    const logger = context.logger.child({ component: 'replication' });
+    const replication = await ReplicationNode.start({
+      nats: nc,
+      cluster: options.name,
+      nodeId: meta.nodeId,
+      url,
+      dataDirectory: context.directory,
+      role: options.role,
+      openStore: context.openStore,
+      meta,
+      logger,
+      ...(options.size !== undefined ? { clusterSize: options.size } : {}),
+      ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.streamMaxBytes !== undefined ? { streamMaxBytes: options.streamMaxBytes } : {}),
+      ...(options.streamMaxAgeMs !== undefined ? { streamMaxAgeMs: options.streamMaxAgeMs } : {}),
+      ...(options.maxMessageBytes !== undefined
+        ? { maxMessageBytes: options.maxMessageBytes }
+        : {}),
+      ...(options.quorumTimeoutMs !== undefined
+        ? { quorumTimeoutMs: options.quorumTimeoutMs }
+        : {}),
+      ...(context.token !== undefined ? { token: context.token } : {}),
+    });
+    const connection = nc;
+    const hooks: ClusterHooks = {
+      assertLeader: () => replication.assertLeader(),
+      acknowledge: (seqno) => replication.waitForQuorum(seqno),
+      defaultAcks: options.acks ?? 'leader',
+      status: () => ({ ...replication.status(), meta: meta.snapshot() }),
+      checkpointArchive: (signal) => replication.checkpointArchive(signal),
+      promote: () => replication.promote(),
+    };
+    return {
+      meta,
+      replication,
+      hooks,
+      async close() {
+        try {
+          await replication.close();
+        } finally {
+          meta.close();
+          await connection.close().catch(() => undefined);
+        }
+      },
+    };
+  } catch (error) {
+    await nc?.close().catch(() => undefined);
+    meta.close();
+    throw error;
+  }
 }

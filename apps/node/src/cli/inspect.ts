@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { ClusterMeta } from '@strata/replication';
+import type { MetaSnapshot } from '@strata/replication';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command } from 'commander';
@@ -32,7 +35,13 @@ export async function runInspect(flags: InspectFlags, io: CommandIo): Promise<nu
       throw new StrataError('INVALID_ARGUMENT', `data directory ${flags.data} does not exist`);
     }
     const info = await describeDataDirectory(flags.data);
-    io.stdout.write(flags.json ? `${JSON.stringify(toJson(info), null, 2)}\n` : toText(info));
+    // Cluster metadata (read-only; safe next to a running node).
+    const meta = ClusterMeta.readSnapshot(join(flags.data, 'meta.sqlite'));
+    io.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ ...(toJson(info) as object), cluster: meta ?? null }, null, 2)}\n`
+        : toText(info) + clusterText(meta),
+    );
     return 0;
   } catch (error) {
     io.stderr.write(describeError('inspect', error));
@@ -63,6 +72,25 @@ function toJson(info: DataDirectoryInfo): unknown {
         }
       : null,
   };
+}
+
+function clusterText(meta: MetaSnapshot | undefined): string {
+  if (!meta) return '\ncluster: (standalone: no meta.sqlite)\n';
+  let out = `\ncluster ${meta.cluster}, node ${meta.nodeId}, epoch ${meta.term.epoch}, leader ${meta.term.leaderId ?? '(unknown)'}${meta.term.leaderUrl ? ` at ${meta.term.leaderUrl}` : ''}\n`;
+  out += formatTable(
+    ['peer', 'url', 'role', 'epoch', 'applied', 'durable', 'last contact'],
+    meta.peers.map((peer) => [
+      peer.nodeId,
+      peer.url,
+      peer.role,
+      String(peer.epoch),
+      String(peer.appliedSeqno),
+      String(peer.durableSeqno),
+      new Date(peer.lastContactMs).toISOString(),
+    ]),
+  );
+  out += `checkpoints: ${meta.checkpoints.length === 0 ? '(none)' : meta.checkpoints.map((checkpoint) => `${checkpoint.kind} seqno ${checkpoint.seqno} from ${checkpoint.location}`).join('; ')}\n`;
+  return out;
 }
 
 function toText(info: DataDirectoryInfo): string {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { NODE_VERSION } from '../http/status-routes.js';
 import { inspectCommand } from './inspect.js';
+import { promoteCommand } from './promote.js';
 import { processIo } from './output.js';
 import type { CommandIo } from './output.js';
 import { replayCommand } from './replay.js';
@@ -8,8 +9,8 @@ import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 
 /**
- * The `strata` command line: `serve`, `replay`, `inspect`, `verify`. (`promote` belongs to
- * replication and comes with it.) Commands set `process.exitCode`.
+ * The `strata` command line: `serve`, `replay`, `inspect`, `verify`, `promote`. Commands set
+ * `process.exitCode`.
  */
 export function createProgram(io: CommandIo = processIo): Command {
   return new Command('strata')
@@ -19,5 +20,6 @@ export function createProgram(io: CommandIo = processIo): Command {
     .addCommand(serveCommand(io))
     .addCommand(replayCommand(io))
     .addCommand(inspectCommand(io))
-    .addCommand(verifyCommand(io));
+    .addCommand(verifyCommand(io))
+    .addCommand(promoteCommand(io));
 }

@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import type { SyncMode } from '@strata/wal';
 import { startNode } from '../node.js';
-import type { StrataNode } from '../node.js';
+import type { ClusterOptions, StrataNode } from '../node.js';
+import { StrataError } from '@strata/core';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/context.js';
 import { parseBytes, parseInteger, parseListen } from './parse.js';
 import type { ListenAddress } from './parse.js';
@@ -25,6 +26,15 @@ interface ServeFlags {
   readonly headersTimeoutMs: number;
   readonly maxWaitMs: number;
   readonly logLevel: string;
+  readonly nats?: string;
+  readonly cluster?: string;
+  readonly role: 'leader' | 'follower' | 'auto';
+  readonly advertiseUrl?: string;
+  readonly clusterSize: number;
+  readonly acks: 'leader' | 'quorum';
+  readonly leaseTtlMs: number;
+  readonly streamMaxBytes?: number;
+  readonly streamMaxAgeMs?: number;
 }
 
 /** `strata serve`: the node, standalone, on `./data` and 127.0.0.1:7070 by default. */
@@ -97,6 +107,41 @@ export function serveCommand(io: CommandIo): Command {
       parseInteger,
       5_000,
     )
+    .option('--nats <url>', 'NATS server URL(s), comma-separated: join a cluster (needs --cluster)')
+    .option('--cluster <name>', 'cluster name (stream STRATA_<name>, subject strata.<name>.log)')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'leader: lead when the lease is free; follower: never campaign; auto: take over when the leader is gone',
+      )
+        .choices(['leader', 'follower', 'auto'])
+        .default('auto'),
+    )
+    .option(
+      '--advertise-url <url>',
+      'URL other nodes and redirected clients use (default http://<listen>)',
+    )
+    .option('--cluster-size <n>', 'nodes in the cluster, for acks=quorum', parseInteger, 3)
+    .addOption(
+      new Option(
+        '--acks <mode>',
+        'default write acknowledgement: after the local fsync (leader) or a majority (quorum)',
+      )
+        .choices(['leader', 'quorum'])
+        .default('leader'),
+    )
+    .option(
+      '--lease-ttl-ms <ms>',
+      'leader lease time to live (renewed every third of it)',
+      parseInteger,
+      3_000,
+    )
+    .option(
+      '--stream-max-bytes <size>',
+      "drop the stream's oldest messages beyond this size (followers behind bootstrap)",
+      parseBytes,
+    )
+    .option('--stream-max-age-ms <ms>', 'drop stream messages older than this', parseInteger)
     .addOption(
       new Option('--log-level <level>', 'log level (logs are JSON lines on stdout)')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -106,6 +151,27 @@ export function serveCommand(io: CommandIo): Command {
       // Everything is closed by now; idle timers and worker threads must not hold the exit.
       process.exit(await runServe(flags, io));
     });
+}
+
+/** The node's cluster options from the flags (`--nats` and `--cluster` go together). */
+function clusterOptions(flags: ServeFlags): { cluster?: ClusterOptions } {
+  if (flags.nats === undefined && flags.cluster === undefined) return {};
+  if (flags.nats === undefined || flags.cluster === undefined) {
+    throw new StrataError('INVALID_ARGUMENT', '--nats and --cluster go together');
+  }
+  return {
+    cluster: {
+      natsUrl: flags.nats,
+      name: flags.cluster,
+      role: flags.role,
+      size: flags.clusterSize,
+      acks: flags.acks,
+      leaseTtlMs: flags.leaseTtlMs,
+      ...(flags.advertiseUrl !== undefined ? { advertiseUrl: flags.advertiseUrl } : {}),
+      ...(flags.streamMaxBytes !== undefined ? { streamMaxBytes: flags.streamMaxBytes } : {}),
+      ...(flags.streamMaxAgeMs !== undefined ? { streamMaxAgeMs: flags.streamMaxAgeMs } : {}),
+    },
+  };
 }
 
 /** Starts the node and serves until SIGTERM or SIGINT; resolves with the exit code. */
@@ -134,13 +200,17 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
       headersTimeoutMs: flags.headersTimeoutMs,
       maxWaitMs: flags.maxWaitMs,
       logger,
+      ...clusterOptions(flags),
     });
   } catch (error) {
     io.stderr.write(describeError('serve', error));
     return 1;
   }
+  const role = node.replication
+    ? `cluster ${flags.cluster}, ${node.replication.role}`
+    : 'role standalone';
   io.stdout.write(
-    `strata: listening on ${node.url} (data ${node.dataDirectory}, role standalone${flags.token ? ', token required' : ''})\n`,
+    `strata: listening on ${node.url} (data ${node.dataDirectory}, ${role}${flags.token ? ', token required' : ''})\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

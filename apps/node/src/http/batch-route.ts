@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BatchOperation } from '@strata/store';
 import type { RouteContext } from './context.js';
+import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import { decodeJsonBytes, parseEncoding } from './encoding.js';
 import type { JsonEncoding } from './encoding.js';
 import { invalidArgument } from './errors.js';
@@ -12,14 +13,16 @@ import { parseJsonBody } from './json-body.js';
  * for every op, or on one op).
  */
 export function registerBatchRoute(app: FastifyInstance, context: RouteContext): void {
-  const { store, options, metrics } = context;
+  const { options, metrics } = context;
   app.post(
     '/v1/batch',
     { bodyLimit: options.maxBatchBytes, config: { tooLargeCode: 'BATCH_TOO_LARGE' } },
     async (request, reply) => {
       const operations = parseBatch(parseJsonBody(request.body));
+      assertWritable(context);
       const timer = metrics?.writeDuration.startTimer({ op: 'batch' });
-      const result = await store.batch(operations);
+      const result = await context.store.batch(operations);
+      await acknowledgeWrite(context, request, result.lastSeqno);
       timer?.();
       metrics?.writes.inc({ op: 'batch' });
       metrics?.writeEntries.inc(operations.length);

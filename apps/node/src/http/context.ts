@@ -22,12 +22,37 @@ export interface HttpApiOptions {
   readonly maxRangeLimit?: number;
   readonly logger?: Logger;
   readonly metrics?: NodeMetrics;
+  /** Replication, when the node is part of a cluster. */
+  readonly cluster?: ClusterHooks;
+}
+
+/** How writes are acknowledged in a cluster: after the local fsync, or once a majority has them. */
+export type AckMode = 'leader' | 'quorum';
+
+/**
+ * What the HTTP API needs from replication (structural: the node passes its ReplicationNode
+ * through an adapter; a standalone node passes none).
+ */
+export interface ClusterHooks {
+  /** Throws NOT_LEADER (with details.leaderUrl) unless this node takes writes now. */
+  assertLeader(): void;
+  /** Resolves when a write up to `seqno` is acknowledged under `acks` (TIMEOUT otherwise). */
+  acknowledge(seqno: number, acks: AckMode): Promise<void>;
+  readonly defaultAcks: AckMode;
+  /** Replication's part of `/v1/status`. */
+  status(): Record<string, unknown>;
+  /** A checkpoint of this node as an archive stream (for a bootstrapping follower). */
+  checkpointArchive(signal: AbortSignal): AsyncIterable<Buffer>;
+  /** Hands leadership to this node (`strata promote`). */
+  promote(): Promise<{ epoch: number }>;
 }
 
 /** What every route handler needs. */
 export interface RouteContext {
+  /** The store now (a cluster node may replace it after a cut-back or a bootstrap). */
   readonly store: Store;
-  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics'>> & {
+  readonly cluster: ClusterHooks | undefined;
+  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics' | 'cluster'>> & {
     readonly token: string | undefined;
   };
   readonly metrics: NodeMetrics | undefined;

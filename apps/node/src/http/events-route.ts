@@ -23,12 +23,12 @@ const CHUNK_BYTES = 64 * 1024;
  * started ends the stream with one last line `{"error":{...}}`.
  */
 export function registerEventsRoute(app: FastifyInstance, context: RouteContext): void {
-  const { store, metrics, streams } = context;
+  const { metrics, streams } = context;
   app.get('/v1/events', async (request, reply) => {
     const query = request.query as Query;
     const encoding = parseEncoding(queryString(query, 'encoding'));
     const follow = queryBoolean(query, 'follow');
-    const from = queryInteger(query, 'from', 1) ?? store.firstRetainedSeqno;
+    const from = queryInteger(query, 'from', 1) ?? context.store.firstRetainedSeqno;
     const to = queryInteger(query, 'to', 0);
     if (to !== undefined && to < from - 1) throw invalidArgument('to must not be below from');
     const prefixText = queryString(query, 'prefix');
@@ -38,16 +38,16 @@ export function registerEventsRoute(app: FastifyInstance, context: RouteContext)
         : encoding === 'base64'
           ? decodeBase64(prefixText, 'prefix')
           : Buffer.from(prefixText, 'utf8');
-    if (from < store.firstRetainedSeqno) {
+    if (from < context.store.firstRetainedSeqno) {
       throw new StrataError(
         'HISTORY_TRUNCATED',
-        `seqno ${from} is below the retained log, which starts at ${store.firstRetainedSeqno}`,
-        { details: { firstSeqno: store.firstRetainedSeqno, requestedSeqno: from } },
+        `seqno ${from} is below the retained log, which starts at ${context.store.firstRetainedSeqno}`,
+        { details: { firstSeqno: context.store.firstRetainedSeqno, requestedSeqno: from } },
       );
     }
     const last = follow
       ? (to ?? Number.POSITIVE_INFINITY)
-      : Math.min(to ?? store.lastSeqno, store.lastSeqno);
+      : Math.min(to ?? context.store.lastSeqno, context.store.lastSeqno);
 
     reply.hijack();
     const raw = reply.raw;

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { StrataError } from '@strata/core';
 import type { RouteContext } from './context.js';
+import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import { percentDecodeToBytes } from './encoding.js';
 import { invalidArgument } from './errors.js';
 import { queryInteger } from './query.js';
@@ -35,7 +36,7 @@ export function rewriteKeyUrl(request: IncomingMessage): string {
  * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type.
  */
 export function registerKvRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { store, options, metrics } = context;
+  const { options, metrics } = context;
 
   app.put(
     KEY_ROUTE,
@@ -50,8 +51,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
           { details: { limitBytes: options.maxValueBytes } },
         );
       }
+      assertWritable(context);
       const timer = metrics?.writeDuration.startTimer({ op: 'put' });
-      const result = await store.put(key, value);
+      const result = await context.store.put(key, value);
+      await acknowledgeWrite(context, request, result.seqno);
       timer?.();
       metrics?.writes.inc({ op: 'put' });
       metrics?.writeEntries.inc();
@@ -61,8 +64,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
 
   app.delete(KEY_ROUTE, async (request, reply) => {
     const key = keyOf(request);
+    assertWritable(context);
     const timer = metrics?.writeDuration.startTimer({ op: 'delete' });
-    const result = await store.delete(key);
+    const result = await context.store.delete(key);
+    await acknowledgeWrite(context, request, result.seqno);
     timer?.();
     metrics?.writes.inc({ op: 'delete' });
     metrics?.writeEntries.inc();
@@ -79,9 +84,9 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
         queryInteger(query, 'timeoutMs') ?? options.maxWaitMs,
         options.maxWaitMs,
       );
-      await store.waitForSeqno(minSeqno, timeoutMs);
+      await context.store.waitForSeqno(minSeqno, timeoutMs);
     }
-    const entry = await store.getEntry(key, at === undefined ? {} : { at });
+    const entry = await context.store.getEntry(key, at === undefined ? {} : { at });
     if (entry === undefined) {
       throw new StrataError(
         'NOT_FOUND',

@@ -23,7 +23,7 @@ interface Cursor {
  * keys and values of the answer.
  */
 export function registerRangeRoute(app: FastifyInstance, context: RouteContext): void {
-  const { store, options } = context;
+  const { options } = context;
   app.get('/v1/kv', async (request, reply) => {
     const query = request.query as Query;
     const encoding = parseEncoding(queryString(query, 'encoding'));
@@ -38,7 +38,7 @@ export function registerRangeRoute(app: FastifyInstance, context: RouteContext):
     if (cursor && atQuery !== undefined && atQuery !== cursor.at) {
       throw invalidArgument('at differs from the seqno the cursor was issued for');
     }
-    const at = cursor?.at ?? atQuery ?? store.lastSeqno;
+    const at = cursor?.at ?? atQuery ?? context.store.lastSeqno;
     const prefix = bound(query, 'prefix', encoding);
     let start = bound(query, 'start', encoding);
     let end = bound(query, 'end', encoding);
@@ -57,7 +57,7 @@ export function registerRangeRoute(app: FastifyInstance, context: RouteContext):
     const items: { key: string; value: string; seqno: number }[] = [];
     let lastKey: Buffer | undefined;
     let more = false;
-    for await (const item of store.range(range)) {
+    for await (const item of context.store.range(range)) {
       if (items.length === limit) {
         more = true;
         break;

@@ -12,6 +12,7 @@ import { registerEventsRoute } from './events-route.js';
 import { registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
 import { registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
+import { registerClusterRoutes } from './cluster-routes.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,6 +27,9 @@ declare module 'fastify' {
  * oversized body is refused before it is buffered); the URL (and so a path key) may be up to
  * 3 x 64 KiB + 16 KiB, the size of the longest key percent-encoded plus headers.
  *
+ * `store` may be a function returning the current store (a cluster node replaces its store after
+ * a cut-back or a bootstrap).
+ *
  * @example
  * ```ts
  * const store = await Store.open('./data');
@@ -33,11 +37,18 @@ declare module 'fastify' {
  * await app.listen({ host: '127.0.0.1', port: 7070 });
  * ```
  */
-export function createHttpServer(store: Store, apiOptions: HttpApiOptions): FastifyInstance {
+export function createHttpServer(
+  store: Store | (() => Store),
+  apiOptions: HttpApiOptions,
+): FastifyInstance {
+  const currentStore = typeof store === 'function' ? store : () => store;
   const requestTimeoutMs = apiOptions.requestTimeoutMs ?? 30_000;
   const headersTimeoutMs = Math.min(apiOptions.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   const context: RouteContext = {
-    store,
+    get store() {
+      return currentStore();
+    },
+    cluster: apiOptions.cluster,
     options: {
       nodeId: apiOptions.nodeId,
       token: apiOptions.token,
@@ -129,5 +140,6 @@ export function createHttpServer(store: Store, apiOptions: HttpApiOptions): Fast
   registerBatchRoute(app, context);
   registerRangeRoute(app, context);
   registerEventsRoute(app, context);
+  if (context.cluster) registerClusterRoutes(app, context, context.cluster);
   return app;
 }

@@ -6,26 +6,27 @@ export const NODE_VERSION = '0.1.0';
 
 /** `GET /healthz` (no token needed), `GET /v1/status`, `GET /metrics`. */
 export function registerStatusRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { store, options, metrics } = context;
+  const { options, metrics } = context;
 
   app.get('/healthz', async (_request, reply) => {
-    const status = store.status;
+    const status = context.store.status;
     return reply
       .code(status === 'open' ? 200 : 503)
       .send({ status: status === 'open' ? 'ok' : status });
   });
 
   app.get('/v1/status', async (_request, reply) => {
-    const stats = store.stats();
+    const stats = context.store.stats();
     return reply.send({
       nodeId: options.nodeId,
       role: 'standalone',
+      ...context.cluster?.status(),
       status: stats.status,
       epoch: stats.epoch,
       lastSeqno: stats.lastSeqno,
       durableSeqno: stats.durableSeqno,
       firstRetainedSeqno: stats.firstRetainedSeqno,
-      oldestReadableSeqno: store.oldestReadableSeqno,
+      oldestReadableSeqno: context.store.oldestReadableSeqno,
       memtableSizeBytes: stats.memtableSizeBytes,
       segmentCount: stats.segmentCount,
       firstLevelSegmentCount: stats.firstLevelSegmentCount,
