@@ -406,11 +406,7 @@ export class ReplicationNode {
     this.roleValue = 'leader';
     this.handingOff = false;
     this.knownLeader = { ...this.selfHolder(), epoch };
-    this.options.meta.recordTerm({
-      epoch,
-      leaderId: this.options.nodeId,
-      leaderUrl: this.options.url,
-    });
+    this.recordTerm(epoch, this.options.nodeId, this.options.url);
     await this.storeValue.startEpoch(epoch);
     this.publisher = new LogPublisher(this.storeValue, this.options.nats.jetstream(), this.index, {
       names: this.names,
@@ -680,6 +676,7 @@ export class ReplicationNode {
       this.quorum.update(status.nodeId, status.durableSeqno);
     if (status.role === 'leader') {
       this.knownLeader = { nodeId: status.nodeId, url: status.url, epoch: status.epoch };
+      this.recordTerm(status.epoch, status.nodeId, status.url);
       if (status.appliedSeqno > this.streamLastSeqno) this.streamLastSeqno = status.appliedSeqno;
     }
     if (!previous || status.atMs - previous.atMs >= 5_000 || previous.role !== status.role) {
@@ -722,6 +719,17 @@ export class ReplicationNode {
       lagSeqnos: Math.max(0, this.streamLastSeqno - store.lastSeqno),
       atMs: Date.now(),
     });
+  }
+
+  /** Keeps the term in the metadata when a newer one shows up. */
+  private recordTerm(epoch: number, leaderId: string, leaderUrl: string): void {
+    const term = this.options.meta.term();
+    if (epoch < term.epoch || (epoch === term.epoch && term.leaderId === leaderId)) return;
+    try {
+      this.options.meta.recordTerm({ epoch, leaderId, leaderUrl });
+    } catch (error) {
+      this.logger.warn({ err: describe(error) }, 'could not record the term');
+    }
   }
 
   private selfHolder(): LeaseHolder {
