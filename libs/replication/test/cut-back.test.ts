@@ -1,0 +1,129 @@
+import { expect } from 'chai';
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+import { Store } from '@strata/store';
+import { createTempDirectory, startNatsServer } from '@strata/testing';
+import type { NatsServerHandle } from '@strata/testing';
+import {
+  ClusterMeta,
+  LogPublisher,
+  ReplicationNode,
+  StreamIndex,
+  clusterNames,
+  ensureLogStream,
+  silentLogger,
+} from '../src/index.js';
+import type { ReplicationLogger } from '../src/index.js';
+
+const names = clusterNames('cut');
+const MIB = 1024 * 1024;
+
+async function scan(store: Store): Promise<string[]> {
+  const out: string[] = [];
+  for await (const item of store.range())
+    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
+  return out;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function publisherFor(
+  store: Store,
+  nc: NatsConnection,
+  index: StreamIndex,
+  epoch: number,
+): LogPublisher {
+  return new LogPublisher(store, nc.jetstream(), index, {
+    names,
+    epoch,
+    maxMessageBytes: 64 * 1024,
+    maxInFlightMessages: 8,
+    publishTimeoutMs: 5_000,
+    logger: silentLogger,
+    onFenced: () => undefined,
+  });
+}
+
+describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', function () {
+  this.timeout(120_000);
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let dir: { path: string; remove(): Promise<void> };
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    dir = await createTempDirectory('cut-back-');
+    await ensureLogStream(await nc.jetstreamManager(), names, { maxMessageBytes: MIB });
+  });
+  afterEach(async () => {
+    await nc.close();
+    await server.stop();
+    await dir.remove();
+  });
+
+  it('drops the entries the new leader never had, reports how many, and follows the new term', async () => {
+    const index = new StreamIndex(await nc.jetstreamManager(), names, 64 * MIB);
+    // The old leader (epoch 1) publishes 100 writes, then accepts 10 more that never leave it.
+    const oldLeader = await Store.open(`${dir.path}/a`, { sync: 'none' });
+    const oldPublisher = publisherFor(oldLeader, nc, index, 1);
+    oldPublisher.start();
+    for (let key = 1; key <= 100; key++) await oldLeader.put(`k${key}`, `old-${key}`);
+    await oldPublisher.waitForPublished(100);
+    await oldPublisher.stop();
+    for (let key = 101; key <= 110; key++) await oldLeader.put(`k${key}`, `lost-${key}`);
+    await oldLeader.close({ flushMemtable: false });
+
+    // The new leader had the 100, opens epoch 2 and writes on.
+    const newLeader = await Store.open(`${dir.path}/b`, { sync: 'none' });
+    const feed = await Store.open(`${dir.path}/a`, { sync: 'none' });
+    for await (const batch of feed.subscribe({ from: 1 })) {
+      await newLeader.appendReplicated(batch.record);
+      if (batch.lastSeqno === 100) break;
+    }
+    await feed.close({ flushMemtable: false });
+    await newLeader.startEpoch(2);
+    for (let key = 200; key < 205; key++) await newLeader.put(`k${key}`, `new-${key}`);
+    const newPublisher = publisherFor(newLeader, nc, index, 2);
+    newPublisher.start();
+    await newPublisher.waitForPublished(newLeader.lastSeqno);
+
+    // The old leader comes back as a follower.
+    const lines: string[] = [];
+    const logger: ReplicationLogger = {
+      info: () => undefined,
+      warn: (_fields, message) => lines.push(message),
+      error: (_fields, message) => lines.push(message),
+    };
+    await mkdir(`${dir.path}/a`, { recursive: true });
+    const meta = ClusterMeta.open(`${dir.path}/a/meta.sqlite`, { cluster: 'cut', nodeId: 'a' });
+    const node = await ReplicationNode.start({
+      nats: nc,
+      cluster: 'cut',
+      nodeId: 'a',
+      url: 'http://a.invalid',
+      dataDirectory: `${dir.path}/a`,
+      role: 'follower',
+      meta,
+      logger,
+      openStore: () => Store.open(`${dir.path}/a`, { sync: 'none' }),
+    });
+    await waitUntil(() => node.store.lastSeqno === newLeader.lastSeqno && node.store.epoch === 2);
+    expect(node.status().droppedEntries).to.equal(10);
+    expect(lines.some((line) => line.includes('dropped 10 log entries'))).to.equal(true);
+    expect(await scan(node.store)).to.deep.equal(await scan(newLeader));
+    expect(await node.store.get('k105')).to.equal(undefined);
+    expect(await node.store.readRecord(101)).to.deep.equal(await newLeader.readRecord(101));
+    await node.close();
+    meta.close();
+    await newPublisher.stop();
+    await newLeader.close();
+  });
+});
