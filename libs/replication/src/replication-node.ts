@@ -469,7 +469,11 @@ export class ReplicationNode {
             }
           }
         } else {
-          const located = await this.index.locate(last);
+          const remembered = await this.rememberedPosition(last);
+          const located =
+            remembered !== undefined
+              ? ({ kind: 'found', place: { streamSequence: remembered } } as const)
+              : await this.index.locate(last);
           if (located.kind === 'found') start = located.place.streamSequence;
           else if (located.kind === 'before-stream') {
             const next = await this.index.locate(last + 1);
@@ -489,6 +493,25 @@ export class ReplicationNode {
       this.startFollower(start);
       return;
     }
+  }
+
+  /**
+   * The stream sequence of the message holding `seqno` from the metadata's position table,
+   * checked against the stream (a restart then needs no binary search).
+   */
+  private async rememberedPosition(seqno: number): Promise<number | undefined> {
+    const position = this.options.meta.streamPositionAtOrBefore(seqno);
+    if (position === undefined) return undefined;
+    for (
+      let sequence = position.streamSequence;
+      sequence < position.streamSequence + 64;
+      sequence++
+    ) {
+      const message = await this.index.message(sequence);
+      if (message === undefined || message.place.firstSeqno > seqno) return undefined;
+      if (message.place.lastSeqno >= seqno) return sequence;
+    }
+    return undefined;
   }
 
   private startFollower(streamSequence: number): void {
