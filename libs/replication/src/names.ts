@@ -51,19 +51,36 @@ export const LOG_HEADERS = {
   messageId: 'Nats-Msg-Id',
   /** Seqno of the last entry in the message, so a reader can place a message without decoding it. */
   lastSeqno: 'Strata-Last-Seqno',
+  /**
+   * `<k>/<n>` on the n consecutive messages that carry one record larger than a message (their
+   * `Nats-Msg-Id` ends in `:<k>`); absent on messages of whole records.
+   */
+  part: 'Strata-Part',
 } as const;
+
+/** Parses a `Strata-Part` header value `<k>/<n>` (1 <= k <= n); undefined when absent or malformed. */
+export function parsePartHeader(
+  value: string | undefined,
+): { part: number; parts: number } | undefined {
+  if (value === undefined || value === '') return undefined;
+  const match = /^(\d{1,6})\/(\d{1,6})$/.exec(value);
+  if (!match) return undefined;
+  const part = Number(match[1]);
+  const parts = Number(match[2]);
+  return part >= 1 && part <= parts && parts >= 2 ? { part, parts } : undefined;
+}
 
 /** The `Nats-Msg-Id` of a message whose first record starts at `firstSeqno`. */
 export function logMessageId(epoch: number, firstSeqno: number): string {
   return `${epoch}:${firstSeqno}`;
 }
 
-/** Parses `<epoch>:<first_seqno>`; undefined when malformed. */
+/** Parses `<epoch>:<first_seqno>` (or `<epoch>:<first_seqno>:<part>`); undefined when malformed. */
 export function parseLogMessageId(
   id: string | undefined,
 ): { epoch: number; firstSeqno: number } | undefined {
   if (id === undefined) return undefined;
-  const match = /^(\d{1,15}):(\d{1,15})$/.exec(id);
+  const match = /^(\d{1,15}):(\d{1,15})(?::\d{1,6})?$/.exec(id);
   if (!match) return undefined;
   return { epoch: Number(match[1]), firstSeqno: Number(match[2]) };
 }

@@ -90,6 +90,8 @@ export interface ReplicationStatus {
 }
 
 const MIB = 1024 * 1024;
+/** Largest record a follower assembles: above the node's largest batch (64 MiB) plus framing. */
+const MAX_RECORD_BYTES = 80 * MIB;
 const codec = StringCodec();
 
 /**
@@ -132,6 +134,7 @@ export class ReplicationNode {
   private droppedEntries = 0;
   private bootstraps = 0;
   private lastPositionRecordMs = 0;
+  private readonly maxMessageBytes: number;
 
   private constructor(
     private readonly options: ReplicationNodeOptions,
@@ -140,6 +143,7 @@ export class ReplicationNode {
     store: Store,
   ) {
     this.storeValue = store;
+    this.maxMessageBytes = options.maxMessageBytes ?? MIB;
     this.names = clusterNames(options.cluster);
     this.logger = options.logger ?? silentLogger;
     this.quorum = new QuorumTracker(options.clusterSize ?? 3, () => this.storeValue.durableSeqno);
@@ -151,7 +155,9 @@ export class ReplicationNode {
    */
   static async start(options: ReplicationNodeOptions): Promise<ReplicationNode> {
     const names = clusterNames(options.cluster);
-    const maxMessageBytes = options.maxMessageBytes ?? MIB;
+    // A message (data and headers) must fit the server's max_payload (1 MB by default).
+    const serverMaxPayload = options.nats.info?.max_payload ?? MIB;
+    const maxMessageBytes = Math.min(options.maxMessageBytes ?? MIB, serverMaxPayload - 16 * 1024);
     const jsm = await options.nats.jetstreamManager();
     await ensureLogStream(jsm, names, {
       maxMessageBytes,
@@ -168,9 +174,9 @@ export class ReplicationNode {
       (options.logger ?? silentLogger).warn({ recovered }, 'finished an interrupted bootstrap');
     const store = await options.openStore();
     const node = new ReplicationNode(
-      options,
+      { ...options, maxMessageBytes },
       lease,
-      new StreamIndex(jsm, names, maxMessageBytes * 64),
+      new StreamIndex(jsm, names, MAX_RECORD_BYTES),
       store,
     );
     await node.begin();
@@ -411,7 +417,7 @@ export class ReplicationNode {
     this.publisher = new LogPublisher(this.storeValue, this.options.nats.jetstream(), this.index, {
       names: this.names,
       epoch,
-      maxMessageBytes: this.options.maxMessageBytes ?? MIB,
+      maxMessageBytes: this.maxMessageBytes,
       maxInFlightMessages: this.options.maxInFlightMessages ?? 64,
       publishTimeoutMs: 5_000,
       logger: this.logger,
@@ -515,11 +521,11 @@ export class ReplicationNode {
   }
 
   private startFollower(streamSequence: number): void {
-    const maxMessageBytes = this.options.maxMessageBytes ?? MIB;
+    const maxMessageBytes = this.maxMessageBytes;
     this.follower = new LogFollower(this.storeValue, this.options.nats.jetstream(), this.index, {
       names: this.names,
       maxMessageBytes: maxMessageBytes + 4096,
-      maxRecordBytes: maxMessageBytes * 64,
+      maxRecordBytes: MAX_RECORD_BYTES,
       maxPendingRecords: 4096,
       maxBufferedBytes: Math.max(8 * MIB, 4 * maxMessageBytes),
       logger: this.logger,

@@ -1,7 +1,7 @@
 import { StrataError } from '@strata/core';
 import { decodeRecord } from '@strata/wal';
 import type { JetStreamManager, StoredMsg } from 'nats';
-import { LOG_HEADERS, parseLogMessageId } from './names.js';
+import { LOG_HEADERS, parseLogMessageId, parsePartHeader } from './names.js';
 import type { ClusterNames } from './names.js';
 import { splitLogMessage } from './wire/log-message.js';
 
@@ -89,8 +89,24 @@ export class StreamIndex {
       if (code === NO_MESSAGE || code === NO_STREAM) return undefined;
       throw error;
     }
+    let data: Uint8Array = stored.data;
+    const part = parsePartHeader(stored.header?.get(LOG_HEADERS.part));
+    if (part !== undefined) {
+      // Only the final part places a record; it is read together with the parts before it.
+      if (part.part !== part.parts || streamSequence - part.parts + 1 < 1) return undefined;
+      const pieces: Uint8Array[] = [];
+      for (let sequence = streamSequence - part.parts + 1; sequence < streamSequence; sequence++) {
+        const piece = await this.jsm.streams
+          .getMessage(this.names.stream, { seq: sequence })
+          .catch(() => undefined);
+        if (piece === undefined) return undefined;
+        pieces.push(piece.data);
+      }
+      pieces.push(stored.data);
+      data = Buffer.concat(pieces);
+    }
     try {
-      const records = splitLogMessage(stored.data, this.maxRecordBytes).map((record) =>
+      const records = splitLogMessage(data, this.maxRecordBytes).map((record) =>
         Buffer.from(record.bytes),
       );
       const first = decodeRecord(records[0] as Buffer);
@@ -152,8 +168,12 @@ export class StreamIndex {
       }
       const id = parseLogMessageId(stored.header?.get(LOG_HEADERS.messageId));
       const lastSeqno = Number(stored.header?.get(LOG_HEADERS.lastSeqno));
-      if (id && Number.isSafeInteger(lastSeqno) && lastSeqno >= id.firstSeqno)
-        return { streamSequence: sequence, firstSeqno: id.firstSeqno, lastSeqno, epoch: id.epoch };
+      const part = parsePartHeader(stored.header?.get(LOG_HEADERS.part));
+      if (id && Number.isSafeInteger(lastSeqno) && lastSeqno >= id.firstSeqno) {
+        // A record in parts is placed at its first part, where a consumer must start.
+        const first = part === undefined ? sequence : sequence - part.part + 1;
+        return { streamSequence: first, firstSeqno: id.firstSeqno, lastSeqno, epoch: id.epoch };
+      }
       const message = await this.message(sequence);
       if (message) return message.place;
     }

@@ -106,6 +106,8 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     await js.publish(names.logSubject, flipped);
     await publisher.stop();
     await leader.put('after', 'forgery');
+    // A record larger than a message travels in parts.
+    await leader.put('big', Buffer.alloc(3 * MIB, 7));
     const fresh = new LogPublisher(leader, nc.jetstream(), index, {
       names,
       epoch: 1,
@@ -120,6 +122,8 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     expect(applier.stats().refusedMessages).to.equal(refusedBefore + 2);
     expect(await scan(follower)).to.deep.equal(await scan(leader));
     expect(stops).to.deep.equal([]);
+    expect(await follower.get('big')).to.deep.equal(Buffer.alloc(3 * MIB, 7));
+    expect(fresh.stats().publishedSeqno).to.equal(leader.lastSeqno);
     await fresh.stop();
     await applier.stop();
     void headers;

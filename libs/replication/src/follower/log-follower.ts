@@ -5,6 +5,7 @@ import { decodeRecord } from '@strata/wal';
 import { DeliverPolicy } from 'nats';
 import type { ConsumerMessages, JetStreamClient } from 'nats';
 import type { ReplicationLogger } from '../logger.js';
+import { LOG_HEADERS, parsePartHeader } from '../names.js';
 import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { splitLogMessage } from '../wire/log-message.js';
@@ -88,6 +89,8 @@ export class LogFollower {
   private admittedSeqno: number;
   private sessionStart = 0;
   private appendFailed = false;
+  private assembly:
+    { parts: number; next: number; chunks: Buffer[]; sizeBytes: number } | undefined;
   private readonly pending: PendingAppend[] = [];
   private statsValue = {
     streamSequence: 0,
@@ -142,7 +145,12 @@ export class LogFollower {
         this.messages = messages;
         if (signal.aborted) messages.stop();
         for await (const message of messages) {
-          await this.handle(message.seq, message.data);
+          const part = message.headers?.get(LOG_HEADERS.part);
+          if (part) await this.handlePart(message.seq, message.data, part);
+          else {
+            if (this.assembly) this.dropAssembly(message.seq, 'a whole message arrived');
+            await this.handle(message.seq, message.data);
+          }
           next = message.seq + 1;
           if (signal.aborted) break;
         }
@@ -152,6 +160,7 @@ export class LogFollower {
         await Promise.allSettled(this.pending.map((entry) => entry.done));
         this.pending.length = 0;
         this.appendFailed = false;
+        this.assembly = undefined;
         this.admittedSeqno = this.store.lastSeqno;
         if (error instanceof Stop) {
           this.abort.abort();
@@ -174,12 +183,50 @@ export class LogFollower {
     }
   }
 
-  private async handle(streamSequence: number, data: Uint8Array): Promise<void> {
+  /** Collects the parts of a record larger than a message; the final part applies it. */
+  private async handlePart(
+    streamSequence: number,
+    data: Uint8Array,
+    header: string,
+  ): Promise<void> {
+    const part = parsePartHeader(header);
+    if (part === undefined) return this.refuse(streamSequence, `a bad part header ${header}`);
+    if (part.part === 1) {
+      if (this.assembly) this.dropAssembly(streamSequence, 'a new record began');
+      this.assembly = { parts: part.parts, next: 1, chunks: [], sizeBytes: 0 };
+    }
+    const assembly = this.assembly;
+    if (assembly === undefined || assembly.next !== part.part || assembly.parts !== part.parts) {
+      if (assembly) this.dropAssembly(streamSequence, `part ${header} out of order`);
+      return this.refuse(streamSequence, `part ${header} without the parts before it`);
+    }
+    assembly.sizeBytes += data.byteLength;
+    if (assembly.sizeBytes > this.options.maxRecordBytes) {
+      this.assembly = undefined;
+      return this.refuse(
+        streamSequence,
+        `a record in parts exceeds ${this.options.maxRecordBytes} bytes`,
+      );
+    }
+    // Copied: the consumer may reuse the message buffer.
+    assembly.chunks.push(Buffer.from(data));
+    assembly.next++;
+    if (part.part < part.parts) return;
+    this.assembly = undefined;
+    await this.handle(streamSequence, Buffer.concat(assembly.chunks, assembly.sizeBytes), true);
+  }
+
+  private dropAssembly(streamSequence: number, why: string): void {
+    this.assembly = undefined;
+    this.refuse(streamSequence, `an incomplete record in parts was dropped: ${why}`);
+  }
+
+  private async handle(streamSequence: number, data: Uint8Array, assembled = false): Promise<void> {
     this.statsValue.streamSequence = streamSequence;
     this.pruneSettled();
     // A refused append surfaces here, before anything after it is handed to the store.
     if (this.appendFailed) await this.settleAll();
-    if (data.byteLength > this.options.maxMessageBytes) {
+    if (!assembled && data.byteLength > this.options.maxMessageBytes) {
       return this.refuse(
         streamSequence,
         `the message has ${data.byteLength} bytes, above the limit of ${this.options.maxMessageBytes}`,

@@ -169,7 +169,7 @@ export class LogPublisher {
           `stream acknowledged sequence ${ack.seq} (duplicate: ${ack.duplicate}), expected ${oldest.sequence}`,
         );
       }
-      this.messageCount++;
+      if (oldest.records > 0) this.messageCount++;
       this.recordCount += oldest.records;
       this.byteCount += oldest.bytes;
       this.setPublished(oldest.lastSeqno);
@@ -223,20 +223,42 @@ export class LogPublisher {
         }
         packedSeqno = lastSeqno;
         const data = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, sizeBytes);
-        const messageHeaders = headers();
-        messageHeaders.set(LOG_HEADERS.lastSeqno, String(lastSeqno));
-        const sequence = expectedStreamSequence + 1;
-        const ack = this.js.publish(names.logSubject, data, {
-          msgID: logMessageId(epoch, firstSeqno),
-          expect: { lastSequence: expectedStreamSequence, streamName: names.stream },
-          headers: messageHeaders,
-          timeout: this.options.publishTimeoutMs,
-        });
-        // The rejection is handled when the ack is settled, in order.
-        ack.catch(() => undefined);
-        inFlight.push({ ack, lastSeqno, sequence, records: parts.length, bytes: sizeBytes });
-        expectedStreamSequence = sequence;
-        while (inFlight.length >= maxInFlightMessages) await settleOldest();
+        // A record larger than a message travels as consecutive parts.
+        const partCount = Math.ceil(data.length / maxMessageBytes);
+        for (let part = 1; part <= partCount; part++) {
+          const final = part === partCount;
+          const messageHeaders = headers();
+          messageHeaders.set(LOG_HEADERS.lastSeqno, String(lastSeqno));
+          if (partCount > 1) messageHeaders.set(LOG_HEADERS.part, `${part}/${partCount}`);
+          const sequence = expectedStreamSequence + 1;
+          const ack = this.js.publish(
+            names.logSubject,
+            partCount === 1
+              ? data
+              : data.subarray((part - 1) * maxMessageBytes, part * maxMessageBytes),
+            {
+              msgID:
+                partCount === 1
+                  ? logMessageId(epoch, firstSeqno)
+                  : `${logMessageId(epoch, firstSeqno)}:${part}`,
+              expect: { lastSequence: expectedStreamSequence, streamName: names.stream },
+              headers: messageHeaders,
+              timeout: this.options.publishTimeoutMs,
+            },
+          );
+          // The rejection is handled when the ack is settled, in order.
+          ack.catch(() => undefined);
+          inFlight.push({
+            ack,
+            // Only the final part makes the records published.
+            lastSeqno: final ? lastSeqno : firstSeqno - 1,
+            sequence,
+            records: final ? parts.length : 0,
+            bytes: final ? sizeBytes : 0,
+          });
+          expectedStreamSequence = sequence;
+          while (inFlight.length >= maxInFlightMessages) await settleOldest();
+        }
       }
       while (inFlight.length > 0) await settleOldest();
     } catch (error) {
