@@ -137,6 +137,8 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
       openStore,
     });
     nodeId = cluster.meta.nodeId;
+    const replication = cluster.replication;
+    metrics.attachReplication(() => replication.status());
   } else {
     standalone = await openStore();
   }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReplicationStatus } from '@strata/replication';
 import type { Store } from '@strata/store';
 import type { TreeManifest } from '../offline/tree-manifest.js';
 import { readTreeManifest } from '../offline/tree-manifest.js';
@@ -33,6 +34,7 @@ export class NodeMetrics implements LogWriteObserver {
   private readonly compactionOutputBytes: Counter;
   private readonly compactionInputBytes: Counter;
   private store: Store | undefined;
+  private replication: (() => ReplicationStatus) | undefined;
   private treeDirectory: string | undefined;
   private lastManifest: TreeManifest | undefined;
   private manifestReading: Promise<void> | undefined;
@@ -121,6 +123,7 @@ export class NodeMetrics implements LogWriteObserver {
       registers,
     });
     this.defineStoreGauges(registers);
+    this.defineReplicationGauges(registers);
   }
 
   /** Starts reading gauges from `store` (whose tree lives in `treeDirectory`). */
@@ -177,6 +180,60 @@ export class NodeMetrics implements LogWriteObserver {
       this.compactionOutputBytes.inc(added);
       this.compactionInputBytes.inc(removed);
     }
+  }
+
+  /** Starts reading replication gauges from `status` (cluster nodes). */
+  attachReplication(status: () => ReplicationStatus): void {
+    this.replication = status;
+  }
+
+  private defineReplicationGauges(registers: Registry[]): void {
+    const status = (): ReplicationStatus | undefined => this.replication?.();
+    const gauge = (name: string, help: string, read: () => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    };
+    gauge('strata_replication_is_leader', '1 on the leader, 0 on a follower', () => {
+      const role = status()?.role;
+      return role === undefined ? undefined : role === 'leader' ? 1 : 0;
+    });
+    gauge(
+      'strata_replication_lag_seqnos',
+      'Seqnos between the stream head and what this node applied',
+      () => status()?.lagSeqnos,
+    );
+    gauge(
+      'strata_replication_published_seqno',
+      'Last seqno JetStream acknowledged (leader)',
+      () => status()?.publishedSeqno,
+    );
+    gauge(
+      'strata_replication_quorum_seqno',
+      'Highest seqno a majority has durable (leader)',
+      () => status()?.quorumSeqno,
+    );
+    gauge(
+      'strata_replication_refused_messages_total',
+      'Stream messages a follower refused (bad checksum, epoch, gap, garbage, size)',
+      () => status()?.follower?.refusedMessages,
+    );
+    gauge(
+      'strata_replication_dropped_entries_total',
+      'Unreplicated log entries cut back after this node was deposed',
+      () => status()?.droppedEntries,
+    );
+    gauge(
+      'strata_replication_bootstraps_total',
+      'Checkpoints of the leader installed',
+      () => status()?.bootstraps,
+    );
   }
 
   private defineStoreGauges(registers: Registry[]): void {
