@@ -527,7 +527,8 @@ export class ReplicationNode {
       maxMessageBytes: maxMessageBytes + 4096,
       maxRecordBytes: MAX_RECORD_BYTES,
       maxPendingRecords: 4096,
-      maxBufferedBytes: Math.max(8 * MIB, 4 * maxMessageBytes),
+      // At most 64 MiB buffered with 1 MiB messages.
+      maxBufferedMessages: 64,
       logger: this.logger,
       onApplied: (sequence, lastSeqno) => this.onApplied(sequence, lastSeqno),
       onStop: (reason) => {

@@ -68,7 +68,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
       maxMessageBytes: MIB,
       maxRecordBytes: 64 * MIB,
       maxPendingRecords: 1024,
-      maxBufferedBytes: 8 * MIB,
+      maxBufferedMessages: 16,
       logger: silentLogger,
       onStop: (reason) => stops.push(reason),
     });

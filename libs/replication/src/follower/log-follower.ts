@@ -27,8 +27,11 @@ export interface LogFollowerOptions {
   readonly maxRecordBytes: number;
   /** Records handed to the store and not yet durable, at most (appends are pipelined). */
   readonly maxPendingRecords: number;
-  /** Bytes of messages the consumer may buffer ahead of the applier, at most. */
-  readonly maxBufferedBytes: number;
+  /**
+   * Messages the consumer may buffer ahead of the applier, at most (each at most
+   * `maxMessageBytes`, so the buffer holds at most their product).
+   */
+  readonly maxBufferedMessages: number;
   readonly logger: ReplicationLogger;
   /** A message's records are durable in the store. */
   readonly onApplied?: (streamSequence: number, lastSeqno: number) => void;
@@ -139,8 +142,14 @@ export class LogFollower {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: next,
         });
+        // A message count, not max_bytes: nats.js 2.29 adds a default max_messages to the options
+        // object it is given and, when an ordered consumer resets (a reconnect), reuses it and
+        // throws "only specify one of max_messages or max_bytes". Messages are at most
+        // maxMessageBytes, so the count bounds the bytes too. Short pulls with heartbeats notice a
+        // restarted server within seconds.
         const messages = await consumer.consume({
-          max_bytes: this.options.maxBufferedBytes,
+          max_messages: this.options.maxBufferedMessages,
+          expires: 5_000,
         });
         this.messages = messages;
         if (signal.aborted) messages.stop();
