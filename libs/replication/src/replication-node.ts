@@ -5,6 +5,7 @@ import { decodeRecord } from '@strata/wal';
 import type { NatsConnection, Subscription } from 'nats';
 import { StringCodec } from 'nats';
 import { checkpointArchive } from './bootstrap/archive-writer.js';
+import { ARCHIVE_PREAMBLE_BYTES } from './bootstrap/archive-format.js';
 import { fetchCheckpoint } from './bootstrap/fetch-checkpoint.js';
 import { installCheckpoint } from './bootstrap/install-checkpoint.js';
 import { recoverInterruptedBootstrap } from './bootstrap/bootstrap-swap.js';
@@ -224,12 +225,28 @@ export class ReplicationNode {
     return this.quorum.waitFor(seqno, this.options.quorumTimeoutMs ?? 10_000);
   }
 
-  /** A checkpoint of this node as an archive stream (the route a bootstrapping follower reads). */
-  checkpointArchive(signal?: AbortSignal): AsyncGenerator<Buffer> {
-    return checkpointArchive(this.storeValue, {
+  /**
+   * A checkpoint of this node as an archive stream (the route a bootstrapping follower reads);
+   * a completed one is recorded in the metadata as taken.
+   */
+  async *checkpointArchive(signal?: AbortSignal): AsyncGenerator<Buffer> {
+    let sizeBytes = 0;
+    let seqno = 0;
+    for await (const chunk of checkpointArchive(this.storeValue, {
       scratchDirectory: join(this.options.dataDirectory, 'checkpoints.tmp'),
       ...(signal ? { signal } : {}),
-    });
+    })) {
+      // The header's seqno follows the magic and version (bootstrap/archive-format.ts).
+      if (sizeBytes === 0 && chunk.length >= ARCHIVE_PREAMBLE_BYTES + 8)
+        seqno = Number(chunk.readBigUInt64LE(ARCHIVE_PREAMBLE_BYTES));
+      sizeBytes += chunk.length;
+      yield chunk;
+    }
+    try {
+      this.options.meta.recordCheckpoint({ kind: 'taken', seqno, location: 'http', sizeBytes });
+    } catch (error) {
+      this.logger.warn({ err: describe(error) }, 'could not record the checkpoint');
+    }
   }
 
   /** Replication's part of `/v1/status`. */
