@@ -20,5 +20,12 @@ export type { RecoveryReport } from './recovery.js';
 export { describeDamage } from './recovery.js';
 export type { DamageKind } from './record-scanner.js';
 export { decodeRecord } from './batch-codec.js';
-export { RECORD_HEADER_BYTES, INITIAL_CHAIN, nextChain } from './record-format.js';
+export {
+  RECORD_HEADER_BYTES,
+  INITIAL_CHAIN,
+  nextChain,
+  newRecordHeader,
+  readRecordHeader,
+} from './record-format.js';
+export type { RecordHeader } from './record-format.js';
 export { segmentFileName, parseSegmentFileName } from './segment-file.js';

@@ -121,3 +121,22 @@ function readVarint(bytes: Uint8Array, position: number, end: number): number {
   }
   return -1;
 }
+
+/**
+ * The top-level fields of a framed record (epoch, first seqno, entry count, chain) without
+ * creating entry objects, or undefined when the payload is not a well-formed LogBatch. Entries
+ * are counted, not checked: appending the record checks them.
+ *
+ * @example
+ * ```ts
+ * const header = readRecordHeader(record);
+ * if (header) console.log(header.firstSeqno, header.firstSeqno + header.entryCount - 1);
+ * ```
+ */
+export function readRecordHeader(
+  record: Uint8Array,
+  out: RecordHeader = newRecordHeader(),
+): RecordHeader | undefined {
+  if (record.length <= RECORD_HEADER_BYTES) return undefined;
+  return scanPayload(record, RECORD_HEADER_BYTES, record.length, out) ? out : undefined;
+}

@@ -1,7 +1,7 @@
 import type { StrataError } from '@strata/core';
 import { isStrataError } from '@strata/core';
 import type { Store } from '@strata/store';
-import { decodeRecord } from '@strata/wal';
+import { decodeRecord, newRecordHeader, readRecordHeader } from '@strata/wal';
 import { DeliverPolicy } from 'nats';
 import type { ConsumerMessages, JetStreamClient } from 'nats';
 import type { ReplicationLogger } from '../logger.js';
@@ -92,6 +92,7 @@ export class LogFollower {
   private admittedSeqno: number;
   private sessionStart = 0;
   private appendFailed = false;
+  private readonly scratchHeader = newRecordHeader();
   private assembly:
     { parts: number; next: number; chunks: Buffer[]; sizeBytes: number } | undefined;
   private readonly pending: PendingAppend[] = [];
@@ -251,12 +252,17 @@ export class LogFollower {
     const toApply: { bytes: Buffer; lastSeqno: number }[] = [];
     let expected = this.admittedSeqno + 1;
     for (const record of records) {
-      let header: { firstSeqno: number; lastSeqno: number; epoch: number };
-      try {
-        header = decodeRecord(record.bytes);
-      } catch (error) {
-        return this.refuse(streamSequence, `a record cannot be decoded: ${String(error)}`);
+      // The top-level fields only: the store decodes the entries once, when it applies them (a
+      // full decode here too cost a third of catch-up time).
+      const scanned = readRecordHeader(record.bytes, this.scratchHeader);
+      if (scanned === undefined || scanned.entryCount === 0 || scanned.firstSeqno < 1) {
+        return this.refuse(streamSequence, 'a record is not a well-formed log batch');
       }
+      const header = {
+        epoch: scanned.epoch,
+        firstSeqno: scanned.firstSeqno,
+        lastSeqno: scanned.firstSeqno + scanned.entryCount - 1,
+      };
       if (header.lastSeqno < expected) {
         if (toApply.length > 0)
           return this.refuse(streamSequence, 'records out of order within the message');
