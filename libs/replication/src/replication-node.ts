@@ -17,6 +17,7 @@ import { LeaderLease } from './leadership/leader-lease.js';
 import type { LeaseHolder } from './leadership/leader-lease.js';
 import type { ReplicationLogger } from './logger.js';
 import { silentLogger } from './logger.js';
+import { errorMessage } from './timing.js';
 import type { ClusterMeta } from './meta/cluster-meta.js';
 import { clusterNames } from './names.js';
 import type { ClusterNames } from './names.js';
@@ -245,7 +246,7 @@ export class ReplicationNode {
     try {
       this.options.meta.recordCheckpoint({ kind: 'taken', seqno, location: 'http', sizeBytes });
     } catch (error) {
-      this.logger.warn({ err: describe(error) }, 'could not record the checkpoint');
+      this.logger.warn({ err: errorMessage(error) }, 'could not record the checkpoint');
     }
   }
 
@@ -370,7 +371,7 @@ export class ReplicationNode {
         if (this.roleValue === 'leader') await this.renew();
         else await this.campaign();
       } catch (error) {
-        this.logger.warn({ err: describe(error) }, 'lease round failed');
+        this.logger.warn({ err: errorMessage(error) }, 'lease round failed');
         if (
           this.roleValue === 'leader' &&
           Date.now() - this.leaseRenewedAtMs > this.lease.ttlMs * 0.8
@@ -462,7 +463,7 @@ export class ReplicationNode {
   private enqueue(work: () => Promise<void>): Promise<void> {
     const next = this.transition.then(work);
     this.transition = next.catch((error: unknown) =>
-      this.logger.error({ err: describe(error) }, 'role change failed'),
+      this.logger.error({ err: errorMessage(error) }, 'role change failed'),
     );
     return next;
   }
@@ -568,7 +569,7 @@ export class ReplicationNode {
           lastSeqno,
         });
       } catch (error) {
-        this.logger.warn({ err: describe(error) }, 'could not record the stream position');
+        this.logger.warn({ err: errorMessage(error) }, 'could not record the stream position');
       }
     }
     this.scheduleStatus();
@@ -738,7 +739,7 @@ export class ReplicationNode {
           lastContactMs: status.atMs,
         });
       } catch (error) {
-        this.logger.warn({ err: describe(error) }, 'could not record a peer');
+        this.logger.warn({ err: errorMessage(error) }, 'could not record a peer');
       }
     }
   }
@@ -775,17 +776,13 @@ export class ReplicationNode {
     try {
       this.options.meta.recordTerm({ epoch, leaderId, leaderUrl });
     } catch (error) {
-      this.logger.warn({ err: describe(error) }, 'could not record the term');
+      this.logger.warn({ err: errorMessage(error) }, 'could not record the term');
     }
   }
 
   private selfHolder(): LeaseHolder {
     return { nodeId: this.options.nodeId, url: this.options.url, epoch: this.storeValue.epoch };
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,49 +7,16 @@ import { createTempDirectory, startNatsServer } from '@strata/testing';
 import type { NatsServerHandle } from '@strata/testing';
 import {
   ClusterMeta,
-  LogPublisher,
   ReplicationNode,
   StreamIndex,
   clusterNames,
   ensureLogStream,
-  silentLogger,
 } from '../src/index.js';
+import { scan, testPublisher, waitUntil } from './helpers.js';
 import type { ReplicationLogger } from '../src/index.js';
 
 const names = clusterNames('cut');
 const MIB = 1024 * 1024;
-
-async function scan(store: Store): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of store.range())
-    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
-  return out;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function publisherFor(
-  store: Store,
-  nc: NatsConnection,
-  index: StreamIndex,
-  epoch: number,
-): LogPublisher {
-  return new LogPublisher(store, nc.jetstream(), index, {
-    names,
-    epoch,
-    maxMessageBytes: 64 * 1024,
-    maxInFlightMessages: 8,
-    publishTimeoutMs: 5_000,
-    logger: silentLogger,
-    onFenced: () => undefined,
-  });
-}
 
 describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', function () {
   this.timeout(120_000);
@@ -73,7 +40,7 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     const index = new StreamIndex(await nc.jetstreamManager(), names, 64 * MIB);
     // The old leader (epoch 1) publishes 100 writes, then accepts 10 more that never leave it.
     const oldLeader = await Store.open(`${dir.path}/a`, { sync: 'none' });
-    const oldPublisher = publisherFor(oldLeader, nc, index, 1);
+    const oldPublisher = testPublisher(oldLeader, nc, index, names, 1);
     oldPublisher.start();
     for (let key = 1; key <= 100; key++) await oldLeader.put(`k${key}`, `old-${key}`);
     await oldPublisher.waitForPublished(100);
@@ -91,7 +58,7 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await feed.close({ flushMemtable: false });
     await newLeader.startEpoch(2);
     for (let key = 200; key < 205; key++) await newLeader.put(`k${key}`, `new-${key}`);
-    const newPublisher = publisherFor(newLeader, nc, index, 2);
+    const newPublisher = testPublisher(newLeader, nc, index, names, 2);
     newPublisher.start();
     await newPublisher.waitForPublished(newLeader.lastSeqno);
 

@@ -1,34 +1,19 @@
 import { expect } from 'chai';
-import { connect, headers } from 'nats';
+import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { Store } from '@strata/store';
 import { createTempDirectory, startNatsServer } from '@strata/testing';
 import type { NatsServerHandle } from '@strata/testing';
 import { LogFollower } from '../src/follower/log-follower.js';
 import type { FollowerStop } from '../src/follower/log-follower.js';
-import { LogPublisher } from '../src/leader/log-publisher.js';
 import { silentLogger } from '../src/logger.js';
 import { clusterNames } from '../src/names.js';
 import { StreamIndex } from '../src/stream-index.js';
+import { scan, testPublisher, waitUntil } from './helpers.js';
 import { ensureLogStream } from '../src/stream-setup.js';
 
 const names = clusterNames('t1');
 const MIB = 1024 * 1024;
-
-async function scan(store: Store): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of store.range())
-    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
-  return out;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('LogPublisher and LogFollower over a real nats-server', function () {
   this.timeout(120_000);
@@ -53,15 +38,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     const follower = await Store.open(`${dir.path}/follower`, { sync: 'none' });
     const jsm = await nc.jetstreamManager();
     const index = new StreamIndex(jsm, names, 64 * MIB);
-    const publisher = new LogPublisher(leader, nc.jetstream(), index, {
-      names,
-      epoch: 1,
-      maxMessageBytes: 64 * 1024,
-      maxInFlightMessages: 16,
-      publishTimeoutMs: 5_000,
-      logger: silentLogger,
-      onFenced: () => undefined,
-    });
+    const publisher = testPublisher(leader, nc, index, names, 1);
     const stops: FollowerStop[] = [];
     const applier = new LogFollower(follower, nc.jetstream(), index, {
       names,
@@ -108,15 +85,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     await leader.put('after', 'forgery');
     // A record larger than a message travels in parts.
     await leader.put('big', Buffer.alloc(3 * MIB, 7));
-    const fresh = new LogPublisher(leader, nc.jetstream(), index, {
-      names,
-      epoch: 1,
-      maxMessageBytes: 64 * 1024,
-      maxInFlightMessages: 16,
-      publishTimeoutMs: 5_000,
-      logger: silentLogger,
-      onFenced: () => undefined,
-    });
+    const fresh = testPublisher(leader, nc, index, names, 1);
     fresh.start();
     await waitUntil(() => follower.lastSeqno === leader.lastSeqno);
     expect(applier.stats().refusedMessages).to.equal(refusedBefore + 2);
@@ -126,7 +95,6 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     expect(fresh.stats().publishedSeqno).to.equal(leader.lastSeqno);
     await fresh.stop();
     await applier.stop();
-    void headers;
     await leader.close();
     await follower.close();
   });

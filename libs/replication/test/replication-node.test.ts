@@ -5,22 +5,8 @@ import { Store } from '@strata/store';
 import { createTempDirectory, rejectionOf, startNatsServer } from '@strata/testing';
 import type { NatsServerHandle } from '@strata/testing';
 import { ClusterMeta, ReplicationNode } from '../src/index.js';
+import { scan, waitUntil } from './helpers.js';
 import type { RoleSetting } from '../src/index.js';
-
-async function scan(store: Store): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of store.range())
-    out.push(`${item.key.toString()}=${item.value.toString()}@${item.seqno}`);
-  return out;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('ReplicationNode: election, replication, failover, promote (in one process)', function () {
   this.timeout(120_000);

@@ -189,17 +189,8 @@ export class NodeMetrics implements LogWriteObserver {
 
   private defineReplicationGauges(registers: Registry[]): void {
     const status = (): ReplicationStatus | undefined => this.replication?.();
-    const gauge = (name: string, help: string, read: () => number | undefined): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read();
-          if (value !== undefined) this.set(value);
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number | undefined): void =>
+      defineCollectedGauge(registers, name, help, read);
     gauge('strata_replication_is_leader', '1 on the leader, 0 on a follower', () => {
       const role = status()?.role;
       return role === undefined ? undefined : role === 'leader' ? 1 : 0;
@@ -238,17 +229,8 @@ export class NodeMetrics implements LogWriteObserver {
 
   private defineStoreGauges(registers: Registry[]): void {
     const stats = () => this.store?.stats();
-    const gauge = (name: string, help: string, read: () => number | undefined): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read();
-          if (value !== undefined) this.set(value);
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number | undefined): void =>
+      defineCollectedGauge(registers, name, help, read);
     gauge('strata_last_seqno', 'Last applied seqno', () => stats()?.lastSeqno);
     gauge('strata_durable_seqno', 'Last seqno on stable storage', () => stats()?.durableSeqno);
     gauge('strata_epoch', 'Current epoch', () => stats()?.epoch);
@@ -333,4 +315,22 @@ export class NodeMetrics implements LogWriteObserver {
       },
     });
   }
+}
+
+/** A gauge read at scrape time; `read` returning undefined leaves it unset (nothing to report). */
+function defineCollectedGauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => number | undefined,
+): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      const value = read();
+      if (value !== undefined) this.set(value);
+    },
+  });
 }

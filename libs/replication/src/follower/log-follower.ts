@@ -4,6 +4,7 @@ import type { Store } from '@strata/store';
 import { decodeRecord, newRecordHeader, readRecordHeader } from '@strata/wal';
 import { DeliverPolicy } from 'nats';
 import type { ConsumerMessages, JetStreamClient } from 'nats';
+import { abortableDelay, errorMessage } from '../timing.js';
 import type { ReplicationLogger } from '../logger.js';
 import { LOG_HEADERS, parsePartHeader } from '../names.js';
 import type { ClusterNames } from '../names.js';
@@ -185,10 +186,10 @@ export class LogFollower {
         if (signal.aborted) break;
         this.statsValue.consumerRestarts++;
         this.options.logger.warn(
-          { err: error instanceof Error ? error.message : String(error), streamSequence: next },
+          { err: errorMessage(error), streamSequence: next },
           'log consumer failed; restarting it',
         );
-        await delay(RETRY_DELAY_MS, signal);
+        await abortableDelay(RETRY_DELAY_MS, signal);
       }
     }
   }
@@ -393,18 +394,4 @@ export class LogFollower {
     this.statsValue.lastRefusal = reason;
     this.options.logger.warn({ streamSequence, reason }, 'replication message refused');
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

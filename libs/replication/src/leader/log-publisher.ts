@@ -2,6 +2,7 @@ import { isStrataError } from '@strata/core';
 import type { Store } from '@strata/store';
 import { headers } from 'nats';
 import type { JetStreamClient, PubAck } from 'nats';
+import { abortableDelay, errorMessage } from '../timing.js';
 import type { ReplicationLogger } from '../logger.js';
 import { LOG_HEADERS, logMessageId } from '../names.js';
 import type { ClusterNames } from '../names.js';
@@ -113,10 +114,10 @@ export class LogPublisher {
         if (signal.aborted) break;
         this.resyncCount++;
         this.options.logger.warn(
-          { err: describe(error) },
+          { err: errorMessage(error) },
           'publish failed; re-reading the stream tail',
         );
-        await delay(RETRY_DELAY_MS, signal);
+        await abortableDelay(RETRY_DELAY_MS, signal);
       }
     }
     for (const waiter of this.publishedWaiters) waiter.resolve();
@@ -284,22 +285,4 @@ export class LogPublisher {
       }
     }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
