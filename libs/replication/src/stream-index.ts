@@ -144,7 +144,8 @@ export class StreamIndex {
       const middle = Math.floor((low + high) / 2);
       const place = await this.placeNear(middle, high);
       if (place === undefined) high = middle - 1;
-      else if (place.lastSeqno < seqno) low = place.streamSequence + 1;
+      // A record in parts is placed at its first part, before `middle`: never move `low` back.
+      else if (place.lastSeqno < seqno) low = Math.max(middle, place.streamSequence) + 1;
       else if (place.firstSeqno > seqno) high = middle - 1;
       else return { kind: 'found', place };
     }

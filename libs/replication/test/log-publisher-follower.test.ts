@@ -42,7 +42,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     const stops: FollowerStop[] = [];
     const applier = new LogFollower(follower, nc.jetstream(), index, {
       names,
-      maxMessageBytes: MIB,
+      maxMessageBytes: 512 * 1024,
       maxRecordBytes: 64 * MIB,
       maxPendingRecords: 1024,
       maxBufferedMessages: 16,
@@ -93,7 +93,30 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     expect(stops).to.deep.equal([]);
     expect(await follower.get('big')).to.deep.equal(Buffer.alloc(3 * MIB, 7));
     expect(fresh.stats().publishedSeqno).to.equal(leader.lastSeqno);
+
+    // Well-formed records that do not fit: a lower epoch, a gap, an oversized message. A new
+    // term first, so the follower's epoch is 2.
+    await leader.startEpoch(2);
+    await waitUntil(() => follower.lastSeqno === leader.lastSeqno && follower.epoch === 2);
     await fresh.stop();
+    const next = leader.lastSeqno + 1;
+    const refusedBeforeForgery = applier.stats().refusedMessages;
+    const lastBeforeForgery = follower.lastSeqno;
+    // A store of its own makes well-formed records: epoch 1 at the follower's next seqno...
+    const forger = await Store.open(`${dir.path}/forger`, { sync: 'none' });
+    for (let seqno = 1; seqno <= next; seqno++) await forger.put(`f${seqno}`, 'forged');
+    await js.publish(names.logSubject, await forger.readRecord(next));
+    // ...epoch 3 a hundred seqnos ahead (a gap)...
+    await forger.startEpoch(3);
+    for (let count = 0; count < 100; count++) await forger.put(`g${count}`, 'gap');
+    await js.publish(names.logSubject, await forger.readRecord(forger.lastSeqno));
+    // ...and a message above the follower's size limit.
+    await js.publish(names.logSubject, Buffer.alloc(600 * 1024, 1));
+    await waitUntil(() => applier.stats().refusedMessages === refusedBeforeForgery + 3);
+    expect(follower.lastSeqno).to.equal(lastBeforeForgery);
+    expect(await scan(follower)).to.deep.equal(await scan(leader));
+    expect(applier.stats().lastRefusal).to.match(/above the limit/);
+    await forger.close();
     await applier.stop();
     await leader.close();
     await follower.close();
