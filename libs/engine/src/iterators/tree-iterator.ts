@@ -1,6 +1,6 @@
 import type { KeyValue } from '../entry.js';
 import { ValueKind } from '../entry.js';
-import { compareKeys } from '../util/bytes.js';
+import { compareKeys, equalKeys } from '../util/bytes.js';
 import type { Cursor, Direction, SeekBound } from './cursor.js';
 import { NEEDS_IO } from './cursor.js';
 
@@ -65,7 +65,8 @@ class VisibleStream {
         return this.finishGroup();
       }
       const key = cursor.key;
-      if (this.groupKey !== undefined && compareKeys(key, this.groupKey) !== 0) {
+      // Equality only: equalKeys compares from the last byte, where neighbouring keys differ.
+      if (this.groupKey !== undefined && !equalKeys(key, this.groupKey)) {
         const result = this.finishGroup();
         if (result !== undefined) return result;
       }
@@ -188,7 +189,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       out.push(item);
       // Gather whatever is in memory without awaiting between items.
       while (out.length < max) {
-        const r = this.front.step();
+        const r = this.stepOrClose(this.front);
         if (r === IO) break;
         const accepted = this.accept(r, true);
         if (accepted === undefined) return out;
@@ -242,9 +243,22 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
     release?.();
   }
 
+  /**
+   * One step; a step that fails (a block read synchronously can be corrupt) closes the iterator,
+   * like a failed read-ahead does.
+   */
+  private stepOrClose(stream: VisibleStream): KeyValue | undefined | typeof IO {
+    try {
+      return stream.step();
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
   private async take(stream: VisibleStream, forward: boolean): Promise<KeyValue | undefined> {
     for (;;) {
-      const r = stream.step();
+      const r = this.stepOrClose(stream);
       if (r !== IO) return this.accept(r, forward);
       try {
         await stream.resume();

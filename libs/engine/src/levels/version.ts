@@ -15,12 +15,17 @@ export class Version {
   private refs = 0;
   /** Per level: true when segments are ordered by key and do not overlap. */
   readonly disjoint: readonly boolean[];
+  /** Segments in all levels (a version never changes), read by every get. */
+  private readonly segmentTotal: number;
 
   constructor(
     readonly levels: readonly (readonly Segment[])[],
     private readonly onSegmentUnused: (segment: Segment) => void,
   ) {
     this.disjoint = levels.map((level, n) => n > 0 && isDisjoint(level));
+    let total = 0;
+    for (const level of levels) total += level.length;
+    this.segmentTotal = total;
   }
 
   /** Builds a version with each level in canonical order. */
@@ -57,9 +62,7 @@ export class Version {
   }
 
   get segmentCount(): number {
-    let n = 0;
-    for (const level of this.levels) n += level.length;
-    return n;
+    return this.segmentTotal;
   }
 
   /** In a disjoint level, the one segment whose range covers `key`, or `undefined`. */

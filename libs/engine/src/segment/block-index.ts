@@ -82,26 +82,16 @@ export class BlockIndex {
     return low;
   }
 
-  /** Decodes an index block read from `file` at `offset`. */
+  /**
+   * Decodes an index block read from `file` at `offset`. It runs once per segment on the first read
+   * after a reopen, before the JIT has warmed up: a plain loop with inlined one-byte varints (no
+   * closure per call) decodes the index of a 1M-key tree several times faster.
+   */
   static decode(data: Buffer, file: string, offset: number, dataEndOffset: number): BlockIndex {
-    let at = 0;
-    const fail = (reason: string): never => {
-      throw corruptionError(file, offset, `block index: ${reason}`);
-    };
-    const readVarint = (): number => {
-      let result = 0;
-      let multiplier = 1;
-      for (;;) {
-        if (at >= data.length) fail('truncated');
-        const byte = data[at++]!;
-        result += (byte & 0x7f) * multiplier;
-        if (byte < 0x80) return result;
-        multiplier *= 128;
-        if (multiplier > 2 ** 56) fail('varint too long');
-      }
-    };
-    const count = readVarint();
-    if (count > data.length) fail('bad count');
+    const end = data.length;
+    const count = readIndexVarint(data, 0, end, file, offset);
+    let at = indexVarintEnd;
+    if (count > end) failIndex(file, offset, 'bad count');
     // Keys stay where they are in `data` (a buffer of its own, from the segment's tail read): the
     // varint headers between them are skipped through `keyStarts`/`keyEnds`, with no copy and no
     // view allocated per entry (a cold first read decodes thousands of entries).
@@ -110,27 +100,74 @@ export class BlockIndex {
     const offsets = new Float64Array(count);
     const sizes = new Uint32Array(count);
     let expectedOffset = 0;
+    let previousStart = 0;
+    let previousEnd = 0;
     for (let i = 0; i < count; i++) {
-      const keyLength = readVarint();
-      if (at + keyLength > data.length) fail('key overruns block');
-      keyStarts[i] = at;
-      keyEnds[i] = at + keyLength;
+      let keyLength = at < end ? data[at]! : 0x80;
+      if (keyLength < 0x80) at++;
+      else {
+        keyLength = readIndexVarint(data, at, end, file, offset);
+        at = indexVarintEnd;
+      }
+      if (at + keyLength > end) failIndex(file, offset, 'key overruns block');
+      const keyStart = at;
       at += keyLength;
-      offsets[i] = readVarint();
-      sizes[i] = readVarint();
-      if (offsets[i] !== expectedOffset) fail('blocks are not contiguous');
-      expectedOffset += sizes[i]!;
+      const blockOffset = readIndexVarint(data, at, end, file, offset);
+      let size = indexVarintEnd < end ? data[indexVarintEnd]! : 0x80;
+      if (size < 0x80) at = indexVarintEnd + 1;
+      else {
+        size = readIndexVarint(data, indexVarintEnd, end, file, offset);
+        at = indexVarintEnd;
+      }
+      if (blockOffset !== expectedOffset) failIndex(file, offset, 'blocks are not contiguous');
+      expectedOffset += size;
       if (
         i > 0 &&
-        compareSlices(data, keyStarts[i - 1]!, keyEnds[i - 1]!, keyStarts[i]!, keyEnds[i]!) > 0
+        compareSlices(data, previousStart, previousEnd, keyStart, keyStart + keyLength) > 0
       ) {
-        fail('keys out of order');
+        failIndex(file, offset, 'keys out of order');
       }
+      keyStarts[i] = keyStart;
+      keyEnds[i] = keyStart + keyLength;
+      offsets[i] = blockOffset;
+      sizes[i] = size;
+      previousStart = keyStart;
+      previousEnd = keyStart + keyLength;
     }
-    if (at !== data.length) fail('trailing bytes');
-    if (expectedOffset !== dataEndOffset) fail('blocks do not cover the data region');
+    if (at !== end) failIndex(file, offset, 'trailing bytes');
+    if (expectedOffset !== dataEndOffset)
+      failIndex(file, offset, 'blocks do not cover the data region');
     return new BlockIndex(count, data, keyStarts, keyEnds, offsets, sizes);
   }
+}
+
+/** Where {@link readIndexVarint} stopped (indexes are decoded one at a time). */
+let indexVarintEnd = 0;
+
+/** Reads a varint at `at` that must end before `end`; sets {@link indexVarintEnd}. */
+function readIndexVarint(
+  data: Buffer,
+  at: number,
+  end: number,
+  file: string,
+  offset: number,
+): number {
+  let result = 0;
+  let multiplier = 1;
+  for (;;) {
+    if (at >= end) failIndex(file, offset, 'truncated');
+    const byte = data[at++]!;
+    result += (byte & 0x7f) * multiplier;
+    if (byte < 0x80) break;
+    multiplier *= 128;
+    if (multiplier > 2 ** 56) failIndex(file, offset, 'varint too long');
+  }
+  indexVarintEnd = at;
+  return result;
+}
+
+function failIndex(file: string, offset: number, reason: string): never {
+  throw corruptionError(file, offset, `block index: ${reason}`);
 }
 
 /** Compares `data[aStart..aEnd)` with `data[bStart..bEnd)` like `Buffer.compare`. */

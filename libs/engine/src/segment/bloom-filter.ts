@@ -69,7 +69,15 @@ export class BloomFilter {
   }
 
   mayContain(key: Uint8Array): boolean {
-    let h = hashKey(key);
+    return this.mayContainHash(hashKey(key));
+  }
+
+  /**
+   * {@link mayContain} for a key whose {@link hashKey} is already known: a point lookup hashes its
+   * key once for every segment it consults.
+   */
+  mayContainHash(hash: number): boolean {
+    let h = hash;
     const delta = ((h >>> 17) | (h << 15)) >>> 0;
     const n = this.bitCount;
     const bits = this.bits;

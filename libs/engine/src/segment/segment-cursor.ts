@@ -18,6 +18,12 @@ export interface SegmentCursorOptions {
   readonly maxReadAheadBytes: number;
 }
 
+/**
+ * Block misses a cursor serves with a synchronous single-block read before it switches to
+ * asynchronous read-ahead: enough for a short range scan, negligible for a long one.
+ */
+const SYNC_READS = 2;
+
 /** Windows of at least this many blocks mean a long scan: only then is the next one prefetched. */
 const PREFETCH_MIN_BLOCKS = 16;
 
@@ -39,6 +45,8 @@ export class SegmentCursor implements Cursor {
   private aheadFirst = 0;
   private ahead: DecodedBlock[] = [];
   private readAheadBlocks = 1;
+  /** Blocks read synchronously so far (see {@link SYNC_READS}). */
+  private syncReads = 0;
   /** A read of the window after `ahead`, started as soon as `ahead` arrived (scans only). */
   private prefetch: { first: number; count: number; blocks: Promise<DecodedBlock[]> } | undefined;
 
@@ -98,7 +106,14 @@ export class SegmentCursor implements Cursor {
       return READY;
     }
     const local = this.ahead[blockNo - this.aheadFirst];
-    const block = local ?? (this.options.fillCache ? this.segment.cachedBlock(blockNo) : undefined);
+    let block = local ?? (this.options.fillCache ? this.segment.cachedBlock(blockNo) : undefined);
+    if (block === undefined && this.options.fillCache && this.syncReads < SYNC_READS) {
+      // The first blocks a cursor misses are read synchronously (page cache): a short range scan
+      // needs a block or two per segment, and a threadpool round trip each, one segment after
+      // another, cost far more than the reads. Longer scans go on with read-ahead.
+      this.syncReads++;
+      block = this.segment.readBlockSync(blockNo);
+    }
     if (block !== undefined) return this.place(blockNo, block, how);
     this.pending = async () => {
       const forward = this.direction === 'forward';

@@ -10,7 +10,7 @@ import { unframeBlock } from './block-codec.js';
 import type { BlockHit } from './block-search.js';
 import { ABSENT, PAST_END, searchBlock } from './block-search.js';
 import { BlockIndex } from './block-index.js';
-import { BloomFilter } from './bloom-filter.js';
+import { BloomFilter, hashKey } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
 import { FOOTER_BYTES, decodeFooter, metadataAgrees, metadataFromJson } from './metadata.js';
 
@@ -34,9 +34,35 @@ function isScratch(data: Buffer): boolean {
 /** Returned by {@link Segment.getCached} when the lookup needs a read. */
 export const NOT_CACHED = Symbol('not-cached');
 
-interface LoadedParts {
-  readonly index: BlockIndex;
-  readonly filter: BloomFilter | undefined;
+/**
+ * The index and filter of a loaded segment. Both blocks are verified (checksum) when loaded, but
+ * the index is decoded on first use: with overlapping level-0 segments the bloom filters send a
+ * point lookup to one of them, so the first read after a reopen decodes one index, not all.
+ */
+class LoadedParts {
+  private decoded: BlockIndex | undefined;
+
+  constructor(
+    readonly filter: BloomFilter | undefined,
+    private readonly indexBytes: Buffer,
+    private readonly path: string,
+    private readonly indexOffset: number,
+    private readonly blockCount: number,
+  ) {}
+
+  /** The decoded block index; throws `CORRUPTION` when its structure is damaged. */
+  get index(): BlockIndex {
+    return (this.decoded ??= this.decodeIndex());
+  }
+
+  private decodeIndex(): BlockIndex {
+    const at = this.indexOffset;
+    const index = BlockIndex.decode(this.indexBytes, this.path, at, at);
+    if (index.count !== this.blockCount) {
+      throw corruptionError(this.path, at, 'block count disagrees with metadata');
+    }
+    return index;
+  }
 }
 
 /**
@@ -125,12 +151,18 @@ export class Segment {
    * The same lookup as {@link get}, but synchronous: a missing block is read with a synchronous
    * (page-cache) read once the file is open. Returns {@link NOT_CACHED} when the index or filter
    * is not loaded or the file has no open handle yet. Lets gets finish without a promise chain.
+   * `keyHash` is the key's {@link hashKey}, computed once by a caller that consults several
+   * segments.
    */
-  getCached(key: Uint8Array, readSeqno: number): InternalEntry | undefined | typeof NOT_CACHED {
+  getCached(
+    key: Uint8Array,
+    readSeqno: number,
+    keyHash: number = hashKey(key),
+  ): InternalEntry | undefined | typeof NOT_CACHED {
     if (!this.coversKey(key)) return undefined;
     const parts = this.parts;
     if (parts === undefined) return NOT_CACHED;
-    if (parts.filter !== undefined && !parts.filter.mayContain(key)) return undefined;
+    if (parts.filter !== undefined && !parts.filter.mayContainHash(keyHash)) return undefined;
     const index = parts.index;
     for (let blockNo = index.seek(key, false); blockNo < index.count; blockNo++) {
       const data = this.cachedData(blockNo) ?? this.readDataSync(blockNo);
@@ -182,30 +214,41 @@ export class Segment {
   }
 
   /**
+   * A data block read with {@link readDataSync} and decoded for a cursor (its bytes never in the
+   * read scratch: values are views of them), or `undefined` when the file has no open handle yet.
+   */
+  readBlockSync(blockNo: number): DecodedBlock | undefined {
+    let data = this.readDataSync(blockNo);
+    if (data === undefined) return undefined;
+    if (isScratch(data)) data = Buffer.from(data);
+    return decodeBlock(data, this.path, this.parts!.index.offsetOf(blockNo));
+  }
+
+  /**
    * Reads and verifies one data block synchronously, or returns `undefined` when the file has no
    * open handle yet. A single block is small and usually in the page cache. The block is cached
-   * when the cache admits it; otherwise the returned bytes are a view of a scratch buffer that the
-   * next read overwrites (see {@link isScratch}), so nothing is allocated per miss.
+   * when the cache admits it; otherwise, if it is stored uncompressed, the returned bytes are a
+   * view of a scratch buffer that the next read overwrites (see {@link isScratch}).
    */
   readDataSync(blockNo: number): Buffer | undefined {
     const index = this.parts!.index;
     const at = index.offsetOf(blockNo);
     const size = index.sizeOf(blockNo);
     const cache = this.context.blockCache;
-    const admit = cache.shouldAdmit(size);
-    if (!admit && readScratch.length < size) readScratch = Buffer.allocUnsafeSlow(size * 2);
-    const framed = this.context.descriptorTable.readSync(
-      this.path,
-      at,
-      size,
-      admit ? undefined : readScratch,
-    );
+    if (readScratch.length < size) readScratch = Buffer.allocUnsafeSlow(size * 2);
+    // The framed bytes always land in the scratch: they are garbage once unframed (decompression
+    // writes a buffer of its own), and allocating them cost more than the read itself.
+    const framed = this.context.descriptorTable.readSync(this.path, at, size, readScratch);
     if (framed === undefined) return undefined;
     if (framed.length !== size) {
       throw corruptionError(this.path, at, 'segment file shorter than its index says');
     }
-    const data = unframeBlock(framed, this.path, at);
-    if (admit) cache.insert(this.cacheId, blockNo, data);
+    let data = unframeBlock(framed, this.path, at);
+    if (cache.shouldAdmit(data.length)) {
+      // An uncompressed block is a view of the scratch: the cache needs its own copy.
+      if (isScratch(data)) data = Buffer.from(data);
+      cache.insert(this.cacheId, blockNo, data);
+    }
     return data;
   }
 
@@ -299,10 +342,6 @@ export class Segment {
       this.path,
       footer.indexOffset,
     );
-    const index = BlockIndex.decode(indexRaw, this.path, footer.indexOffset, footer.indexOffset);
-    if (index.count !== m.blockCount) {
-      throw corruptionError(this.path, footer.indexOffset, 'block count disagrees with metadata');
-    }
     let filter: BloomFilter | undefined;
     if (footer.filterSizeBytes > 0) {
       const filterRaw = unframeBlock(
@@ -312,6 +351,6 @@ export class Segment {
       );
       filter = BloomFilter.decode(filterRaw, this.path, footer.filterOffset);
     }
-    return { index, filter };
+    return new LoadedParts(filter, indexRaw, this.path, footer.indexOffset, m.blockCount);
   }
 }
