@@ -89,6 +89,9 @@ interface PendingAppend {
  * await wal.close();
  * ```
  */
+/** Groups up to this size are written synchronously when the log does not sync per group. */
+const SYNCHRONOUS_WRITE_MAX_BYTES = 16 * 1024;
+
 export class Wal {
   /** What open found and repaired. */
   readonly recovery: RecoveryReport;
@@ -749,10 +752,13 @@ export class Wal {
     const startOffset = this.writtenBytes;
     const buffers = group.map((append) => append.bytes);
     try {
-      // Without a sync per group the write only reaches the page cache: a synchronous write costs
-      // a few microseconds, far less than a threadpool round trip, and the data is with the OS
-      // before the append resolves (a process crash loses nothing).
-      if (this.options.sync === 'always') await handle.writev(buffers, startOffset);
+      // Without a sync per group the write only reaches the page cache: a small synchronous write
+      // costs a few microseconds, far less than a threadpool round trip, and the data is with the
+      // OS before the append resolves (a process crash loses nothing). Large groups go through
+      // the threadpool: when the kernel throttles dirty pages, a big write can block for hundreds
+      // of milliseconds, and it must not block the event loop.
+      if (this.options.sync === 'always' || groupBytes > SYNCHRONOUS_WRITE_MAX_BYTES)
+        await handle.writev(buffers, startOffset);
       else handle.writevSync(buffers, startOffset);
     } catch (error) {
       throw new WriteFailure(error, startOffset, 'write');
