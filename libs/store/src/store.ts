@@ -2,7 +2,7 @@ import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
 import type { Snapshot } from '@strata/engine';
-import { LogOp, Wal, decodeRecord } from '@strata/wal';
+import { LogOp, Wal, decodeRecord, readRecordHeader } from '@strata/wal';
 import type { LogBatch, LogEntry } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
@@ -334,31 +334,22 @@ export class Store {
    */
   async appendReplicated(record: Uint8Array): Promise<ReplicatedResult> {
     this.checkWritable();
-    let batch: LogBatch;
-    try {
-      batch = decodeRecord(record);
-    } catch (error) {
-      throw new StrataError('CORRUPTION', `replicated record cannot be decoded: ${String(error)}`, {
-        cause: error,
-      });
+    // The top-level fields place the record; the log decodes it once, when it appends it.
+    const header = readRecordHeader(record);
+    if (header === undefined || header.entryCount === 0) {
+      throw new StrataError('CORRUPTION', 'replicated record cannot be decoded');
     }
+    const firstSeqno = header.firstSeqno;
+    const lastSeqno = firstSeqno + header.entryCount - 1;
     // Against the admitted position, so a follower may pipeline appends without awaiting each.
-    if (batch.lastSeqno < this.wal.nextSeqno && batch.firstSeqno >= this.wal.firstSeqno) {
-      return { firstSeqno: batch.firstSeqno, lastSeqno: batch.lastSeqno, duplicate: true };
-    }
-    for (const entry of batch.entries) {
-      if (entry.op === LogOp.DeleteRange) {
-        throw new StrataError(
-          'INVALID_ARGUMENT',
-          'range deletes are not supported by this store version',
-        );
-      }
+    if (lastSeqno < this.wal.nextSeqno && firstSeqno >= this.wal.firstSeqno) {
+      return { firstSeqno, lastSeqno, duplicate: true };
     }
     this.inFlightWrites++;
     try {
-      const appended = await this.wal.appendRecord(record);
-      this.apply(appended.firstSeqno, batch.entries, appended.bytes);
-      if (batch.epoch > this.epochValue) this.epochValue = batch.epoch;
+      const appended = await this.wal.appendRecord(record, refuseRangeDeletes);
+      this.apply(appended.firstSeqno, appended.batch.entries, appended.bytes);
+      if (appended.batch.epoch > this.epochValue) this.epochValue = appended.batch.epoch;
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, duplicate: false };
     } catch (error) {
       throw this.onWriteError(error);
@@ -840,3 +831,15 @@ export class Store {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Range deletes are in the log format, but this engine has no range tombstones. */
+function refuseRangeDeletes(batch: LogBatch): void {
+  for (const entry of batch.entries) {
+    if (entry.op === LogOp.DeleteRange) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'range deletes are not supported by this store version',
+      );
+    }
+  }
+}

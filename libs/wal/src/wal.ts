@@ -283,8 +283,13 @@ export class Wal {
    * Appends a record produced by another log (a follower applying its leader's record), byte for
    * byte. Checks checksum and structure (CORRUPTION), position (OUT_OF_SEQUENCE), epoch
    * (STALE_EPOCH) and, unless the log is empty, that it chains from the last record (DIVERGED).
+   * `check` sees the decoded batch before anything is admitted and may refuse it by throwing; the
+   * result carries the batch, so the caller need not decode the record again.
    */
-  appendRecord(record: Uint8Array): Promise<AppendResult> {
+  appendRecord(
+    record: Uint8Array,
+    check?: (batch: LogBatch) => void,
+  ): Promise<AppendResult & { readonly batch: LogBatch }> {
     try {
       this.checkWritable();
       const bytes = Buffer.isBuffer(record)
@@ -319,6 +324,7 @@ export class Wal {
           { cause: error },
         );
       }
+      check?.(header);
       this.checkPosition(header.firstSeqno, header.epoch);
       if (this.hasPredecessor && header.chain !== this.nextChain) {
         throw new StrataError(
@@ -333,6 +339,7 @@ export class Wal {
           },
         );
       }
+      const batch = header;
       return this.enqueue(
         bytes,
         header.firstSeqno,
@@ -340,7 +347,7 @@ export class Wal {
         header.epoch,
         header.chain,
         checksum,
-      );
+      ).then((result) => ({ ...result, batch }));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
