@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createTempDirectory } from '@strata/testing';
-import { LogOp } from '@strata/wal';
+import { LogOp, Wal } from '@strata/wal';
 import { Store } from '../src/index.js';
 import { rangeStrings, rejectionOf } from './helpers.js';
 
@@ -56,6 +56,22 @@ describe('Store: leadership terms and log cut-back', () => {
     expect((await follower.get('a'))?.toString()).to.equal('2');
     await leader.close();
     await follower.close();
+  });
+
+  it('a replicated range delete is refused before the log admits it', async () => {
+    const source = await Wal.open(`${dir.path}/source`, { sync: 'none' });
+    const appended = await source.append({
+      epoch: 1,
+      firstSeqno: 1,
+      entries: [{ op: LogOp.DeleteRange, key: Buffer.from('a'), value: Buffer.from('b') }],
+    });
+    const record = Buffer.from(appended.bytes);
+    await source.close();
+    const store = await Store.open(`${dir.path}/store`, { sync: 'none' });
+    expect((await rejectionOf(store.appendReplicated(record))).code).to.equal('INVALID_ARGUMENT');
+    expect(store.lastSeqno).to.equal(0);
+    expect(await store.put('a', '1')).to.deep.equal({ seqno: 1, epoch: 1 });
+    await store.close();
   });
 
   it('truncateLog cuts unflushed writes back and the store reopens at the cut', async () => {
