@@ -92,6 +92,15 @@ describe('Tree: writes and reads in memory and on disk', () => {
     expect(s((await it.next())?.key)).to.equal('abd');
     expect(await it.next()).to.equal(undefined);
     expect(await it.nextBack()).to.equal(undefined);
+    // Chunks from both ends meet in the middle without yielding a pair twice.
+    const chunked = tree.iter();
+    expect((await chunked.nextChunk(2)).map((item) => s(item.key))).to.deep.equal(['a', 'ab']);
+    expect((await chunked.nextBackChunk(2)).map((item) => s(item.key))).to.deep.equal(['c', 'ba']);
+    expect((await chunked.nextBackChunk(10)).map((item) => s(item.key))).to.deep.equal([
+      'abd',
+      'abc',
+    ]);
+    expect(await chunked.nextChunk(10)).to.deep.equal([]);
     // Read at an old seqno sees the deleted key, not the later insert.
     expect(await collect(tree.iter(6))).to.deep.equal([
       'a=A',

@@ -11,7 +11,6 @@ export type {
   BatchResult,
   ChangeBatch,
   CheckpointResult,
-  RangeItem,
   RangeOptions,
   ReadOptions,
   ReplicatedResult,
@@ -20,6 +19,8 @@ export type {
   SubscribeOptions,
   WriteResult,
 } from './store.js';
+export { StoreIterator } from './store-iterator.js';
+export type { RangeItem } from './store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';
 export type { BackgroundStats } from './background-jobs.js';

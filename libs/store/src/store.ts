@@ -15,6 +15,7 @@ import type { BytesLike } from './input.js';
 import { resolveStoreOptions } from './options.js';
 import type { ResolvedStoreOptions, StoreOptions } from './options.js';
 import { RecentRecords } from './recent-records.js';
+import { StoreIterator } from './store-iterator.js';
 
 /** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
 export type StoreStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
@@ -49,14 +50,6 @@ export interface RangeOptions extends ReadOptions {
   readonly end?: BytesLike;
   readonly reverse?: boolean;
   readonly limit?: number;
-}
-
-/** One item of a range read. */
-export interface RangeItem {
-  readonly key: Buffer;
-  readonly value: Buffer;
-  /** Seqno of the write that set this value. */
-  readonly seqno: number;
 }
 
 /** What {@link Store.checkpoint} made. */
@@ -521,14 +514,21 @@ export class Store {
   /**
    * The key-value pairs in a range or under a prefix, in key order (or reverse), at the latest or
    * a given seqno. The view is consistent: writes made during the iteration are not seen.
+   * Throws at once (not on the first read) for bad options or a closed store.
+   *
+   * @example
+   * ```ts
+   * for await (const { key, value } of store.range({ prefix: 'user/' })) use(key, value);
+   * const newestTen = await store.range({ reverse: true, limit: 10 }).all();
+   * ```
    */
-  async *range(options: RangeOptions = {}): AsyncGenerator<RangeItem, void, undefined> {
+  range(options: RangeOptions = {}): StoreIterator {
     this.checkReadable();
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 0))
       throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
-    if (limit === 0) return;
     const readSeqno = this.readSeqno(options.at);
+    const reverse = options.reverse === true;
     let lower: Buffer | undefined;
     let upper: Buffer | undefined;
     if (options.prefix !== undefined) {
@@ -543,21 +543,15 @@ export class Store {
       const end = toBytes(options.end, 'key');
       if (upper === undefined || Buffer.compare(end, upper) < 0) upper = end;
     }
-    if (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0) return;
-    const iterator = this.tree.range(
+    const empty =
+      limit === 0 ||
+      (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0);
+    if (empty) return new StoreIterator(undefined, reverse, 0);
+    const source = this.tree.range(
       { ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) },
       readSeqno,
     );
-    let count = 0;
-    try {
-      const source = options.reverse ? iterator.reverse() : iterator;
-      for await (const item of source) {
-        yield { key: item.key, value: item.value, seqno: item.seqno };
-        if (++count >= limit) return;
-      }
-    } finally {
-      iterator.close();
-    }
+    return new StoreIterator(source, reverse, limit);
   }
 
   /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */

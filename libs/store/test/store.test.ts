@@ -86,6 +86,58 @@ describe('Store: writes, reads, reopen', () => {
     await store.close();
   });
 
+  it('range iterators: next, nextv and all share one position, honour the limit and pin one view', async () => {
+    const store = await Store.open(dir.path, { memtableSizeBytes: 4096 });
+    const key = (n: number): string => `k${String(n).padStart(4, '0')}`;
+    for (let n = 0; n < 600; n += 100) {
+      await store.batch(
+        Array.from({ length: 100 }, (_, i) => ({
+          type: 'put' as const,
+          key: key(n + i),
+          value: `v${n + i}`,
+        })),
+      );
+    }
+    await store.flush();
+    const keys = (items: readonly { key: Buffer }[]): string[] =>
+      items.map((item) => item.key.toString());
+
+    const iterator = store.range({ start: key(10), limit: 500 });
+    expect((await iterator.next())?.key.toString()).to.equal(key(10));
+    expect(keys(await iterator.nextv(3))).to.deep.equal([key(11), key(12), key(13)]);
+    // Writes after the iterator was opened are not seen by it.
+    await store.put(key(14), 'changed');
+    await store.delete(key(15));
+    const rest = await iterator.all();
+    expect(rest.length).to.equal(500 - 4);
+    expect(rest[0]?.value.toString()).to.equal('v14');
+    expect(rest[1]?.key.toString()).to.equal(key(15));
+    expect(rest[rest.length - 1]?.key.toString()).to.equal(key(509));
+    expect(await iterator.nextv(10)).to.deep.equal([]);
+    expect(await iterator.next()).to.equal(undefined);
+
+    const backward = store.range({ reverse: true, end: key(300), limit: 250 });
+    const first = await backward.nextv(100);
+    expect(keys(first).slice(0, 2)).to.deep.equal([key(299), key(298)]);
+    const second = await backward.all();
+    expect(second.length).to.equal(150);
+    expect(second[second.length - 1]?.key.toString()).to.equal(key(50));
+
+    // A loop left early closes the iterator: nothing more comes out of it.
+    const early = store.range({ prefix: 'k00' });
+    for await (const item of early) if (item.key.toString() === key(5)) break;
+    expect(await early.nextv(5)).to.deep.equal([]);
+
+    expect(await store.range({ start: key(7), end: key(7) }).all()).to.deep.equal([]);
+    expect(() => store.range({ limit: -1 }))
+      .to.throw()
+      .with.property('code', 'INVALID_ARGUMENT');
+    await store.close();
+    expect(() => store.range())
+      .to.throw()
+      .with.property('code', 'CLOSED');
+  });
+
   it('refuses bad input with stable codes and writes nothing', async () => {
     const store = await Store.open(dir.path, { maxValueBytes: 1024 });
     await store.put('keep', 'me');

@@ -54,21 +54,16 @@ export function registerRangeRoute(app: FastifyInstance, context: RouteContext):
       ...(start ? { start } : {}),
       ...(end ? { end } : {}),
     };
-    const items: { key: string; value: string; seqno: number }[] = [];
-    let lastKey: Buffer | undefined;
-    let more = false;
-    for await (const item of context.store.range(range)) {
-      if (items.length === limit) {
-        more = true;
-        break;
-      }
-      items.push({
-        key: encodeJsonBytes(item.key, encoding),
-        value: encodeJsonBytes(item.value, encoding),
-        seqno: item.seqno,
-      });
-      lastKey = item.key;
-    }
+    // limit + 1 items tell whether there is a next page; the range is bounded, so read it whole.
+    const found = await context.store.range(range).all();
+    const more = found.length > limit;
+    const page = more ? found.slice(0, limit) : found;
+    const items = page.map((item) => ({
+      key: encodeJsonBytes(item.key, encoding),
+      value: encodeJsonBytes(item.value, encoding),
+      seqno: item.seqno,
+    }));
+    const lastKey = page.length > 0 ? page[page.length - 1]?.key : undefined;
     const next = more && lastKey ? encodeCursor({ key: lastKey, at }) : null;
     return reply.send({ items, cursor: next, at });
   });

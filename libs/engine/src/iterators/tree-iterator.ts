@@ -174,29 +174,27 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
    * Up to `max` next pairs in key order (fewer only at the end). Cheaper than `next` per pair:
    * entries in memory are gathered without a promise each.
    */
-  async nextChunk(max: number): Promise<KeyValue[]> {
-    const out: KeyValue[] = [];
-    if (this.ended) return out;
+  nextChunk(max: number): Promise<KeyValue[]> {
+    if (this.ended) return Promise.resolve([]);
     this.front ??= new VisibleStream(
       this.makeCursor('forward'),
       'forward',
       this.readSeqno,
       this.range.upper,
     );
-    while (out.length < max) {
-      const item = await this.take(this.front, true);
-      if (item === undefined) break;
-      out.push(item);
-      // Gather whatever is in memory without awaiting between items.
-      while (out.length < max) {
-        const r = this.stepOrClose(this.front);
-        if (r === IO) break;
-        const accepted = this.accept(r, true);
-        if (accepted === undefined) return out;
-        out.push(accepted);
-      }
-    }
-    return out;
+    return this.gather(this.front, true, max);
+  }
+
+  /** Up to `max` next pairs from the end, in descending key order (fewer only at the end). */
+  nextBackChunk(max: number): Promise<KeyValue[]> {
+    if (this.ended) return Promise.resolve([]);
+    this.back ??= new VisibleStream(
+      this.makeCursor('backward'),
+      'backward',
+      this.readSeqno,
+      this.range.lower,
+    );
+    return this.gather(this.back, false, max);
   }
 
   /** All remaining pairs in key order. */
@@ -226,9 +224,9 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
   async *reverse(): AsyncGenerator<KeyValue> {
     try {
       for (;;) {
-        const item = await this.nextBack();
-        if (item === undefined) return;
-        yield item;
+        const chunk = await this.nextBackChunk(256);
+        for (const item of chunk) yield item;
+        if (chunk.length < 256) return;
       }
     } finally {
       this.close();
@@ -241,6 +239,24 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
     const release = this.release;
     this.release = undefined;
     release?.();
+  }
+
+  private async gather(stream: VisibleStream, forward: boolean, max: number): Promise<KeyValue[]> {
+    const out: KeyValue[] = [];
+    while (out.length < max) {
+      const item = await this.take(stream, forward);
+      if (item === undefined) break;
+      out.push(item);
+      // Gather whatever is in memory without awaiting between items.
+      while (out.length < max) {
+        const r = this.stepOrClose(stream);
+        if (r === IO) break;
+        const accepted = this.accept(r, forward);
+        if (accepted === undefined) return out;
+        out.push(accepted);
+      }
+    }
+    return out;
   }
 
   /**

@@ -27,15 +27,22 @@ export async function openStrataStore(directory: string, mode: SyncMode): Promis
       await store.put(key, value);
     },
     get: (key) => store.get(key),
+    // Chunked reads, as the LevelDB contender uses nextv and all().
     async scanAll() {
+      const iterator = store.range();
       let count = 0;
-      for await (const item of store.range()) if (item.value.length >= 0) count++;
-      return count;
+      try {
+        for (;;) {
+          const items = await iterator.nextv(1000);
+          if (items.length === 0) return count;
+          count += items.length;
+        }
+      } finally {
+        iterator.close();
+      }
     },
     async scanFrom(start, limit) {
-      let count = 0;
-      for await (const item of store.range({ start, limit })) if (item.value.length >= 0) count++;
-      return count;
+      return (await store.range({ start, limit }).all()).length;
     },
     async settle() {
       await store.flush();
