@@ -184,6 +184,51 @@ export class Tree {
     return this.active.insert(key, value, seqno, ValueKind.Value);
   }
 
+  /**
+   * Inserts a value whose key and value are byte ranges of `source` (a log record being replayed,
+   * say), with the checks of {@link insert} but without a view or a result array per entry.
+   * Returns the active memtable's size in bytes.
+   *
+   * @example
+   * ```ts
+   * tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
+   * ```
+   */
+  insertFrom(
+    source: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+    seqno: number,
+  ): number {
+    this.checkWriteRange(keyLength, seqno);
+    if (valueLength > this.config.maxValueSizeBytes) {
+      throw new StrataError(
+        'VALUE_TOO_LARGE',
+        `value of ${valueLength} bytes exceeds the limit of ${this.config.maxValueSizeBytes}`,
+        { details: { sizeBytes: valueLength, limitBytes: this.config.maxValueSizeBytes } },
+      );
+    }
+    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    return this.active.insertFrom(
+      source,
+      keyStart,
+      keyLength,
+      valueStart,
+      valueLength,
+      seqno,
+      ValueKind.Value,
+    );
+  }
+
+  /** Like {@link remove}, with the key a byte range of `source`. Returns the memtable's size. */
+  removeFrom(source: Uint8Array, keyStart: number, keyLength: number, seqno: number): number {
+    this.checkWriteRange(keyLength, seqno);
+    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    return this.active.insertFrom(source, keyStart, keyLength, 0, 0, seqno, ValueKind.Tombstone);
+  }
+
   /** Writes a tombstone for `key`. Returns `[itemSizeBytes, memtableSizeBytes]`. */
   remove(key: Uint8Array, seqno: number): [number, number] {
     this.checkWrite(key, seqno);
@@ -839,12 +884,16 @@ export class Tree {
     if (!(key instanceof Uint8Array)) {
       throw new StrataError('INVALID_ARGUMENT', 'key must be a Uint8Array');
     }
-    if (key.length === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
-    if (key.length > MAX_KEY_SIZE_BYTES) {
+    this.checkKeyLength(key.length);
+  }
+
+  private checkKeyLength(keyLength: number): void {
+    if (keyLength === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
+    if (keyLength > MAX_KEY_SIZE_BYTES) {
       throw new StrataError(
         'KEY_TOO_LARGE',
-        `key of ${key.length} bytes exceeds the limit of ${MAX_KEY_SIZE_BYTES}`,
-        { details: { sizeBytes: key.length, limitBytes: MAX_KEY_SIZE_BYTES } },
+        `key of ${keyLength} bytes exceeds the limit of ${MAX_KEY_SIZE_BYTES}`,
+        { details: { sizeBytes: keyLength, limitBytes: MAX_KEY_SIZE_BYTES } },
       );
     }
   }
@@ -852,6 +901,16 @@ export class Tree {
   private checkWrite(key: Uint8Array, seqno: number): void {
     this.checkOpen();
     this.checkKey(key);
+    this.checkSeqno(seqno);
+  }
+
+  private checkWriteRange(keyLength: number, seqno: number): void {
+    this.checkOpen();
+    this.checkKeyLength(keyLength);
+    this.checkSeqno(seqno);
+  }
+
+  private checkSeqno(seqno: number): void {
     if (!Number.isSafeInteger(seqno) || seqno < 0 || seqno >= MAX_SEQNO) {
       throw new StrataError('INVALID_ARGUMENT', `seqno must be a safe integer >= 0, got ${seqno}`);
     }

@@ -29,6 +29,46 @@ describe('Tree: writes and reads in memory and on disk', () => {
     await tree.close();
   });
 
+  it('insertFrom and removeFrom take keys and values as byte ranges of one buffer', async () => {
+    const { tree } = await openSimulated({ maxValueSizeBytes: 10 });
+    // A record-like buffer: "..key-a..value-1..key-b..", with keys longer and shorter than the
+    // memtable's 16-byte key prefix.
+    const source = Buffer.from('##key-a-0123456789abcdef##value-1##b##');
+    const longKey = { start: 2, length: 22 };
+    const value = { start: 26, length: 7 };
+    expect(
+      tree.insertFrom(source, longKey.start, longKey.length, value.start, value.length, 1),
+    ).to.equal(tree.activeMemtableSize());
+    tree.insertFrom(source, 35, 1, 0, 0, 2);
+    tree.insert(b('key-a-0123456789abcdeZ'), b('other'), 3);
+    expect(s(await tree.get(b('key-a-0123456789abcdef')))).to.equal('value-1');
+    expect(s(await tree.get(b('b')))).to.equal('');
+    tree.removeFrom(source, longKey.start, longKey.length, 4);
+    expect(await tree.get(b('key-a-0123456789abcdef'))).to.equal(undefined);
+    expect(s(await tree.get(b('key-a-0123456789abcdef'), 4))).to.equal('value-1');
+    // The source can change afterwards: the memtable holds copies.
+    source.fill(0);
+    expect(await collect(tree.iter(4))).to.deep.equal([
+      'b=',
+      'key-a-0123456789abcdeZ=other',
+      'key-a-0123456789abcdef=value-1',
+    ]);
+    const code = (fn: () => unknown): string | undefined => {
+      try {
+        fn();
+      } catch (error) {
+        return isStrataError(error) ? error.code : 'untyped';
+      }
+      return undefined;
+    };
+    expect(code(() => tree.insertFrom(source, 0, 0, 0, 1, 5))).to.equal('INVALID_ARGUMENT');
+    expect(code(() => tree.insertFrom(source, 0, 1, 0, 11, 5))).to.equal('VALUE_TOO_LARGE');
+    expect(code(() => tree.removeFrom(source, 0, 64 * 1024 + 1, 5))).to.equal('KEY_TOO_LARGE');
+    expect(code(() => tree.insertFrom(source, 0, 1, 0, 1, -1))).to.equal('INVALID_ARGUMENT');
+    expect(code(() => tree.insertFrom(source, 30, 10, 0, 1, 5))).to.equal('INTERNAL');
+    await tree.close();
+  });
+
   it('flushes to segments and reads them back, with reads at older seqnos', async () => {
     const { tree } = await openSimulated(tinyOptions);
     for (let i = 0; i < 200; i++) tree.insert(b(`k${String(i).padStart(4, '0')}`), b(`v${i}`), i);

@@ -2,8 +2,8 @@ import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
 import type { Snapshot } from '@strata/engine';
-import { LogOp, Wal, decodeRecord, readRecordHeader } from '@strata/wal';
-import type { LogBatch, LogEntry } from '@strata/wal';
+import { LogOp, Wal, decodeRecord, readRecordHeader, visitEntries } from '@strata/wal';
+import type { EntryVisitor, LogBatch, LogEntry } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
 import { CommitNotifier } from './commit-notifier.js';
@@ -798,20 +798,23 @@ export class Store {
         },
       );
     }
-    for await (const batch of this.wal.read({ fromSeqno })) {
-      for (let index = 0; index < batch.entries.length; index++) {
-        const seqno = batch.firstSeqno + index;
-        if (seqno <= flushedSeqno) continue;
-        const entry = batch.entries[index] as LogEntry;
-        if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, seqno);
-        else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, seqno);
-        else if (entry.op !== LogOp.EpochStart)
-          throw new StrataError(
-            'UNSUPPORTED_FORMAT',
-            `log entry ${seqno} is a range delete, which this version cannot apply`,
-          );
+    const applier = new ReplayApplier(this.tree, flushedSeqno);
+    for await (const record of this.wal.readRecords({ fromSeqno })) {
+      applier.firstSeqno = record.firstSeqno;
+      try {
+        visitEntries(record.bytes, applier);
+      } catch (error) {
+        if (isStrataError(error)) throw error;
+        throw new StrataError(
+          'CORRUPTION',
+          `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`,
+          {
+            details: { file: record.file, offset: record.offset, seqno: record.firstSeqno },
+            cause: error,
+          },
+        );
       }
-      this.notifier.advance(batch.lastSeqno);
+      this.notifier.advance(record.lastSeqno);
       if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) {
         void this.jobs.scheduleFlush();
         await this.jobs.waitForCapacity();
@@ -825,6 +828,43 @@ export class Store {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Applies replayed log entries to the tree straight from the record bytes (recovery replays the
+ * whole unflushed tail: no entry objects or views).
+ */
+class ReplayApplier implements EntryVisitor {
+  /** First seqno of the record being visited. */
+  firstSeqno = 0;
+
+  constructor(
+    private readonly tree: Tree,
+    private readonly flushedSeqno: number,
+  ) {}
+
+  entry(
+    op: number,
+    index: number,
+    record: Buffer,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    const seqno = this.firstSeqno + index;
+    if (seqno <= this.flushedSeqno) return;
+    if (op === LogOp.Put) {
+      this.tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
+    } else if (op === LogOp.Delete) {
+      this.tree.removeFrom(record, keyStart, keyLength, seqno);
+    } else if (op !== LogOp.EpochStart) {
+      throw new StrataError(
+        'UNSUPPORTED_FORMAT',
+        `log entry ${seqno} is a range delete, which this version cannot apply`,
+      );
+    }
+  }
+}
 
 /** Range deletes are in the log format, but this engine has no range tombstones. */
 function refuseRangeDeletes(batch: LogBatch): void {

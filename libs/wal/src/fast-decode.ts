@@ -1,4 +1,4 @@
-import type { LogBatch, LogEntry } from './log-batch.js';
+import type { LogBatch, LogEntry, LogOp } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
 /**
@@ -55,6 +55,95 @@ export function decodeBatch(record: Buffer): LogBatch {
   };
 }
 
+/**
+ * Receives the entries of a record as byte ranges of the record: no object, view or array per
+ * entry (recovery replays every entry of the log tail through this).
+ */
+export interface EntryVisitor {
+  /**
+   * One entry: `index` counts from 0 within the record (its seqno is the record's first seqno +
+   * index); key and value are `record[keyStart, keyStart + keyLength)` and likewise for the value.
+   */
+  entry(
+    op: number,
+    index: number,
+    record: Buffer,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ): void;
+}
+
+/**
+ * Walks the entries of a framed record in order, checking each as {@link decodeBatch} does, and
+ * hands each to `visitor`. Returns the entry count. Throws a plain Error on malformed input (an
+ * entry already visited stays visited: check the record's checksum first).
+ *
+ * @example
+ * ```ts
+ * visitEntries(record.bytes, { entry: (op, index, bytes, keyStart, keyLength) => count++ });
+ * ```
+ */
+export function visitEntries(record: Buffer, visitor: EntryVisitor): number {
+  let position = RECORD_HEADER_BYTES;
+  const end = record.length;
+  let index = 0;
+  while (position < end) {
+    const tag = readTag(record, position, end);
+    position = cursor;
+    if (tag !== 0x2a) {
+      position = skipValue(record, tag, position, end);
+      continue;
+    }
+    const length = varint(record, position, end);
+    position = cursor;
+    const entryEnd = position + length;
+    if (entryEnd > end) throw new Error('entry runs past the record');
+    let op = 0;
+    let keyStart = 0;
+    let keyLength = 0;
+    let valueStart = 0;
+    let valueLength = 0;
+    while (position < entryEnd) {
+      const field = readTag(record, position, entryEnd);
+      position = cursor;
+      if (field === 0x08) {
+        op = varint(record, position, entryEnd);
+        position = cursor;
+      } else if (field === 0x12 || field === 0x1a) {
+        const fieldLength = varint(record, position, entryEnd);
+        position = cursor;
+        if (position + fieldLength > entryEnd) throw new Error('field runs past its entry');
+        if (field === 0x12) {
+          keyStart = position;
+          keyLength = fieldLength;
+        } else {
+          valueStart = position;
+          valueLength = fieldLength;
+        }
+        position += fieldLength;
+      } else {
+        position = skipValue(record, field, position, entryEnd);
+      }
+    }
+    checkEntryShape(op, keyLength, valueLength);
+    visitor.entry(op, index++, record, keyStart, keyLength, valueStart, valueLength);
+  }
+  if (index === 0) throw new Error('a batch needs entries');
+  return index;
+}
+
+/** The rules every entry follows: a known op; a key unless it starts an epoch, which has none. */
+function checkEntryShape(op: number, keyLength: number, valueLength: number): void {
+  if (op === 4) {
+    if (keyLength !== 0 || valueLength !== 0) throw new Error('epoch start with a key or value');
+    return;
+  }
+  if (op !== 1 && op !== 2 && op !== 3) throw new Error(`unknown op ${op}`);
+  if (keyLength === 0) throw new Error('empty key');
+}
+
 const EMPTY = Buffer.alloc(0);
 
 function decodeEntry(bytes: Buffer, start: number, end: number): LogEntry {
@@ -79,13 +168,8 @@ function decodeEntry(bytes: Buffer, start: number, end: number): LogEntry {
       position = skipValue(bytes, tag, position, end);
     }
   }
-  if (op === 4) {
-    if (key.length !== 0 || value.length !== 0) throw new Error('epoch start with a key or value');
-    return { op: op, key, value };
-  }
-  if (op !== 1 && op !== 2 && op !== 3) throw new Error(`unknown op ${op}`);
-  if (key.length === 0) throw new Error('empty key');
-  return { op: op, key, value };
+  checkEntryShape(op, key.length, value.length);
+  return { op: op as LogOp, key, value };
 }
 
 let cursor = 0;

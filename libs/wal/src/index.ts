@@ -20,6 +20,8 @@ export type { RecoveryReport } from './recovery.js';
 export { describeDamage } from './recovery.js';
 export type { DamageKind } from './record-scanner.js';
 export { decodeRecord } from './batch-codec.js';
+export { visitEntries } from './fast-decode.js';
+export type { EntryVisitor } from './fast-decode.js';
 export {
   RECORD_HEADER_BYTES,
   INITIAL_CHAIN,

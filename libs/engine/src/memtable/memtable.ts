@@ -1,6 +1,8 @@
 import { invariant } from '@strata/core';
-import { compareKeyTo } from '../util/bytes.js';
+import { compareKeyTo, compareRanges } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+
+const EMPTY_KEY = new Uint8Array(0);
 
 /** Position value meaning "no entry". */
 export const NIL = -1;
@@ -92,14 +94,30 @@ function grownCapacity(current: number, perEntry = 1): number {
   return Math.max(grown, Math.ceil(RESERVED_ENTRIES / perEntry));
 }
 
-/** Big-endian word of key bytes `at..at+3` (zero padded), sign-flipped for signed comparison. */
-function prefixWord(key: Uint8Array, at: number): number {
-  const n = key.length;
-  const b0 = at < n ? key[at]! : 0;
-  const b1 = at + 1 < n ? key[at + 1]! : 0;
-  const b2 = at + 2 < n ? key[at + 2]! : 0;
-  const b3 = at + 3 < n ? key[at + 3]! : 0;
+/**
+ * Big-endian word of the key bytes `at..at+3` of the key at `bytes[start, start + length)` (zero
+ * padded), sign-flipped for signed comparison.
+ */
+function prefixWord(bytes: Uint8Array, start: number, length: number, at: number): number {
+  const i = start + at;
+  const b0 = at < length ? bytes[i]! : 0;
+  const b1 = at + 1 < length ? bytes[i + 1]! : 0;
+  const b2 = at + 2 < length ? bytes[i + 2]! : 0;
+  const b3 = at + 3 < length ? bytes[i + 3]! : 0;
   return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) ^ 0x80000000;
+}
+
+/** Copies `source[start, start + length)` to `target` at `at`, without a view for short runs. */
+function copyBytes(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  start: number,
+  length: number,
+): void {
+  if (start === 0 && length === source.length) target.set(source, at);
+  else if (length <= 48) for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  else target.set(source.subarray(start, start + length), at);
 }
 
 /**
@@ -148,7 +166,10 @@ export class Memtable {
   /** Inner nodes and child indexes on the path of the last descent (for splits). */
   private readonly pathNodes = new Int32Array(MAX_DEPTH);
   private readonly pathIndexes = new Int32Array(MAX_DEPTH);
-  // The search key's prefix words, computed once per search.
+  // The search key (bytes, start, length) and its prefix words, set once per search.
+  private searchBytes: Uint8Array = EMPTY_KEY;
+  private searchStart = 0;
+  private searchLength = 0;
   private w0 = 0;
   private w1 = 0;
   private w2 = 0;
@@ -248,18 +269,74 @@ export class Memtable {
    * the same key and seqno as an existing one shadows it.
    */
   insert(key: Uint8Array, value: Uint8Array, seqno: number, kind: ValueKindCode): [number, number] {
+    const sizeBytes = this.add(key, 0, key.length, value, 0, value.length, seqno, kind);
+    return [key.length + value.length + ENTRY_OVERHEAD_BYTES, sizeBytes];
+  }
+
+  /**
+   * Adds a version whose key and value are byte ranges of `source` (a log record, say), without a
+   * view or an array per entry. Returns the memtable's size in bytes.
+   *
+   * @example
+   * ```ts
+   * memtable.insertFrom(record, keyStart, keyLength, valueStart, valueLength, 7, ValueKind.Value);
+   * ```
+   */
+  insertFrom(
+    source: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+    seqno: number,
+    kind: ValueKindCode,
+  ): number {
+    invariant(
+      keyStart >= 0 &&
+        keyStart + keyLength <= source.length &&
+        valueStart >= 0 &&
+        valueStart + valueLength <= source.length,
+      'key or value range outside its source',
+    );
+    return this.add(source, keyStart, keyLength, source, valueStart, valueLength, seqno, kind);
+  }
+
+  private add(
+    keySource: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueSource: Uint8Array,
+    valueStart: number,
+    valueLength: number,
+    seqno: number,
+    kind: ValueKindCode,
+  ): number {
     invariant(!this.frozen, 'insert into a frozen (shared) memtable');
-    const itemSize = key.length + value.length + ENTRY_OVERHEAD_BYTES;
-    const entry = this.addRecord(key, value, seqno, kind);
-    this.setSearchKey(key);
-    const leaf = this.descend(key, seqno, true);
+    const entry = this.addRecord(
+      keySource,
+      keyStart,
+      keyLength,
+      valueSource,
+      valueStart,
+      valueLength,
+      seqno,
+      kind,
+    );
+    // Search with the copy just made: the caller's bytes may be a view that is about to change.
+    const r = entry * RECORD;
+    this.setSearchKey(
+      this.slabs[this.records[r + R_SLAB]!]!,
+      this.records[r + R_OFFSET]!,
+      keyLength,
+    );
+    const leaf = this.descend(seqno, true);
     // Inserted before any equal (key, seqno): the newer write shadows the older one.
-    const slot = this.leafLowerBound(leaf, key, seqno);
+    const slot = this.leafLowerBound(leaf, seqno);
     this.insertIntoLeaf(leaf, slot, entry);
     this.mutationCount++;
-    this.sizeBytes += itemSize;
+    this.sizeBytes += keyLength + valueLength + ENTRY_OVERHEAD_BYTES;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
-    return [itemSize, this.sizeBytes];
+    return this.sizeBytes;
   }
 
   /**
@@ -276,9 +353,9 @@ export class Memtable {
   /** The first position ordered at or after (`key`, `seqno`), or {@link NIL}. Seqno may be ±Infinity. */
   seek(key: Uint8Array, seqno: number): number {
     if (this.count === 0) return NIL;
-    this.setSearchKey(key);
-    const leaf = this.descend(key, seqno, false);
-    const slot = this.leafLowerBound(leaf, key, seqno);
+    this.setSearchKey(key, 0, key.length);
+    const leaf = this.descend(seqno, false);
+    const slot = this.leafLowerBound(leaf, seqno);
     if (slot < this.leafMeta[leaf * LEAF_META + M_COUNT]!) return leaf * LEAF_SLOTS + slot;
     // Past the end of this leaf: the answer is the first entry of the next one.
     const next = this.leafMeta[leaf * LEAF_META + M_NEXT]!;
@@ -370,18 +447,21 @@ export class Memtable {
     return this.leafSlots[position * SLOT + S_ENTRY]!;
   }
 
-  private setSearchKey(key: Uint8Array): void {
-    this.w0 = prefixWord(key, 0);
-    this.w1 = prefixWord(key, 4);
-    this.w2 = prefixWord(key, 8);
-    this.w3 = prefixWord(key, 12);
+  private setSearchKey(bytes: Uint8Array, start: number, length: number): void {
+    this.searchBytes = bytes;
+    this.searchStart = start;
+    this.searchLength = length;
+    this.w0 = prefixWord(bytes, start, length, 0);
+    this.w1 = prefixWord(bytes, start, length, 4);
+    this.w2 = prefixWord(bytes, start, length, 8);
+    this.w3 = prefixWord(bytes, start, length, 12);
   }
 
   /**
-   * Ordering of (key, seqno) against the slot at `base` of `slots`: key ascending, then seqno
-   * descending. The key's prefix words must be set ({@link setSearchKey}).
+   * Ordering of (search key, seqno) against the slot at `base` of `slots`: key ascending, then
+   * seqno descending. The search key must be set ({@link setSearchKey}).
    */
-  private compareSlot(key: Uint8Array, seqno: number, slots: Int32Array, base: number): number {
+  private compareSlot(seqno: number, slots: Int32Array, base: number): number {
     let d = this.w0 - slots[base]!;
     if (d !== 0) return d;
     d = this.w1 - slots[base + 1]!;
@@ -395,11 +475,22 @@ export class Memtable {
     const r = entry * RECORD;
     const records = this.records;
     const keyLength = records[r + R_KEY_LENGTH]!;
-    if (key.length <= PREFIX_BYTES && keyLength <= PREFIX_BYTES) {
-      d = key.length - keyLength;
+    const searchLength = this.searchLength;
+    if (searchLength <= PREFIX_BYTES && keyLength <= PREFIX_BYTES) {
+      d = searchLength - keyLength;
     } else {
+      // Equal prefix words: the bytes both keys have within the first 16 are equal.
+      const shorter = searchLength < keyLength ? searchLength : keyLength;
+      const skip = shorter < PREFIX_BYTES ? shorter : PREFIX_BYTES;
       const offset = records[r + R_OFFSET]!;
-      d = compareKeyTo(key, this.slabs[records[r + R_SLAB]!]!, offset, offset + keyLength);
+      d = compareRanges(
+        this.searchBytes,
+        this.searchStart + skip,
+        this.searchStart + searchLength,
+        this.slabs[records[r + R_SLAB]!]!,
+        offset + skip,
+        offset + keyLength,
+      );
     }
     if (d !== 0) return d;
     const s = this.seqnos[entry]!;
@@ -410,7 +501,7 @@ export class Memtable {
    * Walks from the root to the leaf where (key, seqno) belongs (the leftmost one that can hold
    * it), recording the path when `record` (for splits).
    */
-  private descend(key: Uint8Array, seqno: number, record: boolean): number {
+  private descend(seqno: number, record: boolean): number {
     let node = this.root;
     const keys = this.innerKeys;
     const counts = this.innerCounts;
@@ -421,7 +512,7 @@ export class Memtable {
       const base = node * INNER_KEYS * SLOT;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (this.compareSlot(key, seqno, keys, base + mid * SLOT) > 0) lo = mid + 1;
+        if (this.compareSlot(seqno, keys, base + mid * SLOT) > 0) lo = mid + 1;
         else hi = mid;
       }
       if (record) {
@@ -433,17 +524,17 @@ export class Memtable {
     return node;
   }
 
-  /** First slot of `leaf` ordered at or after (key, seqno); the leaf's count if none. */
-  private leafLowerBound(leaf: number, key: Uint8Array, seqno: number): number {
+  /** First slot of `leaf` ordered at or after (search key, seqno); the leaf's count if none. */
+  private leafLowerBound(leaf: number, seqno: number): number {
     const slots = this.leafSlots;
     const base = leaf * LEAF_SLOTS * SLOT;
     let lo = 0;
     let hi = this.leafMeta[leaf * LEAF_META + M_COUNT]!;
     // Appends in key order (sequential fills) land after the last slot: check it first.
-    if (hi > 0 && this.compareSlot(key, seqno, slots, base + (hi - 1) * SLOT) > 0) return hi;
+    if (hi > 0 && this.compareSlot(seqno, slots, base + (hi - 1) * SLOT) > 0) return hi;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compareSlot(key, seqno, slots, base + mid * SLOT) > 0) lo = mid + 1;
+      if (this.compareSlot(seqno, slots, base + mid * SLOT) > 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -637,7 +728,16 @@ export class Memtable {
   }
 
   /** Copies key and value into a slab and fills the entry's record; returns the entry id. */
-  private addRecord(key: Uint8Array, value: Uint8Array, seqno: number, kind: number): number {
+  private addRecord(
+    keySource: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueSource: Uint8Array,
+    valueStart: number,
+    valueLength: number,
+    seqno: number,
+    kind: number,
+  ): number {
     if (this.count >= this.seqnos.length) {
       const grown = grownCapacity(this.seqnos.length);
       const records = sharedInt32(grown * RECORD);
@@ -651,7 +751,7 @@ export class Memtable {
       this.kinds = kinds;
     }
     const entry = this.count++;
-    const needed = key.length + value.length;
+    const needed = keyLength + valueLength;
     let slab = this.slabs[this.slabs.length - 1];
     if (!slab || this.slabUsedBytes + needed > slab.length) {
       const previous = slab?.length ?? MIN_SLAB_BYTES / 2;
@@ -661,15 +761,15 @@ export class Memtable {
       this.slabUsedBytes = 0;
     }
     const offset = this.slabUsedBytes;
-    slab.set(key, offset);
-    slab.set(value, offset + key.length);
+    copyBytes(slab, offset, keySource, keyStart, keyLength);
+    copyBytes(slab, offset + keyLength, valueSource, valueStart, valueLength);
     this.slabUsedBytes += needed;
     const r = entry * RECORD;
     const records = this.records;
     records[r + R_SLAB] = this.slabs.length - 1;
     records[r + R_OFFSET] = offset;
-    records[r + R_KEY_LENGTH] = key.length;
-    records[r + R_VALUE_LENGTH] = value.length;
+    records[r + R_KEY_LENGTH] = keyLength;
+    records[r + R_VALUE_LENGTH] = valueLength;
     this.seqnos[entry] = seqno;
     this.kinds[entry] = kind;
     return entry;

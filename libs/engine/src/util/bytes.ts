@@ -31,6 +31,25 @@ export function compareKeyTo(a: Uint8Array, b: Uint8Array, bStart: number, bEnd:
   return aLength - bLength;
 }
 
+/** Orders `a[aStart, aEnd)` against `b[bStart, bEnd)` bytewise, like {@link compareKeys}. */
+export function compareRanges(
+  a: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  b: Uint8Array,
+  bStart: number,
+  bEnd: number,
+): number {
+  const aLength = aEnd - aStart;
+  const bLength = bEnd - bStart;
+  const n = aLength < bLength ? aLength : bLength;
+  for (let i = 0; i < n; i++) {
+    const d = a[aStart + i]! - b[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
+}
+
 /** True when both byte strings are equal. */
 export function equalKeys(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
