@@ -3,6 +3,7 @@ import { StrataError, crc32c, invariant } from '@strata/core';
 import { strata } from './generated/log.js';
 import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
 import { decodeBatch } from './fast-decode.js';
+import { encodedBatchBytes, writeBatch } from './fast-encode.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
 const { LogBatch: LogBatchMessage } = strata.log;
@@ -115,6 +116,20 @@ export function encodeRecord(
   chain: number,
   limits: BatchLimits,
 ): { bytes: Buffer; checksum: number } {
+  const recordBytes = RECORD_HEADER_BYTES + encodedBatchBytes(input, timestampMs, chain);
+  checkRecordSize(recordBytes, limits);
+  const bytes = Buffer.allocUnsafe(recordBytes);
+  writeBatch(bytes, input, timestampMs, chain);
+  return frame(bytes);
+}
+
+/** {@link encodeRecord} through the protobufjs-generated encoder (the reference for tests). */
+export function encodeRecordWithProtobufjs(
+  input: LogBatchInput,
+  timestampMs: number,
+  chain: number,
+  limits: BatchLimits,
+): { bytes: Buffer; checksum: number } {
   const writer = protobuf.Writer.create();
   // Reserve the frame header in the same buffer, so the record is built with one allocation.
   writer.fixed32(0).fixed32(0);
@@ -130,16 +145,24 @@ export function encodeRecord(
   );
   const encoded = writer.finish();
   const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-  if (bytes.length > limits.maxRecordBytes) {
+  checkRecordSize(bytes.length, limits);
+  return frame(bytes);
+}
+
+function checkRecordSize(recordBytes: number, limits: BatchLimits): void {
+  if (recordBytes > limits.maxRecordBytes) {
     throw new StrataError(
       'BATCH_TOO_LARGE',
-      `the batch encodes to ${bytes.length} bytes; the limit is ${limits.maxRecordBytes}`,
-      { details: { sizeBytes: bytes.length, limitBytes: limits.maxRecordBytes } },
+      `the batch encodes to ${recordBytes} bytes; the limit is ${limits.maxRecordBytes}`,
+      { details: { sizeBytes: recordBytes, limitBytes: limits.maxRecordBytes } },
     );
   }
-  const payloadLength = bytes.length - RECORD_HEADER_BYTES;
+}
+
+/** Fills in the frame header (payload length and checksum) of an encoded record. */
+function frame(bytes: Buffer): { bytes: Buffer; checksum: number } {
   const checksum = crc32c(bytes.subarray(RECORD_HEADER_BYTES));
-  bytes.writeUInt32LE(payloadLength, 0);
+  bytes.writeUInt32LE(bytes.length - RECORD_HEADER_BYTES, 0);
   bytes.writeUInt32LE(checksum, 4);
   return { bytes, checksum };
 }

@@ -5,6 +5,7 @@ import {
   decodeRecord,
   decodeRecordWithProtobufjs,
   encodeRecord,
+  encodeRecordWithProtobufjs,
   validateBatch,
 } from '../src/batch-codec.js';
 import { RECORD_HEADER_BYTES, newRecordHeader, scanPayload } from '../src/record-format.js';
@@ -112,6 +113,32 @@ describe('record codec (property tests)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('fast encoder', () => {
+  it('writes exactly the bytes the protobufjs-generated encoder writes', () => {
+    fc.assert(
+      fc.property(batchArbitrary, fc.integer({ min: 0, max: 0xffffffff }), (batch, chain) => {
+        const fast = encodeRecord(batch, batch.timestampMs!, chain, limits);
+        const reference = encodeRecordWithProtobufjs(batch, batch.timestampMs!, chain, limits);
+        expect(fast.bytes.toString('hex')).to.equal(reference.bytes.toString('hex'));
+        expect(fast.checksum).to.equal(reference.checksum);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses a batch above the record limit before allocating it', () => {
+    const batch = {
+      epoch: 1,
+      firstSeqno: 1,
+      entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.alloc(200) }],
+    };
+    const small = { ...limits, maxRecordBytes: 200 };
+    expect(() => encodeRecord(batch, 1, 1, small))
+      .to.throw()
+      .with.property('code', 'BATCH_TOO_LARGE');
   });
 });
 
