@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimulatedFileSystem } from '@strata/core';
+import { SimulatedFileSystem, isStrataError } from '@strata/core';
 import type { TreeOptions } from '../src/index.js';
 import { Tree } from '../src/index.js';
 
@@ -10,6 +10,16 @@ export const s = (bytes: Uint8Array | undefined): string | undefined =>
   bytes === undefined ? undefined : Buffer.from(bytes).toString();
 
 /** Small sizes so that a few hundred entries make many blocks, segments and levels. */
+/** The StrataError code `fn` throws synchronously ('untyped' for other errors), or undefined. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isStrataError(error) ? error.code : 'untyped';
+  }
+  return undefined;
+}
+
 export const tinyOptions: TreeOptions = {
   blockSizeBytes: 128,
   restartInterval: 4,

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { isStrataError } from '@strata/core';
 import { Memtable, ValueKind } from '../src/index.js';
-import { b, collect, openSimulated, s, tinyOptions } from './helpers.js';
+import { b, codeOf, collect, openSimulated, s, tinyOptions } from './helpers.js';
 
 describe('Tree: writes and reads in memory and on disk', () => {
   it('inserts, gets, removes and answers containsKey', async () => {
@@ -53,19 +52,11 @@ describe('Tree: writes and reads in memory and on disk', () => {
       'key-a-0123456789abcdeZ=other',
       'key-a-0123456789abcdef=value-1',
     ]);
-    const code = (fn: () => unknown): string | undefined => {
-      try {
-        fn();
-      } catch (error) {
-        return isStrataError(error) ? error.code : 'untyped';
-      }
-      return undefined;
-    };
-    expect(code(() => tree.insertFrom(source, 0, 0, 0, 1, 5))).to.equal('INVALID_ARGUMENT');
-    expect(code(() => tree.insertFrom(source, 0, 1, 0, 11, 5))).to.equal('VALUE_TOO_LARGE');
-    expect(code(() => tree.removeFrom(source, 0, 64 * 1024 + 1, 5))).to.equal('KEY_TOO_LARGE');
-    expect(code(() => tree.insertFrom(source, 0, 1, 0, 1, -1))).to.equal('INVALID_ARGUMENT');
-    expect(code(() => tree.insertFrom(source, 30, 10, 0, 1, 5))).to.equal('INTERNAL');
+    expect(codeOf(() => tree.insertFrom(source, 0, 0, 0, 1, 5))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.insertFrom(source, 0, 1, 0, 11, 5))).to.equal('VALUE_TOO_LARGE');
+    expect(codeOf(() => tree.removeFrom(source, 0, 64 * 1024 + 1, 5))).to.equal('KEY_TOO_LARGE');
+    expect(codeOf(() => tree.insertFrom(source, 0, 1, 0, 1, -1))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.insertFrom(source, 30, 10, 0, 1, 5))).to.equal('INTERNAL');
     await tree.close();
   });
 
@@ -185,24 +176,16 @@ describe('Tree: writes and reads in memory and on disk', () => {
 
   it('refuses bad keys, values and seqnos with typed errors', async () => {
     const { tree } = await openSimulated({ maxValueSizeBytes: 10 });
-    const code = (fn: () => unknown): string | undefined => {
-      try {
-        fn();
-      } catch (error) {
-        return isStrataError(error) ? error.code : 'untyped';
-      }
-      return undefined;
-    };
-    expect(code(() => tree.insert(Buffer.alloc(0), b('v'), 1))).to.equal('INVALID_ARGUMENT');
-    expect(code(() => tree.insert(Buffer.alloc(64 * 1024 + 1), b('v'), 1))).to.equal(
+    expect(codeOf(() => tree.insert(Buffer.alloc(0), b('v'), 1))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.insert(Buffer.alloc(64 * 1024 + 1), b('v'), 1))).to.equal(
       'KEY_TOO_LARGE',
     );
-    expect(code(() => tree.insert(Buffer.alloc(64 * 1024, 1), b('v'), 1))).to.equal(undefined);
-    expect(code(() => tree.insert(b('k'), Buffer.alloc(11), 1))).to.equal('VALUE_TOO_LARGE');
-    expect(code(() => tree.insert(b('k'), b('v'), -1))).to.equal('INVALID_ARGUMENT');
-    expect(code(() => tree.insert(b('k'), b('v'), 1.5))).to.equal('INVALID_ARGUMENT');
-    expect(code(() => tree.remove('k' as unknown as Uint8Array, 1))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.insert(Buffer.alloc(64 * 1024, 1), b('v'), 1))).to.equal(undefined);
+    expect(codeOf(() => tree.insert(b('k'), Buffer.alloc(11), 1))).to.equal('VALUE_TOO_LARGE');
+    expect(codeOf(() => tree.insert(b('k'), b('v'), -1))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.insert(b('k'), b('v'), 1.5))).to.equal('INVALID_ARGUMENT');
+    expect(codeOf(() => tree.remove('k' as unknown as Uint8Array, 1))).to.equal('INVALID_ARGUMENT');
     await tree.close();
-    expect(code(() => tree.insert(b('k'), b('v'), 1))).to.equal('CLOSED');
+    expect(codeOf(() => tree.insert(b('k'), b('v'), 1))).to.equal('CLOSED');
   });
 });

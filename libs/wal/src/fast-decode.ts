@@ -100,35 +100,17 @@ export function visitEntries(record: Buffer, visitor: EntryVisitor): number {
     position = cursor;
     const entryEnd = position + length;
     if (entryEnd > end) throw new Error('entry runs past the record');
-    let op = 0;
-    let keyStart = 0;
-    let keyLength = 0;
-    let valueStart = 0;
-    let valueLength = 0;
-    while (position < entryEnd) {
-      const field = readTag(record, position, entryEnd);
-      position = cursor;
-      if (field === 0x08) {
-        op = varint(record, position, entryEnd);
-        position = cursor;
-      } else if (field === 0x12 || field === 0x1a) {
-        const fieldLength = varint(record, position, entryEnd);
-        position = cursor;
-        if (position + fieldLength > entryEnd) throw new Error('field runs past its entry');
-        if (field === 0x12) {
-          keyStart = position;
-          keyLength = fieldLength;
-        } else {
-          valueStart = position;
-          valueLength = fieldLength;
-        }
-        position += fieldLength;
-      } else {
-        position = skipValue(record, field, position, entryEnd);
-      }
-    }
-    checkEntryShape(op, keyLength, valueLength);
-    visitor.entry(op, index++, record, keyStart, keyLength, valueStart, valueLength);
+    scanEntry(record, position, entryEnd);
+    position = entryEnd;
+    visitor.entry(
+      entryOp,
+      index++,
+      record,
+      entryKeyStart,
+      entryKeyLength,
+      entryValueStart,
+      entryValueLength,
+    );
   }
   if (index === 0) throw new Error('a batch needs entries');
   return index;
@@ -147,29 +129,59 @@ function checkEntryShape(op: number, keyLength: number, valueLength: number): vo
 const EMPTY = Buffer.alloc(0);
 
 function decodeEntry(bytes: Buffer, start: number, end: number): LogEntry {
+  scanEntry(bytes, start, end);
+  return {
+    op: entryOp as LogOp,
+    key:
+      entryKeyLength === 0 ? EMPTY : bytes.subarray(entryKeyStart, entryKeyStart + entryKeyLength),
+    value:
+      entryValueLength === 0
+        ? EMPTY
+        : bytes.subarray(entryValueStart, entryValueStart + entryValueLength),
+  };
+}
+
+// The fields of the entry scanEntry read last (module-level, so a scan allocates nothing).
+let entryOp = 0;
+let entryKeyStart = 0;
+let entryKeyLength = 0;
+let entryValueStart = 0;
+let entryValueLength = 0;
+
+/**
+ * Reads one LogEntry from `bytes[start, end)` into the `entry*` fields and checks its shape; the
+ * last occurrence of a field wins, as protobuf requires.
+ */
+function scanEntry(bytes: Buffer, start: number, end: number): void {
   let position = start;
-  let op = 0;
-  let key: Buffer = EMPTY;
-  let value: Buffer = EMPTY;
+  entryOp = 0;
+  entryKeyStart = 0;
+  entryKeyLength = 0;
+  entryValueStart = 0;
+  entryValueLength = 0;
   while (position < end) {
     const tag = readTag(bytes, position, end);
     position = cursor;
     if (tag === 0x08) {
-      op = varint(bytes, position, end);
+      entryOp = varint(bytes, position, end);
       position = cursor;
     } else if (tag === 0x12 || tag === 0x1a) {
       const length = varint(bytes, position, end);
       position = cursor;
       if (position + length > end) throw new Error('field runs past its entry');
-      if (tag === 0x12) key = bytes.subarray(position, position + length);
-      else value = bytes.subarray(position, position + length);
+      if (tag === 0x12) {
+        entryKeyStart = position;
+        entryKeyLength = length;
+      } else {
+        entryValueStart = position;
+        entryValueLength = length;
+      }
       position += length;
     } else {
       position = skipValue(bytes, tag, position, end);
     }
   }
-  checkEntryShape(op, key.length, value.length);
-  return { op: op as LogOp, key, value };
+  checkEntryShape(entryOp, entryKeyLength, entryValueLength);
 }
 
 let cursor = 0;
