@@ -5,51 +5,31 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { formatSelfTime, readCpuProfile, topSelfTime } from '../runner/profile-summary.js';
 import { renderMarkdown } from '../runner/report.js';
 import type { SuiteReport } from '../runner/report.js';
 import { runSuite } from '../runner/run-suite.js';
+import { parseSuiteCli } from '../runner/suite-cli.js';
 import { invalidCells, renderHttpNotes } from './report.js';
 import type { HttpRunInfo } from './report.js';
-import { REPO_DIR, SERVER_CPU_PROF_ENV, serverProfileDir } from './server-process.js';
+import {
+  HTTP_CONTENDERS,
+  REPO_DIR,
+  SERVER_CPU_PROF_ENV,
+  serverProfileDir,
+} from './server-process.js';
 import { FULL_SIZES, QUICK_SIZES, httpSuite } from './suite.js';
 
 const benchDir = fileURLToPath(new URL('../..', import.meta.url));
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string', multiple: true, default: [] },
-    contender: { type: 'string', multiple: true, default: [] },
-    'cpu-prof': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
+const cli = parseSuiteCli({
+  command: 'bench:http',
+  quickHelp: '1 s cells, 10,000 preloaded keys, a smoke run',
+  groupIds: 'put/c1|c16|c64 get/c1|c16|c64',
+  contenders: HTTP_CONTENDERS,
+  cpuProfHelp: 'profile the servers into DIR and print their top self time (measured window)',
 });
-
-if (values.help) {
-  process.stdout.write(
-    [
-      'usage: npm run bench:http -- [options]',
-      '  --rounds N        rounds per (workload, contender); default 3',
-      '  --quick           1 s cells, 10,000 preloaded keys, a smoke run (results are not written)',
-      '  --only PREFIX     only groups whose id starts with PREFIX (repeatable):',
-      '                    put/c1|c16|c64, get/c1|c16|c64',
-      '  --contender NAME  only this contender (repeatable): strata, fastify-constant',
-      '  --cpu-prof DIR    run the servers with --cpu-prof into DIR and print their top self',
-      '                    time over the measured window',
-      '',
-    ].join('\n'),
-  );
-  process.exit(0);
-}
-
-const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
-const profileDir = values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']);
-const partial =
-  values.quick || values.only.length > 0 || values.contender.length > 0 || profileDir !== undefined;
+const profileDir = cli.cpuProfileDir;
 
 // The node is measured as users run it: the bundle, built from the current sources.
 const build = spawnSync(process.execPath, [path.join(REPO_DIR, 'apps/node/scripts/build.mjs')], {
@@ -67,11 +47,11 @@ if (profileDir !== undefined) {
 
 const startedAt = Date.now();
 const loadAvgStart = os.loadavg();
-const report = await runSuite(httpSuite(values.quick ? QUICK_SIZES : FULL_SIZES), {
-  rounds,
-  quick: values.quick,
-  only: values.only,
-  contenders: values.contender,
+const report = await runSuite(httpSuite(cli.quick ? QUICK_SIZES : FULL_SIZES), {
+  rounds: cli.rounds,
+  quick: cli.quick,
+  only: cli.only,
+  contenders: cli.contenders,
   cwd: benchDir,
 });
 const info: HttpRunInfo = {
@@ -84,8 +64,7 @@ const markdown = `${renderMarkdown(report)}\n${renderHttpNotes(report, info)}`;
 
 if (profileDir !== undefined) printProfiles(report, profileDir);
 
-// Only complete, full-size runs replace the committed results.
-if (!partial) {
+if (cli.writeResults) {
   const resultsDir = path.join(benchDir, 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
