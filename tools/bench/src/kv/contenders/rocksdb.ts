@@ -1,5 +1,6 @@
 import { RocksLevel } from '@nxtedition/rocksdb';
 import type { KvContender, SyncMode } from '../contender.js';
+import { levelOperations } from './level-operations.js';
 
 /**
  * RocksDB through @nxtedition/rocksdb with its defaults. Durable single writes go through
@@ -11,13 +12,7 @@ export async function openRocksDb(directory: string, mode: SyncMode): Promise<Kv
   const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
   return {
-    async writeBatch(keys, values) {
-      const batch = db.batch();
-      for (let index = 0; index < keys.length; index++) {
-        batch.put(keys[index] as Buffer, values[index] as Buffer);
-      }
-      await batch.write({ sync: false });
-    },
+    ...levelOperations(db),
     put:
       mode === 'durable'
         ? (key, value) => db.batch([{ type: 'put', key, value }], { sync: true })
@@ -27,23 +22,6 @@ export async function openRocksDb(directory: string, mode: SyncMode): Promise<Kv
         if ((error as { code?: unknown }).code === 'LEVEL_NOT_FOUND') return undefined;
         throw error;
       }),
-    async scanAll() {
-      const iterator = db.iterator();
-      let count = 0;
-      try {
-        for (;;) {
-          const entries = await iterator.nextv(1000);
-          count += entries.length;
-          if (entries.length === 0) return count;
-        }
-      } finally {
-        await iterator.close();
-      }
-    },
-    async scanFrom(start, limit) {
-      return (await db.iterator({ gte: start, limit }).all()).length;
-    },
-    settle: () => Promise.resolve(),
     close: () => db.close(),
   };
 }
