@@ -1,18 +1,8 @@
 import { expect } from 'chai';
 import { mkdir } from 'node:fs/promises';
-import { connect } from 'nats';
-import type { NatsConnection } from 'nats';
 import { Store } from '@strata/store';
-import { createTempDirectory, startNatsServer } from '@strata/testing';
-import type { NatsServerHandle } from '@strata/testing';
-import {
-  ClusterMeta,
-  ReplicationNode,
-  StreamIndex,
-  clusterNames,
-  ensureLogStream,
-} from '../src/index.js';
-import { scan, testPublisher, waitUntil } from './helpers.js';
+import { ClusterMeta, ReplicationNode, StreamIndex, clusterNames } from '../src/index.js';
+import { scan, testPublisher, useLogStream, waitUntil } from './helpers.js';
 import type { ReplicationLogger } from '../src/index.js';
 
 const names = clusterNames('cut');
@@ -20,27 +10,13 @@ const MIB = 1024 * 1024;
 
 describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', function () {
   this.timeout(120_000);
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let dir: { path: string; remove(): Promise<void> };
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
-    dir = await createTempDirectory('cut-back-');
-    await ensureLogStream(await nc.jetstreamManager(), names, { maxMessageBytes: MIB });
-  });
-  afterEach(async () => {
-    await nc.close();
-    await server.stop();
-    await dir.remove();
-  });
+  const stream = useLogStream(names, 'cut-back-');
 
   it('drops the entries the new leader never had, reports how many, and follows the new term', async () => {
-    const index = new StreamIndex(await nc.jetstreamManager(), names, 64 * MIB);
+    const index = new StreamIndex(await stream.nc.jetstreamManager(), names, 64 * MIB);
     // The old leader (epoch 1) publishes 100 writes, then accepts 10 more that never leave it.
-    const oldLeader = await Store.open(`${dir.path}/a`, { sync: 'none' });
-    const oldPublisher = testPublisher(oldLeader, nc, index, names, 1);
+    const oldLeader = await Store.open(`${stream.dir.path}/a`, { sync: 'none' });
+    const oldPublisher = testPublisher(oldLeader, stream.nc, index, names, 1);
     oldPublisher.start();
     for (let key = 1; key <= 100; key++) await oldLeader.put(`k${key}`, `old-${key}`);
     await oldPublisher.waitForPublished(100);
@@ -49,8 +25,8 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await oldLeader.close({ flushMemtable: false });
 
     // The new leader had the 100, opens epoch 2 and writes on.
-    const newLeader = await Store.open(`${dir.path}/b`, { sync: 'none' });
-    const feed = await Store.open(`${dir.path}/a`, { sync: 'none' });
+    const newLeader = await Store.open(`${stream.dir.path}/b`, { sync: 'none' });
+    const feed = await Store.open(`${stream.dir.path}/a`, { sync: 'none' });
     for await (const batch of feed.subscribe({ from: 1 })) {
       await newLeader.appendReplicated(batch.record);
       if (batch.lastSeqno === 100) break;
@@ -58,7 +34,7 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await feed.close({ flushMemtable: false });
     await newLeader.startEpoch(2);
     for (let key = 200; key < 205; key++) await newLeader.put(`k${key}`, `new-${key}`);
-    const newPublisher = testPublisher(newLeader, nc, index, names, 2);
+    const newPublisher = testPublisher(newLeader, stream.nc, index, names, 2);
     newPublisher.start();
     await newPublisher.waitForPublished(newLeader.lastSeqno);
 
@@ -69,18 +45,21 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
       warn: (_fields, message) => lines.push(message),
       error: (_fields, message) => lines.push(message),
     };
-    await mkdir(`${dir.path}/a`, { recursive: true });
-    const meta = ClusterMeta.open(`${dir.path}/a/meta.sqlite`, { cluster: 'cut', nodeId: 'a' });
+    await mkdir(`${stream.dir.path}/a`, { recursive: true });
+    const meta = ClusterMeta.open(`${stream.dir.path}/a/meta.sqlite`, {
+      cluster: 'cut',
+      nodeId: 'a',
+    });
     const node = await ReplicationNode.start({
-      nats: nc,
+      nats: stream.nc,
       cluster: 'cut',
       nodeId: 'a',
       url: 'http://a.invalid',
-      dataDirectory: `${dir.path}/a`,
+      dataDirectory: `${stream.dir.path}/a`,
       role: 'follower',
       meta,
       logger,
-      openStore: () => Store.open(`${dir.path}/a`, { sync: 'none' }),
+      openStore: () => Store.open(`${stream.dir.path}/a`, { sync: 'none' }),
     });
     await waitUntil(() => node.store.lastSeqno === newLeader.lastSeqno && node.store.epoch === 2);
     expect(node.status().droppedEntries).to.equal(10);

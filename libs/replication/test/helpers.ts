@@ -1,6 +1,9 @@
+import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import type { Store } from '@strata/store';
-import { LogPublisher, silentLogger } from '../src/index.js';
+import { createTempDirectory, startNatsServer } from '@strata/testing';
+import type { NatsServerHandle } from '@strata/testing';
+import { LogPublisher, ensureLogStream, silentLogger } from '../src/index.js';
 import type { ClusterNames, StreamIndex } from '../src/index.js';
 
 /** A full scan as `key=value@seqno` strings. */
@@ -37,4 +40,44 @@ export function testPublisher(
     logger: silentLogger,
     onFenced: () => undefined,
   });
+}
+
+/** What {@link useLogStream} gives each test. */
+export interface LogStreamFixture {
+  /** A connection to this test's nats-server. */
+  readonly nc: NatsConnection;
+  /** This test's temporary directory. */
+  readonly dir: { readonly path: string };
+}
+
+/**
+ * Registers per-test setup in the calling `describe`: a real nats-server with JetStream on a free
+ * port, a connection, a temporary directory and the cluster's log stream (1 MiB messages); all
+ * stopped and removed after each test.
+ */
+export function useLogStream(names: ClusterNames, tempPrefix: string): LogStreamFixture {
+  let server: NatsServerHandle | undefined;
+  let nc: NatsConnection | undefined;
+  let dir: { path: string; remove(): Promise<void> } | undefined;
+  beforeEach(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    dir = await createTempDirectory(tempPrefix);
+    await ensureLogStream(await nc.jetstreamManager(), names, { maxMessageBytes: 1024 * 1024 });
+  });
+  afterEach(async () => {
+    await nc?.close();
+    await server?.stop();
+    await dir?.remove();
+  });
+  return {
+    get nc(): NatsConnection {
+      if (nc === undefined) throw new Error('useLogStream: no test is running');
+      return nc;
+    },
+    get dir(): { readonly path: string } {
+      if (dir === undefined) throw new Error('useLogStream: no test is running');
+      return dir;
+    },
+  };
 }

@@ -1,46 +1,27 @@
 import { expect } from 'chai';
-import { connect } from 'nats';
-import type { NatsConnection } from 'nats';
 import { Store } from '@strata/store';
-import { createTempDirectory, startNatsServer } from '@strata/testing';
-import type { NatsServerHandle } from '@strata/testing';
 import { LogFollower } from '../src/follower/log-follower.js';
 import type { FollowerStop } from '../src/follower/log-follower.js';
 import { silentLogger } from '../src/logger.js';
 import { clusterNames } from '../src/names.js';
 import { StreamIndex } from '../src/stream-index.js';
-import { scan, testPublisher, waitUntil } from './helpers.js';
-import { ensureLogStream } from '../src/stream-setup.js';
+import { scan, testPublisher, useLogStream, waitUntil } from './helpers.js';
 
 const names = clusterNames('t1');
 const MIB = 1024 * 1024;
 
 describe('LogPublisher and LogFollower over a real nats-server', function () {
   this.timeout(120_000);
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let dir: { path: string; remove(): Promise<void> };
-
-  beforeEach(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
-    dir = await createTempDirectory('replication-');
-    await ensureLogStream(await nc.jetstreamManager(), names, { maxMessageBytes: MIB });
-  });
-  afterEach(async () => {
-    await nc.close();
-    await server.stop();
-    await dir.remove();
-  });
+  const stream = useLogStream(names, 'replication-');
 
   it('a follower converges with the leader: same seqnos, same bytes, same scan', async () => {
-    const leader = await Store.open(`${dir.path}/leader`, { sync: 'none' });
-    const follower = await Store.open(`${dir.path}/follower`, { sync: 'none' });
-    const jsm = await nc.jetstreamManager();
+    const leader = await Store.open(`${stream.dir.path}/leader`, { sync: 'none' });
+    const follower = await Store.open(`${stream.dir.path}/follower`, { sync: 'none' });
+    const jsm = await stream.nc.jetstreamManager();
     const index = new StreamIndex(jsm, names, 64 * MIB);
-    const publisher = testPublisher(leader, nc, index, names, 1);
+    const publisher = testPublisher(leader, stream.nc, index, names, 1);
     const stops: FollowerStop[] = [];
-    const applier = new LogFollower(follower, nc.jetstream(), index, {
+    const applier = new LogFollower(follower, stream.nc.jetstream(), index, {
       names,
       maxMessageBytes: 512 * 1024,
       maxRecordBytes: 64 * MIB,
@@ -74,7 +55,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     expect(publisher.stats().messages).to.be.below(5_000);
 
     // Forged messages: refused, data intact, replication goes on.
-    const js = nc.jetstream();
+    const js = stream.nc.jetstream();
     const refusedBefore = applier.stats().refusedMessages;
     await js.publish(names.logSubject, Buffer.from('garbage bytes, not a record'));
     const good = (await leader.readRecord(leader.lastSeqno)) as Buffer;
@@ -85,7 +66,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     await leader.put('after', 'forgery');
     // A record larger than a message travels in parts.
     await leader.put('big', Buffer.alloc(3 * MIB, 7));
-    const fresh = testPublisher(leader, nc, index, names, 1);
+    const fresh = testPublisher(leader, stream.nc, index, names, 1);
     fresh.start();
     await waitUntil(() => follower.lastSeqno === leader.lastSeqno);
     expect(applier.stats().refusedMessages).to.equal(refusedBefore + 2);
@@ -103,7 +84,7 @@ describe('LogPublisher and LogFollower over a real nats-server', function () {
     const refusedBeforeForgery = applier.stats().refusedMessages;
     const lastBeforeForgery = follower.lastSeqno;
     // A store of its own makes well-formed records: epoch 1 at the follower's next seqno...
-    const forger = await Store.open(`${dir.path}/forger`, { sync: 'none' });
+    const forger = await Store.open(`${stream.dir.path}/forger`, { sync: 'none' });
     for (let seqno = 1; seqno <= next; seqno++) await forger.put(`f${seqno}`, 'forged');
     await js.publish(names.logSubject, await forger.readRecord(next));
     // ...epoch 3 a hundred seqnos ahead (a gap)...
