@@ -7,6 +7,7 @@ import { RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './
 import { RecordScanner, ShortReadError, containsValidRecord } from './record-scanner.js';
 import type { DamageKind } from './record-scanner.js';
 import { maybeIndex, newSegmentFile, parseSegmentFileName } from './segment-file.js';
+import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from './seek-index-file.js';
 import type { SegmentFile } from './segment-file.js';
 
 /** The last record of a log: where the next append continues from. */
@@ -63,9 +64,19 @@ interface Damage {
 /**
  * Lists, verifies and repairs the segments of a log directory (see {@link RecoveryMode}). The
  * directory must exist. Torn tails are cut and fsynced here; nothing else is ever modified in
- * `strict` mode.
+ * `strict` mode, except that a writable open removes seek-index sidecars no sealed segment can use.
  */
 export async function recoverLog(
+  directory: string,
+  options: ResolvedWalOptions,
+): Promise<RecoveredLog> {
+  const recovered = await recoverSegments(directory, options);
+  if (!options.readOnly)
+    await removeUnusableSeekIndexFiles(options.fileSystem, directory, recovered.segments);
+  return recovered;
+}
+
+async function recoverSegments(
   directory: string,
   options: ResolvedWalOptions,
 ): Promise<RecoveredLog> {
@@ -127,7 +138,10 @@ export async function recoverLog(
         damage: damage.kind as DamageKind,
       };
       if (options.readOnly) segment.sizeBytes = damage.offset;
-      else await truncateSegment(fs, segment, damage.offset);
+      else {
+        await removeSidecars(fs, directory, [segment]);
+        await truncateSegment(fs, segment, damage.offset);
+      }
       segment.indexed = true;
       tail = outcome.tail ?? tail;
       verified++;
@@ -431,6 +445,24 @@ async function validDataFollows(
   }
 }
 
+/** Removes the seek-index sidecars of `segments`, durably, before they are cut or moved. */
+async function removeSidecars(
+  fs: FileSystem,
+  directory: string,
+  segments: readonly SegmentFile[],
+): Promise<void> {
+  let removedAny = false;
+  try {
+    for (const segment of segments) {
+      segment.seekHint = undefined;
+      if (await removeSeekIndexFile(fs, segment)) removedAny = true;
+    }
+    if (removedAny) await fs.syncDirectory(directory);
+  } catch (error) {
+    throw ioError('remove seek index', directory, error);
+  }
+}
+
 async function truncateSegment(
   fs: FileSystem,
   segment: SegmentFile,
@@ -462,6 +494,9 @@ async function quarantineFrom(
   const droppedFiles: string[] = [];
   let droppedBytes = 0;
   try {
+    // The sidecars of the cut segment and of those set aside go first (a cut segment may grow
+    // back to the same size with other records); the quarantine keeps only log bytes.
+    await removeSidecars(fs, directory, segments.slice(damage.segmentIndex));
     await fs.mkdir(quarantine);
     // A segment damaged at its very start goes whole (its name may not continue the log), unless
     // it is the only one. Otherwise keep a copy of the cut-off bytes for forensics, then truncate.

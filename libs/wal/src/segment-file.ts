@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { SeekIndexFile } from './seek-index-file.js';
 
 /**
  * One segment of the log: a file named by the seqno of its first record, holding whole records
@@ -16,6 +17,12 @@ export interface SegmentFile {
   indexOffsets: number[];
   /** True once the whole segment was verified and indexed. */
   indexed: boolean;
+  /**
+   * While `indexed` is false: the seek index read from the segment's sidecar file, a hint that is
+   * checked against the record it points to at every use. `undefined` until looked for; `'none'`
+   * when there is no usable sidecar (or it was wrong once), so seeking verifies the segment in full.
+   */
+  seekHint: SeekIndexFile | 'none' | undefined;
   /** Chain and checksum of the last record, once known: the next record chains from them. */
   lastChain: number | undefined;
   lastChecksum: number | undefined;
@@ -57,6 +64,7 @@ export function newSegmentFile(
     indexSeqnos: [],
     indexOffsets: [],
     indexed: false,
+    seekHint: undefined,
     lastChain: undefined,
     lastChecksum: undefined,
     lastEpoch: undefined,
@@ -80,9 +88,23 @@ export function maybeIndex(
   }
 }
 
-/** The offset of the last indexed record whose first seqno is at most `seqno` (0 if none). */
-export function seekOffset(segment: SegmentFile, seqno: number): number {
-  const seqnos = segment.indexSeqnos;
+/** A sparse seek index: record start offsets and their first seqnos, both ascending. */
+export interface SeekIndex {
+  readonly indexSeqnos: readonly number[];
+  readonly indexOffsets: readonly number[];
+}
+
+/**
+ * The last entry of `index` whose seqno is at most `seqno`, or the segment's start (offset 0,
+ * `firstSeqno`) if there is none: where a scan for `seqno` starts, and the first seqno of the record
+ * found there.
+ */
+export function seekEntry(
+  index: SeekIndex,
+  firstSeqno: number,
+  seqno: number,
+): { offset: number; seqno: number } {
+  const seqnos = index.indexSeqnos;
   let low = 0;
   let high = seqnos.length - 1;
   let found = -1;
@@ -95,5 +117,6 @@ export function seekOffset(segment: SegmentFile, seqno: number): number {
       high = middle - 1;
     }
   }
-  return found < 0 ? 0 : (segment.indexOffsets[found] as number);
+  if (found < 0) return { offset: 0, seqno: firstSeqno };
+  return { offset: index.indexOffsets[found] as number, seqno: seqnos[found] as number };
 }

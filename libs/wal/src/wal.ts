@@ -11,7 +11,13 @@ import { removeCleanCloseMarker, writeCleanCloseMarker } from './clean-close-mar
 import { checkOrder, recoverLog, verifySegment } from './recovery.js';
 import type { LogTail, RecoveryReport } from './recovery.js';
 import { segmentsToDrop } from './retention.js';
-import { maybeIndex, newSegmentFile, seekOffset } from './segment-file.js';
+import { maybeIndex, newSegmentFile, seekEntry } from './segment-file.js';
+import {
+  readSeekIndexFile,
+  removeSeekIndexFile,
+  seekIndexOf,
+  writeSeekIndexFile,
+} from './seek-index-file.js';
 import type { SegmentFile } from './segment-file.js';
 
 /** Lifecycle of a {@link Wal}: `failed` means a write or fsync failed and appends are refused. */
@@ -389,19 +395,36 @@ export class Wal {
     let expectedSeqno: number | undefined;
     while (segment) {
       if (segment.firstSeqno > toSeqno) return;
-      if (!segment.indexed) await this.indexSegment(segment);
+      // Only a read that starts inside a segment needs its seek index; one that starts at the
+      // segment's first record checks every record as it reads them, so it needs no pre-scan.
+      const start =
+        expectedSeqno === undefined && fromSeqno > segment.firstSeqno
+          ? await this.seekStart(segment, fromSeqno)
+          : { offset: 0, seqno: segment.firstSeqno, hinted: false };
+      let hintRejected = false;
       const handle = await this.openSegmentForRead(segment, fromSeqno);
       try {
-        const startOffset = expectedSeqno === undefined ? seekOffset(segment, fromSeqno) : 0;
         const scanner = new RecordScanner(
           handle,
-          startOffset,
+          start.offset,
           segment.sizeBytes,
           this.options.readChunkBytes,
           this.options.maxRecordBytes,
         );
+        let checkHint = start.hinted;
         while (true) {
-          const outcome = await this.scanNext(scanner, segment);
+          let outcome: 'record' | 'end';
+          if (checkHint) {
+            checkHint = false;
+            const checked = await this.scanHintedRecord(scanner, segment, start.seqno);
+            if (checked === 'wrong') {
+              hintRejected = true;
+              break;
+            }
+            outcome = checked;
+          } else {
+            outcome = await this.scanNext(scanner, segment);
+          }
           if (outcome === 'end') {
             // The active segment may have grown while we were reading it.
             if (this.isActive(segment) && segment.sizeBytes > scanner.position) {
@@ -453,6 +476,12 @@ export class Wal {
       } finally {
         await handle.close();
       }
+      if (hintRejected) {
+        // Nothing was yielded from this segment: seek again, now through a full verification,
+        // which reports real damage with its file and offset.
+        segment.seekHint = 'none';
+        continue;
+      }
       segment = this.segmentAfter(segment);
       if (segment && expectedSeqno !== undefined && segment.firstSeqno !== expectedSeqno) {
         throw corruptionError(
@@ -486,6 +515,9 @@ export class Wal {
     );
     const dropped = this.segmentList.splice(0, count);
     for (const segment of dropped) {
+      // The sidecar goes first, so none outlives its segment; one left behind by a failure here
+      // matches no segment, so no reader uses it, and the next writable open removes it.
+      await removeSeekIndexFile(this.fs, segment).catch(() => undefined);
       try {
         await this.fs.unlink(segment.path);
       } catch (error) {
@@ -586,9 +618,22 @@ export class Wal {
     await removeCleanCloseMarker(this.fs, this.directory).catch((error: unknown) => {
       throw this.failStop(ioError('remove clean-close marker', this.directory, error));
     });
+    const dropWhole = offset === 0 && index > 0;
+    // The segment that becomes the last one (cut, or active again) and those dropped lose their
+    // sidecars before anything is cut, durably: a cut segment can grow back to the same size
+    // with other records, and its old sidecar must not come back after a power loss.
+    try {
+      let removedAny = false;
+      for (const stale of this.segmentList.slice(dropWhole ? index - 1 : index)) {
+        stale.seekHint = undefined;
+        if (await removeSeekIndexFile(this.fs, stale)) removedAny = true;
+      }
+      if (removedAny) await this.fs.syncDirectory(this.directory);
+    } catch (error) {
+      throw this.failStop(ioError('remove seek index', this.directory, error));
+    }
     await this.activeHandle?.close();
     this.activeHandle = undefined;
-    const dropWhole = offset === 0 && index > 0;
     const removed = this.segmentList.splice(dropWhole ? index : index + 1);
     try {
       for (const dropped of removed) await this.fs.unlink(dropped.path);
@@ -814,6 +859,7 @@ export class Wal {
       await this.activeHandle.close();
       this.activeHandle = undefined;
       previous.indexed = true;
+      await this.writeSeekIndex(previous);
     }
     const segment = newSegmentFile(this.directory, firstSeqno, 0, this.options.now());
     try {
@@ -830,6 +876,21 @@ export class Wal {
     this.segmentList.push(segment);
     this.writtenBytes = 0;
     return segment;
+  }
+
+  /**
+   * Writes the sidecar of a just-sealed segment (see seek-index-file.ts), before the next segment
+   * is created, so the directory fsync that follows also covers its name. A failure only costs a
+   * later reader a full scan of the segment: it never fails the append that triggered the rotation.
+   */
+  private async writeSeekIndex(segment: SegmentFile): Promise<void> {
+    const content = seekIndexOf(segment);
+    if (!content) return;
+    try {
+      await writeSeekIndexFile(this.fs, segment.path, content);
+    } catch (error) {
+      void error;
+    }
   }
 
   private async handleWriteFailure(group: PendingAppend[], error: unknown): Promise<void> {
@@ -1064,6 +1125,49 @@ export class Wal {
       });
     }
     return outcome;
+  }
+
+  /**
+   * Where a read of `seqno` starts in `segment`: from the full index if the segment is indexed,
+   * else from its sidecar's seek index if there is a usable one (`hinted`: the record found there
+   * must be checked), else after verifying and indexing the segment in full.
+   */
+  private async seekStart(
+    segment: SegmentFile,
+    seqno: number,
+  ): Promise<{ offset: number; seqno: number; hinted: boolean }> {
+    if (!segment.indexed && !this.isActive(segment)) {
+      if (segment.seekHint === undefined) {
+        const loaded = await readSeekIndexFile(this.fs, segment);
+        // Another reader may have settled it meanwhile (or found the hint wrong): keep that.
+        if (segment.seekHint === undefined) segment.seekHint = loaded ?? 'none';
+      }
+      const hint = segment.seekHint;
+      if (!segment.indexed && hint !== 'none' && hint !== undefined)
+        return { ...seekEntry(hint, segment.firstSeqno, seqno), hinted: true };
+    }
+    if (!segment.indexed) await this.indexSegment(segment);
+    return { ...seekEntry(segment, segment.firstSeqno, seqno), hinted: false };
+  }
+
+  /**
+   * Reads the record at a seek offset that came from a sidecar. `wrong` (never CORRUPTION) when it
+   * is not an intact record starting at `expectedSeqno`: the hint was stale or damaged, and only a
+   * full verification may call the segment corrupt. I/O errors are real and thrown.
+   */
+  private async scanHintedRecord(
+    scanner: RecordScanner,
+    segment: SegmentFile,
+    expectedSeqno: number,
+  ): Promise<'record' | 'wrong'> {
+    let outcome: 'record' | 'end';
+    try {
+      outcome = await this.scanNext(scanner, segment);
+    } catch (error) {
+      if (error instanceof StrataError && error.code === 'CORRUPTION') return 'wrong';
+      throw error;
+    }
+    return outcome === 'record' && scanner.header.firstSeqno === expectedSeqno ? 'record' : 'wrong';
   }
 
   /** Verifies and indexes a sealed segment that open did not scan (once per process). */
