@@ -122,6 +122,8 @@ export class Store {
   private readonly notifier: CommitNotifier;
   private readonly recent: RecentRecords;
   private readonly jobs: BackgroundJobs;
+  /** Applies replicated records (one instance: applying allocates nothing per record). */
+  private readonly recordApplier: RecordApplier;
   private inFlightWrites = 0;
   private writesDrained: (() => void) | undefined;
   private subscriberCount = 0;
@@ -141,6 +143,7 @@ export class Store {
     this.epochValue = Math.max(options.epoch, wal.lastEpoch);
     this.notifier = new CommitNotifier(appliedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
+    this.recordApplier = new RecordApplier(tree, 0);
     this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
       this.failStop(error, 'background flush or compaction failed'),
     );
@@ -341,8 +344,8 @@ export class Store {
     this.inFlightWrites++;
     try {
       const appended = await this.wal.appendRecord(record, refuseRangeDeletes);
-      this.apply(appended.firstSeqno, appended.batch.entries, appended.bytes);
-      if (appended.batch.epoch > this.epochValue) this.epochValue = appended.batch.epoch;
+      this.applyRecord(appended.firstSeqno, appended.lastSeqno, appended.bytes);
+      if (appended.epoch > this.epochValue) this.epochValue = appended.epoch;
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, duplicate: false };
     } catch (error) {
       throw this.onWriteError(error);
@@ -442,7 +445,22 @@ export class Store {
       else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, firstSeqno + index);
       // EpochStart takes a seqno and changes no key; DeleteRange is refused before the append.
     }
-    const lastSeqno = firstSeqno + entries.length - 1;
+    this.applied(firstSeqno, firstSeqno + entries.length - 1, record);
+  }
+
+  /** Applies a record the log verified, straight from its bytes (replicated appends). */
+  private applyRecord(firstSeqno: number, lastSeqno: number, record: Buffer): void {
+    invariant(
+      firstSeqno === this.notifier.applied + 1,
+      `record at ${firstSeqno} applied after ${this.notifier.applied}`,
+    );
+    this.recordApplier.firstSeqno = firstSeqno;
+    visitEntries(record, this.recordApplier);
+    this.applied(firstSeqno, lastSeqno, record);
+  }
+
+  /** What follows every applied batch: visibility, the change feed, history and flushing. */
+  private applied(firstSeqno: number, lastSeqno: number, record: Buffer): void {
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
     this.notifier.advance(lastSeqno);
     // Move the floor in steps of a quarter window, not on every write.
@@ -798,7 +816,7 @@ export class Store {
         },
       );
     }
-    const applier = new ReplayApplier(this.tree, flushedSeqno);
+    const applier = new RecordApplier(this.tree, flushedSeqno);
     for await (const record of this.wal.readRecords({ fromSeqno })) {
       applier.firstSeqno = record.firstSeqno;
       try {
@@ -830,16 +848,17 @@ export class Store {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Applies replayed log entries to the tree straight from the record bytes (recovery replays the
- * whole unflushed tail: no entry objects or views).
+ * Applies log entries to the tree straight from the record bytes, without entry objects or views
+ * (recovery replays the whole unflushed tail; followers apply every replicated record). Entries at
+ * or below `skipThroughSeqno` are already in the tree.
  */
-class ReplayApplier implements EntryVisitor {
+class RecordApplier implements EntryVisitor {
   /** First seqno of the record being visited. */
   firstSeqno = 0;
 
   constructor(
     private readonly tree: Tree,
-    private readonly flushedSeqno: number,
+    private readonly skipThroughSeqno: number,
   ) {}
 
   entry(
@@ -852,7 +871,7 @@ class ReplayApplier implements EntryVisitor {
     valueLength: number,
   ): void {
     const seqno = this.firstSeqno + index;
-    if (seqno <= this.flushedSeqno) return;
+    if (seqno <= this.skipThroughSeqno) return;
     if (op === LogOp.Put) {
       this.tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
     } else if (op === LogOp.Delete) {
@@ -867,13 +886,17 @@ class ReplayApplier implements EntryVisitor {
 }
 
 /** Range deletes are in the log format, but this engine has no range tombstones. */
-function refuseRangeDeletes(batch: LogBatch): void {
-  for (const entry of batch.entries) {
-    if (entry.op === LogOp.DeleteRange) {
+const rangeDeleteRefusal: EntryVisitor = {
+  entry(op) {
+    if (op === LogOp.DeleteRange) {
       throw new StrataError(
         'INVALID_ARGUMENT',
         'range deletes are not supported by this store version',
       );
     }
-  }
+  },
+};
+
+function refuseRangeDeletes(record: Buffer): void {
+  visitEntries(record, rangeDeleteRefusal);
 }

@@ -2,7 +2,8 @@ import protobuf from 'protobufjs/minimal.js';
 import { StrataError, crc32c, invariant } from '@strata/core';
 import { strata } from './generated/log.js';
 import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
-import { decodeBatch } from './fast-decode.js';
+import { decodeBatch, visitEntries } from './fast-decode.js';
+import type { EntryVisitor } from './fast-decode.js';
 import { encodedBatchBytes, writeBatch } from './fast-encode.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
@@ -57,13 +58,73 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
   if (op !== 1 && op !== 2 && op !== 3 && op !== 4) {
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} has an unknown op ${String(op)}`);
   }
-  if (op === 4) {
+  if (!(key instanceof Uint8Array)) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);
+  }
+  if (!(value instanceof Uint8Array)) {
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} value must be bytes`);
+  }
+  checkEntryLimits(op, index, key.byteLength, value.byteLength, limits);
+  if (op === 3 && Buffer.compare(key, value) >= 0) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `entry ${index} is a range delete whose end is not after its start`,
+    );
+  }
+}
+
+/**
+ * Checks the entries of a framed record in place (no entry objects): the rules and limits of
+ * {@link validateBatch}, with its error codes. Throws a plain Error when the bytes are malformed.
+ */
+export function validateRecordEntries(record: Buffer, limits: BatchLimits): void {
+  entryCheck.limits = limits;
+  visitEntries(record, entryCheck);
+}
+
+class EntryCheck implements EntryVisitor {
+  limits: BatchLimits = { maxKeyBytes: 0, maxValueBytes: 0, maxRecordBytes: 0 };
+
+  entry(
+    op: number,
+    index: number,
+    record: Buffer,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    checkEntryLimits(op, index, keyLength, valueLength, this.limits);
+    // compare(target range, source range) orders the source (the key) against the target.
     if (
-      !(key instanceof Uint8Array) ||
-      key.byteLength !== 0 ||
-      !(value instanceof Uint8Array) ||
-      value.byteLength !== 0
+      op === 3 &&
+      record.compare(
+        record,
+        valueStart,
+        valueStart + valueLength,
+        keyStart,
+        keyStart + keyLength,
+      ) >= 0
     ) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `entry ${index} is a range delete whose end is not after its start`,
+      );
+    }
+  }
+}
+const entryCheck = new EntryCheck();
+
+/** The size and shape rules of one entry (op already known to be 1 to 4). */
+function checkEntryLimits(
+  op: number,
+  index: number,
+  keyLength: number,
+  valueLength: number,
+  limits: BatchLimits,
+): void {
+  if (op === 4) {
+    if (keyLength !== 0 || valueLength !== 0) {
       throw new StrataError(
         'INVALID_ARGUMENT',
         `entry ${index} is an epoch start and must have an empty key and value`,
@@ -71,37 +132,28 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
     }
     return;
   }
-  if (!(key instanceof Uint8Array) || key.byteLength === 0) {
+  if (keyLength === 0) {
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);
   }
-  if (key.byteLength > limits.maxKeyBytes) {
+  if (keyLength > limits.maxKeyBytes) {
     throw new StrataError(
       'KEY_TOO_LARGE',
-      `entry ${index} key is ${key.byteLength} bytes; the limit is ${limits.maxKeyBytes}`,
-      { details: { sizeBytes: key.byteLength, limitBytes: limits.maxKeyBytes } },
+      `entry ${index} key is ${keyLength} bytes; the limit is ${limits.maxKeyBytes}`,
+      { details: { sizeBytes: keyLength, limitBytes: limits.maxKeyBytes } },
     );
-  }
-  if (!(value instanceof Uint8Array)) {
-    throw new StrataError('INVALID_ARGUMENT', `entry ${index} value must be bytes`);
   }
   const maxValueBytes = op === 3 ? limits.maxKeyBytes : limits.maxValueBytes;
-  if (value.byteLength > maxValueBytes) {
+  if (valueLength > maxValueBytes) {
     throw new StrataError(
       op === 3 ? 'KEY_TOO_LARGE' : 'VALUE_TOO_LARGE',
-      `entry ${index} value is ${value.byteLength} bytes; the limit is ${maxValueBytes}`,
-      { details: { sizeBytes: value.byteLength, limitBytes: maxValueBytes } },
+      `entry ${index} value is ${valueLength} bytes; the limit is ${maxValueBytes}`,
+      { details: { sizeBytes: valueLength, limitBytes: maxValueBytes } },
     );
   }
-  if (op === 2 && value.byteLength !== 0) {
+  if (op === 2 && valueLength !== 0) {
     throw new StrataError(
       'INVALID_ARGUMENT',
       `entry ${index} is a delete and must have an empty value`,
-    );
-  }
-  if (op === 3 && Buffer.compare(key, value) >= 0) {
-    throw new StrataError(
-      'INVALID_ARGUMENT',
-      `entry ${index} is a range delete whose end is not after its start`,
     );
   }
 }

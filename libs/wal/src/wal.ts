@@ -1,11 +1,17 @@
 import { StrataError, corruptionError, crc32c, errnoOf, invariant, ioError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import { decodeRecord, encodeRecord, validateBatch } from './batch-codec.js';
+import { decodeRecord, encodeRecord, validateBatch, validateRecordEntries } from './batch-codec.js';
 import type { BatchLimits } from './batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './log-batch.js';
 import { resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
-import { INITIAL_CHAIN, RECORD_HEADER_BYTES, nextChain } from './record-format.js';
+import {
+  INITIAL_CHAIN,
+  RECORD_HEADER_BYTES,
+  newRecordHeader,
+  nextChain,
+  readRecordHeader,
+} from './record-format.js';
 import { RecordScanner, ShortReadError } from './record-scanner.js';
 import { removeCleanCloseMarker, writeCleanCloseMarker } from './clean-close-marker.js';
 import { checkOrder, recoverLog, verifySegment } from './recovery.js';
@@ -106,6 +112,8 @@ export class Wal {
   private failure: StrataError | undefined;
   private readonly fs: FileSystem;
   private readonly limits: BatchLimits;
+  /** Reused by appendRecord: the header fields are copied out before anything awaits. */
+  private readonly appendRecordHeader = newRecordHeader();
   private readonly segmentList: SegmentFile[];
   private activeHandle: FileHandle | undefined;
   /** Bytes written to the active segment (visible once `visibleBytes` catches up). */
@@ -287,15 +295,16 @@ export class Wal {
 
   /**
    * Appends a record produced by another log (a follower applying its leader's record), byte for
-   * byte. Checks checksum and structure (CORRUPTION), position (OUT_OF_SEQUENCE), epoch
-   * (STALE_EPOCH) and, unless the log is empty, that it chains from the last record (DIVERGED).
-   * `check` sees the decoded batch before anything is admitted and may refuse it by throwing; the
-   * result carries the batch, so the caller need not decode the record again.
+   * byte. Checks checksum and structure (CORRUPTION), entries against the limits (their codes),
+   * position (OUT_OF_SEQUENCE), epoch (STALE_EPOCH) and, unless the log is empty, that it chains
+   * from the last record (DIVERGED). `check` sees the verified record before anything is admitted
+   * and may refuse it by throwing. Nothing is decoded into objects: callers walk the entries with
+   * {@link visitEntries}.
    */
   appendRecord(
     record: Uint8Array,
-    check?: (batch: LogBatch) => void,
-  ): Promise<AppendResult & { readonly batch: LogBatch }> {
+    check?: (record: Buffer) => void,
+  ): Promise<AppendResult & { readonly epoch: number }> {
     try {
       this.checkWritable();
       const bytes = Buffer.isBuffer(record)
@@ -317,11 +326,10 @@ export class Wal {
       if (crc32c(bytes.subarray(RECORD_HEADER_BYTES)) !== checksum) {
         throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
       }
-      // One full decode checks the structure and yields the header fields (no separate scan).
-      let header: LogBatch;
+      const header = readRecordHeader(bytes, this.appendRecordHeader);
       try {
-        header = decodeRecord(bytes);
-        validateBatch(header, this.limits);
+        if (header === undefined) throw new Error('not a well-formed batch');
+        validateRecordEntries(bytes, this.limits);
       } catch (error) {
         if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
         throw new StrataError(
@@ -330,30 +338,23 @@ export class Wal {
           { cause: error },
         );
       }
-      check?.(header);
-      this.checkPosition(header.firstSeqno, header.epoch);
-      if (this.hasPredecessor && header.chain !== this.nextChain) {
+      const { epoch, firstSeqno, chain } = header;
+      const lastSeqno = firstSeqno + header.entryCount - 1;
+      check?.(bytes);
+      this.checkPosition(firstSeqno, epoch);
+      if (this.hasPredecessor && chain !== this.nextChain) {
         throw new StrataError(
           'DIVERGED',
-          `record ${header.firstSeqno} does not chain from this log's history`,
+          `record ${firstSeqno} does not chain from this log's history`,
           {
-            details: {
-              seqno: header.firstSeqno,
-              expectedChain: this.nextChain,
-              actualChain: header.chain,
-            },
+            details: { seqno: firstSeqno, expectedChain: this.nextChain, actualChain: chain },
           },
         );
       }
-      const batch = header;
-      return this.enqueue(
-        bytes,
-        header.firstSeqno,
-        header.lastSeqno,
-        header.epoch,
-        header.chain,
-        checksum,
-      ).then((result) => ({ ...result, batch }));
+      return this.enqueue(bytes, firstSeqno, lastSeqno, epoch, chain, checksum).then((result) => ({
+        ...result,
+        epoch,
+      }));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }

@@ -6,6 +6,7 @@ import {
   decodeRecordWithProtobufjs,
   encodeRecord,
   encodeRecordWithProtobufjs,
+  validateRecordEntries,
   validateBatch,
 } from '../src/batch-codec.js';
 import { RECORD_HEADER_BYTES, newRecordHeader, scanPayload } from '../src/record-format.js';
@@ -255,6 +256,62 @@ describe('entry visitor (replay without entry objects)', () => {
     const unknownOp = Buffer.from(bytes);
     unknownOp[opAt + 1] = 9;
     expect(() => visited(unknownOp)).to.throw(/unknown op 9/);
+  });
+});
+
+describe('in-place entry validation (replicated records)', () => {
+  it('refuses exactly what validateBatch refuses, with the same code', () => {
+    const codeOf = (fn: () => void): string | undefined => {
+      try {
+        fn();
+        return undefined;
+      } catch (error) {
+        return (error as { code?: string }).code ?? 'plain';
+      }
+    };
+    fc.assert(
+      fc.property(
+        batchArbitrary,
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 0, max: 320 }),
+        (batch, maxKeyBytes, maxValueBytes) => {
+          // Encoded under generous limits, checked under tight ones.
+          const { bytes } = encodeRecord(batch, batch.timestampMs!, 7, limits);
+          const tight = { ...limits, maxKeyBytes, maxValueBytes };
+          expect(codeOf(() => validateRecordEntries(bytes, tight))).to.equal(
+            codeOf(() => validateBatch(batch, tight)),
+          );
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses a delete with a value and a range delete whose end is not after its start', () => {
+    const record = (entries: LogEntry[]): Buffer =>
+      encodeRecordWithProtobufjs({ epoch: 1, firstSeqno: 1, entries }, 1, 1, limits).bytes;
+    const b = (text: string): Buffer => Buffer.from(text);
+    expect(() =>
+      validateRecordEntries(record([{ op: LogOp.Delete, key: b('k'), value: b('v') }]), limits),
+    )
+      .to.throw()
+      .with.property('code', 'INVALID_ARGUMENT');
+    for (const end of ['a', 'b']) {
+      expect(() =>
+        validateRecordEntries(
+          record([{ op: LogOp.DeleteRange, key: b('b'), value: b(end) }]),
+          limits,
+        ),
+      )
+        .to.throw(/range delete/)
+        .with.property('code', 'INVALID_ARGUMENT');
+    }
+    expect(() =>
+      validateRecordEntries(
+        record([{ op: LogOp.DeleteRange, key: b('b'), value: b('c') }]),
+        limits,
+      ),
+    ).to.not.throw();
   });
 });
 
