@@ -7,12 +7,12 @@ import type { Cursor } from '../iterators/cursor.js';
 import { NEEDS_IO } from '../iterators/cursor.js';
 import { MergeCursor } from '../iterators/merge-cursor.js';
 import type { SharedMemtableState } from '../memtable/memtable.js';
-import { Memtable } from '../memtable/memtable.js';
-import { MemtableCursor } from '../memtable/memtable-cursor.js';
+import { Memtable, NIL } from '../memtable/memtable.js';
 import type { SegmentMetadata, SegmentMetadataJson } from '../segment/metadata.js';
 import { metadataFromJson, metadataToJson } from '../segment/metadata.js';
 import { Segment } from '../segment/segment.js';
 import { SegmentCursor } from '../segment/segment-cursor.js';
+import type { SegmentWriterOptions } from '../segment/writer.js';
 import { SegmentWriter } from '../segment/writer.js';
 import { compareKeys } from '../util/bytes.js';
 
@@ -67,19 +67,21 @@ export async function runJob(
   fileSystem: FileSystem,
 ): Promise<SegmentMetadataJson[]> {
   if (job.kind === 'flush') {
-    const memtable = Memtable.fromShared(job.memtable);
-    const cursor = new MemtableCursor(memtable, 'forward', undefined);
-    const metas = await writeMerged(cursor, {
-      fileSystem,
-      folder: job.folder,
-      writer: job.writer,
-      nextId: singleId(job.segmentId),
-      targetSegmentSizeBytes: Number.POSITIVE_INFINITY,
-      gcWatermark: job.gcWatermark,
-      canDropTombstone: () => false,
-      newestDataAtMs: job.nowMs,
-    });
-    return metas.map(metadataToJson);
+    const meta = await writeMemtable(
+      Memtable.fromShared(job.memtable),
+      {
+        fileSystem,
+        folder: job.folder,
+        id: job.segmentId,
+        blockSizeBytes: job.writer.blockSizeBytes,
+        restartInterval: job.writer.restartInterval,
+        bloomBitsPerKey: job.writer.bloomBitsPerKey,
+        compression: job.writer.compression,
+        newestDataAtMs: job.nowMs,
+      },
+      job.gcWatermark,
+    );
+    return meta ? [metadataToJson(meta)] : [];
   }
   const context = {
     blockCache: new BlockCache(0),
@@ -116,16 +118,102 @@ export async function runJob(
   }
 }
 
-function singleId(id: number): () => number | undefined {
-  let used = false;
-  return () => {
-    if (used) return undefined;
-    used = true;
-    return id;
-  };
+/**
+ * Writes a sealed memtable to one segment, with the garbage collection of {@link writeMerged}
+ * (flushes never drop tombstones, so the newest version of every key is kept): this is that loop
+ * specialised to a memtable, copying each entry from the memtable's slabs straight into the block
+ * (a key view and a value view per entry were about a sixth of a flush). Returns `undefined`
+ * (and writes no file) for an empty memtable.
+ */
+export async function writeMemtable(
+  memtable: Memtable,
+  options: SegmentWriterOptions,
+  gcWatermark: number,
+): Promise<SegmentMetadata | undefined> {
+  const writer = await SegmentWriter.create(options);
+  try {
+    const batch = new Int32Array(BATCH_ENTRIES);
+    let previous = NIL;
+    // Seqno of the entry written last; since the first version of every key is written, it is a
+    // version of the current key whenever the key did not change.
+    let writtenSeqno = 0;
+    let next = memtable.first();
+    while (next !== NIL) {
+      let count = 0;
+      for (; count < BATCH_ENTRIES && next !== NIL; count++) {
+        batch[count] = next;
+        next = memtable.next(next);
+      }
+      touchSink.value += touchEntries(memtable, batch, count);
+      for (let i = 0; i < count; i++) {
+        const position = batch[i]!;
+        const seqno = memtable.seqnoAt(position);
+        // Versions of a key come newest first. A repeat of the version just written is shadowed
+        // by it; after the newest version below the watermark no version can be read again.
+        if (
+          previous !== NIL &&
+          memtable.sameKeyAt(position, previous) &&
+          (seqno === writtenSeqno || writtenSeqno < gcWatermark)
+        ) {
+          previous = position;
+          continue;
+        }
+        previous = position;
+        writtenSeqno = seqno;
+        const slab = memtable.slabAt(position);
+        const keyOffset = memtable.keyOffsetAt(position);
+        const keyLength = memtable.keyLengthAt(position);
+        const drain = writer.addFrom(
+          slab,
+          keyOffset,
+          keyLength,
+          slab,
+          keyOffset + keyLength,
+          memtable.valueLengthAt(position),
+          seqno,
+          memtable.kindAt(position),
+        );
+        if (drain) await writer.drain();
+      }
+    }
+    return await writer.finish();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
 }
 
-interface MergeOutput {
+/**
+ * Entries a flush touches before writing them. A memtable keeps entries in its slabs in insertion
+ * order, so a flush of randomly inserted keys misses the cache on nearly every entry's record,
+ * seqno and bytes, and each miss stalls the loop in turn. Touching a batch first, in a tight loop
+ * of loads independent of each other, lets the misses overlap; the batch is then written from the
+ * cache (random 16-byte keys: about a fifth faster; keys inserted in order: about 5% slower).
+ */
+const BATCH_ENTRIES = 32;
+/** Bytes of an entry touched ahead: a few cache lines; longer values stream well anyway. */
+const TOUCH_BYTES = 256;
+
+/** Where touched bytes go, so that the loads are not optimized away. */
+const touchSink = { value: 0 };
+
+function touchEntries(memtable: Memtable, batch: Int32Array, count: number): number {
+  let sink = 0;
+  for (let i = 0; i < count; i++) {
+    const position = batch[i]!;
+    const slab = memtable.slabAt(position);
+    const start = memtable.keyOffsetAt(position);
+    const length = memtable.keyLengthAt(position) + memtable.valueLengthAt(position);
+    const end = start + (length < TOUCH_BYTES ? length : TOUCH_BYTES);
+    sink += memtable.seqnoAt(position) + memtable.kindAt(position);
+    for (let at = start; at < end; at += 64) sink += slab[at]!;
+    if (end > start) sink += slab[end - 1]!;
+  }
+  return sink;
+}
+
+/** Where and how {@link writeMerged} writes its output segments. */
+export interface MergeOutput {
   readonly fileSystem: FileSystem;
   readonly folder: string;
   readonly writer: WriterSettings;
@@ -144,7 +232,7 @@ interface MergeOutput {
  * when no older version may exist outside the job. Outputs split only between keys, so a key's
  * versions stay in one segment.
  */
-async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<SegmentMetadata[]> {
+export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<SegmentMetadata[]> {
   const results: SegmentMetadata[] = [];
   let writer: SegmentWriter | undefined;
   const openWriter = async (id: number): Promise<SegmentWriter> =>

@@ -412,6 +412,65 @@ export class Memtable {
     );
   }
 
+  /**
+   * The slab holding the key and value of the entry at a position: with {@link keyOffsetAt},
+   * {@link keyLengthAt} and {@link valueLengthAt}, a flush copies entries out of the slabs without
+   * a view per entry. The value follows the key. Bytes in a slab never change once written.
+   */
+  slabAt(position: number): Buffer {
+    return this.slabs[this.records[this.entryOf(position) * RECORD + R_SLAB]!]!;
+  }
+
+  /** Offset in {@link slabAt} of the key at a position; its value starts right after the key. */
+  keyOffsetAt(position: number): number {
+    return this.records[this.entryOf(position) * RECORD + R_OFFSET]!;
+  }
+
+  keyLengthAt(position: number): number {
+    return this.records[this.entryOf(position) * RECORD + R_KEY_LENGTH]!;
+  }
+
+  valueLengthAt(position: number): number {
+    return this.records[this.entryOf(position) * RECORD + R_VALUE_LENGTH]!;
+  }
+
+  /**
+   * True when the entries at two positions have equal keys. The slots' prefix words are compared
+   * first, so keys that differ in their first 16 bytes cost no slab read.
+   */
+  sameKeyAt(position: number, other: number): boolean {
+    const slots = this.leafSlots;
+    const a = position * SLOT;
+    const b = other * SLOT;
+    if (
+      slots[a] !== slots[b] ||
+      slots[a + 1] !== slots[b + 1] ||
+      slots[a + 2] !== slots[b + 2] ||
+      slots[a + 3] !== slots[b + 3]
+    ) {
+      return false;
+    }
+    const records = this.records;
+    const ra = slots[a + S_ENTRY]! * RECORD;
+    const rb = slots[b + S_ENTRY]! * RECORD;
+    const length = records[ra + R_KEY_LENGTH]!;
+    if (length !== records[rb + R_KEY_LENGTH]) return false;
+    // Equal lengths and prefix words: the first 16 bytes are equal (zero padding included).
+    if (length <= PREFIX_BYTES) return true;
+    const offsetA = records[ra + R_OFFSET]!;
+    const offsetB = records[rb + R_OFFSET]!;
+    return (
+      compareRanges(
+        this.slabs[records[ra + R_SLAB]!]!,
+        offsetA + PREFIX_BYTES,
+        offsetA + length,
+        this.slabs[records[rb + R_SLAB]!]!,
+        offsetB + PREFIX_BYTES,
+        offsetB + length,
+      ) === 0
+    );
+  }
+
   seqnoAt(position: number): number {
     return this.seqnos[this.entryOf(position)]!;
   }

@@ -15,22 +15,54 @@ const CODEC_LZ4 = 1;
 
 /** Frames a raw block, compressing it when that saves at least 1/8 of its size. */
 export function frameBlock(raw: Buffer, compression: CompressionType): Buffer {
-  let stored = raw;
-  let codec = CODEC_NONE;
+  const stored = compressIfWorthIt(raw, compression);
+  const framed = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + stored.length);
+  writeFrame(raw.length, stored, stored === raw ? CODEC_NONE : CODEC_LZ4, framed, 0);
+  return framed;
+}
+
+/** Most bytes {@link frameBlockInto} writes for a raw block of `rawLength` bytes. */
+export function maxFramedSizeBytes(rawLength: number): number {
+  return BLOCK_HEADER_BYTES + rawLength;
+}
+
+/**
+ * {@link frameBlock} into `target` at `at` (room for {@link maxFramedSizeBytes} needed), returning
+ * the framed length: a segment writer packs blocks into its write buffer without an allocation
+ * and a copy per block.
+ */
+export function frameBlockInto(
+  raw: Buffer,
+  compression: CompressionType,
+  target: Buffer,
+  at: number,
+): number {
+  const stored = compressIfWorthIt(raw, compression);
+  return writeFrame(raw.length, stored, stored === raw ? CODEC_NONE : CODEC_LZ4, target, at);
+}
+
+function compressIfWorthIt(raw: Buffer, compression: CompressionType): Buffer {
   if (compression === 'lz4' && raw.length > 64) {
     const compressed = compressSync(raw);
-    if (compressed.length < raw.length - (raw.length >> 3)) {
-      stored = compressed;
-      codec = CODEC_LZ4;
-    }
+    if (compressed.length < raw.length - (raw.length >> 3)) return compressed;
   }
-  const framed = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + stored.length);
-  framed[4] = codec;
-  framed.writeUInt32LE(raw.length, 5);
-  framed.writeUInt32LE(stored.length, 9);
-  stored.copy(framed, BLOCK_HEADER_BYTES);
-  framed.writeUInt32LE(crc32c(framed.subarray(4)), 0);
-  return framed;
+  return raw;
+}
+
+function writeFrame(
+  rawLength: number,
+  stored: Buffer,
+  codec: number,
+  target: Buffer,
+  at: number,
+): number {
+  const end = at + BLOCK_HEADER_BYTES + stored.length;
+  target[at + 4] = codec;
+  target.writeUInt32LE(rawLength, at + 5);
+  target.writeUInt32LE(stored.length, at + 9);
+  target.set(stored, at + BLOCK_HEADER_BYTES);
+  target.writeUInt32LE(crc32c(target.subarray(at + 4, end)), at);
+  return end - at;
 }
 
 /**

@@ -10,19 +10,32 @@ export interface BlockHandle {
 /**
  * Builds the block index: for each data block, its last key and handle. Layout (before framing):
  * `[varint count]` then per block `[varint keyLength][key][varint offset][varint size]`.
+ * Entries are appended to one growing buffer: a few small buffers per block were a tenth of a
+ * flush's allocations.
  */
 export class BlockIndexBuilder {
-  private parts: Buffer[] = [];
+  private body = Buffer.allocUnsafe(4096);
+  private used = 0;
   private count = 0;
-  private scratch = Buffer.allocUnsafe(32);
 
   add(lastKey: Uint8Array, handle: BlockHandle): void {
-    const header = this.scratch;
-    let at = writeVarint(header, 0, lastKey.length);
-    this.parts.push(Buffer.from(header.subarray(0, at)), Buffer.from(lastKey));
-    at = writeVarint(header, 0, handle.offset);
-    at = writeVarint(header, at, handle.sizeBytes);
-    this.parts.push(Buffer.from(header.subarray(0, at)));
+    this.addFrom(lastKey, 0, lastKey.length, handle);
+  }
+
+  /** {@link add} for the key `keySource[keyStart, keyStart + keyLength)`. */
+  addFrom(keySource: Uint8Array, keyStart: number, keyLength: number, handle: BlockHandle): void {
+    // Three varints of at most 10 bytes each, and the key.
+    const needed = this.used + 30 + keyLength;
+    if (needed > this.body.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.body.length * 2, needed));
+      this.body.copy(grown, 0, 0, this.used);
+      this.body = grown;
+    }
+    const body = this.body;
+    let at = writeVarint(body, this.used, keyLength);
+    for (let i = 0; i < keyLength; i++) body[at + i] = keySource[keyStart + i]!;
+    at = writeVarint(body, at + keyLength, handle.offset);
+    this.used = writeVarint(body, at, handle.sizeBytes);
     this.count++;
   }
 
@@ -31,9 +44,10 @@ export class BlockIndexBuilder {
   }
 
   finish(): Buffer {
-    const head = Buffer.allocUnsafe(10);
-    const at = writeVarint(head, 0, this.count);
-    return Buffer.concat([head.subarray(0, at), ...this.parts]);
+    const out = Buffer.allocUnsafe(10 + this.used);
+    const at = writeVarint(out, 0, this.count);
+    this.body.copy(out, at, 0, this.used);
+    return out.subarray(0, at + this.used);
   }
 }
 

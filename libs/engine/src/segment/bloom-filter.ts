@@ -5,8 +5,14 @@ import { corruptionError } from '@strata/core';
  * every probe from it, as LevelDB does.
  */
 export function hashKey(key: Uint8Array): number {
+  return hashKeyRange(key, 0, key.length);
+}
+
+/** {@link hashKey} of the key `bytes[start, start + length)`, without a view of it. */
+export function hashKeyRange(bytes: Uint8Array, start: number, length: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  const end = start + length;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -24,12 +30,21 @@ export class BloomFilterBuilder {
 
   /** Adds a distinct key. */
   add(key: Uint8Array): void {
+    this.addHash(hashKey(key));
+  }
+
+  /** {@link add} for the key `bytes[start, start + length)`. */
+  addFrom(bytes: Uint8Array, start: number, length: number): void {
+    this.addHash(hashKeyRange(bytes, start, length));
+  }
+
+  private addHash(hash: number): void {
     if (this.count === this.hashes.length) {
       const grown = new Uint32Array(this.hashes.length * 2);
       grown.set(this.hashes);
       this.hashes = grown;
     }
-    this.hashes[this.count++] = hashKey(key);
+    this.hashes[this.count++] = hash;
   }
 
   /** `[u8 probes][u32 bitCount][bits]`; `undefined` when filters are disabled. */
@@ -43,11 +58,15 @@ export class BloomFilterBuilder {
     out.writeUInt32LE(bytes * 8, 1);
     const bits = out.subarray(5);
     const n = bytes * 8;
+    const hashes = this.hashes;
     for (let i = 0; i < this.count; i++) {
-      let h = this.hashes[i]!;
+      let h = hashes[i]!;
       const delta = ((h >>> 17) | (h << 15)) >>> 0;
       for (let p = 0; p < probes; p++) {
-        const bit = h % n;
+        // Both operands coerced to uint32 in the loop itself, so that even on-stack-replaced code
+        // (this runs once per segment, so it is rarely optimized otherwise) divides integers:
+        // a floating-point modulo per probe made this loop 3-4x slower.
+        const bit = (h >>> 0) % (n >>> 0);
         bits[bit >>> 3] = bits[bit >>> 3]! | (1 << (bit & 7));
         h = (h + delta) >>> 0;
       }

@@ -4,11 +4,10 @@ import { crc32c, invariant, ioError } from '@strata/core';
 import type { CompressionType } from '../config.js';
 import type { ValueKindCode } from '../entry.js';
 import { ValueKind } from '../entry.js';
-import { BlockBuilder } from './block.js';
-import { frameBlock } from './block-codec.js';
+import { BlockBuilder, copyRange } from './block.js';
+import { frameBlock, frameBlockInto, maxFramedSizeBytes } from './block-codec.js';
 import { BlockIndexBuilder } from './block-index.js';
 import { BloomFilterBuilder } from './bloom-filter.js';
-import { compareKeyTo } from '../util/bytes.js';
 import type { SegmentMetadata } from './metadata.js';
 import { SEGMENT_FORMAT_VERSION, encodeFooter, metadataToJson } from './metadata.js';
 import { TEMP_SUFFIX, segmentFileName } from '../file-names.js';
@@ -26,7 +25,10 @@ export interface SegmentWriterOptions {
   readonly newestDataAtMs: number;
 }
 
+/** Framed blocks are packed into write buffers of this size, each written with one call. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
+/** Write buffers kept for reuse once written (more would only hold memory). */
+const SPARE_CHUNKS = 2;
 
 /**
  * Writes one immutable segment file: data blocks, block index, bloom filter, metadata, footer.
@@ -39,8 +41,16 @@ export class SegmentWriter {
   private readonly block: BlockBuilder;
   private readonly index = new BlockIndexBuilder();
   private readonly bloom: BloomFilterBuilder;
+  /** Bytes waiting for {@link drain}: used parts of full write buffers, then the tail blocks. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The write buffers whose bytes are in `pending`, to reuse once written. */
+  private pendingChunks: Buffer[] = [];
+  /** The write buffer blocks are framed into, and how much of it is used. */
+  private chunk: Buffer | undefined;
+  private chunkUsedBytes = 0;
+  /** Written write buffers, for reuse. */
+  private spareChunks: Buffer[] = [];
   private writtenBytes = 0;
   private offset = 0;
   private previousKey = Buffer.alloc(64);
@@ -99,33 +109,85 @@ export class SegmentWriter {
 
   /** Adds an entry; returns true when buffered bytes should be written out with {@link drain}. */
   add(key: Uint8Array, value: Uint8Array, seqno: number, kind: ValueKindCode): boolean {
-    // One walk over the key bytes gives both the order check and whether the key is new.
+    return this.addFrom(key, 0, key.length, value, 0, value.length, seqno, kind);
+  }
+
+  /**
+   * {@link add} for a key `keySource[keyStart, keyStart + keyLength)` and a value
+   * `valueSource[valueStart, valueStart + valueLength)`: the bytes are copied straight into the
+   * block, so a flush needs no view per entry of the memtable's slabs. The ranges are read during
+   * the call only.
+   *
+   * @example
+   * ```ts
+   * if (writer.addFrom(slab, keyOffset, keyLength, slab, keyOffset + keyLength, valueLength, 7, ValueKind.Value)) {
+   *   await writer.drain();
+   * }
+   * ```
+   */
+  addFrom(
+    keySource: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueSource: Uint8Array,
+    valueStart: number,
+    valueLength: number,
+    seqno: number,
+    kind: ValueKindCode,
+  ): boolean {
+    // One walk over the key bytes gives the order check, whether the key is new, and the prefix
+    // it shares with the previous key (for the block's prefix compression).
+    let shared = 0;
     let newKey = true;
-    if (this.previousKeyLength >= 0) {
-      const c = -compareKeyTo(key, this.previousKey, 0, this.previousKeyLength);
+    const previousLength = this.previousKeyLength;
+    if (previousLength >= 0) {
+      const previous = this.previousKey;
+      const n = previousLength < keyLength ? previousLength : keyLength;
+      while (shared < n && previous[shared] === keySource[keyStart + shared]) shared++;
+      const c =
+        shared < n ? keySource[keyStart + shared]! - previous[shared]! : keyLength - previousLength;
       newKey = c !== 0;
-      invariant(c < 0 || (c === 0 && seqno < this.previousSeqno), 'segment entries out of order');
+      invariant(c > 0 || (c === 0 && seqno < this.previousSeqno), 'segment entries out of order');
     }
     if (newKey) {
+      // Cut before the previous key is replaced: it is the index key of the block cut.
       if (this.block.estimatedSizeBytes >= this.options.blockSizeBytes) this.cutBlock();
-      this.bloom.add(key);
+      this.bloom.addFrom(keySource, keyStart, keyLength);
       this.keyCount++;
-      if (this.minKey === undefined) this.minKey = Buffer.from(key);
-      if (this.previousKey.length < key.length) this.previousKey = Buffer.alloc(key.length * 2);
-      this.previousKey.set(key);
-      this.previousKeyLength = key.length;
+      if (this.minKey === undefined) {
+        this.minKey = Buffer.allocUnsafe(keyLength);
+        copyRange(this.minKey, 0, keySource, keyStart, keyLength);
+      }
+      // The shared prefix is already in place, unless the buffer must grow.
+      let copyFrom = shared;
+      if (this.previousKey.length < keyLength) {
+        this.previousKey = Buffer.alloc(keyLength * 2);
+        copyFrom = 0;
+      }
+      copyRange(this.previousKey, copyFrom, keySource, keyStart + copyFrom, keyLength - copyFrom);
+      this.previousKeyLength = keyLength;
     } else if (this.block.estimatedSizeBytes >= this.options.blockSizeBytes * 4) {
       // Many versions of one key: split anyway so a block stays bounded; readers follow versions
       // across block boundaries.
       this.cutBlock();
     }
-    this.block.add(key, value, seqno, kind);
+    this.block.addWithSharedPrefix(
+      shared,
+      keySource,
+      keyStart,
+      keyLength,
+      valueSource,
+      valueStart,
+      valueLength,
+      seqno,
+      kind,
+    );
     this.previousSeqno = seqno;
     this.itemCount++;
     if (kind === ValueKind.Tombstone) this.tombstoneCount++;
     if (seqno < this.minSeqno) this.minSeqno = seqno;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
-    return this.pendingBytes >= WRITE_CHUNK_BYTES;
+    return this.pendingBytes > 0;
   }
 
   /** Writes buffered blocks to the file. */
@@ -133,14 +195,22 @@ export class SegmentWriter {
     if (this.pending.length === 0) return;
     const buffers = this.pending;
     const bytes = this.pendingBytes;
+    const chunks = this.pendingChunks;
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingChunks = [];
     try {
       await this.handle.writev(buffers, this.writtenBytes);
     } catch (error) {
       throw ioError('write', this.tempPath, error);
     }
     this.writtenBytes += bytes;
+    // Written: their memory can take the next blocks.
+    for (const chunk of chunks) {
+      if (chunk.length === WRITE_CHUNK_BYTES && this.spareChunks.length < SPARE_CHUNKS) {
+        this.spareChunks.push(chunk);
+      }
+    }
   }
 
   /**
@@ -153,6 +223,7 @@ export class SegmentWriter {
       return undefined;
     }
     this.cutBlock();
+    this.sealChunk();
     const dataEnd = this.offset;
     const indexBlock = frameBlock(this.index.finish(), 'none');
     const filterRaw = this.bloom.finish();
@@ -230,15 +301,39 @@ export class SegmentWriter {
 
   private cutBlock(): void {
     if (this.block.count === 0) return;
-    const raw = this.block.finish();
+    const raw = this.block.finishInPlace();
     this.uncompressedSizeBytes += raw.length;
-    const framed = frameBlock(raw, this.options.compression);
-    this.index.add(this.previousKey.subarray(0, this.previousKeyLength), {
+    const maxBytes = maxFramedSizeBytes(raw.length);
+    let chunk = this.chunk;
+    if (chunk === undefined || this.chunkUsedBytes + maxBytes > chunk.length) {
+      this.sealChunk();
+      chunk = this.chunk = this.takeChunk(maxBytes);
+    }
+    const framedBytes = frameBlockInto(raw, this.options.compression, chunk, this.chunkUsedBytes);
+    this.chunkUsedBytes += framedBytes;
+    this.index.addFrom(this.previousKey, 0, this.previousKeyLength, {
       offset: this.offset,
-      sizeBytes: framed.length,
+      sizeBytes: framedBytes,
     });
-    this.offset += framed.length;
-    this.pending.push(framed);
-    this.pendingBytes += framed.length;
+    this.offset += framedBytes;
+  }
+
+  /** Queues the used part of the current write buffer for {@link drain}. */
+  private sealChunk(): void {
+    if (this.chunk === undefined || this.chunkUsedBytes === 0) return;
+    this.pending.push(this.chunk.subarray(0, this.chunkUsedBytes));
+    this.pendingBytes += this.chunkUsedBytes;
+    this.pendingChunks.push(this.chunk);
+    this.chunk = undefined;
+    this.chunkUsedBytes = 0;
+  }
+
+  /** A write buffer with room for at least `minBytes`. */
+  private takeChunk(minBytes: number): Buffer {
+    if (minBytes <= WRITE_CHUNK_BYTES) {
+      return this.spareChunks.pop() ?? Buffer.allocUnsafeSlow(WRITE_CHUNK_BYTES);
+    }
+    // A block larger than a write buffer (a huge value): a buffer of its own, never reused.
+    return Buffer.allocUnsafeSlow(minBytes);
   }
 }
