@@ -101,7 +101,8 @@ export class BloomFilter {
     const n = this.bitCount;
     const bits = this.bits;
     for (let p = 0; p < this.probes; p++) {
-      const bit = h % n;
+      // Both operands as uint32: an integer modulo, not a floating-point one (as in finish).
+      const bit = (h >>> 0) % (n >>> 0);
       if ((bits[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;
       h = (h + delta) >>> 0;
     }
