@@ -3,7 +3,7 @@ import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
 import type { Snapshot } from '@strata/engine';
 import { LogOp, Wal, decodeRecord, readRecordHeader, visitEntries } from '@strata/wal';
-import type { EntryVisitor, LogBatch, LogEntry } from '@strata/wal';
+import type { EntryVisitor, LogBatch, LogEntry, ReplicatedRecordSummary } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
 import { CommitNotifier } from './commit-notifier.js';
@@ -886,17 +886,11 @@ class RecordApplier implements EntryVisitor {
 }
 
 /** Range deletes are in the log format, but this engine has no range tombstones. */
-const rangeDeleteRefusal: EntryVisitor = {
-  entry(op) {
-    if (op === LogOp.DeleteRange) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        'range deletes are not supported by this store version',
-      );
-    }
-  },
-};
-
-function refuseRangeDeletes(record: Buffer): void {
-  visitEntries(record, rangeDeleteRefusal);
+function refuseRangeDeletes(record: ReplicatedRecordSummary): void {
+  if (record.rangeDeletes > 0) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      'range deletes are not supported by this store version',
+    );
+  }
 }

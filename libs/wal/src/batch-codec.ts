@@ -76,14 +76,18 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
 /**
  * Checks the entries of a framed record in place (no entry objects): the rules and limits of
  * {@link validateBatch}, with its error codes. Throws a plain Error when the bytes are malformed.
+ * Returns how many entries are range deletes (a store without range tombstones refuses them).
  */
-export function validateRecordEntries(record: Buffer, limits: BatchLimits): void {
+export function validateRecordEntries(record: Buffer, limits: BatchLimits): number {
   entryCheck.limits = limits;
+  entryCheck.rangeDeletes = 0;
   visitEntries(record, entryCheck);
+  return entryCheck.rangeDeletes;
 }
 
 class EntryCheck implements EntryVisitor {
   limits: BatchLimits = { maxKeyBytes: 0, maxValueBytes: 0, maxRecordBytes: 0 };
+  rangeDeletes = 0;
 
   entry(
     op: number,
@@ -95,6 +99,7 @@ class EntryCheck implements EntryVisitor {
     valueLength: number,
   ): void {
     checkEntryLimits(op, index, keyLength, valueLength, this.limits);
+    if (op === 3) this.rangeDeletes++;
     // compare(target range, source range) orders the source (the key) against the target.
     if (
       op === 3 &&

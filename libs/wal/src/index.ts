@@ -8,6 +8,7 @@ export { Wal } from './wal.js';
 export type {
   AppendResult,
   ReadOptions,
+  ReplicatedRecordSummary,
   RetentionResult,
   SegmentInfo,
   VerifyReport,

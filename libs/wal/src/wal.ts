@@ -41,6 +41,15 @@ export interface AppendResult {
   readonly bytes: Buffer;
 }
 
+/** What {@link Wal.appendRecord}'s check sees of a verified record before admitting it. */
+export interface ReplicatedRecordSummary {
+  readonly epoch: number;
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  /** Entries that delete a key range. */
+  readonly rangeDeletes: number;
+}
+
 /** Bounds of a read: `fromSeqno` and `toSeqno` inclusive. */
 export interface ReadOptions {
   /** Default: the first retained seqno. A batch that contains it is yielded whole. */
@@ -297,13 +306,13 @@ export class Wal {
    * Appends a record produced by another log (a follower applying its leader's record), byte for
    * byte. Checks checksum and structure (CORRUPTION), entries against the limits (their codes),
    * position (OUT_OF_SEQUENCE), epoch (STALE_EPOCH) and, unless the log is empty, that it chains
-   * from the last record (DIVERGED). `check` sees the verified record before anything is admitted
-   * and may refuse it by throwing. Nothing is decoded into objects: callers walk the entries with
+   * from the last record (DIVERGED). `check` sees a summary of the verified record before anything
+   * is admitted and may refuse it by throwing. Nothing is decoded into objects: callers walk the entries with
    * {@link visitEntries}.
    */
   appendRecord(
     record: Uint8Array,
-    check?: (record: Buffer) => void,
+    check?: (summary: ReplicatedRecordSummary) => void,
   ): Promise<AppendResult & { readonly epoch: number }> {
     try {
       this.checkWritable();
@@ -327,9 +336,10 @@ export class Wal {
         throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
       }
       const header = readRecordHeader(bytes, this.appendRecordHeader);
+      let rangeDeletes: number;
       try {
         if (header === undefined) throw new Error('not a well-formed batch');
-        validateRecordEntries(bytes, this.limits);
+        rangeDeletes = validateRecordEntries(bytes, this.limits);
       } catch (error) {
         if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
         throw new StrataError(
@@ -340,7 +350,7 @@ export class Wal {
       }
       const { epoch, firstSeqno, chain } = header;
       const lastSeqno = firstSeqno + header.entryCount - 1;
-      check?.(bytes);
+      check?.({ epoch, firstSeqno, lastSeqno, rangeDeletes });
       this.checkPosition(firstSeqno, epoch);
       if (this.hasPredecessor && chain !== this.nextChain) {
         throw new StrataError(
