@@ -1,5 +1,5 @@
 import { corruptionError } from '@strata/core';
-import { compareKeyTo, writeVarint } from '../util/bytes.js';
+import { compareKeyTo, compareRanges, writeVarint } from '../util/bytes.js';
 
 /** Where a data block lives in its segment file. */
 export interface BlockHandle {
@@ -137,7 +137,7 @@ export class BlockIndex {
       expectedOffset += size;
       if (
         i > 0 &&
-        compareSlices(data, previousStart, previousEnd, keyStart, keyStart + keyLength) > 0
+        compareRanges(data, previousStart, previousEnd, data, keyStart, keyStart + keyLength) > 0
       ) {
         failIndex(file, offset, 'keys out of order');
       }
@@ -182,22 +182,4 @@ function readIndexVarint(
 
 function failIndex(file: string, offset: number, reason: string): never {
   throw corruptionError(file, offset, `block index: ${reason}`);
-}
-
-/** Compares `data[aStart..aEnd)` with `data[bStart..bEnd)` like `Buffer.compare`. */
-function compareSlices(
-  data: Buffer,
-  aStart: number,
-  aEnd: number,
-  bStart: number,
-  bEnd: number,
-): number {
-  const aLength = aEnd - aStart;
-  const bLength = bEnd - bStart;
-  const n = aLength < bLength ? aLength : bLength;
-  for (let i = 0; i < n; i++) {
-    const d = data[aStart + i]! - data[bStart + i]!;
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
 }

@@ -5,7 +5,7 @@ import type { KvContender } from '../contender.js';
 /** The store's default memtable size: seal and flush the active memtable at 64 MiB. */
 const MEMTABLE_BYTES = 64 * 2 ** 20;
 /** Writers wait while this many sealed memtables await their flush (the store's default). */
-const MAX_SEALED = 4;
+const MAX_SEALED = 2;
 /** Writers wait for compaction from this many level-0 segments (the store's default). */
 const LEVEL0_STOP = 36;
 
@@ -13,7 +13,7 @@ const LEVEL0_STOP = 36;
  * Strata's engine alone, with its defaults (64 MiB block cache, LeveledStrategy) and no log. It
  * does what the store does so that data really reaches segments: seals the memtable at 64 MiB,
  * flushes sealed memtables in order and registers their segments, then runs compaction steps
- * until the strategy has nothing to do; writers wait when 4 memtables are sealed or level 0 is
+ * until the strategy has nothing to do; writers wait when 2 memtables are sealed or level 0 is
  * full. Seqnos are assigned here, one per entry.
  */
 export async function openStrataEngine(directory: string): Promise<KvContender> {
