@@ -9,7 +9,7 @@ import { MAX_SEQNO, ValueKind } from './entry.js';
 import { SEGMENTS_FOLDER, segmentPath } from './file-names.js';
 import { Version } from './levels/version.js';
 import { writeManifest } from './levels/manifest.js';
-import { Memtable } from './memtable/memtable.js';
+import { Memtable, NIL } from './memtable/memtable.js';
 import { MemtableCursor } from './memtable/memtable-cursor.js';
 import type { Cursor, Direction } from './iterators/cursor.js';
 import { MergeCursor } from './iterators/merge-cursor.js';
@@ -408,6 +408,46 @@ export class Tree {
     if (id >= this.nextSegmentId) this.nextSegmentId = id + 1;
     const lsn = memtable.getLsn();
     if (lsn !== undefined && lsn > this.maxSeqnoSeen) this.maxSeqnoSeen = lsn;
+  }
+
+  /**
+   * Drops the active memtable's entries above `seqno`, by copying the others into a fresh active
+   * memtable; returns how many were dropped. For a store that inserts a batch while its log write
+   * is in flight: if the log then refuses the write (ENOSPC) and will reuse its seqnos, the early
+   * entries must go. Sealed memtables and segments must hold nothing above `seqno`. Readers of the
+   * old memtable keep it (it no longer changes).
+   *
+   * @example
+   * ```ts
+   * tree.discardActiveAbove(lastAcknowledgedSeqno);
+   * ```
+   */
+  discardActiveAbove(seqno: number): number {
+    this.checkOpen();
+    for (const memtable of this.sealed.values()) {
+      invariant((memtable.getLsn() ?? -1) <= seqno, 'a sealed memtable holds entries to discard');
+    }
+    invariant((this.getSegmentLsn() ?? -1) <= seqno, 'a segment holds entries to discard');
+    const old = this.active;
+    if ((old.getLsn() ?? -1) <= seqno) return 0;
+    const kept = new Memtable(Math.min(old.length, MAX_PRESIZED_ENTRIES));
+    for (let at = old.first(); at !== NIL; at = old.next(at)) {
+      if (old.seqnoAt(at) > seqno) continue;
+      const keyOffset = old.keyOffsetAt(at);
+      const keyLength = old.keyLengthAt(at);
+      kept.insertFrom(
+        old.slabAt(at),
+        keyOffset,
+        keyLength,
+        keyOffset + keyLength,
+        old.valueLengthAt(at),
+        old.seqnoAt(at),
+        old.kindAt(at),
+      );
+    }
+    this.active = kept;
+    this.maxSeqnoSeen = Math.min(this.maxSeqnoSeen, seqno);
+    return old.length - kept.length;
   }
 
   /** Drops a sealed memtable. */

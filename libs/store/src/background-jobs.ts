@@ -65,6 +65,10 @@ export class BackgroundJobs {
       try {
         if (this.stopped) return;
         const started = performance.now();
+        // Under `none` or `interval` the log may not be durable yet through this memtable; a
+        // segment must never hold what a power loss could take from the log.
+        const lsn = sealed.memtable.getLsn();
+        if (lsn !== undefined) await this.wal.syncThrough(lsn);
         const segment = await this.tree.flushMemtable(sealed.id, sealed.memtable);
         await this.tree.registerSegments([segment]);
         this.flushes++;

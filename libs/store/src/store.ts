@@ -3,7 +3,13 @@ import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
 import type { Snapshot } from '@strata/engine';
 import { LogOp, Wal, decodeRecord, readRecordHeader, visitEntries } from '@strata/wal';
-import type { EntryVisitor, LogBatch, LogEntry, ReplicatedRecordSummary } from '@strata/wal';
+import type {
+  AppendResult,
+  EntryVisitor,
+  LogBatch,
+  LogEntry,
+  ReplicatedRecordSummary,
+} from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
 import { CommitNotifier } from './commit-notifier.js';
@@ -126,6 +132,18 @@ export class Store {
   private readonly recordApplier: RecordApplier;
   private inFlightWrites = 0;
   private writesDrained: (() => void) | undefined;
+  /**
+   * Batches inserted into the active memtable while their log write is in flight (invisible until
+   * published: reads stop below the applied seqno). While any is, the memtable must not be sealed:
+   * a flushed segment would hold a write the log may still refuse.
+   */
+  private earlyApplied = 0;
+  /** Callers waiting for {@link earlyApplied} to reach 0 (they want to seal the memtable). */
+  private earlyAppliedWaiters: (() => void)[] = [];
+  /** While positive, new writes are applied after their log write, so that early ones drain. */
+  private sealWanted = 0;
+  /** Counts the log's refusals (ENOSPC): an early insert checks that its write was not refused. */
+  private refusals = 0;
   private subscriberCount = 0;
   private readonly closeController = new AbortController();
   /** Engine snapshot that keeps versions at or above `historyFloor` through compaction. */
@@ -147,6 +165,7 @@ export class Store {
     this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
       this.failStop(error, 'background flush or compaction failed'),
     );
+    wal.onAppendsRefused((nextSeqno) => this.discardRefused(nextSeqno));
   }
 
   /**
@@ -410,13 +429,24 @@ export class Store {
       // Seqnos are taken and the append is issued in the same synchronous step, so concurrent
       // writers get contiguous, ordered seqnos.
       const epoch = this.epochValue;
-      const appended = await this.wal.append({
-        epoch,
-        firstSeqno: this.wal.nextSeqno,
-        timestampMs: Date.now(),
-        entries,
-      });
-      this.apply(appended.firstSeqno, entries, appended.bytes);
+      const firstSeqno = this.wal.nextSeqno;
+      const appending = this.wal.append({ epoch, firstSeqno, timestampMs: Date.now(), entries });
+      // The log admitted the batch (its seqnos are taken) unless it refused it outright.
+      const early =
+        this.wal.nextSeqno === firstSeqno + entries.length && this.mayApplyEarly(entries.length);
+      let appended: AppendResult;
+      if (early) {
+        this.earlyApplied++;
+        try {
+          appended = await this.applyEarly(firstSeqno, entries, appending);
+        } finally {
+          this.earlyAppliedDone();
+        }
+        this.applied(appended.firstSeqno, appended.lastSeqno, appended.bytes);
+      } else {
+        appended = await appending;
+        this.apply(appended.firstSeqno, entries, appended.bytes);
+      }
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
     } catch (error) {
       throw this.onWriteError(error);
@@ -433,27 +463,89 @@ export class Store {
     await this.jobs.waitForCapacity();
   }
 
+  /**
+   * Whether a batch of `entryCount` entries goes into the memtable while its log write is in
+   * flight. Only batches large enough for the insert to matter (a single put's insert is a
+   * microsecond); never while a seal waits for early batches to drain, nor past the memtable's
+   * size, where the next publish seals it.
+   */
+  private mayApplyEarly(entryCount: number): boolean {
+    return (
+      entryCount >= EARLY_APPLY_MIN_ENTRIES &&
+      this.sealWanted === 0 &&
+      this.failure === undefined &&
+      this.tree.activeMemtableSize() < this.options.memtableSizeBytes
+    );
+  }
+
+  /**
+   * Inserts an admitted batch while the log writes it, then waits for the write. The insert waits
+   * one microtask first, so that the log's writer has issued the write and the two overlap.
+   */
+  private async applyEarly(
+    firstSeqno: number,
+    entries: readonly LogEntry[],
+    appending: Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const refusals = this.refusals;
+    await Promise.resolve();
+    // A refusal in between already discarded what was applied early; this batch was part of it.
+    if (this.refusals === refusals) this.insertEntries(firstSeqno, entries);
+    return appending;
+  }
+
+  private earlyAppliedDone(): void {
+    this.earlyApplied--;
+    if (this.earlyApplied === 0)
+      for (const resolve of this.earlyAppliedWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * The log refused every append from `nextSeqno` on (ENOSPC) and will hand those seqnos out
+   * again: entries applied early for them must leave the memtable. Runs synchronously inside the
+   * log's failure handling, before any other append is admitted.
+   */
+  private discardRefused(nextSeqno: number): void {
+    this.refusals++;
+    if (this.earlyApplied > 0) this.tree.discardActiveAbove(nextSeqno - 1);
+  }
+
+  /**
+   * Seals the active memtable and queues its flush, once no batch in it is still being written:
+   * meanwhile new writes apply after their write, so the wait ends.
+   */
+  private async sealAndFlush(): Promise<void> {
+    this.sealWanted++;
+    try {
+      while (this.earlyApplied > 0) {
+        await new Promise<void>((resolve) => this.earlyAppliedWaiters.push(resolve));
+      }
+    } finally {
+      this.sealWanted--;
+    }
+    // An early batch whose write failed is still in the memtable: it must never be flushed.
+    if (this.failure) throw this.failure;
+    if (this.wal.status === 'failed') return;
+    await this.jobs.scheduleFlush();
+  }
+
   /** Inserts a committed batch into the memtable and makes it visible, in seqno order. */
   private apply(firstSeqno: number, entries: readonly LogEntry[], record: Buffer): void {
-    invariant(
-      firstSeqno === this.notifier.applied + 1,
-      `batch at ${firstSeqno} applied after ${this.notifier.applied}`,
-    );
+    this.insertEntries(firstSeqno, entries);
+    this.applied(firstSeqno, firstSeqno + entries.length - 1, record);
+  }
+
+  private insertEntries(firstSeqno: number, entries: readonly LogEntry[]): void {
     for (let index = 0; index < entries.length; index++) {
       const entry = entries[index] as LogEntry;
       if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, firstSeqno + index);
       else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, firstSeqno + index);
       // EpochStart takes a seqno and changes no key; DeleteRange is refused before the append.
     }
-    this.applied(firstSeqno, firstSeqno + entries.length - 1, record);
   }
 
   /** Applies a record the log verified, straight from its bytes (replicated appends). */
   private applyRecord(firstSeqno: number, lastSeqno: number, record: Buffer): void {
-    invariant(
-      firstSeqno === this.notifier.applied + 1,
-      `record at ${firstSeqno} applied after ${this.notifier.applied}`,
-    );
     this.recordApplier.firstSeqno = firstSeqno;
     visitEntries(record, this.recordApplier);
     this.applied(firstSeqno, lastSeqno, record);
@@ -461,12 +553,18 @@ export class Store {
 
   /** What follows every applied batch: visibility, the change feed, history and flushing. */
   private applied(firstSeqno: number, lastSeqno: number, record: Buffer): void {
+    invariant(
+      firstSeqno === this.notifier.applied + 1,
+      `batch at ${firstSeqno} applied after ${this.notifier.applied}`,
+    );
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
     this.notifier.advance(lastSeqno);
     // Move the floor in steps of a quarter window, not on every write.
     if (lastSeqno - this.historyFloor > this.options.historyRetentionSeqnos * 1.25 + 1)
       this.moveHistoryFloor();
-    if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes)
+    // Sealed only when no early batch is in it (see earlyApplied); past the size no new batch is
+    // applied early, so a later publish seals it.
+    if (this.earlyApplied === 0 && this.tree.activeMemtableSize() >= this.options.memtableSizeBytes)
       void this.jobs.scheduleFlush();
   }
 
@@ -690,7 +788,7 @@ export class Store {
   /** Flushes the active memtable to a segment and waits for queued flushes. */
   async flush(): Promise<void> {
     this.checkWritable();
-    await this.jobs.scheduleFlush();
+    await this.sealAndFlush();
     await this.jobs.idle(false);
   }
 
@@ -780,6 +878,7 @@ export class Store {
     this.notifier.close();
     try {
       if (healthy) {
+        invariant(this.earlyApplied === 0, 'a batch still in flight after writes drained');
         await this.jobs.scheduleFlush();
       }
       await this.jobs.stop();
@@ -846,6 +945,12 @@ export class Store {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Batches of at least this many entries are inserted into the memtable while their log write is
+ * in flight (W1 fill of 1M keys in batches of 1,000: the insert took as long as the write).
+ */
+const EARLY_APPLY_MIN_ENTRIES = 64;
 
 /**
  * Applies log entries to the tree straight from the record bytes, without entry objects or views

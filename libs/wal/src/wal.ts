@@ -143,6 +143,7 @@ export class Wal {
   private hasPredecessor: boolean;
   // Committed state: the last record written (and synced under `always`).
   private committed: LogTail | undefined;
+  private refusalListener: ((nextSeqno: number) => void) | undefined;
   private durableSeqnoValue: number;
 
   private constructor(
@@ -197,6 +198,13 @@ export class Wal {
       } catch (error) {
         throw ioError('open', last.path, error);
       }
+      // The recovered tail counts as durable (durableSeqno), and a store flushes it into segments
+      // during replay; after a process crash under `none` it may still be only in the page cache.
+      try {
+        await wal.activeHandle.datasync();
+      } catch (error) {
+        throw ioError('fdatasync', last.path, error);
+      }
       wal.writtenBytes = last.sizeBytes;
     }
     if (resolved.sync === 'interval' && !resolved.readOnly) {
@@ -210,6 +218,22 @@ export class Wal {
   /** Current lifecycle state. */
   get status(): WalStatus {
     return this.statusValue;
+  }
+
+  /**
+   * Registers the one listener called when a refused write (ENOSPC) rewinds admission. It runs
+   * synchronously, before any refused append's promise settles and before another append can be
+   * admitted: every append from `nextSeqno` on was refused, and those seqnos will be handed out
+   * again. A caller that applies an append before it is written (the store overlaps its memtable
+   * insert with the write) undoes that here.
+   *
+   * @example
+   * ```ts
+   * wal.onAppendsRefused((nextSeqno) => tree.discardActiveAbove(nextSeqno - 1));
+   * ```
+   */
+  onAppendsRefused(listener: (nextSeqno: number) => void): void {
+    this.refusalListener = listener;
   }
 
   /** The seqno the next append must start at. */
@@ -378,6 +402,26 @@ export class Wal {
     if (this.pendingBytes < this.options.maxPendingBytes || this.statusValue !== 'open')
       return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Makes the records through `seqno`, which must be written already, durable (fdatasync)
+   * whatever the sync mode. A store calls it before it flushes a memtable: segments must never
+   * hold what a power loss could take from the log.
+   *
+   * @example
+   * ```ts
+   * await wal.syncThrough(memtable.getLsn());
+   * ```
+   */
+  async syncThrough(seqno: number): Promise<void> {
+    if (this.durableSeqnoValue >= seqno) return;
+    this.checkWritable();
+    invariant(
+      this.committed !== undefined && this.committed.lastSeqno >= seqno,
+      `syncThrough(${seqno}) before that seqno was written`,
+    );
+    await this.syncActive();
   }
 
   /** Writes and fdatasyncs everything accepted so far, whatever the sync mode. */
@@ -916,6 +960,18 @@ export class Wal {
       // later accepted append chained from the refused one, so it goes too) and cut the partial
       // bytes before anything else is written. If the cut fails, the log fails stop.
       this.rewindAdmission();
+      try {
+        this.refusalListener?.(this.admittedNextSeqno);
+      } catch (listenerError) {
+        // The caller could not undo its early applies: the seqnos must not be handed out again.
+        const failed = this.failStop(
+          new StrataError('IO_ERROR', 'a refused write could not be undone by the log user', {
+            cause: listenerError,
+          }),
+        );
+        for (const append of rejected) append.reject(failed);
+        return;
+      }
       for (const append of rejected) append.reject(stored);
       try {
         await this.activeHandle.truncate(failure.startOffset);

@@ -44,6 +44,49 @@ describe('Wal: injected faults', () => {
     await reopened.close();
   });
 
+  it('ENOSPC calls the refusal listener once, before any refused append settles, with the seqno the log continues from', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    await wal.append(batchAt(1));
+    const events: string[] = [];
+    wal.onAppendsRefused((nextSeqno) => events.push(`refused from ${nextSeqno}`));
+    failOnce(fs, 'write', 'ENOSPC');
+    const settled = [wal.append(batchAt(2)), wal.append(batchAt(3))].map((append, index) =>
+      append.catch((error: { code?: string }) => events.push(`append ${index}: ${error.code}`)),
+    );
+    await Promise.all(settled);
+    expect(events).to.deep.equal(['refused from 2', 'append 0: NO_SPACE', 'append 1: NO_SPACE']);
+    expect(wal.nextSeqno).to.equal(2);
+    await wal.append(batchAt(2));
+    await wal.close();
+  });
+
+  it('a refusal listener that throws turns the refusal into a fail-stop', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs });
+    wal.onAppendsRefused(() => {
+      throw new Error('cannot undo');
+    });
+    failOnce(fs, 'write', 'ENOSPC');
+    expect((await rejectionOf(wal.append(batchAt(1)))).code).to.equal('IO_ERROR');
+    expect(wal.status).to.equal('failed');
+    await wal.close();
+  });
+
+  it('syncThrough makes records written under sync none survive a power loss', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', { fileSystem: fs, sync: 'none' });
+    await wal.append(batchAt(1));
+    await wal.append(batchAt(2));
+    await wal.syncThrough(2);
+    expect(wal.durableSeqno).to.equal(2);
+    const rebooted = fs.crash({ random: seededRandom(3), zeroTailProbability: 0 });
+    const reopened = await Wal.open('/wal', { fileSystem: rebooted });
+    expect(reopened.lastSeqno).to.equal(2);
+    expect((await rejectionOf(reopened.syncThrough(9))).code).to.equal('INTERNAL');
+    await reopened.close();
+  });
+
   it('write EIO is fail-stop too, and every queued append is rejected', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await Wal.open('/wal', { fileSystem: fs });
