@@ -103,6 +103,42 @@ describe('Store: injected EIO and ENOSPC', () => {
     await reopened.close();
   });
 
+  it('large batches (applied early) and single puts written in one group are published in seqno order', async () => {
+    for (const sync of ['always', 'none'] as const) {
+      const store = await Store.open('/data', { sync, fileSystem: new SimulatedFileSystem() });
+      const writes: Promise<{ firstSeqno: number; lastSeqno: number }>[] = [];
+      for (let round = 0; round < 20; round++) {
+        writes.push(
+          store.batch(
+            Array.from({ length: 80 }, (_, index) => ({
+              type: 'put' as const,
+              key: `b${round}-${index}`,
+              value: `${round}`,
+            })),
+          ),
+        );
+        for (let put = 0; put < 3; put++) {
+          writes.push(
+            store
+              .put(`p${round}-${put}`, `${round}`)
+              .then(({ seqno }) => ({ firstSeqno: seqno, lastSeqno: seqno })),
+          );
+        }
+      }
+      const results = await Promise.all(writes);
+      let next = 1;
+      for (const result of results) {
+        expect(result.firstSeqno, sync).to.equal(next);
+        next = result.lastSeqno + 1;
+      }
+      expect(store.lastSeqno).to.equal(20 * 83);
+      expect((await store.get('b19-79'))?.toString()).to.equal('19');
+      expect((await store.get('p19-2'))?.toString()).to.equal('19');
+      expect(await store.range().all()).to.have.length(20 * 83);
+      await store.close();
+    }
+  });
+
   it(`random EIO/ENOSPC under concurrent large batches (${BATCH_CYCLES} seeded cycles): no refused entry ever readable, nothing acknowledged lost`, async () => {
     let refusals = 0;
     for (let seed = 1; seed <= BATCH_CYCLES; seed++) {
