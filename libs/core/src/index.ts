@@ -1,6 +1,6 @@
 /**
  * @strata/core: what every Strata package shares. One error class with stable codes, invariant
- * assertions, CRC-32C, and the file-system seam with a real and a simulated implementation.
+ * assertions, CRC-32C, varints, and the file-system seam with a real and a simulated implementation.
  *
  * @packageDocumentation
  */
@@ -8,6 +8,7 @@ export { StrataError, isStrataError, corruptionError, ioError } from './errors.j
 export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
 export { invariant } from './invariant.js';
 export { crc32c } from './checksum.js';
+export { writeVarint, varintBytes } from './varint.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs/file-system.js';
 export { errnoOf } from './fs/file-system.js';
 export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';

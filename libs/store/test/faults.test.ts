@@ -8,6 +8,16 @@ const CYCLES = Number(process.env['STRATA_STORE_FAULT_CYCLES'] ?? 300);
 const options = { memtableSizeBytes: 4096, walSegmentSizeBytes: 4096 } as const;
 const BATCH_CYCLES = Number(process.env['STRATA_STORE_FAULT_BATCH_CYCLES'] ?? 60);
 
+/** Makes the next write to a log file fail with `error`, once. */
+function failNextLogWrite(fs: SimulatedFileSystem, error: 'EIO' | 'ENOSPC'): void {
+  let once = true;
+  fs.setFaultInjector((operation, path) => {
+    if (!once || operation !== 'write' || !path.includes('/wal/')) return undefined;
+    once = false;
+    return error;
+  });
+}
+
 describe('Store: injected EIO and ENOSPC', () => {
   it('a failed fdatasync is fail-stop: writes refused with IO_ERROR, reads still served, reopen recovers', async () => {
     const fs = new SimulatedFileSystem();
@@ -35,14 +45,7 @@ describe('Store: injected EIO and ENOSPC', () => {
     const fs = new SimulatedFileSystem();
     const store = await Store.open('/data', { fileSystem: fs });
     await store.put('a', valueOf('a'));
-    let once = true;
-    fs.setFaultInjector((operation, path) => {
-      if (once && operation === 'write' && path.includes('/wal/')) {
-        once = false;
-        return 'ENOSPC';
-      }
-      return undefined;
-    });
+    failNextLogWrite(fs, 'ENOSPC');
     expect(
       await store.put('b', valueOf('b')).catch((error: { code?: string }) => error.code),
     ).to.equal('NO_SPACE');
@@ -63,14 +66,7 @@ describe('Store: injected EIO and ENOSPC', () => {
         value,
       }));
     expect(await store.batch(batchOf('a', 100, 'A'))).to.include({ firstSeqno: 1, lastSeqno: 100 });
-    let once = true;
-    fs.setFaultInjector((operation, path) => {
-      if (once && operation === 'write' && path.includes('/wal/')) {
-        once = false;
-        return 'ENOSPC';
-      }
-      return undefined;
-    });
+    failNextLogWrite(fs, 'ENOSPC');
     // Two batches admitted together (one group): both are refused, one of them overwrote 'a' keys.
     const refused = await Promise.all([
       store.batch(batchOf('b', 100, 'B')).catch((error: { code?: string }) => error.code),

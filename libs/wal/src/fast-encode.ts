@@ -1,3 +1,4 @@
+import { varintBytes, writeVarint } from '@strata/core';
 import type { LogBatchInput, LogEntry } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
@@ -91,28 +92,5 @@ function writeBytesField(target: Buffer, position: number, tag: number, bytes: U
     target.set(bytes, at);
   }
   at += length;
-  return at;
-}
-
-/** Bytes of the unsigned varint of a safe integer. */
-function varintBytes(value: number): number {
-  let bytes = 1;
-  let rest = value;
-  while (rest >= 0x80) {
-    rest = Math.floor(rest / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-/** Writes the unsigned varint of a safe integer at `position`; returns the offset after it. */
-function writeVarint(target: Buffer, position: number, value: number): number {
-  let at = position;
-  let rest = value;
-  while (rest >= 0x80) {
-    target[at++] = (rest % 128) | 0x80;
-    rest = Math.floor(rest / 128);
-  }
-  target[at++] = rest;
   return at;
 }

@@ -3,6 +3,7 @@ import { crc32c, invariant, removeIfPresent } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 import type { SegmentFile } from './segment-file.js';
+import { parseSeqnoFileName, seqnoFileName } from './segment-file.js';
 
 /**
  * The seek-index sidecar of a sealed segment (`<first seqno, 20 digits>.idx` next to its `.log`),
@@ -39,19 +40,15 @@ const MAGIC = 0x58444953;
 const CRC_OFFSET = 8;
 const FIXED_BYTES = 64;
 const ENTRY_BYTES = 16;
-const SEEK_INDEX_NAME = /^(\d{20})\.idx$/;
 
 /** The sidecar's file name for the segment whose first record has `firstSeqno`. */
 export function seekIndexFileName(firstSeqno: number): string {
-  return `${String(firstSeqno).padStart(20, '0')}.idx`;
+  return seqnoFileName(firstSeqno, 'idx');
 }
 
 /** The first seqno in a sidecar's file name, or undefined if `name` is not one. */
 export function parseSeekIndexFileName(name: string): number | undefined {
-  const match = SEEK_INDEX_NAME.exec(name);
-  if (!match) return undefined;
-  const seqno = Number(match[1]);
-  return Number.isSafeInteger(seqno) && seqno > 0 ? seqno : undefined;
+  return parseSeqnoFileName(name, 'idx');
 }
 
 /** Path of the sidecar of `segment` (in the segment's directory). */

@@ -34,19 +34,33 @@ export interface SegmentFile {
   modifiedAtMs: number;
 }
 
-const SEGMENT_NAME = /^(\d{20})\.log$/;
+const SEQNO_DIGITS = /^\d{20}$/;
+
+/**
+ * `<firstSeqno as 20 digits>.<extension>`: how a segment (`log`) and its sidecars are named, so
+ * that names sort in seqno order.
+ */
+export function seqnoFileName(firstSeqno: number, extension: string): string {
+  return `${String(firstSeqno).padStart(20, '0')}.${extension}`;
+}
+
+/** The first seqno in a {@link seqnoFileName} with `extension`, or undefined for other names. */
+export function parseSeqnoFileName(name: string, extension: string): number | undefined {
+  if (name.length !== 21 + extension.length || !name.endsWith(`.${extension}`)) return undefined;
+  const digits = name.slice(0, 20);
+  if (!SEQNO_DIGITS.test(digits)) return undefined;
+  const seqno = Number(digits);
+  return Number.isSafeInteger(seqno) && seqno > 0 ? seqno : undefined;
+}
 
 /** The file name of the segment whose first record has `firstSeqno`, e.g. `00000000000000000001.log`. */
 export function segmentFileName(firstSeqno: number): string {
-  return `${String(firstSeqno).padStart(20, '0')}.log`;
+  return seqnoFileName(firstSeqno, 'log');
 }
 
 /** The first seqno encoded in a segment file name, or undefined if `name` is not a segment. */
 export function parseSegmentFileName(name: string): number | undefined {
-  const match = SEGMENT_NAME.exec(name);
-  if (!match) return undefined;
-  const seqno = Number(match[1]);
-  return Number.isSafeInteger(seqno) && seqno > 0 ? seqno : undefined;
+  return parseSeqnoFileName(name, 'log');
 }
 
 /** A segment description for a file that has not been scanned yet. */

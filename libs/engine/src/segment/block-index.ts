@@ -1,5 +1,5 @@
-import { corruptionError } from '@strata/core';
-import { compareKeyTo, compareRanges, writeVarint } from '../util/bytes.js';
+import { corruptionError, writeVarint } from '@strata/core';
+import { compareKeyTo, compareRanges } from '../util/bytes.js';
 
 /** Where a data block lives in its segment file. */
 export interface BlockHandle {

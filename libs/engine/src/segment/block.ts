@@ -1,5 +1,5 @@
-import { corruptionError, invariant } from '@strata/core';
-import { compareKeyTo, writeVarint } from '../util/bytes.js';
+import { corruptionError, invariant, writeVarint } from '@strata/core';
+import { compareKeyTo } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 
 /**

@@ -77,17 +77,6 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** Writes an unsigned LEB128 varint of up to 53 bits; returns the new offset. */
-export function writeVarint(target: Uint8Array, offset: number, value: number): number {
-  let v = value;
-  while (v >= 0x80) {
-    target[offset++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  target[offset++] = v;
-  return offset;
-}
-
 /** Writes a little-endian u64 from a safe integer. */
 export function writeU64(target: Buffer, offset: number, value: number): void {
   target.writeUInt32LE(value % 0x1_0000_0000, offset);
