@@ -12,6 +12,11 @@
  * ```
  */
 export function writeVarint(target: Uint8Array, offset: number, value: number): number {
+  // Most lengths fit one byte: no loop for them.
+  if (value < 0x80) {
+    target[offset] = value;
+    return offset + 1;
+  }
   let at = offset;
   let rest = value;
   while (rest >= 0x80) {

@@ -173,13 +173,7 @@ export class Tree {
     if (!(value instanceof Uint8Array)) {
       throw new StrataError('INVALID_ARGUMENT', 'value must be a Uint8Array');
     }
-    if (value.length > this.config.maxValueSizeBytes) {
-      throw new StrataError(
-        'VALUE_TOO_LARGE',
-        `value of ${value.length} bytes exceeds the limit of ${this.config.maxValueSizeBytes}`,
-        { details: { sizeBytes: value.length, limitBytes: this.config.maxValueSizeBytes } },
-      );
-    }
+    this.checkValueLength(value.length);
     if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
     return this.active.insert(key, value, seqno, ValueKind.Value);
   }
@@ -203,13 +197,7 @@ export class Tree {
     seqno: number,
   ): number {
     this.checkWriteRange(keyLength, seqno);
-    if (valueLength > this.config.maxValueSizeBytes) {
-      throw new StrataError(
-        'VALUE_TOO_LARGE',
-        `value of ${valueLength} bytes exceeds the limit of ${this.config.maxValueSizeBytes}`,
-        { details: { sizeBytes: valueLength, limitBytes: this.config.maxValueSizeBytes } },
-      );
-    }
+    this.checkValueLength(valueLength);
     if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
     return this.active.insertFrom(
       source,
@@ -431,7 +419,9 @@ export class Tree {
     const old = this.active;
     if ((old.getLsn() ?? -1) <= seqno) return 0;
     const kept = new Memtable(Math.min(old.length, MAX_PRESIZED_ENTRIES));
-    for (let at = old.first(); at !== NIL; at = old.next(at)) {
+    // Backwards: an insert places an entry before an equal (key, seqno), so copying from the last
+    // entry keeps repeated writes of one key at one seqno in their order (the last one wins).
+    for (let at = old.last(); at !== NIL; at = old.previous(at)) {
       if (old.seqnoAt(at) > seqno) continue;
       const keyOffset = old.keyOffsetAt(at);
       const keyLength = old.keyLengthAt(at);
@@ -948,6 +938,16 @@ export class Tree {
     this.checkOpen();
     this.checkKeyLength(keyLength);
     this.checkSeqno(seqno);
+  }
+
+  private checkValueLength(length: number): void {
+    if (length > this.config.maxValueSizeBytes) {
+      throw new StrataError(
+        'VALUE_TOO_LARGE',
+        `value of ${length} bytes exceeds the limit of ${this.config.maxValueSizeBytes}`,
+        { details: { sizeBytes: length, limitBytes: this.config.maxValueSizeBytes } },
+      );
+    }
   }
 
   private checkSeqno(seqno: number): void {

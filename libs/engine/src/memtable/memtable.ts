@@ -1,5 +1,5 @@
 import { invariant } from '@strata/core';
-import { compareKeyTo, compareRanges } from '../util/bytes.js';
+import { compareKeyTo, compareRanges, copyRange } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 
 const EMPTY_KEY = new Uint8Array(0);
@@ -105,19 +105,6 @@ function prefixWord(bytes: Uint8Array, start: number, length: number, at: number
   const b2 = at + 2 < length ? bytes[i + 2]! : 0;
   const b3 = at + 3 < length ? bytes[i + 3]! : 0;
   return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) ^ 0x80000000;
-}
-
-/** Copies `source[start, start + length)` to `target` at `at`, without a view for short runs. */
-function copyBytes(
-  target: Uint8Array,
-  at: number,
-  source: Uint8Array,
-  start: number,
-  length: number,
-): void {
-  if (start === 0 && length === source.length) target.set(source, at);
-  else if (length <= 48) for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
-  else target.set(source.subarray(start, start + length), at);
 }
 
 /**
@@ -820,8 +807,8 @@ export class Memtable {
       this.slabUsedBytes = 0;
     }
     const offset = this.slabUsedBytes;
-    copyBytes(slab, offset, keySource, keyStart, keyLength);
-    copyBytes(slab, offset + keyLength, valueSource, valueStart, valueLength);
+    copyRange(slab, offset, keySource, keyStart, keyLength);
+    copyRange(slab, offset + keyLength, valueSource, valueStart, valueLength);
     this.slabUsedBytes += needed;
     const r = entry * RECORD;
     const records = this.records;

@@ -1,5 +1,5 @@
 import { corruptionError, writeVarint } from '@strata/core';
-import { compareKeyTo, compareRanges } from '../util/bytes.js';
+import { compareKeyTo, compareRanges, copyRange } from '../util/bytes.js';
 
 /** Where a data block lives in its segment file. */
 export interface BlockHandle {
@@ -18,11 +18,7 @@ export class BlockIndexBuilder {
   private used = 0;
   private count = 0;
 
-  add(lastKey: Uint8Array, handle: BlockHandle): void {
-    this.addFrom(lastKey, 0, lastKey.length, handle);
-  }
-
-  /** {@link add} for the key `keySource[keyStart, keyStart + keyLength)`. */
+  /** Adds the block `handle` whose last key is `keySource[keyStart, keyStart + keyLength)`. */
   addFrom(keySource: Uint8Array, keyStart: number, keyLength: number, handle: BlockHandle): void {
     // Three varints of at most 10 bytes each, and the key.
     const needed = this.used + 30 + keyLength;
@@ -33,7 +29,7 @@ export class BlockIndexBuilder {
     }
     const body = this.body;
     let at = writeVarint(body, this.used, keyLength);
-    for (let i = 0; i < keyLength; i++) body[at + i] = keySource[keyStart + i]!;
+    copyRange(body, at, keySource, keyStart, keyLength);
     at = writeVarint(body, at + keyLength, handle.offset);
     this.used = writeVarint(body, at, handle.sizeBytes);
     this.count++;

@@ -28,12 +28,7 @@ export class BloomFilterBuilder {
 
   constructor(private readonly bitsPerKey: number) {}
 
-  /** Adds a distinct key. */
-  add(key: Uint8Array): void {
-    this.addHash(hashKey(key));
-  }
-
-  /** {@link add} for the key `bytes[start, start + length)`. */
+  /** Adds the distinct key `bytes[start, start + length)`. */
   addFrom(bytes: Uint8Array, start: number, length: number): void {
     this.addHash(hashKeyRange(bytes, start, length));
   }

