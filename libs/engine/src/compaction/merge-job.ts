@@ -70,13 +70,10 @@ export async function runJob(
     const meta = await writeMemtable(
       Memtable.fromShared(job.memtable),
       {
+        ...job.writer,
         fileSystem,
         folder: job.folder,
         id: job.segmentId,
-        blockSizeBytes: job.writer.blockSizeBytes,
-        restartInterval: job.writer.restartInterval,
-        bloomBitsPerKey: job.writer.bloomBitsPerKey,
-        compression: job.writer.compression,
         newestDataAtMs: job.nowMs,
       },
       job.gcWatermark,
@@ -237,13 +234,10 @@ export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<Seg
   let writer: SegmentWriter | undefined;
   const openWriter = async (id: number): Promise<SegmentWriter> =>
     SegmentWriter.create({
+      ...out.writer,
       fileSystem: out.fileSystem,
       folder: out.folder,
       id,
-      blockSizeBytes: out.writer.blockSizeBytes,
-      restartInterval: out.writer.restartInterval,
-      bloomBitsPerKey: out.writer.bloomBitsPerKey,
-      compression: out.writer.compression,
       newestDataAtMs: out.newestDataAtMs,
     });
   const firstId = out.nextId();
