@@ -13,6 +13,8 @@
  * - `CLOSED`: the component is closing or closed.
  * - `READ_ONLY`: a write was attempted on something opened read-only.
  * - `HISTORY_TRUNCATED`: the requested seqno is below the retained history.
+ * - `REPLICATION_BACKLOG`: a cluster leader holds too much that a quorum does not have yet; the
+ *   write was refused (not acknowledged), retry once the followers catch up.
  * - `NOT_FOUND`, `NOT_LEADER`, `LOCKED`, `UNSUPPORTED_FORMAT`, `TIMEOUT`: as named.
  * - `INTERNAL`: an invariant of Strata itself was violated (a bug); the component fails stop.
  */
@@ -35,6 +37,7 @@ export type StrataErrorCode =
   | 'LOCKED'
   | 'UNSUPPORTED_FORMAT'
   | 'TIMEOUT'
+  | 'REPLICATION_BACKLOG'
   | 'INTERNAL';
 
 /** Structured context attached to an error: file and offset for corruption, seqnos for ordering. */

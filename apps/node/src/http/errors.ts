@@ -32,6 +32,7 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   READ_ONLY: 503,
   LOCKED: 503,
   TIMEOUT: 503,
+  REPLICATION_BACKLOG: 503,
 };
 
 /** Extra fields of an error body that clients act on (copied from the error's details). */
