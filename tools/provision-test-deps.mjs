@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Makes sure the programs the test suite runs for real are on this machine, before any test starts:
+// the tests use a real nats-server (replication, cluster), never a mock. `npm test` runs this first
+// and `.ci/run` calls it, so a fresh machine needs nothing done by hand.
+//
+// A missing program is installed from Debian when we are root and apt-get exists; otherwise this
+// stops with one line naming the command to run (a non-root developer decides about sudo).
+// Each program is found the way the tests find it: $ENV override, the Debian path, then PATH.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** What the tests need: the binary, where tests look for it, and the Debian package that has it. */
+const REQUIREMENTS = [
+  {
+    name: 'nats-server',
+    envVariable: 'NATS_SERVER',
+    debianPath: '/usr/sbin/nats-server',
+    debianPackage: 'nats-server',
+    versionArgs: ['--version'],
+  },
+];
+
+function onPath(command) {
+  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
+    if (directory && existsSync(join(directory, command))) return join(directory, command);
+  }
+  return undefined;
+}
+
+function locate(requirement) {
+  const fromEnv = process.env[requirement.envVariable];
+  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  if (existsSync(requirement.debianPath)) return requirement.debianPath;
+  return onPath(requirement.name);
+}
+
+const missing = REQUIREMENTS.filter((requirement) => locate(requirement) === undefined);
+if (missing.length > 0) {
+  const packages = missing.map((requirement) => requirement.debianPackage);
+  const command = `apt-get update && apt-get install -y ${packages.join(' ')}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || onPath('apt-get') === undefined) {
+    console.error(
+      `provision: the tests need ${missing.map((r) => r.name).join(', ')}; install with: sudo ${command}`,
+    );
+    process.exit(1);
+  }
+  console.log(`provision: installing ${packages.join(' ')} from Debian`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...packages]]) {
+    const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
+    if (result.status !== 0) {
+      console.error(`provision: apt-get ${args.join(' ')} failed (exit ${result.status})`);
+      process.exit(1);
+    }
+  }
+}
+
+for (const requirement of REQUIREMENTS) {
+  const path = locate(requirement);
+  if (path === undefined) {
+    console.error(`provision: ${requirement.name} is still missing after the install`);
+    process.exit(1);
+  }
+  const version = execFileSync(path, requirement.versionArgs, { encoding: 'utf8' }).trim();
+  console.log(`provision: ${requirement.name} ${version} at ${path}`);
+}
