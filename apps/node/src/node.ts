@@ -56,8 +56,16 @@ export interface ClusterOptions {
   readonly advertiseUrl?: string;
   /** Nodes in the cluster, for `acks=quorum`. Default 3. */
   readonly size?: number;
-  /** Default acknowledgement of writes. Default `leader`. */
+  /**
+   * Default acknowledgement of writes. Default `quorum`: a write is answered once a majority of
+   * the cluster has it fsynced, so it survives the leader's death. `leader` answers after the
+   * leader's own fsync: such a write may be lost if this leader dies before its followers have it.
+   */
   readonly acks?: AckMode;
+  /** Entries a leader may hold beyond its quorum before refusing writes (REPLICATION_BACKLOG). */
+  readonly maxUnreplicatedEntries?: number;
+  /** The same bound in log bytes. */
+  readonly maxUnreplicatedBytes?: number;
   /** Lease time to live. Default 3 s. */
   readonly leaseTtlMs?: number;
   /** Stream limits (older messages are dropped; followers behind them bootstrap). */
@@ -252,13 +260,19 @@ async function joinCluster(
       ...(options.quorumTimeoutMs !== undefined
         ? { quorumTimeoutMs: options.quorumTimeoutMs }
         : {}),
+      ...(options.maxUnreplicatedEntries !== undefined
+        ? { maxUnreplicatedEntries: options.maxUnreplicatedEntries }
+        : {}),
+      ...(options.maxUnreplicatedBytes !== undefined
+        ? { maxUnreplicatedBytes: options.maxUnreplicatedBytes }
+        : {}),
       ...(context.token !== undefined ? { token: context.token } : {}),
     });
     const connection = nc;
     const hooks: ClusterHooks = {
-      assertLeader: () => replication.assertLeader(),
+      assertAcceptsWrites: () => replication.assertAcceptsWrites(),
       acknowledge: (seqno) => replication.waitForQuorum(seqno),
-      defaultAcks: options.acks ?? 'leader',
+      defaultAcks: options.acks ?? 'quorum',
       status: () => ({ ...replication.status(), meta: meta.snapshot() }),
       checkpointArchive: (signal) => replication.checkpointArchive(signal),
       promote: () => replication.promote(),

@@ -100,8 +100,8 @@ export class ClusterNode {
       String(s.leaseTtlMs ?? 1000),
       '--cluster-size',
       '3',
-      '--acks',
-      s.acks ?? 'leader',
+      // Without --acks the node's default (quorum) applies.
+      ...(s.acks !== undefined ? ['--acks', s.acks] : []),
       ...(s.extraArgs ?? []),
     ];
     const child = spawn(process.execPath, args, {

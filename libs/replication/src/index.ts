@@ -46,7 +46,12 @@ export type {
 export { META_SCHEMA_VERSION, META_MIGRATIONS } from './meta/migrations.js';
 export type { MetaMigration } from './meta/migrations.js';
 export * from './bootstrap/index.js';
-export { ReplicationNode } from './replication-node.js';
+export {
+  ReplicationNode,
+  DEFAULT_MAX_UNREPLICATED_BYTES,
+  DEFAULT_MAX_UNREPLICATED_ENTRIES,
+} from './replication-node.js';
+export type { BacklogReading } from './leader/replication-backlog.js';
 export type { ReplicationNodeOptions, ReplicationStatus, RoleSetting } from './replication-node.js';
 export { LeaderLease } from './leadership/leader-lease.js';
 export type { LeaseHolder, LeaseState } from './leadership/leader-lease.js';

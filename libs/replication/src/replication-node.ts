@@ -13,6 +13,8 @@ import { LogFollower } from './follower/log-follower.js';
 import type { FollowerStop } from './follower/log-follower.js';
 import { LogPublisher } from './leader/log-publisher.js';
 import { QuorumTracker } from './leader/quorum-tracker.js';
+import { ReplicationBacklog } from './leader/replication-backlog.js';
+import type { BacklogReading } from './leader/replication-backlog.js';
 import { LeaderLease } from './leadership/leader-lease.js';
 import type { LeaseHolder } from './leadership/leader-lease.js';
 import type { ReplicationLogger } from './logger.js';
@@ -61,6 +63,13 @@ export interface ReplicationNodeOptions {
   readonly streamMaxAgeMs?: number;
   /** How long an `acks=quorum` write waits for a majority. Default 10 s. */
   readonly quorumTimeoutMs?: number;
+  /**
+   * Log entries the leader may hold beyond what a quorum has durable; past it writes are refused
+   * with `REPLICATION_BACKLOG`. Default {@link DEFAULT_MAX_UNREPLICATED_ENTRIES}.
+   */
+  readonly maxUnreplicatedEntries?: number;
+  /** The same bound in log record bytes. Default {@link DEFAULT_MAX_UNREPLICATED_BYTES}. */
+  readonly maxUnreplicatedBytes?: number;
   /** Bearer token of the leader's HTTP API (checkpoint download). */
   readonly token?: string;
   readonly logger?: ReplicationLogger;
@@ -75,6 +84,8 @@ export interface ReplicationStatus {
   readonly leaderUrl: string | undefined;
   readonly publishedSeqno: number | undefined;
   readonly quorumSeqno: number | undefined;
+  /** On the leader: what it holds beyond the quorum (lost if it died now). */
+  readonly unreplicated: BacklogReading | undefined;
   readonly streamLastSeqno: number;
   readonly lagSeqnos: number;
   readonly follower:
@@ -92,6 +103,15 @@ export interface ReplicationStatus {
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * Default bound on the entries a leader holds beyond its quorum: about ten seconds of a busy
+ * node's single writes, far above the few milliseconds followers lag when healthy, so only a
+ * leader cut off from its followers reaches it.
+ */
+export const DEFAULT_MAX_UNREPLICATED_ENTRIES = 100_000;
+/** Default bound in bytes: one largest batch (64 MiB) fits, a second does not. */
+export const DEFAULT_MAX_UNREPLICATED_BYTES = 64 * MIB;
 /** Largest record a follower assembles: above the node's largest batch (64 MiB) plus framing. */
 const MAX_RECORD_BYTES = 80 * MIB;
 const codec = StringCodec();
@@ -124,6 +144,7 @@ export class ReplicationNode {
   private knownLeader: LeaseHolder | undefined;
   private readonly peers = new Map<string, NodeStatus>();
   private readonly quorum: QuorumTracker;
+  private readonly backlog: ReplicationBacklog;
   private readonly names: ClusterNames;
   private readonly logger: ReplicationLogger;
   private readonly subscriptions: Subscription[] = [];
@@ -149,6 +170,10 @@ export class ReplicationNode {
     this.names = clusterNames(options.cluster);
     this.logger = options.logger ?? silentLogger;
     this.quorum = new QuorumTracker(options.clusterSize ?? 3, () => this.storeValue.durableSeqno);
+    this.backlog = new ReplicationBacklog({
+      maxEntries: options.maxUnreplicatedEntries ?? DEFAULT_MAX_UNREPLICATED_ENTRIES,
+      maxBytes: options.maxUnreplicatedBytes ?? DEFAULT_MAX_UNREPLICATED_BYTES,
+    });
   }
 
   /**
@@ -221,6 +246,18 @@ export class ReplicationNode {
     );
   }
 
+  /**
+   * Throws unless this node may admit a write now: `NOT_LEADER` as {@link assertLeader}, and
+   * `REPLICATION_BACKLOG` when it already holds its limit of entries or bytes that a quorum does
+   * not have durable (whatever the write's ack mode: past the bound nothing more is taken in that
+   * a failover could drop).
+   */
+  assertAcceptsWrites(): void {
+    this.assertLeader();
+    const store = this.storeValue;
+    this.backlog.assertRoom(store.lastSeqno, store.appliedLogBytes, this.quorum.quorumSeqno());
+  }
+
   /** Resolves once a majority of the cluster has `seqno` durable (`TIMEOUT` otherwise). */
   waitForQuorum(seqno: number): Promise<void> {
     return this.quorum.waitFor(seqno, this.options.quorumTimeoutMs ?? 10_000);
@@ -262,6 +299,14 @@ export class ReplicationNode {
       leaderUrl: leader?.url,
       publishedSeqno: this.publisher?.stats().publishedSeqno,
       quorumSeqno: this.roleValue === 'leader' ? this.quorum.quorumSeqno() : undefined,
+      unreplicated:
+        this.roleValue === 'leader'
+          ? this.backlog.reading(
+              this.storeValue.lastSeqno,
+              this.storeValue.appliedLogBytes,
+              this.quorum.quorumSeqno(),
+            )
+          : undefined,
       streamLastSeqno: this.streamLastSeqno,
       lagSeqnos: Math.max(0, this.streamLastSeqno - this.storeValue.lastSeqno),
       follower: follower && {
@@ -427,6 +472,7 @@ export class ReplicationNode {
     this.leaseRevision = renewed;
     this.leaseRenewedAtMs = Date.now();
     this.quorum.reset();
+    this.backlog.reset(this.storeValue.lastSeqno, this.storeValue.appliedLogBytes);
     this.roleValue = 'leader';
     this.handingOff = false;
     this.knownLeader = { ...this.selfHolder(), epoch };

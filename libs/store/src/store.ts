@@ -126,6 +126,7 @@ export class Store {
   private failure: StrataError | undefined;
   private epochValue: number;
   private readonly notifier: CommitNotifier;
+  private appliedBytes = 0;
   private readonly recent: RecentRecords;
   private readonly jobs: BackgroundJobs;
   /** Applies replicated records (one instance: applying allocates nothing per record). */
@@ -287,6 +288,15 @@ export class Store {
   /** The last applied (readable) seqno; 0 for an empty store. */
   get lastSeqno(): number {
     return this.notifier.applied;
+  }
+
+  /**
+   * Bytes of log records applied since this store was opened (a running total: the difference
+   * between two readings is what was written in between; replication bounds a leader's
+   * unreplicated bytes with it).
+   */
+  get appliedLogBytes(): number {
+    return this.appliedBytes;
   }
 
   /** The last seqno on stable storage. */
@@ -595,6 +605,7 @@ export class Store {
       `batch at ${firstSeqno} applied after ${this.notifier.applied}`,
     );
     this.recent.push({ firstSeqno, lastSeqno, bytes: record });
+    this.appliedBytes += record.length;
     this.notifier.advance(lastSeqno);
     // Move the floor in steps of a quarter window, not on every write.
     if (lastSeqno - this.historyFloor > this.options.historyRetentionSeqnos * 1.25 + 1)

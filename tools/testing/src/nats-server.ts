@@ -19,6 +19,13 @@ export interface NatsServerHandle {
   kill(): Promise<void>;
   /** Starts it again on the same port and store after {@link kill}. */
   restart(): Promise<void>;
+  /**
+   * Freezes the server with SIGSTOP: its sockets stay open but nothing is answered (a hung or
+   * partitioned server, as clients see it). {@link resume} continues it.
+   */
+  pause(): void;
+  /** Continues a server frozen by {@link pause} (SIGCONT). */
+  resume(): void;
 }
 
 /** Options of {@link startNatsServer}. */
@@ -52,6 +59,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   const killChild = async (signal: NodeJS.Signals, timeoutMs: number): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
+    // A paused server would not act on SIGTERM until continued.
+    child.kill('SIGCONT');
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     await exited;
@@ -75,6 +84,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async restart() {
       child = await launch(binary, port, store.path, startTimeoutMs);
       exited = waitForExit(child);
+    },
+    pause() {
+      if (!child.kill('SIGSTOP')) throw new Error('nats-server is not running: cannot pause it');
+    },
+    resume() {
+      if (!child.kill('SIGCONT')) throw new Error('nats-server is not running: cannot resume it');
     },
   };
 }

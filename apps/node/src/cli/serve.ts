@@ -4,6 +4,10 @@ import type { SyncMode } from '@strata/wal';
 import { startNode } from '../node.js';
 import type { ClusterOptions, StrataNode } from '../node.js';
 import { StrataError } from '@strata/core';
+import {
+  DEFAULT_MAX_UNREPLICATED_BYTES,
+  DEFAULT_MAX_UNREPLICATED_ENTRIES,
+} from '@strata/replication';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/context.js';
 import { parseBytes, parseInteger, parseListen } from './parse.js';
 import type { ListenAddress } from './parse.js';
@@ -32,6 +36,9 @@ interface ServeFlags {
   readonly advertiseUrl?: string;
   readonly clusterSize: number;
   readonly acks: 'leader' | 'quorum';
+  readonly quorumTimeoutMs: number;
+  readonly maxUnreplicatedEntries: number;
+  readonly maxUnreplicatedBytes: number;
   readonly leaseTtlMs: number;
   readonly streamMaxBytes?: number;
   readonly streamMaxAgeMs?: number;
@@ -125,10 +132,33 @@ export function serveCommand(io: CommandIo): Command {
     .addOption(
       new Option(
         '--acks <mode>',
-        'default write acknowledgement: after the local fsync (leader) or a majority (quorum)',
+        'default write acknowledgement (per request: ?acks=): quorum answers once a majority of ' +
+          'the cluster has the write fsynced, so it survives the leader dying; leader answers ' +
+          "after the leader's own fsync, and such a write may be lost if this leader dies before " +
+          'its followers have it',
       )
         .choices(['leader', 'quorum'])
-        .default('leader'),
+        .default('quorum'),
+    )
+    .option(
+      '--quorum-timeout-ms <ms>',
+      'longest an acks=quorum write waits for a majority before 503 TIMEOUT (the write may still apply)',
+      parseInteger,
+      10_000,
+    )
+    .option(
+      '--max-unreplicated-entries <n>',
+      'entries a leader may hold that a quorum does not have yet; past it writes get 503 REPLICATION_BACKLOG',
+      parseInteger,
+      DEFAULT_MAX_UNREPLICATED_ENTRIES,
+    )
+    .addOption(
+      new Option(
+        '--max-unreplicated-bytes <size>',
+        'the same bound in log bytes (503 REPLICATION_BACKLOG past it)',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_MAX_UNREPLICATED_BYTES, '64MiB'),
     )
     .option(
       '--lease-ttl-ms <ms>',
@@ -159,6 +189,9 @@ function clusterOptions(flags: ServeFlags): { cluster?: ClusterOptions } {
   if (flags.nats === undefined || flags.cluster === undefined) {
     throw new StrataError('INVALID_ARGUMENT', '--nats and --cluster go together');
   }
+  if (flags.maxUnreplicatedEntries < 1) {
+    throw new StrataError('INVALID_ARGUMENT', '--max-unreplicated-entries must be at least 1');
+  }
   return {
     cluster: {
       natsUrl: flags.nats,
@@ -166,6 +199,9 @@ function clusterOptions(flags: ServeFlags): { cluster?: ClusterOptions } {
       role: flags.role,
       size: flags.clusterSize,
       acks: flags.acks,
+      quorumTimeoutMs: flags.quorumTimeoutMs,
+      maxUnreplicatedEntries: flags.maxUnreplicatedEntries,
+      maxUnreplicatedBytes: flags.maxUnreplicatedBytes,
       leaseTtlMs: flags.leaseTtlMs,
       ...(flags.advertiseUrl !== undefined ? { advertiseUrl: flags.advertiseUrl } : {}),
       ...(flags.streamMaxBytes !== undefined ? { streamMaxBytes: flags.streamMaxBytes } : {}),

@@ -27,9 +27,12 @@ export function registerClusterRoutes(
   });
 }
 
-/** Refuses a write on a node that is not the leader (421 NOT_LEADER with the leader's URL). */
+/**
+ * Refuses a write before it is admitted on a node that is not the leader (421 NOT_LEADER with the
+ * leader's URL) or on a leader past its bound of unreplicated writes (503 REPLICATION_BACKLOG).
+ */
 export function assertWritable(context: RouteContext): void {
-  context.cluster?.assertLeader();
+  context.cluster?.assertAcceptsWrites();
 }
 
 /**

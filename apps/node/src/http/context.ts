@@ -34,8 +34,11 @@ export type AckMode = 'leader' | 'quorum';
  * through an adapter; a standalone node passes none).
  */
 export interface ClusterHooks {
-  /** Throws NOT_LEADER (with details.leaderUrl) unless this node takes writes now. */
-  assertLeader(): void;
+  /**
+   * Throws unless this node takes writes now: NOT_LEADER (with details.leaderUrl) on a follower,
+   * REPLICATION_BACKLOG on a leader that holds its limit of writes a quorum does not have.
+   */
+  assertAcceptsWrites(): void;
   /** Resolves when a write up to `seqno` is acknowledged under `acks` (TIMEOUT otherwise). */
   acknowledge(seqno: number, acks: AckMode): Promise<void>;
   readonly defaultAcks: AckMode;
