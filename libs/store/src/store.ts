@@ -11,6 +11,7 @@ import type {
   ReplicatedRecordSummary,
 } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
+import { CloseSteps } from './close-steps.js';
 import type { BackgroundStats } from './background-jobs.js';
 import { CommitNotifier } from './commit-notifier.js';
 import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
@@ -918,6 +919,12 @@ export class Store {
    * replays nothing), stops background work, closes the tree and the log, releases the lock.
    * `flushMemtable: false` leaves the memtable's writes in the log only, so that
    * {@link Store.truncateLog} can still cut them back (a deposed leader rejoining).
+   *
+   * Every step runs even when an earlier one fails (so the lock and file handles are released),
+   * and the store ends `closed` either way; then the first failure is thrown, the later ones in
+   * `details.otherFailures`: a failed final fsync means the last writes may not be on disk.
+   *
+   * @throws StrataError `IO_ERROR` / `NO_SPACE` (or the failing step's own code).
    */
   async close(options: { readonly flushMemtable?: boolean } = {}): Promise<void> {
     if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
@@ -927,19 +934,23 @@ export class Store {
       await new Promise<void>((resolve) => (this.writesDrained = resolve));
     this.closeController.abort();
     this.notifier.close();
-    try {
+    const steps = new CloseSteps();
+    const treeDirectory = this.directory.treeDirectory;
+    await steps.run('flush', treeDirectory, async () => {
       if (healthy) {
         invariant(this.earlyApplied === 0, 'a batch still in flight after writes drained');
         await this.jobs.scheduleFlush();
+        // A failed flush fail-stops the store instead of rejecting: report it here.
+        if (this.failure !== undefined) throw this.failure;
       }
-      await this.jobs.stop();
-    } finally {
-      this.historySnapshot?.close();
-      await this.tree.close().catch(() => undefined);
-      await this.wal.close().catch(() => undefined);
-      await this.lock.release().catch(() => undefined);
-      this.statusValue = 'closed';
-    }
+    });
+    await steps.run('background', treeDirectory, () => this.jobs.stop());
+    this.historySnapshot?.close();
+    await steps.run('tree', treeDirectory, () => this.tree.close());
+    await steps.run('log', this.directory.walDirectory, () => this.wal.close());
+    await steps.run('lock', this.lock.path, () => this.lock.release());
+    this.statusValue = 'closed';
+    steps.throwIfFailed();
   }
 
   // ------------------------------------------------------------------ recovery
