@@ -18,7 +18,7 @@ export { LogOp } from './log-batch.js';
 export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './log-batch.js';
 export type { RecoveryMode, RetentionPolicy, SyncMode, WalOptions } from './options.js';
 export type { RecoveryReport } from './recovery.js';
-export { describeDamage } from './recovery.js';
+export { describeDamage } from './record-scanner.js';
 export type { DamageKind } from './record-scanner.js';
 export { decodeRecord } from './batch-codec.js';
 export { visitEntries } from './fast-decode.js';

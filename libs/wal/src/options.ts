@@ -24,8 +24,10 @@ export type RetentionPolicy =
 
 /**
  * How `open` treats damage.
- * - `strict` (default): a torn tail (incomplete last record, trailing zeros) is cut; any other
- *   checksum, chain or sequence mismatch fails open with CORRUPTION naming file and offset.
+ * - `strict` (default): a torn tail (what a crash during an append leaves: an incomplete last
+ *   record, maybe followed by zeros, or zeros after the last record) is cut and reported; any other
+ *   checksum, structure, chain or sequence problem, including a complete last record whose
+ *   checksum fails, fails open with CORRUPTION naming file and offset.
  * - `point-in-time`: every segment is verified; at the first damage the log is cut there, later
  *   segments are moved into `dropped-<time>/`, and the report says what was dropped.
  */

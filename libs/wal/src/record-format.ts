@@ -97,6 +97,58 @@ export function scanPayload(
   return position === end && hasRequiredFields(out);
 }
 
+/**
+ * True when `payload[start, end)` can be the first bytes of a well-formed LogBatch whose payload is
+ * `declaredEnd - start` bytes long: every field is well formed as {@link scanPayload} requires,
+ * and only the last one may be cut off at `end`. No field may run past `declaredEnd`. Recovery
+ * uses it to tell an append cut short by a crash (whose bytes are an exact prefix of a record)
+ * from other damage. With `end === declaredEnd` it is {@link scanPayload}'s structural check
+ * without the required fields.
+ */
+export function isPayloadPrefix(
+  payload: Uint8Array,
+  start: number,
+  end: number,
+  declaredEnd: number,
+): boolean {
+  if (end > declaredEnd) return false;
+  const cut = end < declaredEnd;
+  let position = start;
+  while (position < end) {
+    const tag = readVarint(payload, position, end);
+    if (tag < 0) return cut && isCutVarint(payload, position, end);
+    position = varintEnd;
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (wireType === 0) {
+      if (field === 4 || field === 5) return false;
+      const value = readVarint(payload, position, end);
+      if (value < 0) return cut && isCutVarint(payload, position, end);
+      position = varintEnd;
+    } else if (wireType === 5 || wireType === 1) {
+      if (wireType === 5 ? field !== 4 && field >= 1 && field <= 5 : field >= 1 && field <= 5)
+        return false;
+      position += wireType === 5 ? 4 : 8;
+    } else if (wireType === 2) {
+      if (field >= 1 && field <= 4) return false;
+      const length = readVarint(payload, position, end);
+      if (length < 0) return cut && isCutVarint(payload, position, end);
+      position = varintEnd + length;
+    } else {
+      return false;
+    }
+    if (position > declaredEnd) return false;
+  }
+  return true;
+}
+
+/** True when the bytes from `position` to `end` are the start of a varint that `end` cut off. */
+function isCutVarint(bytes: Uint8Array, position: number, end: number): boolean {
+  if (end - position >= 10) return false;
+  for (let index = position; index < end; index++) if ((bytes[index] ?? 0) < 0x80) return false;
+  return true;
+}
+
 function hasRequiredFields(header: RecordHeader): boolean {
   return header.entryCount > 0 && header.firstSeqno > 0;
 }

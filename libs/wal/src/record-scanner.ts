@@ -11,6 +11,20 @@ import { RECORD_HEADER_BYTES, newRecordHeader, scanPayload } from './record-form
  */
 export type DamageKind = 'incomplete' | 'zeros' | 'checksum' | 'malformed';
 
+/** A short human description of a {@link DamageKind}. */
+export function describeDamage(kind: DamageKind): string {
+  switch (kind) {
+    case 'incomplete':
+      return 'record runs past the end of the file';
+    case 'zeros':
+      return 'zero bytes where a record should start';
+    case 'checksum':
+      return 'record checksum mismatch';
+    case 'malformed':
+      return 'malformed record';
+  }
+}
+
 /** Result of {@link RecordScanner.next}. */
 export type ScanOutcome = 'record' | 'end' | 'damaged';
 

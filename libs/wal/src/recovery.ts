@@ -4,8 +4,15 @@ import type { FileHandle, FileSystem } from '@strata/core';
 import type { ResolvedWalOptions } from './options.js';
 import { readCleanCloseMarker, removeCleanCloseMarker } from './clean-close-marker.js';
 import { RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './record-format.js';
-import { RecordScanner, ShortReadError, containsValidRecord } from './record-scanner.js';
+import {
+  RecordScanner,
+  ShortReadError,
+  containsValidRecord,
+  describeDamage,
+} from './record-scanner.js';
 import type { DamageKind } from './record-scanner.js';
+import { classifyTailDamage } from './torn-tail.js';
+import type { TailVerdict } from './torn-tail.js';
 import { maybeIndex, newSegmentFile, parseSegmentFileName } from './segment-file.js';
 import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from './seek-index-file.js';
 import type { SegmentFile } from './segment-file.js';
@@ -26,7 +33,11 @@ export interface RecoveryReport {
   readonly verifiedSegmentCount: number;
   /** True when the last close was clean and its marker let open skip scanning the last segment. */
   readonly cleanClose?: boolean;
-  /** A torn tail cut off the last segment (a write interrupted by a crash), if any. */
+  /**
+   * A torn tail cut off the last segment, if any: what a crash during an append leaves (an
+   * incomplete last record, maybe followed by zeros: `incomplete`; only zeros: `zeros`). A damaged
+   * complete record is never cut here: it fails open with CORRUPTION (see torn-tail.ts).
+   */
   readonly tornTail?: {
     readonly file: string;
     readonly offset: number;
@@ -118,34 +129,43 @@ async function recoverSegments(
       }
       continue;
     }
-    const damage = { ...outcome.damage, segmentIndex: index };
-    const tornCandidate =
-      isLast && ['incomplete', 'zeros', 'checksum', 'malformed'].includes(damage.kind);
-    if (
-      tornCandidate &&
-      !(await validDataFollows(
+    let damage: Damage = { ...outcome.damage, segmentIndex: index };
+    // Only the end of the last segment can hold an interrupted append; torn-tail.ts decides
+    // whether the bytes there are what a crash leaves or damage to records already written.
+    if (isLast && isScannerDamage(damage.kind)) {
+      const verdict = await classifyLastSegmentDamage(
         fs,
         segment,
         damage.offset,
-        outcome.tail?.lastSeqno ?? tail?.lastSeqno ?? 0,
+        damage.kind,
         options,
-      ))
-    ) {
-      tornTail = {
-        file: segment.path,
-        offset: damage.offset,
-        droppedBytes: segment.sizeBytes - damage.offset,
-        damage: damage.kind as DamageKind,
-      };
-      if (options.readOnly) segment.sizeBytes = damage.offset;
-      else {
-        await removeSidecars(fs, directory, [segment]);
-        await truncateSegment(fs, segment, damage.offset);
+      );
+      if (!verdict.torn) damage = { ...damage, reason: verdict.reason };
+      else if (
+        !(await validDataFollows(
+          fs,
+          segment,
+          damage.offset,
+          outcome.tail?.lastSeqno ?? tail?.lastSeqno ?? 0,
+          options,
+        ))
+      ) {
+        tornTail = {
+          file: segment.path,
+          offset: damage.offset,
+          droppedBytes: segment.sizeBytes - damage.offset,
+          damage: verdict.kind,
+        };
+        if (options.readOnly) segment.sizeBytes = damage.offset;
+        else {
+          await removeSidecars(fs, directory, [segment]);
+          await truncateSegment(fs, segment, damage.offset);
+        }
+        segment.indexed = true;
+        tail = outcome.tail ?? tail;
+        verified++;
+        continue;
       }
-      segment.indexed = true;
-      tail = outcome.tail ?? tail;
-      verified++;
-      continue;
     }
     if (!pointInTime)
       throw corruptionError(segment.path, damage.offset, damage.reason, { damage: damage.kind });
@@ -399,25 +419,37 @@ export function checkOrder(
   return undefined;
 }
 
-/** A short human description of a {@link DamageKind}. */
-export function describeDamage(kind: DamageKind): string {
-  switch (kind) {
-    case 'incomplete':
-      return 'record runs past the end of the file';
-    case 'zeros':
-      return 'zero bytes where a record should start';
-    case 'checksum':
-      return 'record checksum mismatch';
-    case 'malformed':
-      return 'malformed record';
-  }
-}
-
 async function openForRead(fs: FileSystem, path: string): Promise<FileHandle> {
   try {
     return await fs.open(path, 'read');
   } catch (error) {
     throw ioError('open', path, error);
+  }
+}
+
+function isScannerDamage(kind: Damage['kind']): kind is DamageKind {
+  return kind === 'incomplete' || kind === 'zeros' || kind === 'checksum' || kind === 'malformed';
+}
+
+async function classifyLastSegmentDamage(
+  fs: FileSystem,
+  segment: SegmentFile,
+  offset: number,
+  kind: DamageKind,
+  options: ResolvedWalOptions,
+): Promise<TailVerdict> {
+  const handle = await openForRead(fs, segment.path);
+  try {
+    return await classifyTailDamage(
+      handle,
+      segment.path,
+      offset,
+      segment.sizeBytes,
+      kind,
+      options.maxRecordBytes,
+    );
+  } finally {
+    await handle.close();
   }
 }
 

@@ -9,7 +9,12 @@ import {
   validateRecordEntries,
   validateBatch,
 } from '../src/batch-codec.js';
-import { RECORD_HEADER_BYTES, newRecordHeader, scanPayload } from '../src/record-format.js';
+import {
+  RECORD_HEADER_BYTES,
+  isPayloadPrefix,
+  newRecordHeader,
+  scanPayload,
+} from '../src/record-format.js';
 import { LogOp, visitEntries } from '../src/index.js';
 import type { LogBatchInput, LogEntry } from '../src/index.js';
 import { strata } from '../src/generated/log.js';
@@ -113,6 +118,51 @@ describe('record codec (property tests)', () => {
         }
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('payload prefix check (torn appends)', () => {
+  it('accepts every prefix of every encoded payload, and the whole payload', () => {
+    fc.assert(
+      fc.property(batchArbitrary, fc.integer({ min: 0, max: 0xffffffff }), (batch, chain) => {
+        const { bytes } = encodeRecord(batch, batch.timestampMs!, chain, limits);
+        for (let end = RECORD_HEADER_BYTES; end < bytes.length; end++) {
+          expect(
+            isPayloadPrefix(bytes, RECORD_HEADER_BYTES, end, bytes.length),
+            `cut at ${end}`,
+          ).to.equal(true);
+        }
+        expect(isPayloadPrefix(bytes, RECORD_HEADER_BYTES, bytes.length, bytes.length)).to.equal(
+          true,
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses fields that run past the declared length and bytes no encoder writes', () => {
+    const { bytes } = encodeRecord(
+      {
+        epoch: 1,
+        firstSeqno: 7,
+        entries: [{ op: LogOp.Put, key: Buffer.from('k'), value: Buffer.alloc(40, 1) }],
+      },
+      5,
+      9,
+      limits,
+    );
+    // The declared payload is shorter than the entry field that the prefix starts.
+    expect(
+      isPayloadPrefix(bytes, RECORD_HEADER_BYTES, bytes.length - 10, bytes.length - 20),
+    ).to.equal(false);
+    // Wire type 3 (a group) and a chain written as a varint are not LogBatch fields.
+    expect(isPayloadPrefix(Buffer.from([0x0b, 0x01]), 0, 2, 10)).to.equal(false);
+    expect(isPayloadPrefix(Buffer.from([0x20, 0x01]), 0, 2, 10)).to.equal(false);
+    // A varint cut by the end is a prefix; one that is complete but too long is not.
+    expect(isPayloadPrefix(Buffer.from([0x10, 0x80, 0x80]), 0, 3, 10)).to.equal(true);
+    expect(isPayloadPrefix(Buffer.from([0x10, ...Array(10).fill(0x80)]), 0, 11, 20)).to.equal(
+      false,
     );
   });
 });

@@ -31,14 +31,36 @@ describe('Wal: clean reopen', () => {
   it('a marker that no longer matches the segment is ignored and the segment is scanned', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await logWithSegments(fs);
+    let lastRecord = { file: '', offset: -1 };
+    for await (const record of wal.readRecords({ fromSeqno: 298 }))
+      lastRecord = { file: record.file, offset: record.offset };
     await wal.close();
     const last = wal.segments().pop()!;
-    // Damage the last record after the clean close: the marker's check of it must fail.
+    expect(lastRecord.file).to.equal(last.path);
+    // Damage the last record after the clean close: the marker's check of it fails, the scan
+    // finds a complete record with a bad checksum, which no crash leaves: CORRUPTION.
     fs.corruptByte(last.path, last.sizeBytes - 3);
+    const error = await rejectionOf(Wal.open('/wal', { fileSystem: fs }));
+    expect(error.code).to.equal('CORRUPTION');
+    expect(error.details).to.include(lastRecord);
+    // Undo the damage and add the start of a record the marker does not know: scanned and cut.
+    fs.corruptByte(last.path, last.sizeBytes - 3);
+    const handle = await fs.open(last.path, 'read-write');
+    await handle.writev(
+      [fs.peek(last.path).subarray(lastRecord.offset, lastRecord.offset + 30)],
+      last.sizeBytes,
+    );
+    await handle.datasync();
+    await handle.close();
     const reopened = await Wal.open('/wal', { fileSystem: fs });
     expect(reopened.recovery.cleanClose).to.equal(undefined);
-    expect(reopened.recovery.tornTail?.damage).to.equal('checksum');
-    expect(reopened.nextSeqno).to.equal(298);
+    expect(reopened.recovery.tornTail).to.deep.equal({
+      file: last.path,
+      offset: last.sizeBytes,
+      droppedBytes: 30,
+      damage: 'incomplete',
+    });
+    expect(reopened.nextSeqno).to.equal(301);
     await reopened.close();
   });
 });
