@@ -44,6 +44,8 @@ export function testPublisher(
 
 /** What {@link useLogStream} gives each test. */
 export interface LogStreamFixture {
+  /** This test's nats-server (to pause or kill it). */
+  readonly server: NatsServerHandle;
   /** A connection to this test's nats-server. */
   readonly nc: NatsConnection;
   /** This test's temporary directory. */
@@ -71,6 +73,10 @@ export function useLogStream(names: ClusterNames, tempPrefix: string): LogStream
     await dir?.remove();
   });
   return {
+    get server(): NatsServerHandle {
+      if (server === undefined) throw new Error('useLogStream: no test is running');
+      return server;
+    },
     get nc(): NatsConnection {
       if (nc === undefined) throw new Error('useLogStream: no test is running');
       return nc;
