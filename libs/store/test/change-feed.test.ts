@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createTempDirectory } from '@strata/testing';
 import { Store } from '../src/index.js';
-import { rejectionOf, takeBatches } from './helpers.js';
+import { rejectionOf, takeBatches, waitUntil } from './helpers.js';
 
 describe('Store: change feed', () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -89,10 +89,15 @@ describe('Store: change feed', () => {
         seen.push(batch.firstSeqno);
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Abort once the subscriber has the last batch and waits at the head for the next write.
+    await waitUntil(
+      () => seen.length === 1 && store.waitingReaders === 1,
+      'the feed waits at the head',
+    );
     controller.abort();
     await consuming;
     expect(seen).to.deep.equal([65]);
+    expect(store.waitingReaders).to.equal(0);
   });
 
   it('a start below the retained history fails with HISTORY_TRUNCATED and the first seqno', async () => {
@@ -205,9 +210,9 @@ describe('Store: change feed resources', () => {
           seen = batch.lastSeqno;
       })();
       for (let index = 0; index < 300; index++) await store.put(`k${index}`, 'v');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(seen).to.equal(300);
-      expect(store.waitingReaders).to.equal(1);
+      await waitUntil(() => seen === 300, 'the subscriber has seen every write');
+      // One waiter at the head, not one left behind per commit.
+      await waitUntil(() => store.waitingReaders === 1, 'the subscriber waits at the head');
       controller.abort();
       await consuming;
       expect(store.waitingReaders).to.equal(0);

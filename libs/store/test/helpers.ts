@@ -28,3 +28,19 @@ export async function takeBatches(
   }
   return out;
 }
+
+/**
+ * Resolves once `check()` holds, polling it between turns of the event loop; fails naming `what`
+ * after `timeoutMs` (a bound for a broken build, not a timing assertion).
+ */
+export async function waitUntil(
+  check: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
