@@ -485,8 +485,8 @@ export class ReplicationNode {
       maxInFlightMessages: this.options.maxInFlightMessages ?? 64,
       publishTimeoutMs: 5_000,
       logger: this.logger,
-      onFenced: (reason) => {
-        void this.enqueue(() => this.stepDown(reason));
+      onFenced: (reason, divergedAtSeqno) => {
+        void this.enqueue(() => this.stepDown(reason, divergedAtSeqno));
       },
     });
     this.publisher.start();
@@ -494,7 +494,16 @@ export class ReplicationNode {
     this.sendStatus();
   }
 
-  private async stepDown(reason: string): Promise<void> {
+  /**
+   * Stops leading and follows the stream. With `divergedAtSeqno` (the publisher found another
+   * leader's record at that seqno in the stream) this node's records from there on were never
+   * published: they are cut back first. Following without the cut would refuse the stream's
+   * record forever, as one of a lower epoch than this node's own, and the node would win the
+   * lease, be fenced and step down again in a loop (seen when two nodes raced for the first
+   * lease: the deposed leader's epoch-start reached the stream after the new one had written
+   * its own locally).
+   */
+  private async stepDown(reason: string, divergedAtSeqno?: number): Promise<void> {
     if (this.roleValue !== 'leader') return;
     this.logger.warn({ reason }, 'stepping down');
     this.roleValue = 'follower';
@@ -503,6 +512,7 @@ export class ReplicationNode {
     await this.publisher?.stop();
     this.publisher = undefined;
     this.leaseRevision = undefined;
+    if (divergedAtSeqno !== undefined) await this.cutBack(divergedAtSeqno, reason);
     await this.followStream();
   }
 

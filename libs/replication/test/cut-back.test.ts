@@ -72,4 +72,43 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await newPublisher.stop();
     await newLeader.close();
   });
+
+  it('a leader fenced by a record of a lower epoch at its own seqno cuts its epoch start back and leads again after it', async () => {
+    const index = new StreamIndex(await stream.nc.jetstreamManager(), names, 64 * MIB);
+    // A deposed leader (epoch 2) got its epoch start into the stream...
+    const deposed = await Store.open(`${stream.dir.path}/a`, { sync: 'none' });
+    await deposed.startEpoch(2);
+    const deposedPublisher = testPublisher(deposed, stream.nc, index, names, 2);
+    deposedPublisher.start();
+    await deposedPublisher.waitForPublished(1);
+    await deposedPublisher.stop();
+    const streamRecord = await deposed.readRecord(1);
+    await deposed.close();
+    // ...after this node, which had taken the lease for epoch 3, wrote its own at seqno 1.
+    const directory = `${stream.dir.path}/b`;
+    const racer = await Store.open(directory, { sync: 'none' });
+    await racer.startEpoch(3);
+    await racer.close({ flushMemtable: false });
+
+    await mkdir(directory, { recursive: true });
+    const meta = ClusterMeta.open(`${directory}/meta.sqlite`, { cluster: 'cut', nodeId: 'b' });
+    const node = await ReplicationNode.start({
+      nats: stream.nc,
+      cluster: 'cut',
+      nodeId: 'b',
+      url: 'http://b.invalid',
+      dataDirectory: directory,
+      role: 'leader',
+      meta,
+      openStore: () => Store.open(directory, { sync: 'none' }),
+    });
+    // Fenced at seqno 1, it drops its own epoch start, follows the stream's, and leads again.
+    await waitUntil(() => node.role === 'leader' && node.status().droppedEntries >= 1);
+    expect(await node.store.readRecord(1)).to.deep.equal(streamRecord);
+    const { seqno } = await node.store.put('after', 'race');
+    await waitUntil(() => (node.status().publishedSeqno ?? 0) >= seqno);
+    expect((await index.tail()).last?.lastSeqno).to.equal(seqno);
+    await node.close();
+    meta.close();
+  });
 });

@@ -20,8 +20,13 @@ export interface LogPublisherOptions {
   readonly maxInFlightMessages: number;
   readonly publishTimeoutMs: number;
   readonly logger: ReplicationLogger;
-  /** Called once when the stream shows another leader; the publisher has stopped. */
-  readonly onFenced: (reason: string) => void;
+  /**
+   * Called once when the stream shows another leader; the publisher has stopped.
+   * `divergedAtSeqno` is set when the stream holds a different record at that seqno: this
+   * leader's log from there on never reached the stream (another leader's record did) and must
+   * be cut back before this node can follow.
+   */
+  readonly onFenced: (reason: string, divergedAtSeqno: number | undefined) => void;
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -38,7 +43,14 @@ export interface PublisherStats {
   readonly resyncs: number;
 }
 
-class Fenced extends Error {}
+class Fenced extends Error {
+  constructor(
+    message: string,
+    readonly divergedAtSeqno?: number,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The leader's side of replication: streams the store's change feed into the log stream.
@@ -108,7 +120,7 @@ export class LogPublisher {
         if (error instanceof Fenced) {
           this.abort.abort();
           this.options.logger.warn({ reason: error.message }, 'publisher fenced: stepping down');
-          this.options.onFenced(error.message);
+          this.options.onFenced(error.message, error.divergedAtSeqno);
           break;
         }
         if (signal.aborted) break;
@@ -144,7 +156,10 @@ export class LogPublisher {
       );
     const mine = await this.store.readRecord(last.lastSeqno);
     if (mine !== undefined && !mine.equals(last.lastRecord))
-      throw new Fenced(`the stream's record at seqno ${last.lastSeqno} differs from this leader's`);
+      throw new Fenced(
+        `the stream's record at seqno ${last.lastSeqno} differs from this leader's`,
+        last.lastSeqno,
+      );
     this.setPublished(last.lastSeqno);
     return { seqno: last.lastSeqno + 1, streamSequence: tail.lastStreamSequence };
   }
