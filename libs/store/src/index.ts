@@ -24,5 +24,7 @@ export type { RangeItem } from './store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';
 export type { BackgroundStats } from './background-jobs.js';
+export type { LogCheckOptions, LogCheckReport, LogDamage } from './log-check.js';
+export type { CloseStep, CloseStepFailure } from './close-steps.js';
 export { DATA_FORMAT_VERSION, dataDirectory } from './data-directory.js';
 export type { DataDirectory } from './data-directory.js';

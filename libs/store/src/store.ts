@@ -8,6 +8,7 @@ import type {
   EntryVisitor,
   LogBatch,
   LogEntry,
+  RecoveryReport,
   ReplicatedRecordSummary,
 } from '@strata/wal';
 import { BackgroundJobs } from './background-jobs.js';
@@ -17,6 +18,8 @@ import { CommitNotifier } from './commit-notifier.js';
 import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
 import type { DataDirectory } from './data-directory.js';
 import { DirectoryLock } from './directory-lock.js';
+import { checkUnverifiedLog, firstVerifiedSeqno } from './log-check.js';
+import type { LogCheckOptions, LogCheckReport } from './log-check.js';
 import { checkKey, prefixUpperBound, toBytes } from './input.js';
 import type { BytesLike } from './input.js';
 import { resolveStoreOptions } from './options.js';
@@ -153,6 +156,8 @@ export class Store {
   /** Engine snapshot that keeps versions at or above `historyFloor` through compaction. */
   private historySnapshot: Snapshot | undefined;
   private historyFloor = 0;
+  /** Log segments starting below this seqno were not read when the log was opened. */
+  private readonly logVerifiedFromSeqno: number;
 
   private constructor(
     readonly directory: DataDirectory,
@@ -163,6 +168,7 @@ export class Store {
     appliedSeqno: number,
   ) {
     this.epochValue = Math.max(options.epoch, wal.lastEpoch);
+    this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
     this.notifier = new CommitNotifier(appliedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
     this.recordApplier = new RecordApplier(tree, 0);
@@ -313,6 +319,28 @@ export class Store {
   /** The file system the store writes through. */
   get fileSystem(): FileSystem {
     return this.options.fileSystem;
+  }
+
+  /** What opening the log found and repaired: a torn tail cut, a point-in-time cut. */
+  get logRecovery(): RecoveryReport {
+    return this.wal.recovery;
+  }
+
+  /**
+   * Reads the retained sealed log segments that opening the store did not read (it trusts all
+   * but the last) and reports damage in them with file and offset; see {@link checkUnverifiedLog}.
+   * Retention keeps every segment until it is done. Damage below the flushed seqno does not stop
+   * the store from opening or serving, but a reader of the change feed or a checkpoint would meet
+   * it: run this after opening to find it first.
+   */
+  async checkLog(options: LogCheckOptions = {}): Promise<LogCheckReport> {
+    this.checkReadable();
+    const unpin = this.jobs.pinLog();
+    try {
+      return await checkUnverifiedLog(this.wal, this.logVerifiedFromSeqno, options);
+    } finally {
+      unpin();
+    }
   }
 
   // ------------------------------------------------------------------ writes
