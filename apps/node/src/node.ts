@@ -17,6 +17,7 @@ import type { AckMode, ClusterHooks, HttpApiOptions } from './http/context.js';
 import { createHttpServer } from './http/server.js';
 import { InstrumentedFileSystem } from './metrics/instrumented-file-system.js';
 import { NodeMetrics } from './metrics/node-metrics.js';
+import { StartupLogCheck } from './startup-log-check.js';
 
 /** Options of {@link startNode}: where to keep data, where to listen, and the API's limits. */
 export interface NodeOptions extends Omit<
@@ -126,9 +127,13 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
     ...(options.sync ? { sync: options.sync } : {}),
     ...(options.memtableSizeBytes ? { memtableSizeBytes: options.memtableSizeBytes } : {}),
   };
+  // Every store this node opens (a cluster node reopens after a cut-back or a bootstrap) gets its
+  // recovery findings logged and its trusted log segments checked in the background.
+  const logChecks: StartupLogCheck[] = [];
   const openStore = async (): Promise<Store> => {
     const opened = await Store.open(directory, storeOptions);
     metrics.attach(opened, dataDirectory(directory).treeDirectory);
+    logChecks.push(StartupLogCheck.start(opened, logger));
     return opened;
   };
   let standalone: Store | undefined;
@@ -187,6 +192,7 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
         try {
           await app.close();
         } finally {
+          await Promise.all(logChecks.map((check) => check.stop()));
           if (cluster) await cluster.close();
           else await standalone?.close();
         }

@@ -89,7 +89,9 @@ export async function checkUnverifiedLog(
       for await (const record of wal.readRecords({ fromSeqno, toSeqno })) {
         fromSeqno = record.lastSeqno + 1;
         if (++records % RECORDS_PER_TURN === 0) await nextTurn();
-        if (options.signal?.aborted) return report(true);
+        // A closing store closes its log: stop rather than read on.
+        if (options.signal?.aborted || wal.status === 'closing' || wal.status === 'closed')
+          return report(true);
       }
       return report(false);
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from './context.js';
+import { StartupLogCheck, recoveryStatus } from '../startup-log-check.js';
 
 /** The package version reported by `/v1/status` (kept in step with package.json). */
 export const NODE_VERSION = '0.1.0';
@@ -34,6 +35,9 @@ export function registerStatusRoutes(app: FastifyInstance, context: RouteContext
       flushes: stats.background.flushes,
       compactions: stats.background.compactions,
       subscribers: stats.subscribers,
+      // What opening the log cut, and what the background check of its older segments found.
+      recovery: recoveryStatus(context.store.logRecovery),
+      logCheck: StartupLogCheck.of(context.store)?.status() ?? null,
       uptimeMs: Date.now() - context.startedAtMs,
       version: NODE_VERSION,
     });
