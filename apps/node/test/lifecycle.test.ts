@@ -1,6 +1,53 @@
 import { expect } from 'chai';
+import { appendFile, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createTempDirectory, findFreePort } from '@strata/testing';
 import { errorOf, runCli, sleep, startNodeProcess } from './helpers.js';
+import type { NodeProcess } from './helpers.js';
+
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs` (a bound, not a timing). */
+async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Start offsets of the framed records of a log segment: `[u32 length][u32 crc32c][payload]`. */
+function recordOffsets(segment: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let offset = 0; offset + 8 <= segment.length; offset += 8 + segment.readUInt32LE(offset))
+    offsets.push(offset);
+  return offsets;
+}
+
+/** The log segment files of a data directory, oldest first (names are zero-padded seqnos). */
+async function logSegments(data: string): Promise<string[]> {
+  return (await readdir(join(data, 'wal')))
+    .filter((name) => name.endsWith('.log'))
+    .sort()
+    .map((name) => join(data, 'wal', name));
+}
+
+interface StatusWithLog {
+  recovery: {
+    cleanClose: boolean;
+    tornTail: { file: string; offset: number; droppedBytes: number; damage: string } | null;
+  };
+  logCheck: {
+    state: string;
+    damage: { file: string; offset: number; reason: string }[];
+  } | null;
+}
+
+async function statusOf(node: NodeProcess): Promise<StatusWithLog> {
+  return (await (await fetch(`${node.url}/v1/status`)).json()) as StatusWithLog;
+}
 
 describe('strata serve: lifecycle, security, flushes (black box)', function () {
   let data: { path: string; remove(): Promise<void> };
@@ -200,5 +247,101 @@ describe('strata serve: lifecycle, security, flushes (black box)', function () {
       .split('\n');
     expect((JSON.parse(lines[0]!) as { seqno: number }).seqno).to.equal(available);
     expect(await node.stop()).to.equal(0);
+  });
+
+  it('a damaged record in a sealed log segment below the flushed seqno: serve starts, then warns and shows file and offset in /v1/status', async function () {
+    const args = ['--log-segment-bytes', '64KiB'];
+    const first = await startNodeProcess(data.path, args);
+    for (let round = 0; round < 20; round++) {
+      const ops = Array.from({ length: 100 }, (_, index) => ({
+        type: 'put',
+        key: `d/${round}/${index}`,
+        value: 'v'.repeat(200),
+      }));
+      const response = await fetch(`${first.url}/v1/batch`, {
+        method: 'POST',
+        body: JSON.stringify({ ops }),
+      });
+      expect(response.status).to.equal(200);
+    }
+    // A clean stop flushes the memtable: every record in the log is below the flushed seqno.
+    expect(await first.stop('SIGTERM')).to.equal(0);
+    const segments = await logSegments(data.path);
+    expect(segments.length).to.be.greaterThan(3);
+    const damaged = segments[1] as string;
+    const bytes = await readFile(damaged);
+    const recordOffset = recordOffsets(bytes)[2] as number;
+    bytes[recordOffset + 8 + 10] = (bytes[recordOffset + 8 + 10] as number) ^ 0xff;
+    await writeFile(damaged, bytes);
+
+    const node = await startNodeProcess(data.path, args);
+    try {
+      // Open did not read the segment (it trusts all but the last): the node is up and serving.
+      expect((await fetch(`${node.url}/v1/kv/d/19/99`)).status).to.equal(200);
+      const warning = `log damage in ${damaged} at offset ${recordOffset}`;
+      await waitFor(() => node.output().includes(warning), 'the damage is logged');
+      const line = node
+        .output()
+        .split('\n')
+        .find((text) => text.includes(warning));
+      expect(JSON.parse(line as string)).to.include({
+        level: 40,
+        file: damaged,
+        offset: recordOffset,
+      });
+      let status = await statusOf(node);
+      await waitFor(
+        async () => (status = await statusOf(node)).logCheck?.state !== 'running',
+        'the log check ends',
+      );
+      expect(status.logCheck?.state).to.equal('finished');
+      expect(status.logCheck?.damage.map(({ file, offset }) => ({ file, offset }))).to.deep.equal([
+        { file: damaged, offset: recordOffset },
+      ]);
+      expect(status.logCheck?.damage[0]?.reason).to.match(/checksum/);
+      expect(status.recovery.tornTail).to.equal(null);
+      expect(await node.stop()).to.equal(0);
+    } finally {
+      // A failed assertion must not leave the node running (mocha would wait for it).
+      await node.stop('SIGKILL');
+    }
+  });
+
+  it('a torn tail cut at open is logged with file, offset and bytes, and shown in /v1/status', async function () {
+    const first = await startNodeProcess(data.path);
+    for (let index = 0; index < 20; index++) {
+      const response = await fetch(`${first.url}/v1/kv/t${index}`, {
+        method: 'PUT',
+        body: `v${index}`,
+      });
+      expect(response.status).to.equal(200);
+    }
+    expect(await first.stop('SIGKILL')).to.equal('SIGKILL');
+    // What a crash in the middle of a write leaves: the first half of a record.
+    const [segment] = await logSegments(data.path);
+    const bytes = await readFile(segment as string);
+    const offsets = recordOffsets(bytes);
+    const lastRecord = bytes.subarray(offsets[offsets.length - 1]);
+    const torn = lastRecord.subarray(0, Math.floor(lastRecord.length / 2));
+    await appendFile(segment as string, torn);
+
+    const node = await startNodeProcess(data.path);
+    try {
+      const warning = `log recovery cut a torn tail off ${segment} at offset ${bytes.length}: ${torn.length} bytes dropped`;
+      await waitFor(() => node.output().includes(warning), 'the cut is logged');
+      const status = await statusOf(node);
+      expect(status.recovery.tornTail).to.deep.equal({
+        file: segment,
+        offset: bytes.length,
+        droppedBytes: torn.length,
+        damage: 'incomplete',
+      });
+      expect((await readFile(segment as string)).length).to.equal(bytes.length);
+      for (let index = 0; index < 20; index++)
+        expect(await (await fetch(`${node.url}/v1/kv/t${index}`)).text()).to.equal(`v${index}`);
+      expect(await node.stop()).to.equal(0);
+    } finally {
+      await node.stop('SIGKILL');
+    }
   });
 });
