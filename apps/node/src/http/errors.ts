@@ -1,8 +1,20 @@
+import { STATUS_CODES } from 'node:http';
 import { StrataError } from '@strata/core';
 import type { StrataErrorCode } from '@strata/core';
 
-/** Error codes the HTTP API answers with: the store's codes plus the few that only HTTP has. */
-export type HttpErrorCode = StrataErrorCode | 'UNAUTHENTICATED' | 'METHOD_NOT_ALLOWED';
+/**
+ * Error codes the HTTP API answers with: the store's codes plus the few that only HTTP has.
+ * `BODY_TOO_LARGE` is a body over the limit of a route that takes no value or batch (those answer
+ * `VALUE_TOO_LARGE` and `BATCH_TOO_LARGE`); `HEADERS_TOO_LARGE` and `REQUEST_TIMEOUT` are decided
+ * by the HTTP parser before any route runs.
+ */
+export type HttpErrorCode =
+  | StrataErrorCode
+  | 'UNAUTHENTICATED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'BODY_TOO_LARGE'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT';
 
 /**
  * The one place that maps error codes to HTTP statuses (DESIGN.md "HTTP API"). `TIMEOUT` (a
@@ -14,10 +26,13 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   UNAUTHENTICATED: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   HISTORY_TRUNCATED: 410,
   KEY_TOO_LARGE: 413,
   VALUE_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
   NOT_LEADER: 421,
   OUT_OF_SEQUENCE: 409,
   STALE_EPOCH: 409,
@@ -71,13 +86,24 @@ interface FrameworkError {
   readonly message?: unknown;
 }
 
+/** The error fastify raises for a body over the route's limit (declared or counted). */
+const BODY_TOO_LARGE_ERROR = 'FST_ERR_CTP_BODY_TOO_LARGE';
+
+/** True for the error a body over its route's limit raises (declared length or bytes counted). */
+export function isBodyTooLargeError(error: unknown): boolean {
+  return (error as FrameworkError | undefined)?.code === BODY_TOO_LARGE_ERROR;
+}
+
 /**
  * Turns anything thrown by a route into its status and JSON body. `tooLargeCode` is what an
- * over-limit body means on this route (`VALUE_TOO_LARGE` for a PUT, `BATCH_TOO_LARGE` for a batch).
+ * over-limit body means on this route (`VALUE_TOO_LARGE` for a PUT, `BATCH_TOO_LARGE` for a batch,
+ * `BODY_TOO_LARGE` elsewhere); `limitBytes`, when given, is that route's limit and goes into the
+ * body of such an answer.
  */
 export function toHttpError(
   error: unknown,
-  tooLargeCode: HttpErrorCode = 'VALUE_TOO_LARGE',
+  tooLargeCode: HttpErrorCode = 'BODY_TOO_LARGE',
+  limitBytes?: number,
 ): HttpErrorAnswer {
   if (error instanceof StrataError) {
     const body: Record<string, unknown> = { code: error.code, message: error.message };
@@ -92,13 +118,53 @@ export function toHttpError(
   const message = typeof framework.message === 'string' ? framework.message : String(error);
   const code = typeof framework.code === 'string' ? framework.code : '';
   const status = typeof framework.statusCode === 'number' ? framework.statusCode : 500;
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-    return answer(tooLargeCode, { message: `request body is too large: ${message}` });
+  if (code === BODY_TOO_LARGE_ERROR || status === 413) {
+    if (limitBytes === undefined) {
+      return answer(tooLargeCode, { message: `the request body is too large: ${message}` });
+    }
+    return answer(tooLargeCode, {
+      message: `the request body is over this route's limit of ${limitBytes} bytes`,
+      limitBytes,
+    });
   }
   if (status === 404) return answer('NOT_FOUND', { message });
   if (status === 405) return answer('METHOD_NOT_ALLOWED', { message });
   if (status >= 400 && status < 500) return answer('INVALID_ARGUMENT', { message });
   return answer('INTERNAL', { message: 'internal error' });
+}
+
+/**
+ * What an error the HTTP parser raises (in the `clientError` event, before or outside any route)
+ * becomes: headers over the size limit 431 `HEADERS_TOO_LARGE`, a request not received in time 408
+ * `REQUEST_TIMEOUT`, anything else malformed 400 `INVALID_ARGUMENT`.
+ */
+export function clientErrorAnswer(error: Error & { code?: string }): HttpErrorAnswer {
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return answer('HEADERS_TOO_LARGE', {
+      message: 'the request line and headers are over the size limit (a key is at most 64 KiB)',
+    });
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return answer('REQUEST_TIMEOUT', { message: 'the request was not received in time' });
+  }
+  return answer('INVALID_ARGUMENT', {
+    message: `malformed HTTP request (${error.code ?? 'parse error'})`,
+  });
+}
+
+/**
+ * A whole HTTP/1.1 response carrying `answer`, with `Connection: close`, as bytes: for the
+ * answers written straight to a socket, where no `ServerResponse` exists (parser errors).
+ */
+export function rawHttpAnswer(answerToSend: HttpErrorAnswer): Buffer {
+  const body = Buffer.from(JSON.stringify(answerToSend.body));
+  const reason = STATUS_CODES[answerToSend.statusCode] ?? 'Error';
+  const head =
+    `HTTP/1.1 ${answerToSend.statusCode} ${reason}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${body.length}\r\n` +
+    'Connection: close\r\n\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
 function answer(code: HttpErrorCode, fields: Record<string, unknown>): HttpErrorAnswer {

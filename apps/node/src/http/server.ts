@@ -1,13 +1,17 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Store } from '@strata/store';
 import { PUBLIC_PATHS, checkBearerToken, tokenDigest } from './auth.js';
 import { registerBatchRoute } from './batch-route.js';
+import { registerBodyAdmission } from './body-admission.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './context.js';
 import type { HttpApiOptions, RouteContext } from './context.js';
-import { toHttpError } from './errors.js';
+import { clientErrorAnswer, isBodyTooLargeError, rawHttpAnswer, toHttpError } from './errors.js';
 import type { HttpErrorCode } from './errors.js';
+import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
 import { registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
 import { registerRangeRoute } from './range-route.js';
@@ -26,6 +30,11 @@ declare module 'fastify' {
  * `listen`. Request bodies are bytes for every content type, counted while they stream (an
  * oversized body is refused before it is buffered); the URL (and so a path key) may be up to
  * 3 x 64 KiB + 16 KiB, the size of the longest key percent-encoded plus headers.
+ *
+ * Every refusal is a typed answer `{"error":{"code","message"}}` that the client gets to read,
+ * including those decided before routing (headers too large, timeouts, malformed requests): an
+ * answer that ends the connection while the client may still be sending (a body over its limit, a
+ * parse error) is followed by a lingering close ({@link LingeringClose}), never by a reset.
  *
  * `store` may be a function returning the current store (a cluster node replaces its store after
  * a cut-back or a bootstrap).
@@ -64,6 +73,9 @@ export function createHttpServer(
     startedAtMs: Date.now(),
   };
   const logger: FastifyBaseLogger = apiOptions.logger ?? pino({ level: 'silent' });
+  const lingering = new LingeringClose();
+  /** The last request each connection sent, with its response (for parser errors). */
+  const exchanges = new WeakMap<Socket, { request: IncomingMessage; response: ServerResponse }>();
   const app = Fastify({
     loggerInstance: logger,
     // Requests are logged at debug level by the onResponse hook below, not at info per request.
@@ -81,7 +93,48 @@ export function createHttpServer(
       // client hold a socket far longer than the timeout says).
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))),
     },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket),
   });
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    exchanges.set(request.socket, { request, response });
+  });
+  const admission = registerBodyAdmission(app);
+
+  /**
+   * Errors the HTTP parser raises (and its timeouts), before or outside any route. Fastify's own
+   * handler answers with an untyped body, and even after an answer already went out; this one
+   * answers typed, once.
+   */
+  function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+    if (lingering.isLingering(socket)) {
+      // Its own bounds close it: the request timeout no longer applies, and after a parse error
+      // every further chunk lands here.
+      lingering.noteBytesRead(socket);
+      return;
+    }
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const answerBytes = rawHttpAnswer(clientErrorAnswer(error));
+    const exchange = exchanges.get(socket);
+    if (exchange !== undefined && !exchange.response.writableFinished) {
+      // A response is still due on this connection (its request's body timed out or is
+      // malformed, or the error is in a request behind it): the connection ends now, with this
+      // answer only if that response has not started (one cannot go in the middle of another).
+      if (exchange.response.headersSent) socket.destroy();
+      else socket.end(answerBytes, () => socket.destroy());
+      return;
+    }
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Headers that did not arrive in time: the client is not sending, nothing is left to drain.
+      socket.end(answerBytes, () => socket.destroy());
+      return;
+    }
+    // A request line or headers the parser refused (too large, malformed): the client may still
+    // be sending the rest of them.
+    void lingering.answerConnection(socket, answerBytes, LINGER_MIN_DRAIN_BYTES);
+  }
 
   // Every body is bytes, whatever its content type (or none); routes decode what they need.
   app.removeAllContentTypeParsers();
@@ -114,8 +167,23 @@ export function createHttpServer(
   });
 
   app.setErrorHandler(async (error, request, reply) => {
-    const { statusCode, body } = toHttpError(error, request.routeOptions.config?.tooLargeCode);
+    const limitBytes = request.routeOptions.bodyLimit;
+    const answer = toHttpError(error, request.routeOptions.config?.tooLargeCode, limitBytes);
+    const { statusCode, body } = answer;
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    if (
+      isBodyTooLargeError(error) &&
+      !request.raw.complete &&
+      !admission.awaitsContinue(request.raw)
+    ) {
+      // The client is still uploading what was refused: answer, then drain before closing.
+      reply.hijack();
+      const maxDrainBytes = Math.max(limitBytes, LINGER_MIN_DRAIN_BYTES);
+      void lingering
+        .answerRequest(request.raw, reply.raw, answer, maxDrainBytes)
+        .then((result) => request.log.debug({ ...result, statusCode }, 'refused body drained'));
+      return;
+    }
     if (statusCode === 401) void reply.header('www-authenticate', 'Bearer');
     return reply.code(statusCode).send(body);
   });
