@@ -203,7 +203,7 @@ export class ReplicationNode {
     const node = new ReplicationNode(
       { ...options, maxMessageBytes },
       lease,
-      new StreamIndex(jsm, names, MAX_RECORD_BYTES),
+      new StreamIndex(jsm, names, MAX_RECORD_BYTES, { logger: options.logger ?? silentLogger }),
       store,
     );
     await node.begin();
@@ -396,7 +396,7 @@ export class ReplicationNode {
     );
     const lease = await this.lease.read();
     this.knownLeader = lease?.holder;
-    await this.followStream();
+    await this.followOrLog();
     // Restarted within its own lease (or handed it): lead again at once.
     await this.tick();
     const intervalMs = this.lease.ttlMs / 3;
@@ -414,7 +414,13 @@ export class ReplicationNode {
       if (this.closed) return;
       try {
         if (this.roleValue === 'leader') await this.renew();
-        else await this.campaign();
+        else {
+          // Following failed before (the stream could not be read or placed against this log,
+          // or a cut-back failed): try again, rather than stay neither following nor leading.
+          if (this.follower === undefined && this.storeValue.status === 'open')
+            await this.followOrLog();
+          await this.campaign();
+        }
       } catch (error) {
         this.logger.warn({ err: errorMessage(error) }, 'lease round failed');
         if (
@@ -576,6 +582,25 @@ export class ReplicationNode {
   }
 
   /**
+   * {@link followStream}, logging a failure (`TIMEOUT` or `CORRUPTION` from the stream index,
+   * a failed bootstrap) instead of throwing it: the role loop tries again on its next round.
+   */
+  private async followOrLog(): Promise<void> {
+    try {
+      await this.followStream();
+    } catch (error) {
+      if (this.closed) return;
+      this.logger.warn(
+        {
+          err: errorMessage(error),
+          ...(isStrataError(error) ? { code: error.code, details: error.details } : {}),
+        },
+        'cannot follow the stream; trying again on the next lease round',
+      );
+    }
+  }
+
+  /**
    * The stream sequence of the message holding `seqno` from the metadata's position table,
    * checked against the stream (a restart then needs no binary search).
    */
@@ -587,7 +612,19 @@ export class ReplicationNode {
       sequence < position.streamSequence + 64;
       sequence++
     ) {
-      const message = await this.index.message(sequence);
+      let message;
+      try {
+        message = await this.index.message(sequence);
+      } catch (error) {
+        if (!isStrataError(error, 'CORRUPTION')) throw error;
+        // Only a hint: the binary search places this node, and the follower refuses (and logs)
+        // the damaged message when it gets there.
+        this.logger.warn(
+          { err: error.message, details: error.details },
+          'a damaged message at the remembered stream position; locating by search',
+        );
+        return undefined;
+      }
       if (message === undefined || message.place.firstSeqno > seqno) return undefined;
       if (message.place.lastSeqno >= seqno) return sequence;
     }

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
+import { mkdir } from 'node:fs/promises';
 import { headers } from 'nats';
 import type { JetStreamClient } from 'nats';
 import { Store } from '@strata/store';
 import { rejectionOf } from '@strata/testing';
+import { ClusterMeta, ReplicationNode } from '../src/index.js';
 import type { ReplicationLogger } from '../src/logger.js';
 import { LOG_HEADERS, clusterNames, logMessageId } from '../src/names.js';
 import { StreamIndex } from '../src/stream-index.js';
-import { useLogStream, waitUntil } from './helpers.js';
+import { scan, useLogStream, waitUntil } from './helpers.js';
 
 const names = clusterNames('si');
 const MIB = 1024 * 1024;
@@ -32,7 +34,7 @@ function recordingLogger(): ReplicationLogger & { warnings: Record<string, unkno
   return {
     warnings,
     info: () => undefined,
-    warn: (fields) => warnings.push(fields as Record<string, unknown>),
+    warn: (fields, message) => warnings.push({ ...fields, msg: message }),
     error: () => undefined,
   };
 }
@@ -169,6 +171,56 @@ describe('StreamIndex over a real nats-server: damage and timeouts are reported,
       }
       // Once the server answers again, so does the index.
       expect((await index.message(2))?.place).to.include({ firstSeqno: 2, lastSeqno: 2 });
+    });
+
+    it('a follower node facing a damaged message at the stream tail starts, logs CORRUPTION with its sequence, and follows once the tail is readable', async () => {
+      const js = stream.nc.jetstream();
+      await publishRecords(js);
+      // Another id than the intact record 4 published below gets (JetStream drops duplicate ids).
+      await publishLogMessage(js, Buffer.from('garbage, not a record'), {
+        epoch: 9,
+        firstSeqno: 4,
+        lastSeqno: 4,
+      });
+      const logger = recordingLogger();
+      const directory = `${stream.dir.path}/follower`;
+      await mkdir(directory, { recursive: true });
+      const meta = ClusterMeta.open(`${directory}/meta.sqlite`, { cluster: 'si', nodeId: 'f' });
+      const node = await ReplicationNode.start({
+        nats: stream.nc,
+        cluster: 'si',
+        nodeId: 'f',
+        url: 'http://f.invalid',
+        dataDirectory: directory,
+        role: 'follower',
+        meta,
+        leaseTtlMs: 600,
+        logger,
+        openStore: () => Store.open(directory, { sync: 'none' }),
+      });
+      try {
+        // Started (not crashed), and the reason it cannot follow yet is logged.
+        await waitUntil(() => logger.warnings.some((warning) => warning['code'] === 'CORRUPTION'));
+        const warning = logger.warnings.find((entry) => entry['code'] === 'CORRUPTION');
+        expect(warning?.['details']).to.include({ streamSequence: 4, stream: names.stream });
+        expect(warning?.['msg']).to.match(/cannot follow the stream/);
+        expect(node.role).to.equal('follower');
+        expect(node.store.lastSeqno).to.equal(0);
+        // A leader's next message ends the stream with an intact one: the role loop follows, the
+        // follower refuses the damaged message and applies the rest.
+        await store.put('k4', 'v4');
+        await publishLogMessage(js, (await store.readRecord(4)) as Buffer, {
+          epoch: 1,
+          firstSeqno: 4,
+          lastSeqno: 4,
+        });
+        await waitUntil(() => node.store.lastSeqno === 4);
+        expect(await scan(node.store)).to.deep.equal(await scan(store));
+        expect(node.status().follower?.refusedMessages).to.equal(1);
+      } finally {
+        await node.close();
+        meta.close();
+      }
     });
   });
 });
