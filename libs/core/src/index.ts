@@ -8,7 +8,8 @@ export { StrataError, isStrataError, corruptionError, ioError } from './errors.j
 export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
 export { invariant } from './invariant.js';
 export { crc32c } from './checksum.js';
-export { writeVarint, varintBytes } from './varint.js';
+export { readVarint, skipVarint, writeVarint, varintBytes } from './varint.js';
+export type { VarintCursor, VarintSource } from './varint.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs/file-system.js';
 export { errnoOf } from './fs/file-system.js';
 export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';
