@@ -1,4 +1,5 @@
-import { corruptionError, writeVarint } from '@strata/core';
+import type { VarintCursor } from '@strata/core';
+import { corruptionError, readVarint, writeVarint } from '@strata/core';
 import { compareKeyTo, compareRanges, copyRange } from '../util/bytes.js';
 
 /** Where a data block lives in its segment file. */
@@ -99,8 +100,9 @@ export class BlockIndex {
    */
   static decode(data: Buffer, file: string, offset: number, dataEndOffset: number): BlockIndex {
     const end = data.length;
-    const count = readIndexVarint(data, 0, end, file, offset);
-    let at = indexVarintEnd;
+    const cursor: VarintCursor = { offset: 0, file, errorOffset: offset, what: 'block index' };
+    const count = readVarint(data, cursor, end);
+    let at = cursor.offset;
     if (count > end) failIndex(file, offset, 'bad count');
     // Keys stay where they are in `data` (a buffer of its own, from the segment's tail read): the
     // varint headers between them are skipped through `keyStarts`/`keyEnds`, with no copy and no
@@ -116,18 +118,21 @@ export class BlockIndex {
       let keyLength = at < end ? data[at]! : 0x80;
       if (keyLength < 0x80) at++;
       else {
-        keyLength = readIndexVarint(data, at, end, file, offset);
-        at = indexVarintEnd;
+        cursor.offset = at;
+        keyLength = readVarint(data, cursor, end);
+        at = cursor.offset;
       }
       if (at + keyLength > end) failIndex(file, offset, 'key overruns block');
       const keyStart = at;
       at += keyLength;
-      const blockOffset = readIndexVarint(data, at, end, file, offset);
-      let size = indexVarintEnd < end ? data[indexVarintEnd]! : 0x80;
-      if (size < 0x80) at = indexVarintEnd + 1;
+      cursor.offset = at;
+      const blockOffset = readVarint(data, cursor, end);
+      at = cursor.offset;
+      let size = at < end ? data[at]! : 0x80;
+      if (size < 0x80) at++;
       else {
-        size = readIndexVarint(data, indexVarintEnd, end, file, offset);
-        at = indexVarintEnd;
+        size = readVarint(data, cursor, end);
+        at = cursor.offset;
       }
       if (blockOffset !== expectedOffset) failIndex(file, offset, 'blocks are not contiguous');
       expectedOffset += size;
@@ -149,31 +154,6 @@ export class BlockIndex {
       failIndex(file, offset, 'blocks do not cover the data region');
     return new BlockIndex(count, data, keyStarts, keyEnds, offsets, sizes);
   }
-}
-
-/** Where {@link readIndexVarint} stopped (indexes are decoded one at a time). */
-let indexVarintEnd = 0;
-
-/** Reads a varint at `at` that must end before `end`; sets {@link indexVarintEnd}. */
-function readIndexVarint(
-  data: Buffer,
-  at: number,
-  end: number,
-  file: string,
-  offset: number,
-): number {
-  let result = 0;
-  let multiplier = 1;
-  for (;;) {
-    if (at >= end) failIndex(file, offset, 'truncated');
-    const byte = data[at++]!;
-    result += (byte & 0x7f) * multiplier;
-    if (byte < 0x80) break;
-    multiplier *= 128;
-    if (multiplier > 2 ** 56) failIndex(file, offset, 'varint too long');
-  }
-  indexVarintEnd = at;
-  return result;
 }
 
 function failIndex(file: string, offset: number, reason: string): never {

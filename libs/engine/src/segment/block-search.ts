@@ -1,4 +1,5 @@
-import { corruptionError } from '@strata/core';
+import type { VarintCursor } from '@strata/core';
+import { corruptionError, readVarint, skipVarint } from '@strata/core';
 import { compareKeyTo } from '../util/bytes.js';
 
 /** {@link searchBlock} found no entry at or after the target in this block: look in the next. */
@@ -42,6 +43,7 @@ export function searchBlock(
   const entriesEnd = data.length - 4 - restartCount * 4;
   if (restartCount === 0 || entriesEnd < 0) failBlock(file, offset, 'bad restart count');
   const keyLength = key.length;
+  const cursor: VarintCursor = { offset: 0, file, errorOffset: offset, what: 'data block' };
 
   // Last restart whose entry sorts strictly before the target (or the first restart).
   let left = 0;
@@ -54,23 +56,16 @@ export function searchBlock(
     if (data[at++] !== 0) failBlock(file, offset, 'bad shared prefix');
     let unshared = data[at++]!;
     if (unshared >= 0x80) {
-      unshared &= 0x7f;
-      let shift = 128;
-      for (;;) {
-        if (at >= entriesEnd || shift > 2 ** 35) failBlock(file, offset, 'bad varint');
-        const byte = data[at++]!;
-        unshared += (byte & 0x7f) * shift;
-        if (byte < 0x80) break;
-        shift *= 128;
-      }
+      cursor.offset = at - 1;
+      unshared = readVarint(data, cursor, entriesEnd);
+      at = cursor.offset;
     }
-    at = skipVarint(data, at, entriesEnd, file, offset); // value length
-    at++; // kind
+    at = skipVarint(data, at, entriesEnd, cursor) + 1; // value length, kind
     const seqnoAt = at;
-    at = skipVarint(data, at, entriesEnd, file, offset);
+    at = skipVarint(data, at, entriesEnd, cursor);
     if (at + unshared > entriesEnd) failBlock(file, offset, 'entry overruns block');
     const c = compareKeyTo(key, data, at, at + unshared);
-    if (c > 0 || (c === 0 && readSeqno(data, seqnoAt) > seqno)) left = mid;
+    if (c > 0 || (c === 0 && readSeqnoAt(data, seqnoAt, cursor, entriesEnd) > seqno)) left = mid;
     else right = mid - 1;
   }
 
@@ -80,31 +75,32 @@ export function searchBlock(
   let matched = 0;
   let index = 0;
   while (at < entriesEnd) {
-    // Three varints; the 16-byte keys and 100-byte values that dominate take one byte each.
+    // Three varints; the 16-byte keys and 100-byte values that dominate take one byte each, read
+    // inline, and longer ones go through readVarint.
     let shared = data[at++]!;
     if (shared >= 0x80) {
-      at--;
-      shared = readVarintAt(data, at, entriesEnd, file, offset);
-      at = varintEnd;
+      cursor.offset = at - 1;
+      shared = readVarint(data, cursor, entriesEnd);
+      at = cursor.offset;
     }
     let unshared = data[at++]!;
     if (unshared >= 0x80) {
-      at--;
-      unshared = readVarintAt(data, at, entriesEnd, file, offset);
-      at = varintEnd;
+      cursor.offset = at - 1;
+      unshared = readVarint(data, cursor, entriesEnd);
+      at = cursor.offset;
     }
     let valueLength = data[at++]!;
     if (valueLength >= 0x80) {
-      at--;
-      valueLength = readVarintAt(data, at, entriesEnd, file, offset);
-      at = varintEnd;
+      cursor.offset = at - 1;
+      valueLength = readVarint(data, cursor, entriesEnd);
+      at = cursor.offset;
     }
     if (at >= entriesEnd) failBlock(file, offset, 'truncated entry');
     const kind = data[at++]!;
     // Same rule as the full decoder: a kind other than value (0) or tombstone (1) is damage.
     if (kind > 1) failBlock(file, offset, 'bad entry kind');
     const seqnoAt = at;
-    at = skipVarint(data, at, entriesEnd, file, offset);
+    at = skipVarint(data, at, entriesEnd, cursor);
     if (shared > previousLength) failBlock(file, offset, 'bad shared prefix');
     if (at + unshared + valueLength > entriesEnd) failBlock(file, offset, 'entry overruns block');
     const entryLength = shared + unshared;
@@ -129,7 +125,7 @@ export function searchBlock(
     at += unshared;
     if (c < 0) return ABSENT;
     if (c === 0) {
-      const entrySeqno = readSeqno(data, seqnoAt);
+      const entrySeqno = readSeqnoAt(data, seqnoAt, cursor, entriesEnd);
       if (entrySeqno <= seqno) {
         hit.valueOffset = at;
         hit.valueLength = valueLength;
@@ -144,44 +140,15 @@ export function searchBlock(
   return PAST_END;
 }
 
-/** Where {@link readVarintAt} stopped (lookups run one at a time). */
-let varintEnd = 0;
-
-/** Reads a varint of at most 35 bits at `at` (ending before `end`); sets {@link varintEnd}. */
-function readVarintAt(data: Buffer, at: number, end: number, file: string, offset: number): number {
-  let result = 0;
-  let shift = 1;
-  for (;;) {
-    if (at >= end || shift > 2 ** 35) failBlock(file, offset, 'bad varint');
-    const byte = data[at++]!;
-    result += (byte & 0x7f) * shift;
-    if (byte < 0x80) break;
-    shift *= 128;
-  }
-  varintEnd = at;
-  return result;
-}
-
-/** Skips a varint of at most 63 bits at `at` (ending before `end`); returns the offset after it. */
-function skipVarint(data: Buffer, at: number, end: number, file: string, offset: number): number {
-  const limit = at + 9;
-  while (data[at++]! >= 0x80) {
-    if (at >= end || at >= limit) failBlock(file, offset, 'bad varint');
-  }
-  if (at > end) failBlock(file, offset, 'bad varint');
-  return at;
-}
-
-/** Decodes a seqno varint that {@link skipVarint} already bounded. */
-function readSeqno(data: Buffer, at: number): number {
-  let result = 0;
-  let shift = 1;
-  for (;;) {
-    const byte = data[at++]!;
-    result += (byte & 0x7f) * shift;
-    if (byte < 0x80) return result;
-    shift *= 128;
-  }
+/**
+ * Decodes the seqno skipped at `seqnoAt`; the cursor is left where it was, so the scan goes on.
+ */
+function readSeqnoAt(data: Buffer, seqnoAt: number, cursor: VarintCursor, end: number): number {
+  const resumeAt = cursor.offset;
+  cursor.offset = seqnoAt;
+  const seqno = readVarint(data, cursor, end);
+  cursor.offset = resumeAt;
+  return seqno;
 }
 
 function readU32(data: Buffer, at: number): number {

@@ -1,4 +1,5 @@
-import { corruptionError, invariant, writeVarint } from '@strata/core';
+import type { VarintCursor } from '@strata/core';
+import { corruptionError, invariant, readVarint, writeVarint } from '@strata/core';
 import { compareKeyTo, copyRange } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 
@@ -235,31 +236,6 @@ function growScratch(capacity: number): void {
 }
 growScratch(128);
 
-/** Where {@link readBlockVarint} stopped (blocks are decoded one at a time). */
-let varintEnd = 0;
-
-/** Reads a varint at `at` that must end before `end`; sets {@link varintEnd}. */
-function readBlockVarint(
-  data: Buffer,
-  at: number,
-  end: number,
-  file: string,
-  offset: number,
-): number {
-  let result = 0;
-  let multiplier = 1;
-  for (;;) {
-    if (at >= end) failDecode(file, offset, 'truncated varint');
-    const byte = data[at++]!;
-    result += (byte & 0x7f) * multiplier;
-    if (byte < 0x80) break;
-    multiplier *= 128;
-    if (multiplier > 2 ** 56) failDecode(file, offset, 'varint too long');
-  }
-  varintEnd = at;
-  return result;
-}
-
 function failDecode(file: string, offset: number, reason: string): never {
   throw corruptionError(file, offset, `data block: ${reason}`);
 }
@@ -280,18 +256,21 @@ export function decodeBlock(data: Buffer, file: string, offset: number): Decoded
   let previousLength = 0;
   let count = 0;
   let at = 0;
+  const cursor: VarintCursor = { offset: 0, file, errorOffset: offset, what: 'data block' };
 
   while (at < entriesEnd) {
     if (count === scratchCapacity) growScratch(scratchCapacity * 2);
     const isRestart = at === nextRestart;
-    const shared = readBlockVarint(data, at, entriesEnd, file, offset);
-    const unshared = readBlockVarint(data, varintEnd, entriesEnd, file, offset);
-    const valueLength = readBlockVarint(data, varintEnd, entriesEnd, file, offset);
-    at = varintEnd;
+    cursor.offset = at;
+    const shared = readVarint(data, cursor, entriesEnd);
+    const unshared = readVarint(data, cursor, entriesEnd);
+    const valueLength = readVarint(data, cursor, entriesEnd);
+    at = cursor.offset;
     if (at >= entriesEnd) failDecode(file, offset, 'truncated entry');
     const kind = data[at++]!;
-    const seqno = readBlockVarint(data, at, entriesEnd, file, offset);
-    at = varintEnd;
+    cursor.offset = at;
+    const seqno = readVarint(data, cursor, entriesEnd);
+    at = cursor.offset;
     if (kind > 1) failDecode(file, offset, `unknown entry kind ${kind}`);
     if (shared > previousLength || (isRestart && shared !== 0)) {
       failDecode(file, offset, 'bad shared prefix');
