@@ -177,3 +177,157 @@ export function parseNdjson(text: string): Record<string, unknown>[] {
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/** How a {@link rawUpload} went, as its client saw it. */
+export interface RawUploadResult {
+  /** Status of the first final response (0 if none arrived). */
+  readonly status: number;
+  /** Every informational (1xx) status that came before it. */
+  readonly informational: number[];
+  readonly headers: Record<string, string>;
+  /** The response body, parsed as JSON. */
+  readonly body: unknown;
+  /** Body bytes the client handed to its socket. */
+  readonly writtenBytes: number;
+  /** Body bytes it had handed to its socket when the whole answer had arrived. */
+  readonly writtenAtAnswerBytes: number;
+  /** In order: `answer` (a whole response arrived), `end` (the server's FIN), `error <code>`. */
+  readonly events: string[];
+}
+
+/** Options of {@link rawUpload}. */
+export interface RawUploadOptions {
+  /** Body bytes to send after the head (zeros). */
+  readonly bodyBytes: number;
+  /** Frame the body as `Transfer-Encoding: chunked` (the head must say so). */
+  readonly chunked?: boolean;
+  /**
+   * Like a client that reads while it sends (undici, curl): stop sending and close once a whole
+   * final response arrived. Otherwise the client sends the whole body whatever comes back, even
+   * after the server's FIN, and ends its side only then.
+   */
+  readonly stopOnAnswer?: boolean;
+  /** Send one piece per this many milliseconds instead of as fast as the socket takes them. */
+  readonly paceMs?: number;
+  /** Bytes per write (default 256 KiB). */
+  readonly pieceBytes?: number;
+  /** Send only the head until a `100 Continue` arrives (for `Expect: 100-continue`). */
+  readonly waitForContinue?: boolean;
+}
+
+/**
+ * Sends `head` and a body of zeros over a plain socket, with backpressure, and reads what comes
+ * back meanwhile. Resolves once the socket has closed. No timers decide anything here but
+ * `paceMs`, which only spaces the writes.
+ */
+export function rawUpload(
+  port: number,
+  head: string,
+  options: RawUploadOptions,
+): Promise<RawUploadResult> {
+  const pieceBytes = options.pieceBytes ?? 256 * 1024;
+  const zeros = Buffer.alloc(pieceBytes);
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const events: string[] = [];
+    const informational: number[] = [];
+    let received = Buffer.alloc(0);
+    let final: { status: number; headers: Record<string, string>; body: unknown } | undefined;
+    let writtenBytes = 0;
+    let writtenAtAnswerBytes = 0;
+    let stopped = false;
+    let finished = false;
+    let pacer: NodeJS.Timeout | undefined;
+
+    const nextPiece = (): Buffer | undefined => {
+      if (writtenBytes >= options.bodyBytes) {
+        if (finished) return undefined;
+        finished = true;
+        return options.chunked ? Buffer.from('0\r\n\r\n') : undefined;
+      }
+      const size = Math.min(pieceBytes, options.bodyBytes - writtenBytes);
+      writtenBytes += size;
+      const data = size === pieceBytes ? zeros : zeros.subarray(0, size);
+      if (!options.chunked) return data;
+      return Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+    };
+    const canWrite = (): boolean => !stopped && !socket.destroyed && socket.writable;
+    const pump = (): void => {
+      while (canWrite()) {
+        const piece = nextPiece();
+        if (piece === undefined) return endIfAnswered();
+        if (!socket.write(piece)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    // A client that sent everything closes its side once it has the answer and the server's FIN.
+    const endIfAnswered = (): void => {
+      if (final && events.includes('end') && finished && !socket.destroyed) socket.end();
+    };
+    const startBody = (): void => {
+      if (options.paceMs === undefined) return pump();
+      pacer = setInterval(() => {
+        const piece = canWrite() ? nextPiece() : undefined;
+        if (piece === undefined) clearInterval(pacer);
+        else socket.write(piece);
+      }, options.paceMs);
+    };
+
+    socket.on('data', (data: Buffer) => {
+      received = Buffer.concat([received, data]);
+      while (!final) {
+        const headEnd = received.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const lines = received.subarray(0, headEnd).toString('latin1').split('\r\n');
+        const status = Number((lines[0] ?? '').split(' ')[1]);
+        const headers: Record<string, string> = {};
+        for (const line of lines.slice(1)) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        if (status >= 100 && status < 200) {
+          informational.push(status);
+          received = received.subarray(headEnd + 4);
+          if (status === 100 && options.waitForContinue) startBody();
+          continue;
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (received.length < headEnd + 4 + length) return;
+        const text = received.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
+        final = { status, headers, body: text.length === 0 ? undefined : JSON.parse(text) };
+        events.push('answer');
+        writtenAtAnswerBytes = writtenBytes;
+        // A client that held its body back for a 100 Continue never sends it after a final answer.
+        const heldBack = options.waitForContinue === true && !informational.includes(100);
+        if (options.stopOnAnswer || heldBack) {
+          stopped = true;
+          clearInterval(pacer);
+          socket.end();
+        }
+      }
+    });
+    socket.on('end', () => {
+      events.push('end');
+      endIfAnswered();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => events.push(`error ${error.code}`));
+    socket.on('close', () => {
+      clearInterval(pacer);
+      resolve({
+        status: final?.status ?? 0,
+        informational,
+        headers: final?.headers ?? {},
+        body: final?.body,
+        writtenBytes,
+        writtenAtAnswerBytes,
+        events,
+      });
+    });
+    socket.once('connect', () => {
+      socket.write(head);
+      if (!options.waitForContinue) startBody();
+    });
+  });
+}
