@@ -44,7 +44,7 @@ export async function createTreeFiles(
 ): Promise<void> {
   await writeTreeFiles(fs, path, config, {
     nextSegmentId: 1,
-    flushedSeqno: -1,
+    flushedSeqno: undefined,
     levels: emptyLevels(config.levelCount),
   });
 }

@@ -28,6 +28,7 @@ import type { JobRunner } from './compaction/job-runner.js';
 import { InlineJobRunner, sharedWorkerPool } from './compaction/job-runner.js';
 import type { WriterSettings } from './compaction/merge-job.js';
 import { compareKeys, prefixSuccessor } from './util/bytes.js';
+import { higherSeqno, isAtOrBelow } from './util/seqno.js';
 import { createTreeFiles, recoverTreeFiles, treeExists, writeTreeFiles } from './recovery.js';
 import { Snapshot } from './snapshot.js';
 import type { ReadOnlyOptions, TreeInspection } from './tools/inspect-tree.js';
@@ -71,8 +72,12 @@ export class Tree {
   private version: Version;
   private nextSegmentId: number;
   private readonly snapshots = new Map<number, number>();
-  private maxSeqnoSeen = -1;
-  private flushedSeqno: number;
+  /**
+   * One above the highest seqno written or recovered: a read without a seqno is taken here, so an
+   * iterator never sees an entry inserted after it was created.
+   */
+  private readSeqno = 0;
+  private flushedSeqno: number | undefined;
   private compactions = 0;
   private compactionChain: Promise<void> = Promise.resolve();
   private flushChain: Promise<unknown> = Promise.resolve();
@@ -87,7 +92,7 @@ export class Tree {
     readonly config: TreeConfig,
     levels: readonly (readonly SegmentMetadata[])[],
     nextSegmentId: number,
-    flushedSeqno: number,
+    flushedSeqno: number | undefined,
   ) {
     this.flushedSeqno = flushedSeqno;
     this.context = {
@@ -105,10 +110,8 @@ export class Tree {
       (segment) => this.onSegmentUnused(segment),
     );
     this.version.acquire();
-    for (const segment of this.version.allSegments()) {
-      this.maxSeqnoSeen = Math.max(this.maxSeqnoSeen, segment.meta.maxSeqno);
-    }
-    this.maxSeqnoSeen = Math.max(this.maxSeqnoSeen, flushedSeqno);
+    const persisted = this.getHighestPersistedSeqno();
+    if (persisted !== undefined) this.readSeqno = persisted + 1;
   }
 
   /**
@@ -133,7 +136,7 @@ export class Tree {
       config,
       Array.from({ length: config.levelCount }, () => []),
       1,
-      -1,
+      undefined,
     );
   }
 
@@ -174,7 +177,7 @@ export class Tree {
       throw new StrataError('INVALID_ARGUMENT', 'value must be a Uint8Array');
     }
     this.checkValueLength(value.length);
-    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.active.insert(key, value, seqno, ValueKind.Value);
   }
 
@@ -198,7 +201,7 @@ export class Tree {
   ): number {
     this.checkWriteRange(keyLength, seqno);
     this.checkValueLength(valueLength);
-    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.active.insertFrom(
       source,
       keyStart,
@@ -213,14 +216,14 @@ export class Tree {
   /** Like {@link remove}, with the key a byte range of `source`. Returns the memtable's size. */
   removeFrom(source: Uint8Array, keyStart: number, keyLength: number, seqno: number): number {
     this.checkWriteRange(keyLength, seqno);
-    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.active.insertFrom(source, keyStart, keyLength, 0, 0, seqno, ValueKind.Tombstone);
   }
 
   /** Writes a tombstone for `key`. Returns `[itemSizeBytes, memtableSizeBytes]`. */
   remove(key: Uint8Array, seqno: number): [number, number] {
     this.checkWrite(key, seqno);
-    if (seqno > this.maxSeqnoSeen) this.maxSeqnoSeen = seqno;
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.active.insert(key, EMPTY, seqno, ValueKind.Tombstone);
   }
 
@@ -384,8 +387,7 @@ export class Tree {
   setActiveMemtable(memtable: Memtable): void {
     this.checkOpen();
     this.active = memtable;
-    const lsn = memtable.getLsn();
-    if (lsn !== undefined && lsn > this.maxSeqnoSeen) this.maxSeqnoSeen = lsn;
+    this.readAbove(memtable.getHighestSeqno());
   }
 
   /** Adds a sealed memtable under `id` (recovery from journals). */
@@ -394,8 +396,7 @@ export class Tree {
     invariant(!this.sealed.has(id), 'sealed memtable id already in use');
     this.sealed.set(id, memtable);
     if (id >= this.nextSegmentId) this.nextSegmentId = id + 1;
-    const lsn = memtable.getLsn();
-    if (lsn !== undefined && lsn > this.maxSeqnoSeen) this.maxSeqnoSeen = lsn;
+    this.readAbove(memtable.getHighestSeqno());
   }
 
   /**
@@ -413,11 +414,17 @@ export class Tree {
   discardActiveAbove(seqno: number): number {
     this.checkOpen();
     for (const memtable of this.sealed.values()) {
-      invariant((memtable.getLsn() ?? -1) <= seqno, 'a sealed memtable holds entries to discard');
+      invariant(
+        isAtOrBelow(memtable.getHighestSeqno(), seqno),
+        'a sealed memtable holds entries to discard',
+      );
     }
-    invariant((this.getSegmentLsn() ?? -1) <= seqno, 'a segment holds entries to discard');
+    invariant(
+      isAtOrBelow(this.getHighestPersistedSeqno(), seqno),
+      'a segment holds entries to discard',
+    );
     const old = this.active;
-    if ((old.getLsn() ?? -1) <= seqno) return 0;
+    if (isAtOrBelow(old.getHighestSeqno(), seqno)) return 0;
     const kept = new Memtable(Math.min(old.length, MAX_PRESIZED_ENTRIES));
     // Backwards: an insert places an entry before an equal (key, seqno), so copying from the last
     // entry keeps repeated writes of one key at one seqno in their order (the last one wins).
@@ -436,7 +443,7 @@ export class Tree {
       );
     }
     this.active = kept;
-    this.maxSeqnoSeen = Math.min(this.maxSeqnoSeen, seqno);
+    this.readSeqno = Math.min(this.readSeqno, seqno + 1);
     return old.length - kept.length;
   }
 
@@ -474,7 +481,7 @@ export class Tree {
     this.checkOpen();
     this.install(this.version.derive({ add: segments.map((segment) => ({ level: 0, segment })) }));
     for (const segment of segments) {
-      this.flushedSeqno = Math.max(this.flushedSeqno, segment.meta.maxSeqno);
+      this.flushedSeqno = higherSeqno(this.flushedSeqno, segment.meta.maxSeqno);
     }
     for (const segment of segments) this.sealed.delete(segment.id);
     await this.persistManifest();
@@ -535,7 +542,8 @@ export class Tree {
    * Active and sealed memtables are NOT included: the copy holds what was flushed. The caller (the
    * store) adds the newer entries, e.g. by copying its log from just above the returned seqno.
    *
-   * Returns the copy's flushed seqno (its {@link getSegmentLsn}), or `undefined` when it is empty.
+   * Returns the copy's flushed seqno (its {@link getHighestPersistedSeqno}), or `undefined` when
+   * it is empty.
    *
    * @throws StrataError `INVALID_ARGUMENT` when `targetPath` already holds a tree, `IO_ERROR`,
    * `CLOSED`.
@@ -575,9 +583,7 @@ export class Tree {
         flushedSeqno,
         levels: version.levels.map((level) => level.map((s) => s.meta)),
       });
-      let lsn = flushedSeqno;
-      for (const segment of version.allSegments()) lsn = Math.max(lsn, segment.meta.maxSeqno);
-      return lsn < 0 ? undefined : lsn;
+      return highestPersistedSeqno(version, flushedSeqno);
     } finally {
       version.release();
     }
@@ -615,27 +621,34 @@ export class Tree {
     return n;
   }
 
-  /** Highest seqno in the tree (memtables and segments), or `undefined` when empty. */
-  getLsn(): number | undefined {
-    let lsn = this.getSegmentLsn() ?? -1;
-    const memtables = [this.active, ...this.sealed.values()];
-    for (const memtable of memtables) lsn = Math.max(lsn, memtable.getLsn() ?? -1);
-    return lsn < 0 ? undefined : lsn;
+  /**
+   * Highest seqno in the tree (memtables and segments), or `undefined` when empty. The reference's
+   * `get_lsn`, named `get_highest_seqno` in current lsm-tree.
+   */
+  getHighestSeqno(): number | undefined {
+    let highest = this.getHighestPersistedSeqno();
+    highest = higherSeqno(highest, this.active.getHighestSeqno());
+    for (const memtable of this.sealed.values()) {
+      highest = higherSeqno(highest, memtable.getHighestSeqno());
+    }
+    return highest;
   }
 
   /**
-   * Highest seqno flushed to segments, or `undefined`. It never goes down, even when compaction
+   * Highest seqno flushed to segments, or `undefined`. The reference's `get_segment_lsn`, named
+   * `get_highest_persisted_seqno` in current lsm-tree. It never goes down, even when compaction
    * drops the newest entry (a tombstone): the store replays its log from above it.
    */
-  getSegmentLsn(): number | undefined {
-    let lsn = this.flushedSeqno;
-    for (const segment of this.version.allSegments()) lsn = Math.max(lsn, segment.meta.maxSeqno);
-    return lsn < 0 ? undefined : lsn;
+  getHighestPersistedSeqno(): number | undefined {
+    return highestPersistedSeqno(this.version, this.flushedSeqno);
   }
 
-  /** Highest seqno of the active memtable, or `undefined`. */
-  getMemtableLsn(): number | undefined {
-    return this.active.getLsn();
+  /**
+   * Highest seqno of the active memtable, or `undefined`. The reference's `get_memtable_lsn`,
+   * named `get_highest_memtable_seqno` in current lsm-tree.
+   */
+  getHighestMemtableSeqno(): number | undefined {
+    return this.active.getHighestSeqno();
   }
 
   /** Block cache statistics. */
@@ -662,7 +675,7 @@ export class Tree {
   /** @internal Creates an iterator pinned to the current state. */
   createIterator(range: ResolvedRange, seqno: number | undefined): TreeIterator {
     this.checkOpen();
-    const readSeqno = seqno ?? this.maxSeqnoSeen + 1;
+    const readSeqno = seqno ?? this.readSeqno;
     const memtables = [this.active, ...this.sealed.values()];
     const version = this.version;
     version.acquire();
@@ -730,6 +743,11 @@ export class Tree {
       if (best !== undefined) return best;
     }
     return undefined;
+  }
+
+  /** Moves the default read seqno above `seqno` (a memtable installed whole). */
+  private readAbove(seqno: number | undefined): void {
+    if (seqno !== undefined && seqno >= this.readSeqno) this.readSeqno = seqno + 1;
   }
 
   private getFromMemtables(key: Uint8Array, seqno: number): InternalEntry | undefined {
@@ -995,6 +1013,17 @@ async function getFromVersion(
     if (best !== undefined) return best;
   }
   return undefined;
+}
+
+/** The highest seqno of a version's segments and of the flushed seqno kept beside them. */
+function highestPersistedSeqno(
+  version: Version,
+  flushedSeqno: number | undefined,
+): number | undefined {
+  let highest = flushedSeqno;
+  for (const segment of version.allSegments())
+    highest = higherSeqno(highest, segment.meta.maxSeqno);
+  return highest;
 }
 
 function overlapsRange(segment: Segment, range: ResolvedRange): boolean {

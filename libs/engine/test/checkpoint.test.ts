@@ -38,12 +38,12 @@ describe('Tree: checkpoint', () => {
     await tree.flushActiveMemtable();
     tree.insert(b('unflushed'), b('x'), 1000);
 
-    const lsn = await tree.checkpoint('/backups/cp1');
-    expect(lsn).to.equal(259);
-    expect(lsn).to.equal(tree.getSegmentLsn());
+    const flushedSeqno = await tree.checkpoint('/backups/cp1');
+    expect(flushedSeqno).to.equal(259);
+    expect(flushedSeqno).to.equal(tree.getHighestPersistedSeqno());
 
     const copy = await Tree.open('/backups/cp1', { fileSystem: fs });
-    expect(copy.getSegmentLsn()).to.equal(259);
+    expect(copy.getHighestPersistedSeqno()).to.equal(259);
     expect(copy.levelSegmentIds()).to.deep.equal(tree.levelSegmentIds());
     expect(await copy.len()).to.equal(260);
     expect(await copy.get(b('unflushed'))).to.equal(undefined);
@@ -75,12 +75,12 @@ describe('Tree: checkpoint', () => {
       await tree.flushActiveMemtable();
     }
     const before = tree.levelSegmentIds();
-    const [lsn] = await Promise.all([
+    const [flushedSeqno] = await Promise.all([
       tree.checkpoint('/cp'),
       tree.compact(new MajorCompactionStrategy()),
     ]);
     expect(tree.levelSegmentIds()).to.not.deep.equal(before);
-    expect(lsn).to.equal(199);
+    expect(flushedSeqno).to.equal(199);
     const copy = await Tree.open('/cp', { fileSystem: fs });
     expect(await collect(copy.range({ gte: b('k1'), lt: b('k11') }))).to.deep.equal([
       'k1=v3-1',
@@ -100,7 +100,7 @@ describe('Tree: checkpoint', () => {
     const rebooted = fs.crash({ random: Math.random });
     const copy = await Tree.open('/snapshots/one', { fileSystem: rebooted });
     expect(await copy.len()).to.equal(100);
-    expect(copy.getSegmentLsn()).to.equal(99);
+    expect(copy.getHighestPersistedSeqno()).to.equal(99);
     await copy.close();
   });
 });

@@ -90,7 +90,7 @@ describe('Tree: compaction', () => {
       tree.levelSegmentIds()[tree.config.levelCount - 1]!.length,
     );
     expect(await tree.len()).to.equal(25);
-    expect(tree.getSegmentLsn()).to.equal(224);
+    expect(tree.getHighestPersistedSeqno()).to.equal(224);
     await tree.close();
   });
 

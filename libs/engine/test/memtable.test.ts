@@ -40,7 +40,7 @@ describe('Memtable', () => {
     expect(m.get(b('b'), 4)?.seqno).to.equal(3);
     expect(m.get(b('b'), 1)).to.equal(undefined);
     expect(m.get(b('b'), Number.MAX_SAFE_INTEGER)?.value.toString()).to.equal('b5');
-    expect(m.getLsn()).to.equal(9);
+    expect(m.getHighestSeqno()).to.equal(9);
   });
 
   it('lets a repeated (key, seqno) shadow the earlier one', () => {

@@ -197,7 +197,7 @@ class Reopen implements fc.AsyncCommand<Model, Real> {
     m.snapshots = [];
     await r.tree.close();
     r.tree = await Tree.open('/tree', { fileSystem: r.fs });
-    expect(r.tree.getLsn() ?? -1).to.be.lessThan(m.nextSeqno);
+    expect(r.tree.getHighestSeqno() ?? -1).to.be.lessThan(m.nextSeqno);
   }
   toString = (): string => 'reopen';
 }

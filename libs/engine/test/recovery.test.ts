@@ -15,7 +15,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Erro
 }
 
 describe('Tree: recovery', () => {
-  it('recovers segments, levels, config and lsn after reopen', async () => {
+  it('recovers segments, levels, config and the highest seqno after reopen', async () => {
     const { tree, fs } = await openSimulated({ ...tinyOptions, levelCount: 4 });
     for (let i = 0; i < 300; i++) tree.insert(b(`k${String(i).padStart(4, '0')}`), b(`v${i}`), i);
     await tree.flushActiveMemtable();
@@ -30,8 +30,8 @@ describe('Tree: recovery', () => {
     expect(reopened.config.levelCount).to.equal(4);
     expect(reopened.config.blockSizeBytes).to.equal(128);
     expect(reopened.levelSegmentIds()).to.deep.equal(ids);
-    expect(reopened.getSegmentLsn()).to.equal(300);
-    expect(reopened.getLsn()).to.equal(300);
+    expect(reopened.getHighestPersistedSeqno()).to.equal(300);
+    expect(reopened.getHighestSeqno()).to.equal(300);
     expect(await reopened.get(b('unflushed'))).to.equal(undefined);
     expect(await reopened.get(b('k0005'))).to.equal(undefined);
     expect(s(await reopened.get(b('k0299')))).to.equal('v299');

@@ -21,9 +21,9 @@ describe('Tree: writes and reads in memory and on disk', () => {
     expect(await tree.getInternalEntry(b('a'), true)).to.equal(undefined);
     expect(await tree.len()).to.equal(1);
     expect(tree.approximateLen()).to.equal(3);
-    expect(tree.getLsn()).to.equal(2);
-    expect(tree.getMemtableLsn()).to.equal(2);
-    expect(tree.getSegmentLsn()).to.equal(undefined);
+    expect(tree.getHighestSeqno()).to.equal(2);
+    expect(tree.getHighestMemtableSeqno()).to.equal(2);
+    expect(tree.getHighestPersistedSeqno()).to.equal(undefined);
     expect(tree.activeMemtableSize()).to.be.greaterThan(0);
     await tree.close();
   });
@@ -81,7 +81,7 @@ describe('Tree: writes and reads in memory and on disk', () => {
     expect(s(await tree.get(b('k0001'), 500))).to.equal('v1');
     expect(await tree.len()).to.equal(200);
     expect(tree.diskSpace()).to.be.greaterThan(1000);
-    expect(tree.getSegmentLsn()).to.equal(500);
+    expect(tree.getHighestPersistedSeqno()).to.equal(500);
     expect((await tree.firstKeyValue())?.key.toString()).to.equal('k0000');
     expect((await tree.lastKeyValue())?.key.toString()).to.equal('k0199');
     await tree.close();
@@ -151,7 +151,7 @@ describe('Tree: writes and reads in memory and on disk', () => {
     expect(sealed).to.not.equal(undefined);
     expect(tree.rotateMemtable()).to.equal(undefined);
     expect(s(await tree.get(b('x')))).to.equal('1');
-    expect(tree.getLsn()).to.equal(1);
+    expect(tree.getHighestSeqno()).to.equal(1);
     const segment = await tree.flushMemtable(sealed!.id, sealed!.memtable);
     expect(s(await tree.get(b('x')))).to.equal('1');
     await tree.registerSegments([segment]);
@@ -170,7 +170,7 @@ describe('Tree: writes and reads in memory and on disk', () => {
     tree.setActiveMemtable(replay);
     expect(s(await tree.get(b('z')))).to.equal('3');
     expect(tree.lockActiveMemtable()).to.equal(replay);
-    expect(tree.getMemtableLsn()).to.equal(9);
+    expect(tree.getHighestMemtableSeqno()).to.equal(9);
     await tree.close();
   });
 
@@ -186,8 +186,8 @@ describe('Tree: writes and reads in memory and on disk', () => {
     // Reads at seqno 6: sees the entries about to be discarded.
     const reader = tree.iter();
     expect(tree.discardActiveAbove(3)).to.equal(2);
-    expect(tree.getMemtableLsn()).to.equal(3);
-    expect(tree.getLsn()).to.equal(3);
+    expect(tree.getHighestMemtableSeqno()).to.equal(3);
+    expect(tree.getHighestSeqno()).to.equal(3);
     expect(await tree.get(b('a'))).to.equal(undefined);
     expect(s(await tree.get(b('a'), 3))).to.equal('1');
     expect(s(await tree.get(b('b')))).to.equal('2-again');

@@ -67,15 +67,15 @@ export class BackgroundJobs {
         const started = performance.now();
         // Under `none` or `interval` the log may not be durable yet through this memtable; a
         // segment must never hold what a power loss could take from the log.
-        const lsn = sealed.memtable.getLsn();
-        if (lsn !== undefined) await this.wal.syncThrough(lsn);
+        const highestSeqno = sealed.memtable.getHighestSeqno();
+        if (highestSeqno !== undefined) await this.wal.syncThrough(highestSeqno);
         const segment = await this.tree.flushMemtable(sealed.id, sealed.memtable);
         await this.tree.registerSegments([segment]);
         this.flushes++;
         this.flushedBytes += segment.meta.fileSizeBytes;
         this.flushDurationMs += performance.now() - started;
         // The log below the flushed seqno is no longer needed for recovery.
-        const flushedSeqno = this.tree.getSegmentLsn();
+        const flushedSeqno = this.tree.getHighestPersistedSeqno();
         if (flushedSeqno !== undefined && this.logPins === 0) {
           const dropped = await this.wal.dropBefore(flushedSeqno + 1);
           this.droppedLogSegments += dropped.droppedFiles.length;

@@ -201,7 +201,7 @@ export class Store {
         maxValueSizeBytes: resolved.maxValueBytes,
         jobExecution: resolved.jobExecution,
       });
-      const flushedSeqno = tree.getSegmentLsn() ?? 0;
+      const flushedSeqno = tree.getHighestPersistedSeqno() ?? 0;
       wal = await Wal.open(directory.walDirectory, {
         fileSystem: fs,
         sync: resolved.sync,

@@ -10,17 +10,22 @@ export const MANIFEST_FORMAT_VERSION = 1;
 const MANIFEST_MAGIC = 'STRATAMF';
 const HEADER_BYTES = 20;
 
+/** How the manifest file writes that no seqno was flushed yet (its JSON has no `undefined`). */
+export const NO_FLUSHED_SEQNO = -1;
+
 /** What the levels manifest records: the segments of each level and the next segment id. */
 export interface ManifestState {
   readonly nextSegmentId: number;
   /**
-   * Highest seqno ever written to a segment. Kept apart from the segments' own ranges because
-   * compaction may drop the newest entry (a tombstone), and the store replays its log from here.
+   * Highest seqno ever written to a segment, `undefined` before the first flush. Kept apart from
+   * the segments' own ranges because compaction may drop the newest entry (a tombstone), and the
+   * store replays its log from here.
    */
-  readonly flushedSeqno: number;
+  readonly flushedSeqno: number | undefined;
   readonly levels: readonly (readonly SegmentMetadata[])[];
 }
 
+/** The manifest as its file holds it: {@link NO_FLUSHED_SEQNO} before the first flush. */
 interface ManifestJson {
   readonly nextSegmentId: number;
   readonly flushedSeqno: number;
@@ -34,7 +39,7 @@ interface ManifestJson {
 export function encodeManifest(state: ManifestState): Buffer {
   const json: ManifestJson = {
     nextSegmentId: state.nextSegmentId,
-    flushedSeqno: state.flushedSeqno,
+    flushedSeqno: state.flushedSeqno ?? NO_FLUSHED_SEQNO,
     levels: state.levels.map((level) => level.map(metadataToJson)),
   };
   const payload = Buffer.from(JSON.stringify(json));
@@ -85,7 +90,11 @@ export function decodeManifest(bytes: Buffer, file: string): ManifestState {
     if (!Array.isArray(level)) throw corruptionError(file, HEADER_BYTES, 'malformed level');
     return level.map((meta) => metadataFromJson(meta, file));
   });
-  return { nextSegmentId: json.nextSegmentId, flushedSeqno: json.flushedSeqno, levels };
+  return {
+    nextSegmentId: json.nextSegmentId,
+    flushedSeqno: json.flushedSeqno < 0 ? undefined : json.flushedSeqno,
+    levels,
+  };
 }
 
 /**

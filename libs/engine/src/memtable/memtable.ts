@@ -59,6 +59,7 @@ export interface SharedMemtableState {
   readonly firstLeaf: number;
   readonly lastLeaf: number;
   readonly sizeBytes: number;
+  /** Highest seqno inserted; meaningful only when `count` > 0. */
   readonly maxSeqno: number;
 }
 
@@ -147,7 +148,8 @@ export class Memtable {
   private firstLeaf = 0;
   private lastLeaf = 0;
   private sizeBytes = 0;
-  private maxSeqno = -1;
+  /** Highest seqno inserted; meaningful only when the memtable holds an entry (seqnos are >= 0). */
+  private maxSeqno = 0;
   private mutationCount = 0;
   private readonly frozen: boolean;
   /** Inner nodes and child indexes on the path of the last descent (for splits). */
@@ -246,9 +248,12 @@ export class Memtable {
     return this.sizeBytes;
   }
 
-  /** Highest seqno inserted, or `undefined` if empty. */
-  getLsn(): number | undefined {
-    return this.maxSeqno < 0 ? undefined : this.maxSeqno;
+  /**
+   * Highest seqno inserted, or `undefined` if empty. The reference's `MemTable::get_lsn`, named
+   * `get_highest_seqno` in current lsm-tree.
+   */
+  getHighestSeqno(): number | undefined {
+    return this.count === 0 ? undefined : this.maxSeqno;
   }
 
   /**

@@ -2,6 +2,7 @@ import type { FileSystem } from '@strata/core';
 import { nodeFileSystem } from '@strata/core';
 import type { PersistedTreeConfig } from '../config.js';
 import { segmentPath } from '../file-names.js';
+import { NO_FLUSHED_SEQNO } from '../levels/manifest.js';
 import { readTreeState } from '../recovery.js';
 
 /** One segment as {@link Tree.inspect} reports it (from the levels manifest). */
@@ -31,7 +32,7 @@ export interface TreeInspection {
   readonly formatVersion: number;
   /** The persisted configuration. */
   readonly config: PersistedTreeConfig;
-  /** Highest seqno ever flushed to a segment (-1: none). */
+  /** Highest seqno ever flushed to a segment, as the manifest file writes it (-1: none). */
   readonly flushedSeqno: number;
   readonly nextSegmentId: number;
   /** Per level (index = level), its segments in manifest order. */
@@ -59,7 +60,7 @@ export async function inspectTree(
     path,
     formatVersion,
     config,
-    flushedSeqno: manifest.flushedSeqno,
+    flushedSeqno: manifest.flushedSeqno ?? NO_FLUSHED_SEQNO,
     nextSegmentId: manifest.nextSegmentId,
     levels: manifest.levels.map((segments, level) =>
       segments.map((meta) => ({

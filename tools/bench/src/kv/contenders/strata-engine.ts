@@ -19,7 +19,8 @@ const LEVEL0_STOP = 36;
 export async function openStrataEngine(directory: string): Promise<KvContender> {
   const tree = await Tree.open(directory);
   const strategy = new LeveledStrategy();
-  let seqno = (tree.getLsn() ?? -1) + 1;
+  const highestSeqno = tree.getHighestSeqno();
+  let seqno = highestSeqno === undefined ? 0 : highestSeqno + 1;
   let sealed = 0;
   let flushChain: Promise<void> = Promise.resolve();
   let compaction: Promise<void> | undefined;
