@@ -37,5 +37,7 @@ export { FifoStrategy } from './compaction/fifo.js';
 export type { FifoOptions } from './compaction/fifo.js';
 export { MajorCompactionStrategy } from './compaction/major.js';
 export { TREE_FORMAT_VERSION } from './recovery.js';
+export { inspectTree } from './tools/inspect-tree.js';
 export type { ReadOnlyOptions, SegmentInspection, TreeInspection } from './tools/inspect-tree.js';
+export { verifyTree } from './tools/verify-tree.js';
 export type { SegmentVerification, VerifyOptions, VerifyReport } from './tools/verify-tree.js';

@@ -100,7 +100,7 @@ async function readOrCorrupt(fs: FileSystem, file: string): Promise<Buffer> {
 /**
  * Reads what makes `path` a tree without touching anything: checks the marker's format version,
  * loads the persisted config and the levels manifest and checks they agree. Shared by recovery
- * and the read-only {@link Tree.inspect} / {@link Tree.verify}.
+ * and the read-only tools, inspectTree and verifyTree.
  */
 export async function readTreeState(
   fs: FileSystem,

@@ -31,10 +31,6 @@ import { compareKeys, prefixSuccessor } from './util/bytes.js';
 import { higherSeqno, isAtOrBelow } from './util/seqno.js';
 import { createTreeFiles, recoverTreeFiles, treeExists, writeTreeFiles } from './recovery.js';
 import { Snapshot } from './snapshot.js';
-import type { ReadOnlyOptions, TreeInspection } from './tools/inspect-tree.js';
-import { inspectTree } from './tools/inspect-tree.js';
-import type { VerifyOptions, VerifyReport } from './tools/verify-tree.js';
-import { verifyTree } from './tools/verify-tree.js';
 
 /** A sealed memtable as handed out by {@link Tree.rotateMemtable}. */
 export interface SealedMemtable {
@@ -138,30 +134,6 @@ export class Tree {
       1,
       undefined,
     );
-  }
-
-  /**
-   * Describes the tree at `path` from its marker, config and levels manifest: format version,
-   * persisted config, flushed seqno and each level's segments with their metadata. Read-only: it
-   * writes nothing, deletes no orphan and opens no segment file, so it is safe next to a process
-   * that has the tree open.
-   *
-   * @throws StrataError `CORRUPTION` naming the damaged file, `UNSUPPORTED_FORMAT`, `IO_ERROR`.
-   */
-  static inspect(path: string, options: ReadOnlyOptions = {}): Promise<TreeInspection> {
-    return inspectTree(path, options);
-  }
-
-  /**
-   * Checks every checksum and structure of the tree at `path` without writing: marker, config,
-   * manifest, and every block of every listed segment (data, index, filter, metadata, footer).
-   *
-   * @returns how much was checked.
-   * @throws StrataError `CORRUPTION` naming the file and offset of the first problem found,
-   * `UNSUPPORTED_FORMAT`, `IO_ERROR`.
-   */
-  static verify(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyTree(path, options);
   }
 
   // ---------------------------------------------------------------- writes

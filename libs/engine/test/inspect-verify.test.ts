@@ -2,7 +2,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { isStrataError } from '@strata/core';
-import { MajorCompactionStrategy, Tree } from '../src/index.js';
+import { MajorCompactionStrategy, Tree, inspectTree, verifyTree } from '../src/index.js';
 import { unframeBlock } from '../src/segment/block-codec.js';
 import { BlockIndex } from '../src/segment/block-index.js';
 import { b, tinyOptions, withTempDir } from './helpers.js';
@@ -55,11 +55,11 @@ async function snapshotFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-describe('Tree.inspect and Tree.verify (read-only)', () => {
+describe('inspectTree and verifyTree (read-only)', () => {
   it('inspect reports config, format, flushed seqno and segment metadata', async () => {
     await withTempDir(async (path) => {
       await buildTree(path);
-      const info = await Tree.inspect(path);
+      const info = await inspectTree(path);
       expect(info.formatVersion).to.equal(1);
       expect(info.config.blockSizeBytes).to.equal(128);
       expect(info.config.levelCount).to.equal(7);
@@ -86,9 +86,9 @@ describe('Tree.inspect and Tree.verify (read-only)', () => {
   it('verify checks every segment and reports what it covered', async () => {
     await withTempDir(async (path) => {
       await buildTree(path);
-      const info = await Tree.inspect(path);
+      const info = await inspectTree(path);
       const seen: number[] = [];
-      const report = await Tree.verify(path, { onSegment: (s) => seen.push(s.id) });
+      const report = await verifyTree(path, { onSegment: (s) => seen.push(s.id) });
       const all = info.levels.flat();
       expect(report.segments).to.equal(all.length);
       expect(seen.sort()).to.deep.equal(all.map((s) => s.id).sort());
@@ -102,7 +102,7 @@ describe('Tree.inspect and Tree.verify (read-only)', () => {
   it('verify names file and offset of a flipped byte in a data block, an index, the manifest', async () => {
     await withTempDir(async (path) => {
       await buildTree(path);
-      const segment = (await Tree.inspect(path)).levels.slice(1).flat()[0]!;
+      const segment = (await inspectTree(path)).levels.slice(1).flat()[0]!;
       const bytes = await readFile(segment.file);
       const footer = bytes.length - 48;
       const indexOffset = bytes.readUInt32LE(footer + 8);
@@ -117,17 +117,17 @@ describe('Tree.inspect and Tree.verify (read-only)', () => {
       const third = index.offsetOf(2);
 
       await flipByte(segment.file, third + 20);
-      await expectCorruption(Tree.verify(path), segment.file, third);
+      await expectCorruption(verifyTree(path), segment.file, third);
       await flipByte(segment.file, third + 20);
-      await Tree.verify(path);
+      await verifyTree(path);
 
       await flipByte(segment.file, indexOffset + 17);
-      await expectCorruption(Tree.verify(path), segment.file, indexOffset);
+      await expectCorruption(verifyTree(path), segment.file, indexOffset);
       await flipByte(segment.file, indexOffset + 17);
 
       await flipByte(join(path, 'levels'), 30);
-      await expectCorruption(Tree.verify(path), join(path, 'levels'), 20);
-      await expectCorruption(Tree.inspect(path), join(path, 'levels'), 20);
+      await expectCorruption(verifyTree(path), join(path, 'levels'), 20);
+      await expectCorruption(inspectTree(path), join(path, 'levels'), 20);
     });
   });
 
@@ -137,8 +137,8 @@ describe('Tree.inspect and Tree.verify (read-only)', () => {
       await writeFile(join(path, 'segments', '999.seg'), 'orphan');
       await writeFile(join(path, 'segments', '5.seg.tmp'), 'unfinished');
       const before = await snapshotFiles(path);
-      await Tree.inspect(path);
-      await Tree.verify(path);
+      await inspectTree(path);
+      await verifyTree(path);
       expect(await snapshotFiles(path)).to.deep.equal(before);
       expect(before.some((line) => line.includes('999.seg '))).to.equal(true);
     });
@@ -151,7 +151,7 @@ describe('Tree.inspect and Tree.verify (read-only)', () => {
       const bytes = await readFile(marker);
       bytes.writeUInt16LE(99, bytes.length - 2);
       await writeFile(marker, bytes);
-      for (const run of [() => Tree.inspect(path), () => Tree.verify(path)]) {
+      for (const run of [() => inspectTree(path), () => verifyTree(path)]) {
         const error = await run().then(
           () => undefined,
           (e: unknown) => e,

@@ -1,6 +1,6 @@
 import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
-import { Tree } from '@strata/engine';
+import { Tree, inspectTree } from '@strata/engine';
 import type { Snapshot } from '@strata/engine';
 import { LogOp, Wal, decodeRecord, readRecordHeader, visitEntries } from '@strata/wal';
 import type {
@@ -256,10 +256,7 @@ export class Store {
     try {
       await checkOrCreateFormat(fs, directory);
       const flushedSeqno = (await fs.exists(directory.treeDirectory))
-        ? Math.max(
-            0,
-            (await Tree.inspect(directory.treeDirectory, { fileSystem: fs })).flushedSeqno,
-          )
+        ? Math.max(0, (await inspectTree(directory.treeDirectory, { fileSystem: fs })).flushedSeqno)
         : 0;
       if (flushedSeqno > lastKeptSeqno) {
         throw new StrataError(

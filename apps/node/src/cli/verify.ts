@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { StrataError, errnoOf, isStrataError } from '@strata/core';
-import { Tree } from '@strata/engine';
+import { inspectTree, verifyTree } from '@strata/engine';
 import { LogReader } from '../offline/log-reader.js';
 import { describeError } from './output.js';
 import type { CommandIo } from './output.js';
@@ -61,11 +61,11 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
     if (existsSync(join(treeDirectory, 'STRATA-TREE'))) {
       try {
         // Segment by segment, so that one damaged segment does not hide problems in the others.
-        const info = await Tree.inspect(treeDirectory);
+        const info = await inspectTree(treeDirectory);
         for (const segment of info.levels.flat()) {
           segments++;
           try {
-            await Tree.verify(treeDirectory, { segmentIds: [segment.id] });
+            await verifyTree(treeDirectory, { segmentIds: [segment.id] });
           } catch (error) {
             findings.push(finding(error, segment.file));
           }

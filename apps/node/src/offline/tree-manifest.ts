@@ -1,12 +1,12 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoOf } from '@strata/core';
-import { Tree } from '@strata/engine';
+import { inspectTree } from '@strata/engine';
 import type { SegmentInspection } from '@strata/engine';
 
 /**
  * The tree's levels as the node's tools show them, read with the engine's read-only
- * {@link Tree.inspect} (it never writes, so it is safe next to a running node). This module only
+ * {@link inspectTree} (it never writes, so it is safe next to a running node). This module only
  * shapes the engine's answer for the CLI and the metrics (keys in hex).
  */
 
@@ -49,7 +49,7 @@ export async function readTreeManifest(treeDirectory: string): Promise<TreeManif
     if (errnoOf(error) === 'ENOENT') return undefined;
     throw error;
   }
-  const info = await Tree.inspect(treeDirectory);
+  const info = await inspectTree(treeDirectory);
   return {
     path: join(treeDirectory, 'levels'),
     nextSegmentId: info.nextSegmentId,

@@ -5,7 +5,7 @@ import { segmentPath } from '../file-names.js';
 import { NO_FLUSHED_SEQNO } from '../levels/manifest.js';
 import { readTreeState } from '../recovery.js';
 
-/** One segment as {@link Tree.inspect} reports it (from the levels manifest). */
+/** One segment as {@link inspectTree} reports it (from the levels manifest). */
 export interface SegmentInspection {
   readonly id: number;
   readonly level: number;
@@ -25,7 +25,7 @@ export interface SegmentInspection {
   readonly compression: string;
 }
 
-/** What {@link Tree.inspect} found. */
+/** What {@link inspectTree} found. */
 export interface TreeInspection {
   readonly path: string;
   /** Format version from the tree's marker file. */
@@ -46,9 +46,18 @@ export interface ReadOnlyOptions {
 }
 
 /**
- * Reads marker, config and levels manifest, and nothing else (no segment file is opened, nothing
- * is written or deleted), so it is safe next to a running tree: the manifest is replaced by
- * rename, so the read sees an old or a new one, whole.
+ * Describes the tree at `path` from its marker, config and levels manifest: format version,
+ * persisted config, flushed seqno and each level's segments with their metadata. It reads those
+ * three files and nothing else (no segment file is opened, nothing is written or deleted), so it
+ * is safe next to a process that has the tree open: the manifest is replaced by rename, so the
+ * read sees an old or a new one, whole. An offline tool for the CLI, not a method of the tree.
+ *
+ * @throws StrataError `CORRUPTION` naming the damaged file, `UNSUPPORTED_FORMAT`, `IO_ERROR`.
+ *
+ * @example
+ * ```ts
+ * const { flushedSeqno, levels } = await inspectTree('/data/tree');
+ * ```
  */
 export async function inspectTree(
   path: string,

@@ -28,7 +28,7 @@ export interface SegmentVerification {
   readonly items: number;
 }
 
-/** Options of {@link Tree.verify}. */
+/** Options of {@link verifyTree}. */
 export interface VerifyOptions extends ReadOnlyOptions {
   /** Called after each segment passed its checks (progress for long verifications). */
   readonly onSegment?: (segment: SegmentVerification) => void;
@@ -36,7 +36,7 @@ export interface VerifyOptions extends ReadOnlyOptions {
   readonly segmentIds?: readonly number[];
 }
 
-/** What {@link Tree.verify} checked; it throws instead of reporting a problem. */
+/** What {@link verifyTree} checked; it throws instead of reporting a problem. */
 export interface VerifyReport {
   readonly segments: number;
   readonly blocks: number;
@@ -50,10 +50,17 @@ export interface VerifyReport {
  * Checks a tree without writing: marker, config and manifest (checksummed), then each listed
  * segment whole: size, footer checksum and offsets, metadata block (and its agreement with the
  * manifest), block index, bloom filter, and every data block (checksum, decompression, decoding,
- * key order, last key against the index, item and tombstone counts against the metadata).
+ * key order, last key against the index, item and tombstone counts against the metadata). An
+ * offline tool for the CLI, not a method of the tree.
  *
+ * @returns how much was checked.
  * @throws StrataError `CORRUPTION` naming the file and offset of the first problem,
  * `UNSUPPORTED_FORMAT`, `IO_ERROR`.
+ *
+ * @example
+ * ```ts
+ * const report = await verifyTree('/data/tree', { onSegment: (s) => console.log(s.file) });
+ * ```
  */
 export async function verifyTree(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const fs = options.fileSystem ?? nodeFileSystem;
