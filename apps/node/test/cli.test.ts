@@ -1,10 +1,14 @@
 import { expect } from 'chai';
-import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Store } from '@strata/store';
 import { createTempDirectory } from '@strata/testing';
 import type { NodeProcess } from './helpers.js';
 import { parseNdjson, runCli, startNodeProcess } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 
 describe('strata CLI: help, replay, inspect, verify (black box)', function () {
   let data: { path: string; remove(): Promise<void> };
@@ -215,7 +219,7 @@ describe('strata CLI: help, replay, inspect, verify (black box)', function () {
     await cp(data.path, copy, { recursive: true });
     const file = join(copy, 'wal', '00000000000000000001.log');
     const bytes = await readFile(file);
-    const offset = 100; // inside one of the first records (the last one would read as a torn tail)
+    const offset = 100; // inside one of the first records (the directory was closed cleanly)
     bytes[offset] = (bytes[offset] as number) ^ 0xff;
     await writeFile(file, bytes);
     const result = await runCli(['verify', '--data', copy]);
@@ -246,12 +250,175 @@ describe('strata CLI: help, replay, inspect, verify (black box)', function () {
     expect(result.stdout).to.include(`CORRUPT ${file} offset`);
   });
 
-  it('verify exits 2 when it cannot check at all', async function () {
+  it('verify exits 2 when it cannot check at all, and --json says so', async function () {
     const result = await runCli(['verify', '--data', join(scratch.path, 'absent')]);
     expect(result.code).to.equal(2);
     expect(result.stderr).to.include('does not exist');
+    expect(result.stdout).to.equal('');
+    const json = await runCli(['verify', '--data', join(scratch.path, 'absent'), '--json']);
+    expect(json.code).to.equal(2);
+    expect(JSON.parse(json.stdout)).to.deep.include({
+      ok: false,
+      checked: false,
+      error: {
+        code: 'INVALID_ARGUMENT',
+        message: `data directory ${join(scratch.path, 'absent')} does not exist`,
+      },
+    });
   });
 });
+
+describe('strata verify and serve after a SIGKILL (black box)', function () {
+  let crashed: { path: string; remove(): Promise<void> };
+  let logFile: string;
+  let log: Buffer;
+  /** Start offsets of the records of the last log segment, in order. */
+  let recordStarts: number[];
+
+  before(async function () {
+    crashed = await createTempDirectory('strata-node-crashed-');
+    const node = await startNodeProcess(crashed.path);
+    for (const [key, value] of [
+      ['a', '1'],
+      ['b', '2'],
+      ['last', 'x'.repeat(2048)],
+    ] as const) {
+      const response = await fetch(`${node.url}/v1/kv/${key}`, { method: 'PUT', body: value });
+      expect(response.status).to.equal(200);
+    }
+    // Both puts were acknowledged (fsynced); nothing is in flight when the node is killed.
+    expect(await node.stop('SIGKILL')).to.equal('SIGKILL');
+    const walDirectory = join(crashed.path, 'wal');
+    const segments = (await readdir(walDirectory)).filter((name) => name.endsWith('.log')).sort();
+    logFile = join(walDirectory, segments[segments.length - 1]!);
+    log = await readFile(logFile);
+    recordStarts = [];
+    for (let offset = 0; offset < log.length; offset += 8 + log.readUInt32LE(offset))
+      recordStarts.push(offset);
+    expect(recordStarts.length).to.be.at.least(3);
+  });
+
+  after(async function () {
+    await crashed.remove();
+  });
+
+  /** A copy of the crashed directory whose last log segment holds `bytes`. */
+  async function copyWithLog(name: string, bytes: Buffer): Promise<{ data: string; file: string }> {
+    const data = join(crashed.path, '..', `${crashed.path.split('/').pop()!}-${name}`);
+    await cp(crashed.path, data, { recursive: true });
+    const file = join(data, 'wal', logFile.split('/').pop()!);
+    await writeFile(file, bytes);
+    return { data, file };
+  }
+
+  async function expectCorruptionReported(
+    data: string,
+    file: string,
+    offset: number,
+  ): Promise<void> {
+    const text = await runCli(['verify', '--data', data]);
+    expect(text.code, text.stdout + text.stderr).to.equal(1);
+    expect(text.stdout).to.include(`CORRUPT ${file} offset ${offset}: CORRUPTION`);
+    expect(text.stdout).to.match(/^FAILED: /m);
+    const json = await runCli(['verify', '--data', data, '--json']);
+    expect(json.code, json.stderr).to.equal(1);
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      findings: { file: string; offset: number; code: string }[];
+    };
+    expect(report.ok).to.equal(false);
+    expect(report.findings).to.have.length(1);
+    expect(report.findings[0]).to.include({ file, offset, code: 'CORRUPTION' });
+  }
+
+  it('a flipped byte in the last acknowledged record: verify exits 1 naming file and offset; serve refuses to start', async function () {
+    const damaged = Buffer.from(log);
+    damaged[log.length - 100] = damaged[log.length - 100]! ^ 0xff;
+    const { data, file } = await copyWithLog('last-record', damaged);
+    try {
+      const lastStart = recordStarts[recordStarts.length - 1]!;
+      await expectCorruptionReported(data, file, lastStart);
+      const serve = await serveUntilListeningOrExit(data);
+      expect(serve.listening, 'the node started on a damaged log').to.equal(false);
+      expect(serve.code).to.not.equal(0);
+      expect(serve.stderr).to.include('CORRUPTION');
+      expect(serve.stderr).to.include(file);
+      // Nothing was cut: the damaged record is still on disk.
+      expect((await readFile(file)).equals(damaged)).to.equal(true);
+    } finally {
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+
+  it('damage in the middle of the last segment of a crashed directory is exit 1 (not 2), in text and JSON', async function () {
+    const damaged = Buffer.from(log);
+    const victim = recordStarts[recordStarts.length - 2]!;
+    damaged[victim + 9] = damaged[victim + 9]! ^ 0xff;
+    const { data, file } = await copyWithLog('middle', damaged);
+    try {
+      await expectCorruptionReported(data, file, victim);
+    } finally {
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+
+  it('a torn tail (a record cut short, or zeros) stays a note with exit 0, naming file, offset and bytes', async function () {
+    const lastStart = recordStarts[recordStarts.length - 1]!;
+    const tails: [string, Buffer, number, string][] = [
+      ['cut', log.subarray(0, log.length - 100), log.length - 100 - lastStart, 'record runs past'],
+      ['zeros', Buffer.concat([log, Buffer.alloc(4096)]), 4096, 'zero bytes'],
+    ];
+    for (const [name, bytes, droppedBytes, reason] of tails) {
+      const { data, file } = await copyWithLog(name, bytes);
+      try {
+        const offset = name === 'zeros' ? log.length : lastStart;
+        const text = await runCli(['verify', '--data', data]);
+        expect(text.code, text.stdout + text.stderr).to.equal(0);
+        expect(text.stdout).to.include(`note: torn tail in ${file} at offset ${offset} (${reason}`);
+        expect(text.stdout).to.include(`${droppedBytes} bytes`);
+        const json = JSON.parse((await runCli(['verify', '--data', data, '--json'])).stdout) as {
+          ok: boolean;
+          notes: string[];
+        };
+        expect(json.ok).to.equal(true);
+        expect(json.notes).to.have.length(1);
+        expect(json.notes[0]).to.include(`${file} at offset ${offset}`);
+        // verify never writes: the torn bytes are still there.
+        expect((await readFile(file)).equals(bytes)).to.equal(true);
+      } finally {
+        await rm(data, { recursive: true, force: true });
+      }
+    }
+  });
+});
+
+/**
+ * Runs `strata serve` on `data` until it either prints that it listens (then it is killed) or
+ * exits by itself; resolves with which one happened, its exit code and its stderr.
+ */
+function serveUntilListeningOrExit(
+  data: string,
+): Promise<{ listening: boolean; code: number | string | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'serve', '--data', data, '--listen', '127.0.0.1:0'],
+    { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  let listening = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (!listening && stdout.includes('listening on')) {
+      listening = true;
+      child.kill('SIGKILL');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) =>
+    child.once('close', (code, signal) => resolve({ listening, code: code ?? signal, stderr })),
+  );
+}
 
 async function snapshot(directory: string): Promise<Record<string, [number, number]>> {
   const out: Record<string, [number, number]> = {};

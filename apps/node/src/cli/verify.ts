@@ -45,18 +45,7 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
       throw new StrataError('INVALID_ARGUMENT', `data directory ${flags.data} does not exist`);
     }
     await checkFormat(flags.data, findings);
-    const reader = await LogReader.open(join(flags.data, 'wal'));
-    try {
-      for await (const _record of reader.records()) records++;
-      if (reader.tornTail) {
-        const tail = reader.tornTail;
-        notes.push(
-          `torn tail in ${tail.file} at offset ${tail.offset} (${tail.reason}): a record being written or cut off by a crash; the next open cuts it`,
-        );
-      }
-    } catch (error) {
-      findings.push(finding(error, join(flags.data, 'wal')));
-    }
+    records = await checkLog(join(flags.data, 'wal'), findings, notes);
     const treeDirectory = join(flags.data, 'tree');
     if (existsSync(join(treeDirectory, 'STRATA-TREE'))) {
       try {
@@ -76,6 +65,13 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
     }
   } catch (error) {
     io.stderr.write(describeError('verify', error));
+    if (flags.json) {
+      const code = isStrataError(error) ? error.code : 'INTERNAL';
+      const message = error instanceof Error ? error.message : String(error);
+      io.stdout.write(
+        `${JSON.stringify({ ok: false, checked: false, error: { code, message } }, null, 2)}\n`,
+      );
+    }
     return 2;
   }
   const ok = findings.length === 0;
@@ -95,6 +91,43 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
     );
   }
   return ok ? 0 : 1;
+}
+
+/**
+ * Reads every record of the log, adding what is damaged to `findings` and a torn tail (what a
+ * crash leaves; the next writable open cuts it) to `notes`. Opening the log already verifies the
+ * last segment of a directory that was not closed cleanly, so CORRUPTION from the open is a
+ * finding like any other; other errors (permissions, I/O) mean the log could not be checked and
+ * are thrown. Returns the number of records read.
+ */
+async function checkLog(
+  walDirectory: string,
+  findings: Finding[],
+  notes: string[],
+): Promise<number> {
+  let reader: LogReader;
+  try {
+    reader = await LogReader.open(walDirectory);
+  } catch (error) {
+    if (!isStrataError(error) || error.code !== 'CORRUPTION') throw error;
+    findings.push(finding(error, walDirectory));
+    return 0;
+  }
+  let records = 0;
+  try {
+    for await (const _record of reader.records()) records++;
+    if (reader.tornTail) {
+      const tail = reader.tornTail;
+      notes.push(
+        `torn tail in ${tail.file} at offset ${tail.offset} (${tail.reason}, ${tail.droppedBytes} bytes): what a crash during an append leaves; the next open cuts it`,
+      );
+    }
+  } catch (error) {
+    findings.push(finding(error, walDirectory));
+  } finally {
+    await reader.close();
+  }
+  return records;
 }
 
 async function checkFormat(directory: string, findings: Finding[]): Promise<void> {

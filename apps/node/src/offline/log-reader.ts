@@ -6,8 +6,9 @@ import type { LogBatch } from '@strata/wal';
  * A read-only view of a data directory's log (`<data>/wal/*.log`) for `replay`, `inspect` and
  * `verify`: a thin adapter over `Wal.open(dir, { readOnly: true })`, which never writes, checks
  * every record it reads (framing, CRC-32C, payload, seqno continuity, chain, epoch order) and
- * treats an incomplete record at the end of the last segment as the end of the log (a running
- * node may be writing it). Safe next to a live node.
+ * treats a torn tail at the end of the last segment as the end of the log (a running node may be
+ * writing it). Opening throws CORRUPTION (file and offset) when the last segment of a directory
+ * that was not closed cleanly holds a damaged record. Safe next to a live node.
  */
 
 /** One log segment file. */
@@ -37,11 +38,17 @@ export interface LogReadOptions {
   readonly onBytes?: (bytes: number) => void;
 }
 
-/** Where a torn (incomplete) tail was found. */
+/**
+ * Where a torn tail was found: what a crash during an append leaves at the end of the last
+ * segment (an incomplete record, maybe followed by zeros, or zeros). Damage to complete records is
+ * never a torn tail: opening the log throws CORRUPTION instead.
+ */
 export interface TornTail {
   readonly file: string;
   readonly offset: number;
   readonly reason: string;
+  /** Bytes from `offset` to the end of the file (a writable open cuts them). */
+  readonly droppedBytes: number;
 }
 
 /** Lists the log segments of `walDirectory`, oldest first (empty when there is no log yet). */
@@ -73,6 +80,7 @@ export class LogReader {
       file: torn.file,
       offset: torn.offset,
       reason: describeDamage(torn.damage),
+      droppedBytes: torn.droppedBytes,
     };
   }
 
