@@ -13,8 +13,8 @@
  * @packageDocumentation
  */
 export { Tree } from './tree.js';
-export type { SealedMemtable } from './tree.js';
-export { Snapshot } from './snapshot.js';
+export type { SealedMemtable } from './memtable/memtable-set.js';
+export { Snapshot } from './read/snapshot.js';
 export { Memtable } from './memtable/memtable.js';
 export { Segment } from './segment/segment.js';
 export type { SegmentMetadata } from './segment/metadata.js';

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FileSystem, StrataErrorCode, StrataErrorDetails } from '@strata/core';
-import { StrataError } from '@strata/core';
+import { NodeFileSystem, StrataError, nodeFileSystem } from '@strata/core';
+import type { TreeConfig } from '../config.js';
 import type { SegmentMetadataJson } from '../segment/metadata.js';
 import type { EngineJob } from './merge-job.js';
 import { runJob } from './merge-job.js';
@@ -174,4 +175,17 @@ let sharedPool: WorkerPool | undefined;
 export function sharedWorkerPool(): WorkerPool {
   sharedPool ??= new WorkerPool(2);
   return sharedPool;
+}
+
+/**
+ * Where the jobs of a tree with `config` run: worker threads with the real file system (unless
+ * the config says inline), on the calling thread with any other (a simulated file system lives
+ * in the main thread's memory).
+ */
+export function jobRunnerFor(config: TreeConfig): JobRunner {
+  const useWorker =
+    config.jobExecution === 'worker' ||
+    (config.jobExecution === 'auto' &&
+      (config.fileSystem === nodeFileSystem || config.fileSystem instanceof NodeFileSystem));
+  return useWorker ? sharedWorkerPool() : new InlineJobRunner(config.fileSystem);
 }

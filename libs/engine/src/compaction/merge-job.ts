@@ -1,7 +1,8 @@
 import type { FileSystem } from '@strata/core';
 import { BlockCache } from '../cache/block-cache.js';
 import { DescriptorTable } from '../cache/descriptor-table.js';
-import type { CompressionType } from '../config.js';
+import type { CompressionType, TreeConfig } from '../config.js';
+import { compressionForLevel } from '../config.js';
 import { ValueKind } from '../entry.js';
 import type { Cursor } from '../iterators/cursor.js';
 import { NEEDS_IO } from '../iterators/cursor.js';
@@ -22,6 +23,16 @@ export interface WriterSettings {
   readonly restartInterval: number;
   readonly bloomBitsPerKey: number;
   readonly compression: CompressionType;
+}
+
+/** The writer settings of segments written into `level` of a tree with `config`. */
+export function writerSettingsFor(config: TreeConfig, level: number): WriterSettings {
+  return {
+    blockSizeBytes: config.blockSizeBytes,
+    restartInterval: config.restartInterval,
+    bloomBitsPerKey: config.bloomBitsPerKey,
+    compression: compressionForLevel(config, level),
+  };
 }
 
 /** Writes a sealed memtable to one segment. */

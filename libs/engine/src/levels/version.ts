@@ -65,6 +65,20 @@ export class Version {
     return this.segmentTotal;
   }
 
+  /** Entries in every segment, versions and tombstones included. */
+  itemCount(): number {
+    let n = 0;
+    for (const segment of this.allSegments()) n += segment.meta.itemCount;
+    return n;
+  }
+
+  /** Bytes of every segment file. */
+  fileSizeBytes(): number {
+    let n = 0;
+    for (const segment of this.allSegments()) n += segment.meta.fileSizeBytes;
+    return n;
+  }
+
   /** In a disjoint level, the one segment whose range covers `key`, or `undefined`. */
   segmentFor(level: number, key: Uint8Array): Segment | undefined {
     const segments = this.levels[level]!;
