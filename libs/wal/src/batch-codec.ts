@@ -75,7 +75,7 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
 
 /**
  * Checks the entries of a framed record in place (no entry objects): the rules and limits of
- * {@link validateBatch}, with its error codes. Throws a plain Error when the bytes are malformed.
+ * {@link validateBatch}, with its error codes. Throws CORRUPTION when the bytes are malformed.
  * Returns how many entries are range deletes (a store without range tombstones refuses them).
  */
 export function validateRecordEntries(record: Buffer, limits: BatchLimits): number {
@@ -226,8 +226,8 @@ function frame(bytes: Buffer): { bytes: Buffer; checksum: number } {
 
 /**
  * Decodes a framed record (already checksum-verified) into a batch. Entries' keys and values are
- * views into `record`. Throws a plain Error on malformed content; callers wrap it into CORRUPTION
- * with the file and offset.
+ * views into `record`. Throws CORRUPTION on malformed content (`details.recordOffset`: where in
+ * the record); callers that know the record's file and offset add them.
  */
 export function decodeRecord(record: Uint8Array): LogBatch {
   return decodeBatch(

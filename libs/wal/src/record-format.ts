@@ -56,11 +56,13 @@ export function scanPayload(
   out.entryCount = 0;
   let position = start;
   while (position < end) {
+    const tagStart = position;
     const tag = readVarint(payload, position, end);
     if (tag < 0) return false;
     position = varintEnd;
     const field = Math.floor(tag / 8);
     const wireType = tag & 7;
+    if (!isValidTag(tag, varintEnd - tagStart)) return false;
     if (wireType === 0) {
       const value = readVarint(payload, position, end);
       if (value < 0) return false;
@@ -115,15 +117,17 @@ export function isPayloadPrefix(
   const cut = end < declaredEnd;
   let position = start;
   while (position < end) {
+    const tagStart = position;
     const tag = readVarint(payload, position, end);
-    if (tag < 0) return cut && isCutVarint(payload, position, end);
+    if (tag < 0) return cut && isCutVarint(payload, position, end, 5);
     position = varintEnd;
     const field = Math.floor(tag / 8);
     const wireType = tag & 7;
+    if (!isValidTag(tag, varintEnd - tagStart)) return false;
     if (wireType === 0) {
       if (field === 4 || field === 5) return false;
       const value = readVarint(payload, position, end);
-      if (value < 0) return cut && isCutVarint(payload, position, end);
+      if (value < 0) return cut && isCutVarint(payload, position, end, 10);
       position = varintEnd;
     } else if (wireType === 5 || wireType === 1) {
       if (wireType === 5 ? field !== 4 && field >= 1 && field <= 5 : field >= 1 && field <= 5)
@@ -132,7 +136,7 @@ export function isPayloadPrefix(
     } else if (wireType === 2) {
       if (field >= 1 && field <= 4) return false;
       const length = readVarint(payload, position, end);
-      if (length < 0) return cut && isCutVarint(payload, position, end);
+      if (length < 0) return cut && isCutVarint(payload, position, end, 10);
       position = varintEnd + length;
     } else {
       return false;
@@ -142,11 +146,22 @@ export function isPayloadPrefix(
   return true;
 }
 
-/** True when the bytes from `position` to `end` are the start of a varint that `end` cut off. */
-function isCutVarint(bytes: Uint8Array, position: number, end: number): boolean {
-  if (end - position >= 10) return false;
+/**
+ * True when the bytes from `position` to `end` are the start of a varint of at most `maxBytes`
+ * bytes that `end` cut off.
+ */
+function isCutVarint(bytes: Uint8Array, position: number, end: number, maxBytes: number): boolean {
+  if (end - position >= maxBytes) return false;
   for (let index = position; index < end; index++) if ((bytes[index] ?? 0) < 0x80) return false;
   return true;
+}
+
+/**
+ * True when a field tag read as a varint of `encodedBytes` bytes is valid protobuf: a uint32 of at
+ * most 5 bytes whose field number is not 0 (the generated decoder refuses anything else).
+ */
+export function isValidTag(tag: number, encodedBytes: number): boolean {
+  return tag >= 8 && tag <= 0xffffffff && encodedBytes <= 5;
 }
 
 function hasRequiredFields(header: RecordHeader): boolean {

@@ -365,10 +365,16 @@ export class Wal {
         if (header === undefined) throw new Error('not a well-formed batch');
         rangeDeletes = validateRecordEntries(bytes, this.limits);
       } catch (error) {
-        if (error instanceof StrataError && error.code !== 'INTERNAL') throw error;
+        // Limits and entry rules keep their own codes; malformed bytes are CORRUPTION.
+        if (
+          error instanceof StrataError &&
+          error.code !== 'INTERNAL' &&
+          error.code !== 'CORRUPTION'
+        )
+          throw error;
         throw new StrataError(
           'CORRUPTION',
-          `replicated record has invalid content: ${String(error)}`,
+          `replicated record has invalid content: ${error instanceof Error ? error.message : String(error)}`,
           { cause: error },
         );
       }
@@ -1259,10 +1265,10 @@ function decodeStored(record: LogRecord): LogBatch {
   } catch (error) {
     throw new StrataError(
       'CORRUPTION',
-      `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`,
+      `record at seqno ${record.firstSeqno} in ${record.file} at offset ${record.offset} cannot be decoded: ${error instanceof Error ? error.message : String(error)}`,
       {
         cause: error,
-        details: { seqno: record.firstSeqno },
+        details: { file: record.file, offset: record.offset, seqno: record.firstSeqno },
       },
     );
   }

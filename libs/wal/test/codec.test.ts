@@ -16,44 +16,17 @@ import {
   scanPayload,
 } from '../src/record-format.js';
 import { LogOp, visitEntries } from '../src/index.js';
-import type { LogBatchInput, LogEntry } from '../src/index.js';
+import type { LogEntry } from '../src/index.js';
+import {
+  batchArbitrary,
+  expectMalformed,
+  framed,
+  limits,
+  outcomeOf,
+  payloadArbitrary,
+  plainBatch,
+} from './codec-arbitraries.js';
 import { strata } from '../src/generated/log.js';
-
-const limits = { maxKeyBytes: 65536, maxValueBytes: 1 << 20, maxRecordBytes: 1 << 26 };
-
-const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
-  fc.record({
-    op: fc.constant(LogOp.Put),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
-    value: fc.uint8Array({ maxLength: 300 }),
-  }),
-  fc.record({
-    op: fc.constant(LogOp.Delete),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
-    value: fc.constant(new Uint8Array(0)),
-  }),
-  fc
-    .tuple(
-      fc.uint8Array({ minLength: 1, maxLength: 16 }),
-      fc.uint8Array({ minLength: 1, maxLength: 16 }),
-    )
-    .filter(([a, b]) => Buffer.compare(a, b) < 0)
-    .map(([key, value]) => ({ op: LogOp.DeleteRange, key, value })),
-);
-
-const batchArbitrary: fc.Arbitrary<LogBatchInput> = fc.record({
-  epoch: fc.oneof(
-    fc.constant(0),
-    fc.integer({ min: 1, max: 2 ** 40 }),
-    fc.constant(Number.MAX_SAFE_INTEGER),
-  ),
-  firstSeqno: fc.oneof(
-    fc.integer({ min: 1, max: 1000 }),
-    fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER - 1000 }),
-  ),
-  timestampMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 45 })),
-  entries: fc.array(entryArbitrary, { minLength: 1, maxLength: 20 }),
-});
 
 describe('record codec (property tests)', () => {
   it('encode then decode returns the same batch, and the frame header is right', () => {
@@ -107,18 +80,30 @@ describe('record codec (property tests)', () => {
     );
   });
 
-  it('the header scan never throws on arbitrary bytes, and only accepts well-formed batches', () => {
+  it('the header scan never throws; on mutated and random payloads it accepts every record the decoder decodes, with the same header', () => {
+    let accepted = 0;
+    let rejected = 0;
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      fc.property(payloadArbitrary, (payload) => {
         const header = newRecordHeader();
-        const accepted = scanPayload(bytes, 0, bytes.length, header);
-        if (accepted) {
-          expect(header.entryCount).to.be.greaterThan(0);
-          expect(header.firstSeqno).to.be.greaterThan(0);
-        }
+        const scanned = scanPayload(payload, 0, payload.length, header);
+        if (scanned) accepted++;
+        else rejected++;
+        const decoded = outcomeOf(() => decodeRecord(framed(payload)));
+        if ('error' in decoded) return;
+        expect(scanned).to.equal(true);
+        expect(header).to.deep.equal({
+          epoch: decoded.value.epoch,
+          firstSeqno: decoded.value.firstSeqno,
+          timestampMs: decoded.value.timestampMs,
+          chain: decoded.value.chain,
+          entryCount: decoded.value.entries.length,
+        });
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
+    expect(accepted, 'accepted').to.be.greaterThan(300);
+    expect(rejected, 'refused').to.be.greaterThan(300);
   });
 });
 
@@ -161,9 +146,9 @@ describe('payload prefix check (torn appends)', () => {
     expect(isPayloadPrefix(Buffer.from([0x20, 0x01]), 0, 2, 10)).to.equal(false);
     // A varint cut by the end is a prefix; one that is complete but too long is not.
     expect(isPayloadPrefix(Buffer.from([0x10, 0x80, 0x80]), 0, 3, 10)).to.equal(true);
-    expect(isPayloadPrefix(Buffer.from([0x10, ...Array(10).fill(0x80)]), 0, 11, 20)).to.equal(
-      false,
-    );
+    expect(
+      isPayloadPrefix(Buffer.concat([Buffer.from([0x10]), Buffer.alloc(10, 0x80)]), 0, 11, 20),
+    ).to.equal(false);
   });
 });
 
@@ -214,22 +199,28 @@ describe('fast decoder', () => {
     );
   });
 
-  it('never returns garbage for arbitrary payloads: it throws or decodes what protobufjs decodes', () => {
+  it('on mutated and random payloads it decodes what protobufjs decodes or throws CORRUPTION, never anything else', () => {
+    let accepted = 0;
+    let rejected = 0;
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 120 }), (payload) => {
-        const record = Buffer.concat([Buffer.alloc(8), payload]);
-        let fast: unknown;
-        try {
-          fast = decodeRecord(record);
-        } catch {
+      fc.property(payloadArbitrary, (payload) => {
+        const record = framed(payload);
+        const fast = outcomeOf(() => decodeRecord(record));
+        if ('error' in fast) {
+          expectMalformed(fast.error, record);
+          rejected++;
           return;
         }
-        const reference = decodeRecordWithProtobufjs(record);
-        expect((fast as { firstSeqno: number }).firstSeqno).to.equal(reference.firstSeqno);
-        expect((fast as { entries: unknown[] }).entries.length).to.equal(reference.entries.length);
+        accepted++;
+        expect(plainBatch(fast.value)).to.deep.equal(
+          plainBatch(decodeRecordWithProtobufjs(record)),
+        );
       }),
       { numRuns: 3000 },
     );
+    // Both outcomes must really occur, or the property says nothing.
+    expect(accepted, 'decoded').to.be.greaterThan(300);
+    expect(rejected, 'refused').to.be.greaterThan(300);
   });
 });
 
@@ -269,26 +260,36 @@ describe('entry visitor (replay without entry objects)', () => {
     );
   });
 
-  it('on arbitrary payloads it throws or agrees with the decoder, and accepts all it accepts', () => {
+  it('on mutated and random payloads it agrees with the decoder or throws CORRUPTION, as the in-place check does', () => {
+    let accepted = 0;
+    let rejected = 0;
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 120 }), (payload) => {
-        const record = Buffer.concat([Buffer.alloc(8), payload]);
-        let decoded: [number, string, string][] | undefined;
-        try {
-          decoded = decodedEntries(record);
-        } catch {
-          decoded = undefined;
+      fc.property(payloadArbitrary, (payload) => {
+        const record = framed(payload);
+        const decoded = outcomeOf(() => decodedEntries(record));
+        const walked = outcomeOf(() => visited(record));
+        const checked = outcomeOf(() => validateRecordEntries(record, limits));
+        if ('error' in walked) {
+          expectMalformed(walked.error, record);
+          rejected++;
+        } else {
+          accepted++;
         }
-        let walked: [number, string, string][] | undefined;
-        try {
-          walked = visited(record);
-        } catch {
-          walked = undefined;
-        }
-        if (decoded !== undefined) expect(walked).to.deep.equal(decoded);
+        if ('value' in decoded) expect(walked).to.deep.equal(decoded);
+        // The in-place check walks the same structure, checking entry rules as it goes: it
+        // refuses whatever the visitor refuses (an entry rule may stop it first) and otherwise
+        // refuses only with an entry rule's own code.
+        const ruleCodes = ['INVALID_ARGUMENT', 'KEY_TOO_LARGE', 'VALUE_TOO_LARGE'];
+        if ('error' in checked)
+          expect(checked.error.code).to.be.oneOf(
+            'error' in walked ? [...ruleCodes, 'CORRUPTION'] : ruleCodes,
+          );
+        else expect(walked).to.not.have.property('error');
       }),
       { numRuns: 3000 },
     );
+    expect(accepted, 'walked').to.be.greaterThan(300);
+    expect(rejected, 'refused').to.be.greaterThan(300);
   });
 
   it('refuses an entry with an unknown op', () => {
@@ -305,7 +306,12 @@ describe('entry visitor (replay without entry objects)', () => {
     const opAt = bytes.indexOf(Buffer.from([0x08, LogOp.Put]), 8 + 8);
     const unknownOp = Buffer.from(bytes);
     unknownOp[opAt + 1] = 9;
-    expect(() => visited(unknownOp)).to.throw(/unknown op 9/);
+    expect(() => visited(unknownOp))
+      .to.throw(/unknown op 9/)
+      .with.property('code', 'CORRUPTION');
+    expect(() => decodeRecord(unknownOp))
+      .to.throw(/unknown op 9/)
+      .with.property('code', 'CORRUPTION');
   });
 });
 

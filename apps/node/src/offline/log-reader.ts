@@ -128,7 +128,11 @@ export class LogReader {
       try {
         batch = decodeRecord(record.bytes);
       } catch (error) {
-        throw corruptionError(record.file, record.offset, `undecodable record: ${String(error)}`);
+        throw corruptionError(
+          record.file,
+          record.offset,
+          `undecodable record: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       this.recordCount++;
       this.last = {
