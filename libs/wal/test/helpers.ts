@@ -37,4 +37,22 @@ export async function readAll(
   return out;
 }
 
+/**
+ * Resolves once `condition()` holds, checking every `intervalMs`. Rejects, naming `description`,
+ * if it still does not hold after `timeoutMs`: the deadline only bounds how long a broken build
+ * waits, it is not a timing assertion.
+ */
+export async function waitUntil(
+  condition: () => boolean,
+  description: string,
+  { timeoutMs = 10_000, intervalMs = 2 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 export { rejectionOf } from '@strata/testing';

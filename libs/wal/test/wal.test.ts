@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SimulatedFileSystem } from '@strata/core';
 import { createTempDirectory } from '@strata/testing';
 import { INITIAL_CHAIN, LogOp, Wal, segmentFileName } from '../src/index.js';
-import { batchAt, put, readAll, rejectionOf } from './helpers.js';
+import { batchAt, put, readAll, rejectionOf, waitUntil } from './helpers.js';
 
 describe('Wal: append and read', () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -281,17 +281,30 @@ describe('Wal: append and read', () => {
   it('sync modes: interval fsyncs in the background, none leaves it to the OS; both flush on close', async () => {
     for (const sync of ['interval', 'none'] as const) {
       const fs = new SimulatedFileSystem();
+      let datasyncs = 0;
+      fs.setFaultInjector((operation) => {
+        if (operation === 'datasync') datasyncs++;
+        return undefined;
+      });
       const wal = await Wal.open('/wal', { fileSystem: fs, sync, syncIntervalMs: 5 });
+      const datasyncsBefore = datasyncs;
       await wal.append(batchAt(1));
       if (sync === 'interval') {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        expect(wal.durableSeqno).to.equal(1);
+        // Nobody asks for a sync: only the background timer can make seqno 1 durable.
+        await waitUntil(() => wal.durableSeqno === 1, 'the interval fsync to make seqno 1 durable');
+        expect(datasyncs).to.be.greaterThan(datasyncsBefore);
       } else {
         expect(wal.durableSeqno).to.equal(0);
+        expect(datasyncs).to.equal(datasyncsBefore);
       }
       await wal.append(batchAt(2));
       await wal.close();
       expect(wal.durableSeqno).to.equal(2);
+      // Durable means on disk: a power loss that keeps no unsynced byte still has both batches.
+      const rebooted = fs.crash({ random: () => 0 });
+      const reopened = await Wal.open('/wal', { fileSystem: rebooted });
+      expect(reopened.lastSeqno, sync).to.equal(2);
+      await reopened.close();
     }
   });
 });
