@@ -50,14 +50,18 @@ export async function startNodeProcess(
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
+  // The poll stops once the race is decided: left running after a failed start, it kept the
+  // test process alive forever.
+  let decided = false;
   const ready = await Promise.race([
     (async () => {
-      while (!stdout.includes('listening on')) await sleep(25);
-      return true;
+      while (!decided && !stdout.includes('listening on')) await sleep(25);
+      return !decided;
     })(),
     exited.then(() => false),
     sleep(20_000).then(() => false),
   ]);
+  decided = true;
   if (!ready) {
     child.kill('SIGKILL');
     throw new Error(`the node did not start:\n${stdout}\n${stderr}`);

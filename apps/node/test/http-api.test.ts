@@ -515,7 +515,7 @@ describe('strata serve: HTTP API (black box)', function () {
       // Chunked, no length: refused while counting, so the answer arrives while the client is
       // still sending. 60 MiB is more than the kernels' socket buffers can hold (here at most
       // 32 MiB to receive and 4 MiB to send; Linux's defaults are 6 and 4), and less than the
-      // 64 MiB the server drains after answering.
+      // server drains after answering.
       const streamed = await rawUpload(
         node.port,
         'PUT /v1/kv/too-big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
@@ -712,7 +712,7 @@ describe('strata serve: HTTP API (black box)', function () {
         { bodyBytes: 4 * 1024 * MIB, pieceBytes: MIB },
       );
       expectTooLarge(result, 'VALUE_TOO_LARGE', MIB);
-      // It read max(limit, 64 MiB) after its answer, then closed with the rest unread (a reset,
+      // It read max(limit, 128 MiB) after its answer, then closed with the rest unread (a reset,
       // which this client, ignoring the answer, earned). What the client got to write beyond the
       // bound is what the kernels' buffers hold.
       expect(result.events.slice(0, 2)).to.deep.equal(['answer', 'end']);

@@ -9,11 +9,13 @@ const MIB = 1024 * 1024;
  * larger of this and the route's own body limit). Reading the rest of a refused body is what lets
  * the client see the answer: a socket closed with unread bytes in its receive buffer sends a TCP
  * reset, and the client's kernel then drops the answer the client had not read yet (the client
- * sees EPIPE or ECONNRESET instead of a 413). 64 MiB is about half a second at 1 Gbit/s, far more
- * than what is in flight when a client that reads its answer stops sending; a client that keeps
- * sending past it is reset.
+ * sees EPIPE or ECONNRESET instead of a 413). Clients do not stop at once: undici sending a 70 MiB
+ * buffer pushed up to 30 MiB past the answer here before it read it, and under heavy load once
+ * more than 64 MiB (it was reset). 128 MiB, twice the default batch limit, covers a whole body of
+ * that size from a client that reads only after sending, and is about a second at 1 Gbit/s; a
+ * client that keeps sending past it is reset.
  */
-export const LINGER_MIN_DRAIN_BYTES = 64 * MIB;
+export const LINGER_MIN_DRAIN_BYTES = 128 * MIB;
 
 /**
  * The longest a lingering close keeps a connection after its answer, in milliseconds. A client
