@@ -26,6 +26,7 @@ import { resolveStoreOptions } from './options.js';
 import type { ResolvedStoreOptions, StoreOptions } from './options.js';
 import { RecentRecords } from './recent-records.js';
 import { StoreIterator } from './store-iterator.js';
+import { OrderedCommit } from './write/ordered-commit.js';
 
 /** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
 export type StoreStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
@@ -149,8 +150,8 @@ export class Store {
   private sealWanted = 0;
   /** Counts the log's refusals (ENOSPC): an early insert checks that its write was not refused. */
   private refusals = 0;
-  /** Written batches waiting for an earlier one to be published (see publishInOrder). */
-  private readonly parkedBatches = new Map<number, ParkedBatch>();
+  /** Publishes written batches in seqno order. */
+  private readonly commit: OrderedCommit;
   private subscriberCount = 0;
   private readonly closeController = new AbortController();
   /** Engine snapshot that keeps versions at or above `historyFloor` through compaction. */
@@ -172,6 +173,9 @@ export class Store {
     this.notifier = new CommitNotifier(appliedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
     this.recordApplier = new RecordApplier(tree, 0);
+    this.commit = new OrderedCommit(this.notifier, {
+      publish: (appended, entries) => this.publish(appended, entries),
+    });
     this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
       this.failStop(error, 'background flush or compaction failed'),
     );
@@ -483,7 +487,7 @@ export class Store {
       } else {
         appended = await appending;
       }
-      await this.publishInOrder(appended, early ? undefined : entries);
+      await this.commit.publishInOrder(appended, early ? undefined : entries);
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
     } catch (error) {
       throw this.onWriteError(error);
@@ -529,36 +533,6 @@ export class Store {
     // A refusal in between already discarded what was applied early; this batch was part of it.
     if (this.refusals === refusals) this.insertEntries(firstSeqno, entries);
     return appending;
-  }
-
-  /**
-   * Publishes a written batch (inserting its `entries` first unless it was applied early) once
-   * every earlier batch is published. Batches written in one group resolve together, and an early
-   * batch's continuation takes more promise hops than a plain one, so they may arrive out of
-   * seqno order; a batch that arrives early waits here for its predecessors.
-   */
-  private publishInOrder(
-    appended: AppendResult,
-    entries: readonly LogEntry[] | undefined,
-  ): Promise<void> | undefined {
-    if (appended.firstSeqno !== this.notifier.applied + 1) {
-      invariant(
-        appended.firstSeqno > this.notifier.applied + 1 &&
-          !this.parkedBatches.has(appended.firstSeqno),
-        `batch at ${appended.firstSeqno} published after ${this.notifier.applied}`,
-      );
-      return new Promise<void>((resolve, reject) =>
-        this.parkedBatches.set(appended.firstSeqno, { appended, entries, resolve, reject }),
-      );
-    }
-    this.publish(appended, entries);
-    for (;;) {
-      const next = this.parkedBatches.get(this.notifier.applied + 1);
-      if (next === undefined) return undefined;
-      this.parkedBatches.delete(next.appended.firstSeqno);
-      this.publish(next.appended, next.entries);
-      next.resolve();
-    }
   }
 
   private publish(appended: AppendResult, entries: readonly LogEntry[] | undefined): void {
@@ -669,9 +643,7 @@ export class Store {
       `${reason}; writes are refused until the store is reopened: ${String((error as Error)?.message ?? error)}`,
       { cause: error },
     );
-    // The log rejects every append after a failed one, so none should be parked; never hang one.
-    for (const parked of this.parkedBatches.values()) parked.reject(this.failure);
-    this.parkedBatches.clear();
+    this.commit.rejectParked(this.failure);
     if (this.statusValue === 'open') this.statusValue = 'failed';
   }
 
@@ -1032,15 +1004,6 @@ export class Store {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A written batch waiting in {@link Store} for an earlier one to be published. */
-interface ParkedBatch {
-  readonly appended: AppendResult;
-  /** The entries to insert on publication, or `undefined` when they were applied early. */
-  readonly entries: readonly LogEntry[] | undefined;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
 
 /**
  * Batches of at least this many entries are inserted into the memtable while their log write is
