@@ -7,18 +7,16 @@
  */
 export { Store } from './store.js';
 export type {
-  BatchOperation,
-  BatchResult,
   ChangeBatch,
   CheckpointResult,
   RangeOptions,
   ReadOptions,
-  ReplicatedResult,
   StoreStats,
-  StoreStatus,
   SubscribeOptions,
-  WriteResult,
 } from './store.js';
+export type { StoreStatus } from './lifecycle.js';
+export type { BatchOperation } from './write/log-entries.js';
+export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './store-iterator.js';
 export type { RangeItem } from './store-iterator.js';
 export type { StoreOptions } from './options.js';

@@ -28,6 +28,13 @@ export function checkKey(key: Buffer, maxKeyBytes: number): void {
   }
 }
 
+/** Converts and checks a key (see {@link toBytes} and {@link checkKey}). */
+export function keyBytes(key: BytesLike, maxKeyBytes: number): Buffer {
+  const bytes = toBytes(key, 'key');
+  checkKey(bytes, maxKeyBytes);
+  return bytes;
+}
+
 /** The smallest key greater than every key that starts with `prefix` (undefined: no bound). */
 export function prefixUpperBound(prefix: Buffer): Buffer | undefined {
   const end = Buffer.from(prefix);

@@ -1,16 +1,10 @@
 import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { Tree, inspectTree } from '@strata/engine';
-import type { Snapshot } from '@strata/engine';
-import { LogOp, Wal, decodeRecord, readRecordHeader, visitEntries } from '@strata/wal';
-import type {
-  AppendResult,
-  EntryVisitor,
-  LogBatch,
-  LogEntry,
-  RecoveryReport,
-  ReplicatedRecordSummary,
-} from '@strata/wal';
+import { Wal, decodeRecord, visitEntries } from '@strata/wal';
+import type { LogBatch, RecoveryReport } from '@strata/wal';
+import { BatchApplier } from './apply/batch-applier.js';
+import { RecordApplier } from './apply/record-applier.js';
 import { BackgroundJobs } from './background-jobs.js';
 import { CloseSteps } from './close-steps.js';
 import type { BackgroundStats } from './background-jobs.js';
@@ -18,36 +12,23 @@ import { CommitNotifier } from './commit-notifier.js';
 import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
 import type { DataDirectory } from './data-directory.js';
 import { DirectoryLock } from './directory-lock.js';
+import { keyBytes, prefixUpperBound, toBytes } from './input.js';
+import type { BytesLike } from './input.js';
+import { StoreLifecycle } from './lifecycle.js';
+import type { StoreStatus } from './lifecycle.js';
 import { checkUnverifiedLog, firstVerifiedSeqno } from './log-check.js';
 import type { LogCheckOptions, LogCheckReport } from './log-check.js';
-import { checkKey, prefixUpperBound, toBytes } from './input.js';
-import type { BytesLike } from './input.js';
 import { resolveStoreOptions } from './options.js';
 import type { ResolvedStoreOptions, StoreOptions } from './options.js';
+import { HistoryWindow } from './read/history-window.js';
 import { RecentRecords } from './recent-records.js';
 import { StoreIterator } from './store-iterator.js';
+import { EarlyApply } from './write/early-apply.js';
+import { batchEntries, deleteEntry, putEntry } from './write/log-entries.js';
+import type { BatchOperation } from './write/log-entries.js';
 import { OrderedCommit } from './write/ordered-commit.js';
-
-/** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
-export type StoreStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
-
-/** What a single put or delete resolves with. */
-export interface WriteResult {
-  readonly seqno: number;
-  readonly epoch: number;
-}
-
-/** What an atomic batch resolves with. */
-export interface BatchResult {
-  readonly firstSeqno: number;
-  readonly lastSeqno: number;
-  readonly epoch: number;
-}
-
-/** One operation of {@link Store.batch}. */
-export type BatchOperation =
-  | { readonly type: 'put'; readonly key: BytesLike; readonly value: BytesLike }
-  | { readonly type: 'delete'; readonly key: BytesLike };
+import { WritePath } from './write/write-path.js';
+import type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 
 /** Read options: `at` reads the state as of that seqno (inclusive). */
 export interface ReadOptions {
@@ -88,14 +69,6 @@ export interface SubscribeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What {@link Store.appendReplicated} did with a record. */
-export interface ReplicatedResult {
-  readonly firstSeqno: number;
-  readonly lastSeqno: number;
-  /** True when the record was already in the log (it was ignored). */
-  readonly duplicate: boolean;
-}
-
 /** A point-in-time view of the store for status pages and metrics. */
 export interface StoreStats {
   readonly status: StoreStatus;
@@ -127,36 +100,18 @@ export interface StoreStats {
  * ```
  */
 export class Store {
-  private statusValue: StoreStatus = 'opening';
-  private failure: StrataError | undefined;
-  private epochValue: number;
+  private readonly lifecycle = new StoreLifecycle();
   private readonly notifier: CommitNotifier;
-  private appliedBytes = 0;
   private readonly recent: RecentRecords;
   private readonly jobs: BackgroundJobs;
-  /** Applies replicated records (one instance: applying allocates nothing per record). */
-  private readonly recordApplier: RecordApplier;
-  private inFlightWrites = 0;
-  private writesDrained: (() => void) | undefined;
-  /**
-   * Batches inserted into the active memtable while their log write is in flight (invisible until
-   * published: reads stop below the applied seqno). While any is, the memtable must not be sealed:
-   * a flushed segment would hold a write the log may still refuse.
-   */
-  private earlyApplied = 0;
-  /** Callers waiting for {@link earlyApplied} to reach 0 (they want to seal the memtable). */
-  private earlyAppliedWaiters: (() => void)[] = [];
-  /** While positive, new writes are applied after their log write, so that early ones drain. */
-  private sealWanted = 0;
-  /** Counts the log's refusals (ENOSPC): an early insert checks that its write was not refused. */
-  private refusals = 0;
+  private readonly history: HistoryWindow;
+  private readonly early: EarlyApply;
+  private readonly applier: BatchApplier;
   /** Publishes written batches in seqno order. */
   private readonly commit: OrderedCommit;
+  private readonly writes: WritePath;
   private subscriberCount = 0;
   private readonly closeController = new AbortController();
-  /** Engine snapshot that keeps versions at or above `historyFloor` through compaction. */
-  private historySnapshot: Snapshot | undefined;
-  private historyFloor = 0;
   /** Log segments starting below this seqno were not read when the log was opened. */
   private readonly logVerifiedFromSeqno: number;
 
@@ -168,18 +123,34 @@ export class Store {
     private readonly lock: DirectoryLock,
     appliedSeqno: number,
   ) {
-    this.epochValue = Math.max(options.epoch, wal.lastEpoch);
     this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
     this.notifier = new CommitNotifier(appliedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
-    this.recordApplier = new RecordApplier(tree, 0);
-    this.commit = new OrderedCommit(this.notifier, {
-      publish: (appended, entries) => this.publish(appended, entries),
-    });
     this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
-      this.failStop(error, 'background flush or compaction failed'),
+      this.writes.failStop(error, 'background flush or compaction failed'),
     );
-    wal.onAppendsRefused((nextSeqno) => this.discardRefused(nextSeqno));
+    this.history = new HistoryWindow(tree, this.notifier, options.historyRetentionSeqnos);
+    this.early = new EarlyApply(tree, wal, this.jobs, options.memtableSizeBytes, this.lifecycle);
+    this.applier = new BatchApplier(
+      tree,
+      this.notifier,
+      this.recent,
+      this.history,
+      this.jobs,
+      options.memtableSizeBytes,
+      this.early,
+    );
+    this.commit = new OrderedCommit(this.notifier, this.applier);
+    this.writes = new WritePath(
+      wal,
+      this.jobs,
+      this.lifecycle,
+      this.early,
+      this.commit,
+      this.applier,
+      Math.max(options.epoch, wal.lastEpoch),
+    );
+    wal.onAppendsRefused((nextSeqno) => this.early.discardRefused(nextSeqno));
   }
 
   /**
@@ -220,13 +191,13 @@ export class Store {
         firstSeqno: flushedSeqno + 1,
       });
       const store = new Store(directory, resolved, tree, wal, lock, flushedSeqno);
-      store.moveHistoryFloor();
+      store.history.move();
       await store.replay(flushedSeqno);
-      store.moveHistoryFloor();
+      store.history.move();
       // A crash may have left level 0 at the stop trigger: compaction must run now, or writes
       // would wait for a flush that never comes.
       store.jobs.scheduleCompaction();
-      store.statusValue = 'open';
+      store.lifecycle.opened();
       return store;
     } catch (error) {
       await wal?.close().catch(() => undefined);
@@ -285,12 +256,12 @@ export class Store {
 
   /** Current lifecycle state. */
   get status(): StoreStatus {
-    return this.statusValue;
+    return this.lifecycle.status;
   }
 
   /** The epoch stamped on new writes. */
   get epoch(): number {
-    return this.epochValue;
+    return this.writes.epoch;
   }
 
   /** The last applied (readable) seqno; 0 for an empty store. */
@@ -304,7 +275,7 @@ export class Store {
    * unreplicated bytes with it).
    */
   get appliedLogBytes(): number {
-    return this.appliedBytes;
+    return this.applier.appliedBytes;
   }
 
   /** The last seqno on stable storage. */
@@ -335,7 +306,7 @@ export class Store {
    * it: run this after opening to find it first.
    */
   async checkLog(options: LogCheckOptions = {}): Promise<LogCheckReport> {
-    this.checkReadable();
+    this.lifecycle.checkReadable();
     const unpin = this.jobs.pinLog();
     try {
       return await checkUnverifiedLog(this.wal, this.logVerifiedFromSeqno, options);
@@ -348,40 +319,21 @@ export class Store {
 
   /** Sets `key` to `value`. Resolves with the write's seqno once durable (per the sync mode). */
   async put(key: BytesLike, value: BytesLike): Promise<WriteResult> {
-    const entry: LogEntry = { op: LogOp.Put, key: this.key(key), value: toBytes(value, 'value') };
-    const result = await this.write([entry]);
+    const entry = putEntry(key, value, this.options.maxKeyBytes);
+    const result = await this.writes.write([entry]);
     return { seqno: result.firstSeqno, epoch: result.epoch };
   }
 
   /** Deletes `key` (a tombstone event; deleting a missing key is still an event). */
   async delete(key: BytesLike): Promise<WriteResult> {
-    const entry: LogEntry = { op: LogOp.Delete, key: this.key(key), value: EMPTY };
-    const result = await this.write([entry]);
+    const entry = deleteEntry(key, this.options.maxKeyBytes);
+    const result = await this.writes.write([entry]);
     return { seqno: result.firstSeqno, epoch: result.epoch };
   }
 
   /** Applies `operations` atomically: one log record, contiguous seqnos, visible all at once. */
   async batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
-    const list: readonly BatchOperation[] = operations;
-    if (!Array.isArray(list) || list.length === 0) {
-      throw new StrataError('INVALID_ARGUMENT', 'a batch needs at least one operation');
-    }
-    const entries = list.map((operation: BatchOperation, index): LogEntry => {
-      if (operation?.type === 'put') {
-        return {
-          op: LogOp.Put,
-          key: this.key(operation.key),
-          value: toBytes(operation.value, 'value'),
-        };
-      }
-      if (operation?.type === 'delete')
-        return { op: LogOp.Delete, key: this.key(operation.key), value: EMPTY };
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `operation ${index} has unknown type ${String((operation as { type?: unknown })?.type)}`,
-      );
-    });
-    return this.write(entries);
+    return this.writes.write(batchEntries(operations, this.options.maxKeyBytes));
   }
 
   /**
@@ -389,30 +341,8 @@ export class Store {
    * record already in the log is ignored (`duplicate`). Errors: `OUT_OF_SEQUENCE` (a gap),
    * `STALE_EPOCH`, `DIVERGED` (the chain does not continue this log), `CORRUPTION`.
    */
-  async appendReplicated(record: Uint8Array): Promise<ReplicatedResult> {
-    this.checkWritable();
-    // The top-level fields place the record; the log decodes it once, when it appends it.
-    const header = readRecordHeader(record);
-    if (header === undefined || header.entryCount === 0) {
-      throw new StrataError('CORRUPTION', 'replicated record cannot be decoded');
-    }
-    const firstSeqno = header.firstSeqno;
-    const lastSeqno = firstSeqno + header.entryCount - 1;
-    // Against the admitted position, so a follower may pipeline appends without awaiting each.
-    if (lastSeqno < this.wal.nextSeqno && firstSeqno >= this.wal.firstSeqno) {
-      return { firstSeqno, lastSeqno, duplicate: true };
-    }
-    this.inFlightWrites++;
-    try {
-      const appended = await this.wal.appendRecord(record, refuseRangeDeletes);
-      this.applyRecord(appended.firstSeqno, appended.lastSeqno, appended.bytes);
-      if (appended.epoch > this.epochValue) this.epochValue = appended.epoch;
-      return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, duplicate: false };
-    } catch (error) {
-      throw this.onWriteError(error);
-    } finally {
-      this.writeDone();
-    }
+  appendReplicated(record: Uint8Array): Promise<ReplicatedResult> {
+    return this.writes.appendReplicated(record);
   }
 
   /**
@@ -421,17 +351,8 @@ export class Store {
    *
    * @throws StrataError `STALE_EPOCH` when `epoch` is not above the current epoch.
    */
-  async startEpoch(epoch: number): Promise<WriteResult> {
-    this.checkWritable();
-    if (!Number.isSafeInteger(epoch) || epoch <= this.epochValue) {
-      throw new StrataError(
-        'STALE_EPOCH',
-        `a new term needs an epoch above the current ${this.epochValue}, got ${epoch}`,
-      );
-    }
-    this.epochValue = epoch;
-    const result = await this.write([{ op: LogOp.EpochStart, key: EMPTY, value: EMPTY }]);
-    return { seqno: result.firstSeqno, epoch: result.epoch };
+  startEpoch(epoch: number): Promise<WriteResult> {
+    return this.writes.startEpoch(epoch);
   }
 
   /**
@@ -439,7 +360,7 @@ export class Store {
    * not hold it (beyond the head, or dropped by retention). Replication compares histories with it.
    */
   async readRecord(seqno: number): Promise<Buffer | undefined> {
-    this.checkReadable();
+    this.lifecycle.checkReadable();
     if (seqno < this.wal.firstSeqno || seqno > this.notifier.applied) return undefined;
     const recent = this.recent.find(seqno);
     if (recent && recent.firstSeqno <= seqno) return Buffer.from(recent.bytes);
@@ -451,206 +372,11 @@ export class Store {
 
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
   setEpoch(epoch: number): void {
-    if (!Number.isSafeInteger(epoch) || epoch < this.epochValue) {
-      throw new StrataError(
-        'STALE_EPOCH',
-        `epoch ${epoch} is below the current ${this.epochValue}`,
-      );
-    }
-    this.epochValue = epoch;
-  }
-
-  private async write(entries: LogEntry[]): Promise<BatchResult> {
-    this.checkWritable();
-    this.inFlightWrites++;
-    try {
-      if (this.jobs.pressure() !== 'none') await this.throttle();
-      if (!this.wal.isWritable) await this.wal.whenWritable();
-      // A write accepted before close() still completes (close waits for it); only a failure stops it.
-      if (this.failure) throw this.failure;
-      // Seqnos are taken and the append is issued in the same synchronous step, so concurrent
-      // writers get contiguous, ordered seqnos.
-      const epoch = this.epochValue;
-      const firstSeqno = this.wal.nextSeqno;
-      const appending = this.wal.append({ epoch, firstSeqno, timestampMs: Date.now(), entries });
-      // The log admitted the batch (its seqnos are taken) unless it refused it outright.
-      const early =
-        this.wal.nextSeqno === firstSeqno + entries.length && this.mayApplyEarly(entries.length);
-      let appended: AppendResult;
-      if (early) {
-        this.earlyApplied++;
-        try {
-          appended = await this.applyEarly(firstSeqno, entries, appending);
-        } finally {
-          this.earlyAppliedDone();
-        }
-      } else {
-        appended = await appending;
-      }
-      await this.commit.publishInOrder(appended, early ? undefined : entries);
-      return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
-    } catch (error) {
-      throw this.onWriteError(error);
-    } finally {
-      this.writeDone();
-    }
-  }
-
-  private async throttle(): Promise<void> {
-    if (this.jobs.pressure() === 'slow') {
-      // Slow down rather than stop: give compaction a turn of the event loop.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await this.jobs.waitForCapacity();
-  }
-
-  /**
-   * Whether a batch of `entryCount` entries goes into the memtable while its log write is in
-   * flight. Only batches large enough for the insert to matter (a single put's insert is a
-   * microsecond); never while a seal waits for early batches to drain, nor past the memtable's
-   * size, where the next publish seals it.
-   */
-  private mayApplyEarly(entryCount: number): boolean {
-    return (
-      entryCount >= EARLY_APPLY_MIN_ENTRIES &&
-      this.sealWanted === 0 &&
-      this.failure === undefined &&
-      this.tree.activeMemtableSize() < this.options.memtableSizeBytes
-    );
-  }
-
-  /**
-   * Inserts an admitted batch while the log writes it, then waits for the write. The insert waits
-   * one microtask first, so that the log's writer has issued the write and the two overlap.
-   */
-  private async applyEarly(
-    firstSeqno: number,
-    entries: readonly LogEntry[],
-    appending: Promise<AppendResult>,
-  ): Promise<AppendResult> {
-    const refusals = this.refusals;
-    await Promise.resolve();
-    // A refusal in between already discarded what was applied early; this batch was part of it.
-    if (this.refusals === refusals) this.insertEntries(firstSeqno, entries);
-    return appending;
-  }
-
-  private publish(appended: AppendResult, entries: readonly LogEntry[] | undefined): void {
-    if (entries === undefined) {
-      this.applied(appended.firstSeqno, appended.lastSeqno, appended.bytes);
-    } else this.apply(appended.firstSeqno, entries, appended.bytes);
-  }
-
-  private earlyAppliedDone(): void {
-    this.earlyApplied--;
-    if (this.earlyApplied === 0)
-      for (const resolve of this.earlyAppliedWaiters.splice(0)) resolve();
-  }
-
-  /**
-   * The log refused every append from `nextSeqno` on (ENOSPC) and will hand those seqnos out
-   * again: entries applied early for them must leave the memtable. Runs synchronously inside the
-   * log's failure handling, before any other append is admitted.
-   */
-  private discardRefused(nextSeqno: number): void {
-    this.refusals++;
-    if (this.earlyApplied > 0) this.tree.discardActiveAbove(nextSeqno - 1);
-  }
-
-  /**
-   * Seals the active memtable and queues its flush, once no batch in it is still being written:
-   * meanwhile new writes apply after their write, so the wait ends.
-   */
-  private async sealAndFlush(): Promise<void> {
-    this.sealWanted++;
-    try {
-      while (this.earlyApplied > 0) {
-        await new Promise<void>((resolve) => this.earlyAppliedWaiters.push(resolve));
-      }
-    } finally {
-      this.sealWanted--;
-    }
-    // An early batch whose write failed is still in the memtable: it must never be flushed.
-    if (this.failure) throw this.failure;
-    if (this.wal.status === 'failed') return;
-    await this.jobs.scheduleFlush();
-  }
-
-  /** Inserts a committed batch into the memtable and makes it visible, in seqno order. */
-  private apply(firstSeqno: number, entries: readonly LogEntry[], record: Buffer): void {
-    this.insertEntries(firstSeqno, entries);
-    this.applied(firstSeqno, firstSeqno + entries.length - 1, record);
-  }
-
-  private insertEntries(firstSeqno: number, entries: readonly LogEntry[]): void {
-    for (let index = 0; index < entries.length; index++) {
-      const entry = entries[index] as LogEntry;
-      if (entry.op === LogOp.Put) this.tree.insert(entry.key, entry.value, firstSeqno + index);
-      else if (entry.op === LogOp.Delete) this.tree.remove(entry.key, firstSeqno + index);
-      // EpochStart takes a seqno and changes no key; DeleteRange is refused before the append.
-    }
-  }
-
-  /** Applies a record the log verified, straight from its bytes (replicated appends). */
-  private applyRecord(firstSeqno: number, lastSeqno: number, record: Buffer): void {
-    this.recordApplier.firstSeqno = firstSeqno;
-    visitEntries(record, this.recordApplier);
-    this.applied(firstSeqno, lastSeqno, record);
-  }
-
-  /** What follows every applied batch: visibility, the change feed, history and flushing. */
-  private applied(firstSeqno: number, lastSeqno: number, record: Buffer): void {
-    invariant(
-      firstSeqno === this.notifier.applied + 1,
-      `batch at ${firstSeqno} applied after ${this.notifier.applied}`,
-    );
-    this.recent.push({ firstSeqno, lastSeqno, bytes: record });
-    this.appliedBytes += record.length;
-    this.notifier.advance(lastSeqno);
-    // Move the floor in steps of a quarter window, not on every write.
-    if (lastSeqno - this.historyFloor > this.options.historyRetentionSeqnos * 1.25 + 1)
-      this.moveHistoryFloor();
-    // Sealed only when no early batch is in it (see earlyApplied); past the size no new batch is
-    // applied early, so a later publish seals it.
-    if (this.earlyApplied === 0 && this.tree.activeMemtableSize() >= this.options.memtableSizeBytes)
-      void this.jobs.scheduleFlush();
-  }
-
-  private onWriteError(error: unknown): unknown {
-    if (isStrataError(error, 'IO_ERROR')) this.failStop(error, 'the log failed');
-    return error;
-  }
-
-  private writeDone(): void {
-    this.inFlightWrites--;
-    if (this.inFlightWrites === 0) this.writesDrained?.();
-  }
-
-  private checkWritable(): void {
-    if (this.statusValue === 'closing' || this.statusValue === 'closed')
-      throw new StrataError('CLOSED', 'the store is closed');
-    if (this.failure) throw this.failure;
-  }
-
-  private checkReadable(): void {
-    if (this.statusValue === 'closed') throw new StrataError('CLOSED', 'the store is closed');
-  }
-
-  private failStop(error: unknown, reason: string): void {
-    if (this.failure) return;
-    this.failure = new StrataError(
-      'IO_ERROR',
-      `${reason}; writes are refused until the store is reopened: ${String((error as Error)?.message ?? error)}`,
-      { cause: error },
-    );
-    this.commit.rejectParked(this.failure);
-    if (this.statusValue === 'open') this.statusValue = 'failed';
+    this.writes.setEpoch(epoch);
   }
 
   private key(key: BytesLike): Buffer {
-    const bytes = toBytes(key, 'key');
-    checkKey(bytes, this.options.maxKeyBytes);
-    return bytes;
+    return keyBytes(key, this.options.maxKeyBytes);
   }
 
   // ------------------------------------------------------------------ reads
@@ -659,8 +385,8 @@ export class Store {
   get(key: BytesLike, options: ReadOptions = {}): Promise<Buffer | undefined> {
     // Not async: hand back the engine's promise instead of wrapping it in one more (hot path).
     try {
-      this.checkReadable();
-      return this.tree.get(this.key(key), this.readSeqno(options.at));
+      this.lifecycle.checkReadable();
+      return this.tree.get(this.key(key), this.history.readSeqno(options.at));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -671,8 +397,12 @@ export class Store {
     key: BytesLike,
     options: ReadOptions = {},
   ): Promise<{ value: Buffer; seqno: number } | undefined> {
-    this.checkReadable();
-    const entry = await this.tree.getInternalEntry(this.key(key), true, this.readSeqno(options.at));
+    this.lifecycle.checkReadable();
+    const entry = await this.tree.getInternalEntry(
+      this.key(key),
+      true,
+      this.history.readSeqno(options.at),
+    );
     return entry === undefined ? undefined : { value: entry.value, seqno: entry.seqno };
   }
 
@@ -688,11 +418,11 @@ export class Store {
    * ```
    */
   range(options: RangeOptions = {}): StoreIterator {
-    this.checkReadable();
+    this.lifecycle.checkReadable();
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (!(limit >= 0))
       throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
-    const readSeqno = this.readSeqno(options.at);
+    const readSeqno = this.history.readSeqno(options.at);
     const reverse = options.reverse === true;
     let lower: Buffer | undefined;
     let upper: Buffer | undefined;
@@ -733,39 +463,7 @@ export class Store {
 
   /** The oldest seqno that `at` reads can still see exactly. */
   get oldestReadableSeqno(): number {
-    return Math.max(0, this.historyFloor - 1);
-  }
-
-  private moveHistoryFloor(): void {
-    const floor = Math.max(0, this.notifier.applied + 1 - this.options.historyRetentionSeqnos);
-    if (this.historySnapshot && floor <= this.historyFloor) return;
-    const previous = this.historySnapshot;
-    this.historySnapshot = this.tree.snapshot(floor);
-    this.historyFloor = floor;
-    previous?.close();
-  }
-
-  private readSeqno(at: number | undefined): number {
-    const applied = this.notifier.applied;
-    if (at === undefined) return applied + 1;
-    if (!Number.isSafeInteger(at) || at < 0) {
-      throw new StrataError('INVALID_ARGUMENT', `at must be a non-negative integer, got ${at}`);
-    }
-    if (at < this.oldestReadableSeqno) {
-      throw new StrataError(
-        'HISTORY_TRUNCATED',
-        `seqno ${at} is older than the readable history, which starts at ${this.oldestReadableSeqno}; replay the log for older states`,
-        {
-          details: {
-            requestedSeqno: at,
-            oldestReadableSeqno: this.oldestReadableSeqno,
-            firstSeqno: this.oldestReadableSeqno,
-          },
-        },
-      );
-    }
-    // Engine reads are exclusive: seqno S sees every write below S.
-    return Math.min(at, applied) + 1;
+    return this.history.oldestReadableSeqno;
   }
 
   // ------------------------------------------------------------------ change feed
@@ -777,7 +475,7 @@ export class Store {
    * retention.
    */
   async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<ChangeBatch, void, undefined> {
-    this.checkReadable();
+    this.lifecycle.checkReadable();
     let next = options.from ?? this.notifier.applied + 1;
     if (!Number.isSafeInteger(next) || next < 1)
       throw new StrataError('INVALID_ARGUMENT', `from must be a positive integer, got ${next}`);
@@ -796,7 +494,7 @@ export class Store {
       while (!signal?.aborted) {
         const applied = this.notifier.applied;
         if (next > applied) {
-          if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
+          if (this.lifecycle.closing) return;
           const woke = await this.waitForNext(next, signal);
           if (!woke) return;
           continue;
@@ -836,8 +534,8 @@ export class Store {
 
   /** Flushes the active memtable to a segment and waits for queued flushes. */
   async flush(): Promise<void> {
-    this.checkWritable();
-    await this.sealAndFlush();
+    this.lifecycle.checkWritable();
+    await this.early.sealAndFlush();
     await this.jobs.idle(false);
   }
 
@@ -854,7 +552,7 @@ export class Store {
    * Writes may go on meanwhile; the copy holds everything up to `result.seqno`.
    */
   async checkpoint(targetDirectory: string): Promise<CheckpointResult> {
-    this.checkReadable();
+    this.lifecycle.checkReadable();
     const fs = this.options.fileSystem;
     if ((await fs.exists(targetDirectory)) && (await fs.readdir(targetDirectory)).length > 0) {
       throw new StrataError(
@@ -897,8 +595,8 @@ export class Store {
   /** Counters and sizes for status pages and metrics. */
   stats(): StoreStats {
     return {
-      status: this.statusValue,
-      epoch: this.epochValue,
+      status: this.lifecycle.status,
+      epoch: this.writes.epoch,
       lastSeqno: this.notifier.applied,
       durableSeqno: this.wal.durableSeqno,
       firstRetainedSeqno: this.wal.firstSeqno,
@@ -924,29 +622,28 @@ export class Store {
    * @throws StrataError `IO_ERROR` / `NO_SPACE` (or the failing step's own code).
    */
   async close(options: { readonly flushMemtable?: boolean } = {}): Promise<void> {
-    if (this.statusValue === 'closing' || this.statusValue === 'closed') return;
-    const healthy = this.failure === undefined && options.flushMemtable !== false;
-    this.statusValue = 'closing';
-    if (this.inFlightWrites > 0)
-      await new Promise<void>((resolve) => (this.writesDrained = resolve));
+    if (this.lifecycle.closing) return;
+    const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
+    this.lifecycle.beginClose();
+    if (this.writes.inFlight > 0) await this.writes.drained();
     this.closeController.abort();
     this.notifier.close();
     const steps = new CloseSteps();
     const treeDirectory = this.directory.treeDirectory;
     await steps.run('flush', treeDirectory, async () => {
       if (healthy) {
-        invariant(this.earlyApplied === 0, 'a batch still in flight after writes drained');
+        invariant(this.early.inFlight === 0, 'a batch still in flight after writes drained');
         await this.jobs.scheduleFlush();
         // A failed flush fail-stops the store instead of rejecting: report it here.
-        if (this.failure !== undefined) throw this.failure;
+        this.lifecycle.throwIfFailed();
       }
     });
     await steps.run('background', treeDirectory, () => this.jobs.stop());
-    this.historySnapshot?.close();
+    this.history.close();
     await steps.run('tree', treeDirectory, () => this.tree.close());
     await steps.run('log', this.directory.walDirectory, () => this.wal.close());
     await steps.run('lock', this.lock.path, () => this.lock.release());
-    this.statusValue = 'closed';
+    this.lifecycle.closed();
     steps.throwIfFailed();
   }
 
@@ -999,62 +696,6 @@ export class Store {
     invariant(
       this.notifier.applied === this.wal.lastSeqno,
       'replay did not reach the end of the log',
-    );
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/**
- * Batches of at least this many entries are inserted into the memtable while their log write is
- * in flight (W1 fill of 1M keys in batches of 1,000: the insert took as long as the write).
- */
-const EARLY_APPLY_MIN_ENTRIES = 64;
-
-/**
- * Applies log entries to the tree straight from the record bytes, without entry objects or views
- * (recovery replays the whole unflushed tail; followers apply every replicated record). Entries at
- * or below `skipThroughSeqno` are already in the tree.
- */
-class RecordApplier implements EntryVisitor {
-  /** First seqno of the record being visited. */
-  firstSeqno = 0;
-
-  constructor(
-    private readonly tree: Tree,
-    private readonly skipThroughSeqno: number,
-  ) {}
-
-  entry(
-    op: number,
-    index: number,
-    record: Buffer,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
-  ): void {
-    const seqno = this.firstSeqno + index;
-    if (seqno <= this.skipThroughSeqno) return;
-    if (op === LogOp.Put) {
-      this.tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
-    } else if (op === LogOp.Delete) {
-      this.tree.removeFrom(record, keyStart, keyLength, seqno);
-    } else if (op !== LogOp.EpochStart) {
-      throw new StrataError(
-        'UNSUPPORTED_FORMAT',
-        `log entry ${seqno} is a range delete, which this version cannot apply`,
-      );
-    }
-  }
-}
-
-/** Range deletes are in the log format, but this engine has no range tombstones. */
-function refuseRangeDeletes(record: ReplicatedRecordSummary): void {
-  if (record.rangeDeletes > 0) {
-    throw new StrataError(
-      'INVALID_ARGUMENT',
-      'range deletes are not supported by this store version',
     );
   }
 }
