@@ -18,27 +18,41 @@
  * - `NOT_FOUND`, `NOT_LEADER`, `LOCKED`, `UNSUPPORTED_FORMAT`, `TIMEOUT`: as named.
  * - `INTERNAL`: an invariant of Strata itself was violated (a bug); the component fails stop.
  */
-export type StrataErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'KEY_TOO_LARGE'
-  | 'VALUE_TOO_LARGE'
-  | 'BATCH_TOO_LARGE'
-  | 'OUT_OF_SEQUENCE'
-  | 'STALE_EPOCH'
-  | 'DIVERGED'
-  | 'CORRUPTION'
-  | 'IO_ERROR'
-  | 'NO_SPACE'
-  | 'CLOSED'
-  | 'READ_ONLY'
-  | 'HISTORY_TRUNCATED'
-  | 'NOT_FOUND'
-  | 'NOT_LEADER'
-  | 'LOCKED'
-  | 'UNSUPPORTED_FORMAT'
-  | 'TIMEOUT'
-  | 'REPLICATION_BACKLOG'
-  | 'INTERNAL';
+export type StrataErrorCode = (typeof STRATA_ERROR_CODES)[number];
+
+/**
+ * Every {@link StrataErrorCode}, as a list a receiver checks a code against when it comes over the
+ * wire (a NATS reply, an HTTP error body): the type only holds for codes this build produced.
+ */
+export const STRATA_ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'KEY_TOO_LARGE',
+  'VALUE_TOO_LARGE',
+  'BATCH_TOO_LARGE',
+  'OUT_OF_SEQUENCE',
+  'STALE_EPOCH',
+  'DIVERGED',
+  'CORRUPTION',
+  'IO_ERROR',
+  'NO_SPACE',
+  'CLOSED',
+  'READ_ONLY',
+  'HISTORY_TRUNCATED',
+  'NOT_FOUND',
+  'NOT_LEADER',
+  'LOCKED',
+  'UNSUPPORTED_FORMAT',
+  'TIMEOUT',
+  'REPLICATION_BACKLOG',
+  'INTERNAL',
+] as const;
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(STRATA_ERROR_CODES);
+
+/** True when `value` is one of {@link STRATA_ERROR_CODES} (a received code can be trusted as one). */
+export function isStrataErrorCode(value: unknown): value is StrataErrorCode {
+  return typeof value === 'string' && KNOWN_CODES.has(value);
+}
 
 /** Structured context attached to an error: file and offset for corruption, seqnos for ordering. */
 export interface StrataErrorDetails {

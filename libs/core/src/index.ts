@@ -4,7 +4,14 @@
  *
  * @packageDocumentation
  */
-export { StrataError, isStrataError, corruptionError, ioError } from './errors.js';
+export {
+  STRATA_ERROR_CODES,
+  StrataError,
+  isStrataError,
+  isStrataErrorCode,
+  corruptionError,
+  ioError,
+} from './errors.js';
 export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
 export { invariant } from './invariant.js';
 export { crc32c } from './checksum.js';

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { StrataError, corruptionError, invariant, ioError, isStrataError } from '../src/index.js';
+import {
+  STRATA_ERROR_CODES,
+  StrataError,
+  corruptionError,
+  invariant,
+  ioError,
+  isStrataError,
+  isStrataErrorCode,
+} from '../src/index.js';
 
 describe('StrataError', () => {
   it('carries a stable code, details and the cause', () => {
@@ -40,5 +48,15 @@ describe('StrataError', () => {
       expect(isStrataError(error, 'INTERNAL')).to.equal(true);
       expect((error as Error).message).to.contain('seqnos must ascend');
     }
+  });
+});
+
+describe('STRATA_ERROR_CODES', () => {
+  it('isStrataErrorCode accepts the listed codes and refuses anything else', () => {
+    expect(STRATA_ERROR_CODES).to.include.members(['CORRUPTION', 'NOT_LEADER', 'INTERNAL']);
+    expect(new Set(STRATA_ERROR_CODES).size).to.equal(STRATA_ERROR_CODES.length);
+    for (const code of STRATA_ERROR_CODES) expect(isStrataErrorCode(code)).to.equal(true);
+    for (const other of ['NOT_A_CODE', 'timeout', '', 'TIMEOUT ', 42, undefined, null, {}])
+      expect(isStrataErrorCode(other)).to.equal(false);
   });
 });
