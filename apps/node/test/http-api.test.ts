@@ -113,6 +113,31 @@ describe('strata serve: HTTP API (black box)', function () {
         expect(body.error.code).to.equal('INVALID_ARGUMENT');
       }
     });
+
+    it('refuses an unknown acks mode with 400 before writing anything', async function () {
+      const before = (
+        (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number }
+      ).lastSeqno;
+      const answers = [
+        await fetch(`${node.url}/v1/kv/acks-bogus?acks=all`, { method: 'PUT', body: 'x' }),
+        await fetch(`${node.url}/v1/kv/acks-bogus?acks=`, { method: 'DELETE' }),
+        await fetch(`${node.url}/v1/batch?acks=majority`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ops: [{ type: 'put', key: 'acks-bogus', value: 'x' }] }),
+        }),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).to.equal(400);
+        expect(((await answer.json()) as { error: { code: string } }).error.code).to.equal(
+          'INVALID_ARGUMENT',
+        );
+      }
+      expect((await get('acks-bogus')).status).to.equal(404);
+      const after = ((await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number })
+        .lastSeqno;
+      expect(after).to.equal(before);
+    });
   });
 
   describe('history and read-your-writes', function () {

@@ -19,10 +19,10 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
     { bodyLimit: options.maxBatchBytes, config: { tooLargeCode: 'BATCH_TOO_LARGE' } },
     async (request, reply) => {
       const operations = parseBatch(parseJsonBody(request.body));
-      assertWritable(context);
+      const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'batch' });
       const result = await context.store.batch(operations);
-      await acknowledgeWrite(context, request, result.lastSeqno);
+      await acknowledgeWrite(context, acks, result.lastSeqno);
       timer?.();
       metrics?.writes.inc({ op: 'batch' });
       metrics?.writeEntries.inc(operations.length);

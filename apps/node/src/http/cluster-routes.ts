@@ -28,28 +28,27 @@ export function registerClusterRoutes(
 }
 
 /**
- * Refuses a write before it is admitted on a node that is not the leader (421 NOT_LEADER with the
- * leader's URL) or on a leader past its bound of unreplicated writes (503 REPLICATION_BACKLOG).
+ * Checks a write before it is admitted and returns how it will be acknowledged: 400 for an `acks`
+ * query parameter other than `leader|quorum` (nothing is written), 421 NOT_LEADER (with the
+ * leader's URL) on a node that is not the leader, 503 REPLICATION_BACKLOG on a leader past its
+ * bound of unreplicated writes. A standalone node acknowledges after its own sync (`leader`).
  */
-export function assertWritable(context: RouteContext): void {
-  context.cluster?.assertAcceptsWrites();
-}
-
-/**
- * Waits until the write ending at `seqno` is acknowledged under the request's `acks` (query
- * parameter `acks=leader|quorum`, default from the node's configuration).
- */
-export async function acknowledgeWrite(
-  context: RouteContext,
-  request: FastifyRequest,
-  seqno: number,
-): Promise<void> {
-  const cluster = context.cluster;
+export function assertWritable(context: RouteContext, request: FastifyRequest): AckMode {
   const requested = (request.query as Record<string, string | undefined> | undefined)?.acks;
   if (requested !== undefined && requested !== 'leader' && requested !== 'quorum') {
     throw new StrataError('INVALID_ARGUMENT', `acks must be leader or quorum, got ${requested}`);
   }
-  if (!cluster) return;
-  const acks: AckMode = requested ?? cluster.defaultAcks;
-  if (acks === 'quorum') await cluster.acknowledge(seqno, acks);
+  const cluster = context.cluster;
+  if (!cluster) return 'leader';
+  cluster.assertAcceptsWrites();
+  return requested ?? cluster.defaultAcks;
+}
+
+/** Waits until the write ending at `seqno` is acknowledged under `acks` (from {@link assertWritable}). */
+export async function acknowledgeWrite(
+  context: RouteContext,
+  acks: AckMode,
+  seqno: number,
+): Promise<void> {
+  if (context.cluster && acks === 'quorum') await context.cluster.acknowledge(seqno, acks);
 }

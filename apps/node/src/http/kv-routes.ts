@@ -51,10 +51,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
           { details: { limitBytes: options.maxValueBytes } },
         );
       }
-      assertWritable(context);
+      const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'put' });
       const result = await context.store.put(key, value);
-      await acknowledgeWrite(context, request, result.seqno);
+      await acknowledgeWrite(context, acks, result.seqno);
       timer?.();
       metrics?.writes.inc({ op: 'put' });
       metrics?.writeEntries.inc();
@@ -64,10 +64,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
 
   app.delete(KEY_ROUTE, async (request, reply) => {
     const key = keyOf(request);
-    assertWritable(context);
+    const acks = assertWritable(context, request);
     const timer = metrics?.writeDuration.startTimer({ op: 'delete' });
     const result = await context.store.delete(key);
-    await acknowledgeWrite(context, request, result.seqno);
+    await acknowledgeWrite(context, acks, result.seqno);
     timer?.();
     metrics?.writes.inc({ op: 'delete' });
     metrics?.writeEntries.inc();
