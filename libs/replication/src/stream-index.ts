@@ -8,6 +8,7 @@ import type { ReplicationLogger } from './logger.js';
 import { LOG_HEADERS, parseLogMessageId, parsePartHeader } from './names.js';
 import type { ClusterNames } from './names.js';
 import { splitLogMessage } from './wire/log-message.js';
+import { DEFAULT_STREAM_REQUEST_ATTEMPTS } from './settings.js';
 
 /** Where a log message sits in the stream and which seqnos it carries. */
 export interface LogMessagePlace {
@@ -49,7 +50,6 @@ export interface StreamIndexOptions {
 
 const NO_MESSAGE = 10037;
 const NO_STREAM = 10059;
-const DEFAULT_MAX_ATTEMPTS = 3;
 
 /**
  * Reads the log stream by stream sequence: its tail, one message, and the message holding a
@@ -72,7 +72,7 @@ export class StreamIndex {
     private readonly maxRecordBytes: number,
     options: StreamIndexOptions = {},
   ) {
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_STREAM_REQUEST_ATTEMPTS);
     this.logger = options.logger ?? silentLogger;
   }
 

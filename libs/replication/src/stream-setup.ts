@@ -3,6 +3,7 @@ import type { JetStreamManager } from 'nats';
 import { StrataError } from '@strata/core';
 import type { ClusterNames } from './names.js';
 import { apiErrorCode } from './stream-index.js';
+import { DEFAULT_DUPLICATE_WINDOW_MS, MESSAGE_OVERHEAD_BYTES } from './settings.js';
 
 /** Limits of the log stream (DESIGN.md: the stream may drop old history; WALs are the truth). */
 export interface StreamLimits {
@@ -35,9 +36,8 @@ export async function ensureLogStream(
     discard: DiscardPolicy.Old,
     max_bytes: limits.maxBytes ?? -1,
     max_age: nanos(limits.maxAgeMs ?? 0),
-    // Headers and the subject ride along with the data.
-    max_msg_size: limits.maxMessageBytes + 4096,
-    duplicate_window: nanos(limits.duplicateWindowMs ?? 120_000),
+    max_msg_size: limits.maxMessageBytes + MESSAGE_OVERHEAD_BYTES,
+    duplicate_window: nanos(limits.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
     num_replicas: 1,
   };
   try {

@@ -1,5 +1,6 @@
 import { StrataError, isStrataError } from '@strata/core';
 import type { StrataErrorCode } from '@strata/core';
+import { DEFAULT_CHECKPOINT_FETCH_TIMEOUT_MS } from '../settings.js';
 
 /** The leader's route that streams a checkpoint archive (mounted by the node app). */
 export const CHECKPOINT_ROUTE = '/v1/internal/checkpoint';
@@ -19,7 +20,6 @@ export interface FetchCheckpointOptions {
   readonly timeoutMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 /** How much of an error response is read for its message: enough for the JSON, bounded. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -45,7 +45,7 @@ export async function fetchCheckpoint(
   leaderUrl: string,
   options: FetchCheckpointOptions = {},
 ): Promise<AsyncIterable<Uint8Array>> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CHECKPOINT_FETCH_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new StrataError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`);
   }

@@ -10,6 +10,7 @@ import { LOG_HEADERS, parsePartHeader } from '../names.js';
 import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { splitLogMessage } from '../wire/log-message.js';
+import { FOLLOWER_PULL_EXPIRES_MS, RETRY_DELAY_MS } from '../settings.js';
 
 /** Why a follower stopped applying and needs its node to act. */
 export type FollowerStop =
@@ -70,8 +71,6 @@ class Stop extends Error {
     super(reason.kind);
   }
 }
-
-const RETRY_DELAY_MS = 250;
 
 /**
  * The follower's side of replication: an ordered consumer on the log stream, from a stream
@@ -151,7 +150,7 @@ export class LogFollower {
         // restarted server within seconds.
         const messages = await consumer.consume({
           max_messages: this.options.maxBufferedMessages,
-          expires: 5_000,
+          expires: FOLLOWER_PULL_EXPIRES_MS,
         });
         this.messages = messages;
         if (signal.aborted) messages.stop();

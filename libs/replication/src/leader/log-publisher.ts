@@ -8,6 +8,7 @@ import { LOG_HEADERS, logMessageId } from '../names.js';
 import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { apiErrorCode } from '../stream-index.js';
+import { RETRY_DELAY_MS } from '../settings.js';
 
 /** Settings of a {@link LogPublisher}. */
 export interface LogPublisherOptions {
@@ -30,7 +31,6 @@ export interface LogPublisherOptions {
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
-const RETRY_DELAY_MS = 250;
 
 /** A publisher's position and counters. */
 export interface PublisherStats {
