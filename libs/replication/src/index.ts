@@ -46,13 +46,11 @@ export type {
 export { META_SCHEMA_VERSION, META_MIGRATIONS } from './meta/migrations.js';
 export type { MetaMigration } from './meta/migrations.js';
 export * from './bootstrap/index.js';
-export {
-  ReplicationNode,
-  DEFAULT_MAX_UNREPLICATED_BYTES,
-  DEFAULT_MAX_UNREPLICATED_ENTRIES,
-} from './replication-node.js';
+export { ReplicationNode } from './replication-node.js';
+export { DEFAULT_MAX_UNREPLICATED_BYTES, DEFAULT_MAX_UNREPLICATED_ENTRIES } from './settings.js';
 export type { BacklogReading } from './leader/replication-backlog.js';
-export type { ReplicationNodeOptions, ReplicationStatus, RoleSetting } from './replication-node.js';
+export type { ReplicationNodeOptions, RoleSetting } from './node/node-options.js';
+export type { ReplicationStatus } from './status/replication-status.js';
 export { LeaderLease } from './leadership/leader-lease.js';
 export type { LeaseHolder, LeaseState } from './leadership/leader-lease.js';
 export { QuorumTracker } from './leader/quorum-tracker.js';

@@ -21,3 +21,8 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Waits `ms` (a poll interval of a loop that checks its own deadline). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
