@@ -14,21 +14,21 @@ export type {
   VerifyReport,
   WalStatus,
 } from './wal.js';
-export { LogOp } from './log-batch.js';
-export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './log-batch.js';
+export { LogOp } from './format/log-batch.js';
+export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './format/log-batch.js';
 export type { RecoveryMode, RetentionPolicy, SyncMode, WalOptions } from './options.js';
-export type { RecoveryReport } from './recovery.js';
-export { describeDamage } from './record-scanner.js';
-export type { DamageKind } from './record-scanner.js';
-export { decodeRecord } from './batch-codec.js';
-export { visitEntries } from './fast-decode.js';
-export type { EntryVisitor } from './fast-decode.js';
+export type { RecoveryReport } from './recovery/recovery.js';
+export { describeDamage } from './format/record-scanner.js';
+export type { DamageKind } from './format/record-scanner.js';
+export { decodeRecord } from './format/batch-codec.js';
+export { visitEntries } from './format/fast-decode.js';
+export type { EntryVisitor } from './format/fast-decode.js';
 export {
   RECORD_HEADER_BYTES,
   INITIAL_CHAIN,
   nextChain,
   newRecordHeader,
   readRecordHeader,
-} from './record-format.js';
-export type { RecordHeader } from './record-format.js';
-export { segmentFileName, parseSegmentFileName } from './segment-file.js';
+} from './format/record-format.js';
+export type { RecordHeader } from './format/record-format.js';
+export { segmentFileName, parseSegmentFileName } from './segments/segment-file.js';

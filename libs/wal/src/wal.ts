@@ -1,8 +1,13 @@
 import { StrataError, corruptionError, crc32c, errnoOf, invariant, ioError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import { decodeRecord, encodeRecord, validateBatch, validateRecordEntries } from './batch-codec.js';
-import type { BatchLimits } from './batch-codec.js';
-import type { LogBatch, LogBatchInput, LogRecord } from './log-batch.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  validateBatch,
+  validateRecordEntries,
+} from './format/batch-codec.js';
+import type { BatchLimits } from './format/batch-codec.js';
+import type { LogBatch, LogBatchInput, LogRecord } from './format/log-batch.js';
 import { resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
 import {
@@ -11,20 +16,20 @@ import {
   newRecordHeader,
   nextChain,
   readRecordHeader,
-} from './record-format.js';
-import { RecordScanner, ShortReadError } from './record-scanner.js';
-import { removeCleanCloseMarker, writeCleanCloseMarker } from './clean-close-marker.js';
-import { checkOrder, recoverLog, verifySegment } from './recovery.js';
-import type { LogTail, RecoveryReport } from './recovery.js';
-import { segmentsToDrop } from './retention.js';
-import { maybeIndex, newSegmentFile, seekEntry } from './segment-file.js';
+} from './format/record-format.js';
+import { RecordScanner, ShortReadError } from './format/record-scanner.js';
+import { removeCleanCloseMarker, writeCleanCloseMarker } from './segments/clean-close-marker.js';
+import { checkOrder, recoverLog, verifySegment } from './recovery/recovery.js';
+import type { LogTail, RecoveryReport } from './recovery/recovery.js';
+import { segmentsToDrop } from './maintenance/retention.js';
+import { maybeIndex, newSegmentFile, seekEntry } from './segments/segment-file.js';
 import {
   readSeekIndexFile,
   removeSeekIndexFile,
   seekIndexOf,
   writeSeekIndexFile,
-} from './seek-index-file.js';
-import type { SegmentFile } from './segment-file.js';
+} from './segments/seek-index-file.js';
+import type { SegmentFile } from './segments/segment-file.js';
 
 /** Lifecycle of a {@link Wal}: `failed` means a write or fsync failed and appends are refused. */
 export type WalStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';

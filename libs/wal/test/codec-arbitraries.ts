@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { StrataError, crc32c } from '@strata/core';
-import { encodeRecord } from '../src/batch-codec.js';
-import { RECORD_HEADER_BYTES } from '../src/record-format.js';
+import { encodeRecord } from '../src/format/batch-codec.js';
+import { RECORD_HEADER_BYTES } from '../src/format/record-format.js';
 import { LogOp } from '../src/index.js';
 import type { LogBatch, LogBatchInput, LogEntry } from '../src/index.js';
 

@@ -8,13 +8,13 @@ import {
   encodeRecordWithProtobufjs,
   validateRecordEntries,
   validateBatch,
-} from '../src/batch-codec.js';
+} from '../src/format/batch-codec.js';
 import {
   RECORD_HEADER_BYTES,
   isPayloadPrefix,
   newRecordHeader,
   scanPayload,
-} from '../src/record-format.js';
+} from '../src/format/record-format.js';
 import { LogOp, visitEntries } from '../src/index.js';
 import type { LogEntry } from '../src/index.js';
 import {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem } from '@strata/core';
-import { encodeRecord } from '../src/batch-codec.js';
-import { CLEAN_CLOSE_FILE } from '../src/clean-close-marker.js';
+import { encodeRecord } from '../src/format/batch-codec.js';
+import { CLEAN_CLOSE_FILE } from '../src/segments/clean-close-marker.js';
 import { LogOp, RECORD_HEADER_BYTES, Wal, segmentFileName } from '../src/index.js';
 import type { LogBatchInput } from '../src/index.js';
 import { framed, limits } from './codec-arbitraries.js';

@@ -8,8 +8,8 @@ import {
   decodeSeekIndexFile,
   encodeSeekIndexFile,
   seekIndexFileName,
-} from '../src/seek-index-file.js';
-import type { SeekIndexFile } from '../src/seek-index-file.js';
+} from '../src/segments/seek-index-file.js';
+import type { SeekIndexFile } from '../src/segments/seek-index-file.js';
 import { batchAt, readAll, rejectionOf } from './helpers.js';
 
 /** Counts the bytes read from each file, to tell a seek from a full verification of a segment. */

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { crc32c, invariant, removeIfPresent } from '@strata/core';
 import type { FileSystem } from '@strata/core';
-import { RECORD_HEADER_BYTES } from './record-format.js';
+import { RECORD_HEADER_BYTES } from '../format/record-format.js';
 import type { SegmentFile } from './segment-file.js';
 import { parseSeqnoFileName, seqnoFileName } from './segment-file.js';
 

@@ -1,8 +1,8 @@
 import { corruptionError, crc32c, ioError } from '@strata/core';
 import type { FileHandle } from '@strata/core';
-import { RECORD_HEADER_BYTES, isPayloadPrefix } from './record-format.js';
-import { describeDamage } from './record-scanner.js';
-import type { DamageKind } from './record-scanner.js';
+import { RECORD_HEADER_BYTES, isPayloadPrefix } from '../format/record-format.js';
+import { describeDamage } from '../format/record-scanner.js';
+import type { DamageKind } from '../format/record-scanner.js';
 
 /**
  * Whether damage found at the end of the last segment is what a crash leaves (a torn tail, cut on

@@ -1,21 +1,26 @@
 import { join } from 'node:path';
 import { corruptionError, crc32c, invariant, ioError, StrataError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import type { ResolvedWalOptions } from './options.js';
-import { readCleanCloseMarker, removeCleanCloseMarker } from './clean-close-marker.js';
-import { RECORD_HEADER_BYTES, newRecordHeader, nextChain, scanPayload } from './record-format.js';
+import type { ResolvedWalOptions } from '../options.js';
+import { readCleanCloseMarker, removeCleanCloseMarker } from '../segments/clean-close-marker.js';
+import {
+  RECORD_HEADER_BYTES,
+  newRecordHeader,
+  nextChain,
+  scanPayload,
+} from '../format/record-format.js';
 import {
   RecordScanner,
   ShortReadError,
   containsValidRecord,
   describeDamage,
-} from './record-scanner.js';
-import type { DamageKind } from './record-scanner.js';
+} from '../format/record-scanner.js';
+import type { DamageKind } from '../format/record-scanner.js';
 import { classifyTailDamage } from './torn-tail.js';
 import type { TailVerdict } from './torn-tail.js';
-import { maybeIndex, newSegmentFile, parseSegmentFileName } from './segment-file.js';
-import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from './seek-index-file.js';
-import type { SegmentFile } from './segment-file.js';
+import { maybeIndex, newSegmentFile, parseSegmentFileName } from '../segments/segment-file.js';
+import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from '../segments/seek-index-file.js';
+import type { SegmentFile } from '../segments/segment-file.js';
 
 /** The last record of a log: where the next append continues from. */
 export interface LogTail {

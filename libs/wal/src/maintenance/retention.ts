@@ -1,5 +1,5 @@
-import type { RetentionPolicy } from './options.js';
-import type { SegmentFile } from './segment-file.js';
+import type { RetentionPolicy } from '../options.js';
+import type { SegmentFile } from '../segments/segment-file.js';
 
 /**
  * How many segments, from the oldest, the policy lets go, given that records at or above

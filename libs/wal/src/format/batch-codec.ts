@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs/minimal.js';
 import { StrataError, crc32c, invariant } from '@strata/core';
-import { strata } from './generated/log.js';
+import { strata } from '../generated/log.js';
 import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
 import { decodeBatch, visitEntries } from './fast-decode.js';
 import type { EntryVisitor } from './fast-decode.js';
