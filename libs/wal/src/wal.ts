@@ -20,7 +20,8 @@ import {
 import { RecordScanner, ShortReadError } from './format/record-scanner.js';
 import { removeCleanCloseMarker, writeCleanCloseMarker } from './segments/clean-close-marker.js';
 import { checkOrder, recoverLog, verifySegment } from './recovery/recovery.js';
-import type { LogTail, RecoveryReport } from './recovery/recovery.js';
+import type { RecoveryReport } from './recovery/recovery.js';
+import type { LogTail } from './format/log-tail.js';
 import { segmentsToDrop } from './maintenance/retention.js';
 import { maybeIndex, newSegmentFile, seekEntry } from './segments/segment-file.js';
 import {
@@ -98,6 +99,9 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
+/** Groups up to this size are written synchronously when the log does not sync per group. */
+const SYNCHRONOUS_WRITE_MAX_BYTES = 16 * 1024;
+
 /**
  * A segmented, checksummed, append-only log of batches. Appends that arrive while a write is in
  * flight are written together with one write and one fdatasync (group commit). Records are read
@@ -115,9 +119,6 @@ interface PendingAppend {
  * await wal.close();
  * ```
  */
-/** Groups up to this size are written synchronously when the log does not sync per group. */
-const SYNCHRONOUS_WRITE_MAX_BYTES = 16 * 1024;
-
 export class Wal {
   /** What open found and repaired. */
   readonly recovery: RecoveryReport;

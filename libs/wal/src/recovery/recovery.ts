@@ -21,14 +21,7 @@ import type { TailVerdict } from './torn-tail.js';
 import { maybeIndex, newSegmentFile, parseSegmentFileName } from '../segments/segment-file.js';
 import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from '../segments/seek-index-file.js';
 import type { SegmentFile } from '../segments/segment-file.js';
-
-/** The last record of a log: where the next append continues from. */
-export interface LogTail {
-  readonly lastSeqno: number;
-  readonly chain: number;
-  readonly checksum: number;
-  readonly epoch: number;
-}
+import type { LogTail } from '../format/log-tail.js';
 
 /** What `open` found and repaired. */
 export interface RecoveryReport {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { crc32c, removeIfPresent, writeFileAtomically } from '@strata/core';
 import type { FileSystem } from '@strata/core';
-import type { LogTail } from '../recovery/recovery.js';
+import type { LogTail } from '../format/log-tail.js';
 
 /**
  * Name of the file a clean close leaves in the log directory. It describes the last segment (size,

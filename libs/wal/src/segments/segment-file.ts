@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { SeekIndexFile } from './seek-index-file.js';
+import type { SeekIndexFile } from './seek-index-content.js';
 
 /**
  * One segment of the log: a file named by the seqno of its first record, holding whole records
