@@ -757,10 +757,13 @@ describe('bootstrap: checkpoint archive and install', function () {
       });
     });
 
-    it("maps an error answer to the leader's code, else IO_ERROR", async () => {
+    it("maps an error answer to the leader's code when it is a Strata code, else IO_ERROR", async () => {
       await withServer(
         (request, response) => {
-          if (request.headers.authorization === 'Bearer json') {
+          if (request.headers.authorization === 'Bearer newer') {
+            response.writeHead(503, { 'content-type': 'application/json' });
+            response.end(JSON.stringify({ error: { code: 'NEWER_CODE', message: 'busy' } }));
+          } else if (request.headers.authorization === 'Bearer json') {
             response.writeHead(503, { 'content-type': 'application/json' });
             response.end(
               JSON.stringify({
@@ -777,6 +780,11 @@ describe('bootstrap: checkpoint archive and install', function () {
           expect(coded.code).to.equal('NOT_LEADER');
           expect(coded.message).to.include('node-2 is not the leader');
           expect(coded.details?.['status']).to.equal(503);
+          // A code this build does not know is not raised as one: IO_ERROR, quoting it.
+          const unknown = await rejectionOf(fetchCheckpoint(url, { token: 'newer' }));
+          expect(unknown.code).to.equal('IO_ERROR');
+          expect(unknown.message).to.include('busy').and.include('"NEWER_CODE"');
+          expect(unknown.details).to.include({ status: 503, sentCode: 'NEWER_CODE' });
           const plain = await rejectionOf(fetchCheckpoint(url));
           expect(plain.code).to.equal('IO_ERROR');
           expect(plain.message).to.include('500').and.include('proxy error');

@@ -5,6 +5,7 @@ import { Store } from '@strata/store';
 import { createTempDirectory, rejectionOf, startNatsServer } from '@strata/testing';
 import type { NatsServerHandle } from '@strata/testing';
 import { ClusterMeta, ReplicationNode } from '../src/index.js';
+import { clusterNames } from '../src/names.js';
 import { scan, waitUntil } from './helpers.js';
 import type { RoleSetting } from '../src/index.js';
 
@@ -92,5 +93,34 @@ describe('ReplicationNode: election, replication, failover, promote (in one proc
     await next.store.put('after-failover', 'y');
     await waitUntil(() => other.store.lastSeqno === next.store.lastSeqno);
     expect(await scan(other.store)).to.deep.equal(await scan(next.store));
+  });
+
+  it("takes a refused hand-over's code only when it is a Strata error code (else INTERNAL, quoting it)", async () => {
+    const b = await startNode('b', 'follower');
+    // A stand-in leader on the hand-over subject (b, not leading, does not answer itself).
+    const leader = await connect({ servers: server.url });
+    connections.push(leader);
+    const replies = [
+      JSON.stringify({ ok: false, error: { code: 'NEWER_CODE', message: 'from a newer leader' } }),
+      JSON.stringify({ ok: false, error: { code: 'NOT_LEADER', message: 'not the leader' } }),
+      'not json',
+    ];
+    leader.subscribe(clusterNames('c1').handoffSubject, {
+      callback: (_error, message) => message.respond(Buffer.from(replies.shift() ?? '')),
+    });
+    await leader.flush();
+
+    const unknown = await rejectionOf(b.promote(5_000));
+    expect(unknown.code).to.equal('INTERNAL');
+    expect(unknown.message).to.include('from a newer leader').and.include('"NEWER_CODE"');
+    expect(unknown.details).to.deep.equal({ sentCode: 'NEWER_CODE' });
+    const known = await rejectionOf(b.promote(5_000));
+    expect(known.code).to.equal('NOT_LEADER');
+    expect(known.message).to.include('not the leader');
+    const garbage = await rejectionOf(b.promote(5_000));
+    expect(garbage.code).to.equal('INTERNAL');
+    expect(garbage.message).to.include('not JSON');
+    expect(replies).to.have.length(0);
+    expect(b.role).to.equal('follower');
   });
 });

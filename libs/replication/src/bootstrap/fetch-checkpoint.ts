@@ -1,6 +1,8 @@
 import { StrataError, isStrataError } from '@strata/core';
 import type { StrataErrorCode } from '@strata/core';
 import { DEFAULT_CHECKPOINT_FETCH_TIMEOUT_MS } from '../settings.js';
+import { receivedErrorCode, unknownCodeNote } from '../wire/wire-error.js';
+import type { ReceivedErrorCode } from '../wire/wire-error.js';
 
 /** The leader's route that streams a checkpoint archive (mounted by the node app). */
 export const CHECKPOINT_ROUTE = '/v1/internal/checkpoint';
@@ -31,8 +33,8 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  * released.
  *
  * Errors (at the request, or later while iterating): a non-200 answer becomes a StrataError with
- * the leader's `{"error":{"code","message"}}` code when present (`NOT_LEADER`, `LOCKED`...), else
- * `IO_ERROR`, with `details.status`; a network failure is `IO_ERROR` with the cause; the idle
+ * the leader's `{"error":{"code","message"}}` code when it is one of `STRATA_ERROR_CODES`
+ * (`NOT_LEADER`, `LOCKED`...), else `IO_ERROR`, with `details.status`; a network failure is `IO_ERROR` with the cause; the idle
  * timeout is `TIMEOUT`; an abort through `signal` is `CLOSED`.
  *
  * @example
@@ -228,30 +230,35 @@ async function readBounded(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(pieces).subarray(0, maxBytes).toString('utf8');
 }
 
-/** The leader's error answer as a StrataError: its code when it sent one, else IO_ERROR. */
+/**
+ * The leader's error answer as a StrataError: its code when it sent one of ours, else IO_ERROR
+ * (a code this build does not know is quoted in the message and `details.sentCode`).
+ */
 function errorFromResponse(url: string, status: number, text: string): StrataError {
   let code: StrataErrorCode = 'IO_ERROR';
   let message: string | undefined;
   let leaderDetails: unknown;
+  let received: ReceivedErrorCode | undefined;
   try {
     const parsed = JSON.parse(text) as {
       error?: { code?: unknown; message?: unknown; details?: unknown };
     };
     const sent = parsed?.error;
-    if (typeof sent?.code === 'string' && /^[A-Z][A-Z_]*$/.test(sent.code)) {
-      // The leader runs Strata too: its codes are ours.
-      code = sent.code as StrataErrorCode;
-    }
+    // The leader runs Strata too, but maybe another version: only a code of ours is taken.
+    received = receivedErrorCode(sent?.code, 'IO_ERROR');
+    code = received.code;
     if (typeof sent?.message === 'string') message = sent.message;
     leaderDetails = sent?.details;
   } catch {
     // Not JSON (a proxy's error page, say): keep IO_ERROR and quote the text.
   }
   const said = message ?? (text.trim().slice(0, 200) || 'no message');
-  return new StrataError(code, `leader ${url} answered ${status}: ${said}`, {
+  const note = received === undefined ? '' : unknownCodeNote(received);
+  return new StrataError(code, `leader ${url} answered ${status}: ${said}${note}`, {
     details: {
       url,
       status,
+      ...(received?.unknownCode !== undefined ? { sentCode: received.unknownCode } : {}),
       ...(leaderDetails && typeof leaderDetails === 'object' ? { leader: leaderDetails } : {}),
     },
   });

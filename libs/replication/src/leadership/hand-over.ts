@@ -9,6 +9,7 @@ import {
 } from '../settings.js';
 import type { NodeRole } from '../status/node-status.js';
 import { delay } from '../timing.js';
+import { receivedErrorCode, unknownCodeNote } from '../wire/wire-error.js';
 import { stepDown, tick } from './role-loop.js';
 
 /** The leader's answer to a hand-over request, as JSON on the NATS reply. */
@@ -100,11 +101,14 @@ export async function requestHandOver(
         cause: error,
       });
     });
-  const answer = JSON.parse(codec.decode(reply.data)) as HandOverReply;
+  const answer = parseHandOverReply(reply.data);
   if (!answer.ok) {
+    // The leader's code, checked: a caller branches on it.
+    const received = receivedErrorCode(answer.code, 'INTERNAL');
     throw new StrataError(
-      (answer.error?.code as 'TIMEOUT') ?? 'INTERNAL',
-      `the leader refused the hand-over: ${answer.error?.message ?? 'unknown reason'}`,
+      received.code,
+      `the leader refused the hand-over: ${answer.message ?? 'unknown reason'}${unknownCodeNote(received)}`,
+      received.unknownCode === undefined ? {} : { details: { sentCode: received.unknownCode } },
     );
   }
   const deadline = Date.now() + timeoutMs;
@@ -115,4 +119,29 @@ export async function requestHandOver(
     await delay(HAND_OVER_POLL_MS);
   }
   return { epoch: node.store.epoch };
+}
+
+/** A hand-over reply as received: only `ok` is trusted as is, the rest is checked where used. */
+interface ReceivedReply {
+  readonly ok: boolean;
+  readonly code: unknown;
+  readonly message: string | undefined;
+}
+
+/** The hand-over reply in `data`; one that is not a reply at all is `INTERNAL`. */
+function parseHandOverReply(data: Uint8Array): ReceivedReply {
+  let parsed: { ok?: unknown; error?: { code?: unknown; message?: unknown } | null } | null;
+  try {
+    parsed = JSON.parse(codec.decode(data)) as typeof parsed;
+  } catch (error) {
+    throw new StrataError('INTERNAL', 'the hand-over reply is not JSON', { cause: error });
+  }
+  if (typeof parsed?.ok !== 'boolean')
+    throw new StrataError('INTERNAL', 'the hand-over reply has no ok field');
+  const message = parsed.error?.message;
+  return {
+    ok: parsed.ok,
+    code: parsed.error?.code,
+    message: typeof message === 'string' ? message : undefined,
+  };
 }
