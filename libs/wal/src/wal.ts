@@ -1,11 +1,6 @@
 import { StrataError, corruptionError, crc32c, errnoOf, invariant, ioError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import {
-  decodeRecord,
-  encodeRecord,
-  validateBatch,
-  validateRecordEntries,
-} from './format/batch-codec.js';
+import { encodeRecord, validateBatch, validateRecordEntries } from './format/batch-codec.js';
 import type { BatchLimits } from './format/batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './format/log-batch.js';
 import { resolveWalOptions } from './options.js';
@@ -17,15 +12,19 @@ import {
   nextChain,
   readRecordHeader,
 } from './format/record-format.js';
-import { RecordScanner, ShortReadError } from './format/record-scanner.js';
+import { RecordScanner } from './format/record-scanner.js';
+import { SegmentReader } from './read/segment-reader.js';
+import { decodeStored, readRecords } from './read/read-records.js';
+import type { ReadOptions } from './read/read-records.js';
+
+export type { ReadOptions } from './read/read-records.js';
 import { removeCleanCloseMarker, writeCleanCloseMarker } from './segments/clean-close-marker.js';
-import { checkOrder, recoverLog, verifySegment } from './recovery/recovery.js';
+import { recoverLog, verifySegment } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery.js';
 import type { LogTail } from './format/log-tail.js';
 import { segmentsToDrop } from './maintenance/retention.js';
-import { maybeIndex, newSegmentFile, seekEntry } from './segments/segment-file.js';
+import { maybeIndex, newSegmentFile } from './segments/segment-file.js';
 import {
-  readSeekIndexFile,
   removeSeekIndexFile,
   seekIndexOf,
   writeSeekIndexFile,
@@ -54,14 +53,6 @@ export interface ReplicatedRecordSummary {
   readonly lastSeqno: number;
   /** Entries that delete a key range. */
   readonly rangeDeletes: number;
-}
-
-/** Bounds of a read: `fromSeqno` and `toSeqno` inclusive. */
-export interface ReadOptions {
-  /** Default: the first retained seqno. A batch that contains it is yielded whole. */
-  readonly fromSeqno?: number;
-  /** Default: the last visible seqno at the time the reader reaches the end. */
-  readonly toSeqno?: number;
 }
 
 /** What {@link Wal.dropBefore} removed. */
@@ -140,7 +131,7 @@ export class Wal {
   private writerIdle: Promise<void> = Promise.resolve();
   private syncTimer: NodeJS.Timeout | undefined;
   private intervalSync: Promise<void> | undefined;
-  private readonly indexing = new Map<SegmentFile, Promise<void>>();
+  private readonly reader: SegmentReader;
   // Admission state: advanced when an append is accepted (before it is written).
   private admittedNextSeqno: number;
   private admittedChain: number;
@@ -166,6 +157,7 @@ export class Wal {
       maxRecordBytes: options.maxRecordBytes,
     };
     this.segmentList = segments;
+    this.reader = new SegmentReader(this.fs, options, segments);
     this.recovery = report;
     this.committed = tail;
     const last = segments[segments.length - 1];
@@ -259,8 +251,7 @@ export class Wal {
 
   /** The first seqno still retained (equal to `nextSeqno` when the log is empty). */
   get firstSeqno(): number {
-    // An empty log starts where it was opened to start, also while its first append is in flight.
-    return this.segmentList[0]?.firstSeqno ?? this.options.firstSeqno;
+    return this.reader.firstSeqno;
   }
 
   /** Epoch of the last accepted append. */
@@ -448,116 +439,8 @@ export class Wal {
    * checksums and chain as they are read. Fails with HISTORY_TRUNCATED (with `firstSeqno` in the
    * details) if `fromSeqno` is below the retained history, CORRUPTION on damage.
    */
-  async *readRecords(options: ReadOptions = {}): AsyncGenerator<LogRecord, void, undefined> {
-    this.checkReadable();
-    const fromSeqno = options.fromSeqno ?? this.firstSeqno;
-    const toSeqno = options.toSeqno ?? Number.MAX_SAFE_INTEGER;
-    if (!Number.isSafeInteger(fromSeqno) || fromSeqno < 1 || !Number.isSafeInteger(toSeqno)) {
-      throw new StrataError('INVALID_ARGUMENT', 'fromSeqno and toSeqno must be positive integers');
-    }
-    if (fromSeqno < this.firstSeqno) throw this.truncatedError(fromSeqno);
-    if (fromSeqno > toSeqno) return;
-    let segment = this.segmentAt(fromSeqno);
-    let previous: LogTail | undefined;
-    let expectedSeqno: number | undefined;
-    while (segment) {
-      if (segment.firstSeqno > toSeqno) return;
-      // Only a read that starts inside a segment needs its seek index; one that starts at the
-      // segment's first record checks every record as it reads them, so it needs no pre-scan.
-      const start =
-        expectedSeqno === undefined && fromSeqno > segment.firstSeqno
-          ? await this.seekStart(segment, fromSeqno)
-          : { offset: 0, seqno: segment.firstSeqno, hinted: false };
-      let hintRejected = false;
-      const handle = await this.openSegmentForRead(segment, fromSeqno);
-      try {
-        const scanner = new RecordScanner(
-          handle,
-          start.offset,
-          segment.sizeBytes,
-          this.options.readChunkBytes,
-          this.options.maxRecordBytes,
-        );
-        let checkHint = start.hinted;
-        while (true) {
-          let outcome: 'record' | 'end';
-          if (checkHint) {
-            checkHint = false;
-            const checked = await this.scanHintedRecord(scanner, segment, start.seqno);
-            if (checked === 'wrong') {
-              hintRejected = true;
-              break;
-            }
-            outcome = checked;
-          } else {
-            outcome = await this.scanNext(scanner, segment);
-          }
-          if (outcome === 'end') {
-            // The active segment may have grown while we were reading it.
-            if (this.isActive(segment) && segment.sizeBytes > scanner.position) {
-              scanner.extendTo(segment.sizeBytes);
-              continue;
-            }
-            break;
-          }
-          const header = scanner.header;
-          const lastSeqno = header.firstSeqno + header.entryCount - 1;
-          if (expectedSeqno !== undefined) {
-            const problem = checkOrder(
-              header.firstSeqno,
-              expectedSeqno,
-              header.chain,
-              header.epoch,
-              previous,
-            );
-            if (problem) throw corruptionError(segment.path, scanner.offset, problem.reason);
-          } else if (header.firstSeqno > fromSeqno) {
-            throw corruptionError(
-              segment.path,
-              scanner.offset,
-              `expected a record holding seqno ${fromSeqno}, found ${header.firstSeqno}`,
-            );
-          }
-          previous = {
-            lastSeqno,
-            chain: header.chain,
-            checksum: scanner.checksum,
-            epoch: header.epoch,
-          };
-          expectedSeqno = lastSeqno + 1;
-          if (lastSeqno < fromSeqno) continue;
-          if (header.firstSeqno > toSeqno) return;
-          yield {
-            epoch: header.epoch,
-            firstSeqno: header.firstSeqno,
-            lastSeqno,
-            timestampMs: header.timestampMs,
-            chain: header.chain,
-            checksum: scanner.checksum,
-            bytes: scanner.record,
-            file: segment.path,
-            offset: scanner.offset,
-          };
-          if (lastSeqno >= toSeqno) return;
-        }
-      } finally {
-        await handle.close();
-      }
-      if (hintRejected) {
-        // Nothing was yielded from this segment: seek again, now through a full verification,
-        // which reports real damage with its file and offset.
-        segment.seekHint = 'none';
-        continue;
-      }
-      segment = this.segmentAfter(segment);
-      if (segment && expectedSeqno !== undefined && segment.firstSeqno !== expectedSeqno) {
-        throw corruptionError(
-          segment.path,
-          0,
-          `segment starts at ${segment.firstSeqno}, expected ${expectedSeqno}`,
-        );
-      }
-    }
+  readRecords(options: ReadOptions = {}): AsyncGenerator<LogRecord, void, undefined> {
+    return readRecords(this.reader, options, () => this.checkReadable());
   }
 
   /** Like {@link readRecords}, decoding each record into a {@link LogBatch}. */
@@ -615,7 +498,7 @@ export class Wal {
     let recordCount = 0;
     let sizeBytes = 0;
     for (const segment of [...this.segmentList]) {
-      if (this.isActive(segment) && this.committed === undefined) break;
+      if (this.reader.isActive(segment) && this.committed === undefined) break;
       const copy = { ...segment, indexSeqnos: [], indexOffsets: [] };
       const outcome = await verifySegment(this.fs, copy, previous, this.options);
       if (outcome.damage)
@@ -676,9 +559,9 @@ export class Wal {
     this.checkWritable();
     const lastSeqno = this.lastSeqno;
     if (lastKeptSeqno >= lastSeqno) return { droppedFromSeqno: lastSeqno + 1, droppedEntries: 0 };
-    if (lastKeptSeqno < this.firstSeqno - 1) throw this.truncatedError(lastKeptSeqno + 1);
+    if (lastKeptSeqno < this.firstSeqno - 1) throw this.reader.truncatedError(lastKeptSeqno + 1);
     const cutSeqno = lastKeptSeqno + 1;
-    const segment = this.segmentAt(cutSeqno);
+    const segment = this.reader.segmentAt(cutSeqno);
     invariant(segment, 'no segment holds a retained seqno');
     const index = this.segmentList.indexOf(segment);
     const { offset, previous } = await this.findRecordStart(segment, cutSeqno);
@@ -1084,8 +967,8 @@ export class Wal {
     segment: SegmentFile,
     seqno: number,
   ): Promise<{ offset: number; previous: (LogTail & { offset: number | undefined }) | undefined }> {
-    if (!segment.indexed) await this.indexSegment(segment);
-    const handle = await this.openSegmentForRead(segment, seqno);
+    if (!segment.indexed) await this.reader.indexSegment(segment);
+    const handle = await this.reader.openForRead(segment, seqno);
     try {
       const scanner = new RecordScanner(
         handle,
@@ -1098,7 +981,7 @@ export class Wal {
       const index = this.segmentList.indexOf(segment);
       const before = index > 0 ? this.segmentList[index - 1] : undefined;
       if (before) {
-        if (!before.indexed) await this.indexSegment(before);
+        if (!before.indexed) await this.reader.indexSegment(before);
         if (
           before.lastSeqno !== undefined &&
           before.lastChain !== undefined &&
@@ -1113,7 +996,7 @@ export class Wal {
           };
         }
       }
-      while ((await this.scanNext(scanner, segment)) === 'record') {
+      while ((await this.reader.scanNext(scanner, segment)) === 'record') {
         const header = scanner.header;
         if (header.firstSeqno === seqno) return { offset: scanner.offset, previous };
         const lastSeqno = header.firstSeqno + header.entryCount - 1;
@@ -1135,148 +1018,6 @@ export class Wal {
     } finally {
       await handle.close();
     }
-  }
-
-  // ---- reading ----
-
-  private isActive(segment: SegmentFile): boolean {
-    return this.segmentList[this.segmentList.length - 1] === segment;
-  }
-
-  private segmentAt(seqno: number): SegmentFile | undefined {
-    let found: SegmentFile | undefined;
-    let low = 0;
-    let high = this.segmentList.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const segment = this.segmentList[middle] as SegmentFile;
-      if (segment.firstSeqno <= seqno) {
-        found = segment;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    return found;
-  }
-
-  private segmentAfter(segment: SegmentFile): SegmentFile | undefined {
-    const index = this.segmentList.indexOf(segment);
-    if (index >= 0) return this.segmentList[index + 1];
-    return this.segmentList.find((candidate) => candidate.firstSeqno > segment.firstSeqno);
-  }
-
-  private truncatedError(seqno: number): StrataError {
-    return new StrataError(
-      'HISTORY_TRUNCATED',
-      `seqno ${seqno} is below the retained history, which starts at ${this.firstSeqno}`,
-      {
-        details: { requestedSeqno: seqno, firstSeqno: this.firstSeqno },
-      },
-    );
-  }
-
-  private async openSegmentForRead(segment: SegmentFile, fromSeqno: number): Promise<FileHandle> {
-    try {
-      return await this.fs.open(segment.path, 'read');
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') throw this.truncatedError(fromSeqno);
-      throw ioError('open', segment.path, error);
-    }
-  }
-
-  private async scanNext(scanner: RecordScanner, segment: SegmentFile): Promise<'record' | 'end'> {
-    let outcome;
-    try {
-      outcome = await scanner.next();
-    } catch (error) {
-      if (error instanceof ShortReadError)
-        throw corruptionError(
-          segment.path,
-          error.endOffset,
-          'file is shorter than its recorded size',
-        );
-      throw ioError('read', segment.path, error);
-    }
-    if (outcome === 'damaged') {
-      throw corruptionError(segment.path, scanner.offset, `damaged record (${scanner.damage})`, {
-        damage: scanner.damage,
-      });
-    }
-    return outcome;
-  }
-
-  /**
-   * Where a read of `seqno` starts in `segment`: from the full index if the segment is indexed,
-   * else from its sidecar's seek index if there is a usable one (`hinted`: the record found there
-   * must be checked), else after verifying and indexing the segment in full.
-   */
-  private async seekStart(
-    segment: SegmentFile,
-    seqno: number,
-  ): Promise<{ offset: number; seqno: number; hinted: boolean }> {
-    if (!segment.indexed && !this.isActive(segment)) {
-      if (segment.seekHint === undefined) {
-        const loaded = await readSeekIndexFile(this.fs, segment);
-        // Another reader may have settled it meanwhile (or found the hint wrong): keep that.
-        if (segment.seekHint === undefined) segment.seekHint = loaded ?? 'none';
-      }
-      const hint = segment.seekHint;
-      if (!segment.indexed && hint !== 'none' && hint !== undefined)
-        return { ...seekEntry(hint, segment.firstSeqno, seqno), hinted: true };
-    }
-    if (!segment.indexed) await this.indexSegment(segment);
-    return { ...seekEntry(segment, segment.firstSeqno, seqno), hinted: false };
-  }
-
-  /**
-   * Reads the record at a seek offset that came from a sidecar. `wrong` (never CORRUPTION) when it
-   * is not an intact record starting at `expectedSeqno`: the hint was stale or damaged, and only a
-   * full verification may call the segment corrupt. I/O errors are real and thrown.
-   */
-  private async scanHintedRecord(
-    scanner: RecordScanner,
-    segment: SegmentFile,
-    expectedSeqno: number,
-  ): Promise<'record' | 'wrong'> {
-    let outcome: 'record' | 'end';
-    try {
-      outcome = await this.scanNext(scanner, segment);
-    } catch (error) {
-      if (error instanceof StrataError && error.code === 'CORRUPTION') return 'wrong';
-      throw error;
-    }
-    return outcome === 'record' && scanner.header.firstSeqno === expectedSeqno ? 'record' : 'wrong';
-  }
-
-  /** Verifies and indexes a sealed segment that open did not scan (once per process). */
-  private indexSegment(segment: SegmentFile): Promise<void> {
-    let running = this.indexing.get(segment);
-    if (!running) {
-      running = verifySegment(this.fs, segment, undefined, this.options).then((outcome) => {
-        if (outcome.damage)
-          throw corruptionError(segment.path, outcome.damage.offset, outcome.damage.reason);
-      });
-      this.indexing.set(segment, running);
-      running.catch(() => this.indexing.delete(segment));
-    }
-    return running;
-  }
-}
-
-/** Decodes a stored record; malformed content is CORRUPTION. */
-function decodeStored(record: LogRecord): LogBatch {
-  try {
-    return decodeRecord(record.bytes);
-  } catch (error) {
-    throw new StrataError(
-      'CORRUPTION',
-      `record at seqno ${record.firstSeqno} in ${record.file} at offset ${record.offset} cannot be decoded: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        cause: error,
-        details: { file: record.file, offset: record.offset, seqno: record.firstSeqno },
-      },
-    );
   }
 }
 
