@@ -3,11 +3,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { createTempDirectory } from '@strata/testing';
-import {
-  ClusterMeta,
-  DEFAULT_MAX_STREAM_POSITIONS,
-  MAX_RECORDED_CHECKPOINTS,
-} from '../src/meta/cluster-meta.js';
+import { ClusterMeta } from '../src/meta/cluster-meta.js';
+import { MAX_RECORDED_CHECKPOINTS } from '../src/meta/checkpoints-table.js';
+import { DEFAULT_MAX_STREAM_POSITIONS } from '../src/meta/stream-positions-table.js';
 import type { PeerRecord } from '../src/meta/meta-records.js';
 import { META_SCHEMA_VERSION } from '../src/meta/migrations.js';
 

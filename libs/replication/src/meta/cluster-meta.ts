@@ -1,19 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { StrataError, invariant } from '@strata/core';
 import Database from 'better-sqlite3';
 import { clusterNames } from '../names.js';
 import { MetaQueries } from './meta-queries.js';
 import type { NodeIdentity } from './meta-queries.js';
-import { PEER_ROLES } from './meta-records.js';
 import type {
   CheckpointInput,
-  CheckpointKind,
   CheckpointRecord,
   MetaSnapshot,
   MetaTerm,
   PeerRecord,
-  PeerRole,
   StreamPosition,
   TermUpdate,
 } from './meta-records.js';
@@ -23,19 +19,17 @@ import {
   migrateMetaSchema,
   readSchemaVersion,
 } from './migrations.js';
+import { CheckpointsTable, MAX_RECORDED_CHECKPOINTS } from './checkpoints-table.js';
+import { establishIdentity } from './node-identity.js';
+import { PeersTable } from './peers-table.js';
 import { sqliteError } from './sqlite-errors.js';
-import { checkCount, checkId, checkOneOf, checkText } from './validation.js';
-
-/** Default bound of the stream-position table (`maxStreamPositions`). */
-export const DEFAULT_MAX_STREAM_POSITIONS = 10_000;
-
-/** How many checkpoints `meta.sqlite` keeps; older ones are dropped as new ones are recorded. */
-export const MAX_RECORDED_CHECKPOINTS = 100;
+import { closeQuietly } from './sqlite-transaction.js';
+import { DEFAULT_MAX_STREAM_POSITIONS, StreamPositionsTable } from './stream-positions-table.js';
+import { TermTable } from './term-table.js';
+import { checkCount, checkId } from './validation.js';
 
 /** Default time a statement waits for a lock held by another connection. */
 export const DEFAULT_META_BUSY_TIMEOUT_MS = 5_000;
-
-const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['taken', 'installed'];
 
 /** Options of {@link ClusterMeta.open}. */
 export interface ClusterMetaOptions {
@@ -69,24 +63,6 @@ export interface MetaSqliteSettings {
   readonly busyTimeoutMs: number;
   /** `PRAGMA user_version`. */
   readonly schemaVersion: number;
-}
-
-interface PeerParameters {
-  nodeId: string;
-  url: string;
-  role: PeerRole;
-  epoch: number;
-  appliedSeqno: number;
-  durableSeqno: number;
-  lastContactMs: number;
-}
-
-interface CheckpointParameters {
-  kind: CheckpointKind;
-  seqno: number;
-  location: string;
-  sizeBytes: number;
-  createdAtMs: number;
 }
 
 /**
@@ -128,22 +104,11 @@ export class ClusterMeta {
   readonly streamPositionPruneInterval: number;
 
   private closed = false;
-  private positionsSincePrune = 0;
   private readonly queries: MetaQueries;
-  private readonly updateTerm: Database.Statement<
-    [number, string | null, string | null, number],
-    void
-  >;
-  private readonly upsertPeerRow: Database.Statement<[PeerParameters], void>;
-  private readonly deletePeer: Database.Statement<[string], void>;
-  private readonly insertPosition: Database.Statement<[number, number, number], void>;
-  private readonly prunePositions: Database.Statement<[number], void>;
-  private readonly deletePositionsFrom: Database.Statement<[number], void>;
-  private readonly deleteAllPositions: Database.Statement<[], void>;
-  private readonly insertCheckpoint: Database.Statement<[CheckpointParameters], void>;
-  private readonly pruneCheckpoints: Database.Statement<[number], void>;
-  private readonly recordTermAtomically: (update: TermUpdate) => void;
-  private readonly insertCheckpointAtomically: (parameters: CheckpointParameters) => number;
+  private readonly termTable: TermTable;
+  private readonly peersTable: PeersTable;
+  private readonly positions: StreamPositionsTable;
+  private readonly checkpointsTable: CheckpointsTable;
 
   private constructor(
     private readonly db: Database.Database,
@@ -157,59 +122,13 @@ export class ClusterMeta {
     this.cluster = identity.cluster;
     this.createdAtMs = identity.createdAtMs;
     this.maxStreamPositions = maxStreamPositions;
-    this.streamPositionPruneInterval = Math.max(
-      1,
-      Math.min(1_000, Math.ceil(maxStreamPositions / 10)),
-    );
     this.queries = new MetaQueries(db);
-    this.updateTerm = db.prepare(
-      'UPDATE term SET epoch = ?, leader_id = ?, leader_url = ?, updated_at_ms = ?',
-    );
-    this.upsertPeerRow = db.prepare(
-      `INSERT INTO peers
-         (node_id, url, role, epoch, applied_seqno, durable_seqno, last_contact_ms)
-       VALUES
-         (@nodeId, @url, @role, @epoch, @appliedSeqno, @durableSeqno, @lastContactMs)
-       ON CONFLICT (node_id) DO UPDATE SET
-         url = excluded.url, role = excluded.role, epoch = excluded.epoch,
-         applied_seqno = excluded.applied_seqno, durable_seqno = excluded.durable_seqno,
-         last_contact_ms = excluded.last_contact_ms`,
-    );
-    this.deletePeer = db.prepare('DELETE FROM peers WHERE node_id = ?');
-    // REPLACE: a follower that re-reads a message after a restart records the same position again.
-    this.insertPosition = db.prepare(
-      'INSERT OR REPLACE INTO stream_positions (stream_sequence, first_seqno, last_seqno) VALUES (?, ?, ?)',
-    );
-    // Keeps the newest `?` rows by stream sequence; with fewer rows the subquery is NULL and
-    // nothing is deleted.
-    this.prunePositions = db.prepare(
-      `DELETE FROM stream_positions WHERE stream_sequence <= (
-         SELECT stream_sequence FROM stream_positions ORDER BY stream_sequence DESC LIMIT 1 OFFSET ?
-       )`,
-    );
-    this.deletePositionsFrom = db.prepare('DELETE FROM stream_positions WHERE last_seqno >= ?');
-    this.deleteAllPositions = db.prepare('DELETE FROM stream_positions');
-    this.insertCheckpoint = db.prepare(
-      `INSERT INTO checkpoints (kind, seqno, location, size_bytes, created_at_ms)
-       VALUES (@kind, @seqno, @location, @sizeBytes, @createdAtMs)`,
-    );
-    this.pruneCheckpoints = db.prepare(
-      `DELETE FROM checkpoints WHERE id <= (
-         SELECT id FROM checkpoints ORDER BY id DESC LIMIT 1 OFFSET ?
-       )`,
-    );
-    this.recordTermAtomically = transactionImmediate(db, (update: TermUpdate) =>
-      this.applyTerm(update),
-    );
-    this.insertCheckpointAtomically = transactionImmediate(
-      db,
-      (parameters: CheckpointParameters) => {
-        const { lastInsertRowid } = this.insertCheckpoint.run(parameters);
-        this.pruneCheckpoints.run(MAX_RECORDED_CHECKPOINTS);
-        invariant(typeof lastInsertRowid === 'number', 'checkpoint ids fit in a number');
-        return lastInsertRowid;
-      },
-    );
+    const now = (): number => this.now();
+    this.termTable = new TermTable(db, path, this.queries, now);
+    this.peersTable = new PeersTable(db);
+    this.positions = new StreamPositionsTable(db, maxStreamPositions);
+    this.streamPositionPruneInterval = this.positions.pruneInterval;
+    this.checkpointsTable = new CheckpointsTable(db, now);
   }
 
   /**
@@ -257,7 +176,7 @@ export class ClusterMeta {
       const identity = establishIdentity(db, path, cluster, givenNodeId, nowMs);
       const meta = new ClusterMeta(db, path, identity, nowMs, maxStreamPositions);
       // A lowered bound takes effect at once, not after the next prune interval.
-      meta.prunePositions.run(maxStreamPositions);
+      meta.positions.prune();
       return meta;
     } catch (error) {
       closeQuietly(db);
@@ -324,23 +243,12 @@ export class ClusterMeta {
    * grows), `INVALID_ARGUMENT` (bad epoch or id, a URL without a leader id).
    */
   recordTerm(term: TermUpdate): void {
-    this.guard('recordTerm', () => this.recordTermAtomically(term));
+    this.guard('recordTerm', () => this.termTable.record(term));
   }
 
   /** Adds or replaces what is known about a peer. */
   upsertPeer(peer: PeerRecord): void {
-    this.guard('upsertPeer', () => {
-      const parameters: PeerParameters = {
-        nodeId: checkId('nodeId', peer.nodeId),
-        url: checkText('url', peer.url),
-        role: checkOneOf('role', peer.role, PEER_ROLES),
-        epoch: checkCount('epoch', peer.epoch),
-        appliedSeqno: checkCount('appliedSeqno', peer.appliedSeqno),
-        durableSeqno: checkCount('durableSeqno', peer.durableSeqno),
-        lastContactMs: checkCount('lastContactMs', peer.lastContactMs),
-      };
-      this.withRelaxedDurability(() => this.upsertPeerRow.run(parameters));
-    });
+    this.guard('upsertPeer', () => this.peersTable.upsert(peer));
   }
 
   /** Known peers, ordered by node id. */
@@ -350,9 +258,7 @@ export class ClusterMeta {
 
   /** Drops a peer (it left the cluster); an unknown id is ignored. */
   forgetPeer(nodeId: string): void {
-    this.guard('forgetPeer', () => {
-      this.deletePeer.run(checkId('nodeId', nodeId));
-    });
+    this.guard('forgetPeer', () => this.peersTable.forget(nodeId));
   }
 
   /**
@@ -361,19 +267,7 @@ export class ClusterMeta {
    * the oldest rows are pruned only every {@link streamPositionPruneInterval} calls.
    */
   recordStreamPosition(position: StreamPosition): void {
-    this.guard('recordStreamPosition', () => {
-      const streamSequence = checkCount('streamSequence', position.streamSequence, 1);
-      const firstSeqno = checkCount('firstSeqno', position.firstSeqno);
-      const lastSeqno = checkCount('lastSeqno', position.lastSeqno, firstSeqno);
-      this.withRelaxedDurability(() => {
-        this.insertPosition.run(streamSequence, firstSeqno, lastSeqno);
-        this.positionsSincePrune++;
-        if (this.positionsSincePrune >= this.streamPositionPruneInterval) {
-          this.prunePositions.run(this.maxStreamPositions);
-          this.positionsSincePrune = 0;
-        }
-      });
-    });
+    this.guard('recordStreamPosition', () => this.positions.record(position));
   }
 
   /**
@@ -392,37 +286,17 @@ export class ClusterMeta {
    * `seqno` or beyond, since those seqnos will be written again with other contents.
    */
   forgetStreamPositionsFrom(seqno: number): void {
-    this.guard('forgetStreamPositionsFrom', () => {
-      this.deletePositionsFrom.run(checkCount('seqno', seqno));
-    });
+    this.guard('forgetStreamPositionsFrom', () => this.positions.forgetFrom(seqno));
   }
 
   /** Drops every stream position: the stream was recreated and its sequences mean nothing now. */
   clearStreamPositions(): void {
-    this.guard('clearStreamPositions', () => {
-      this.deleteAllPositions.run();
-    });
+    this.guard('clearStreamPositions', () => this.positions.clear());
   }
 
   /** Records a checkpoint; only the newest {@link MAX_RECORDED_CHECKPOINTS} are kept. */
   recordCheckpoint(checkpoint: CheckpointInput): CheckpointRecord {
-    return this.guard('recordCheckpoint', () => {
-      const parameters: CheckpointParameters = {
-        kind: checkOneOf('kind', checkpoint.kind, CHECKPOINT_KINDS),
-        seqno: checkCount('seqno', checkpoint.seqno),
-        location: checkText('location', checkpoint.location),
-        sizeBytes: checkCount('sizeBytes', checkpoint.sizeBytes),
-        createdAtMs: checkCount('createdAtMs', checkpoint.createdAtMs ?? this.now()),
-      };
-      return {
-        id: this.insertCheckpointAtomically(parameters),
-        kind: parameters.kind,
-        seqno: parameters.seqno,
-        location: parameters.location,
-        sizeBytes: parameters.sizeBytes,
-        createdAtMs: parameters.createdAtMs,
-      };
-    });
+    return this.guard('recordCheckpoint', () => this.checkpointsTable.record(checkpoint));
   }
 
   /** Recorded checkpoints, newest first; at most `limit` (default: all kept). */
@@ -485,116 +359,7 @@ export class ClusterMeta {
     }
   }
 
-  /**
-   * Runs `write` with `synchronous=NORMAL`, then restores FULL. The setting is per connection and
-   * applies per transaction, so writes around it keep their fsync, and their fsync of the WAL
-   * makes the relaxed writes before them durable too.
-   */
-  private withRelaxedDurability<T>(write: () => T): T {
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    try {
-      return write();
-    } finally {
-      this.db.exec('PRAGMA synchronous = FULL');
-    }
-  }
-
-  /** Runs inside the immediate transaction of {@link recordTerm}. */
-  private applyTerm(update: TermUpdate): void {
-    const epoch = checkCount('epoch', update.epoch);
-    const leaderId = update.leaderId === undefined ? null : checkId('leaderId', update.leaderId);
-    const leaderUrl =
-      update.leaderUrl === undefined ? null : checkText('leaderUrl', update.leaderUrl);
-    if (leaderId === null && leaderUrl !== null) {
-      throw new StrataError('INVALID_ARGUMENT', 'leaderUrl was given without leaderId', {
-        details: { epoch, leaderUrl },
-      });
-    }
-    const stored = this.queries.term();
-    if (epoch < stored.epoch) {
-      throw new StrataError(
-        'STALE_EPOCH',
-        `epoch ${epoch} is lower than the recorded epoch ${stored.epoch}`,
-        { details: { epoch, storedEpoch: stored.epoch, file: this.path } },
-      );
-    }
-    if (
-      epoch === stored.epoch &&
-      leaderId === (stored.leaderId ?? null) &&
-      leaderUrl === (stored.leaderUrl ?? null)
-    ) {
-      return;
-    }
-    this.updateTerm.run(epoch, leaderId, leaderUrl, this.now());
-  }
-
   private now(): number {
     return checkCount('nowMs()', this.nowMs());
-  }
-}
-
-/** `fn` as a better-sqlite3 transaction that takes the write lock at BEGIN. */
-function transactionImmediate<A extends unknown[], R>(
-  db: Database.Database,
-  fn: (...args: A) => R,
-): (...args: A) => R {
-  const transaction = db.transaction(fn);
-  // Taking the lock up front: a read-then-write deferred transaction could fail with
-  // SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout.
-  return (...args: A) => transaction.immediate(...args);
-}
-
-/**
- * Reads the stored identity or writes a new one (with the initial term, epoch 0), in one
- * transaction. A data directory belongs to one node of one cluster: opening it as another is
- * refused rather than silently renaming the node or moving it between clusters.
- */
-function establishIdentity(
-  db: Database.Database,
-  path: string,
-  cluster: string,
-  givenNodeId: string | undefined,
-  nowMs: () => number,
-): NodeIdentity {
-  const queries = new MetaQueries(db);
-  return transactionImmediate(db, (): NodeIdentity => {
-    const stored = queries.identity();
-    if (stored === undefined) {
-      const identity: NodeIdentity = {
-        nodeId: givenNodeId ?? randomUUID(),
-        cluster,
-        createdAtMs: checkCount('nowMs()', nowMs()),
-      };
-      db.prepare(
-        'INSERT INTO node (singleton, node_id, cluster, created_at_ms) VALUES (1, ?, ?, ?)',
-      ).run(identity.nodeId, identity.cluster, identity.createdAtMs);
-      db.prepare(
-        'INSERT INTO term (singleton, epoch, leader_id, leader_url, updated_at_ms) VALUES (1, 0, NULL, NULL, ?)',
-      ).run(identity.createdAtMs);
-      return identity;
-    }
-    if (stored.cluster !== cluster) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `${path} belongs to cluster ${JSON.stringify(stored.cluster)}, not ${JSON.stringify(cluster)}`,
-        { details: { file: path, storedCluster: stored.cluster, cluster } },
-      );
-    }
-    if (givenNodeId !== undefined && givenNodeId !== stored.nodeId) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `${path} belongs to node ${JSON.stringify(stored.nodeId)}, not ${JSON.stringify(givenNodeId)}`,
-        { details: { file: path, storedNodeId: stored.nodeId, nodeId: givenNodeId } },
-      );
-    }
-    return stored;
-  })();
-}
-
-function closeQuietly(db: Database.Database): void {
-  try {
-    db.close();
-  } catch {
-    // The error that led here is the one worth reporting.
   }
 }
