@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the archive, install, interrupted-install and download cases share
+// one fixture (a leader store filled per test and its archive) and the archive-layout and
+// crafted-archive helpers; split by case, each file would repeat them.
 import { expect } from 'chai';
 import { cp, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';

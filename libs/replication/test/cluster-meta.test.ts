@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: ClusterMeta's contract in one place (opening, identity, migrations,
+// then each table), on one fixture (a meta.sqlite opened in a fresh directory per test).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
