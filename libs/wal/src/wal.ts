@@ -1,35 +1,30 @@
-import { StrataError, corruptionError, crc32c, errnoOf, invariant, ioError } from '@strata/core';
+import { StrataError, corruptionError, errnoOf, invariant, ioError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import { encodeRecord, validateBatch, validateRecordEntries } from './format/batch-codec.js';
+import { encodeRecord, validateBatch } from './format/batch-codec.js';
 import type { BatchLimits } from './format/batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './format/log-batch.js';
+import type { LogTail } from './format/log-tail.js';
+import { INITIAL_CHAIN, newRecordHeader, nextChain } from './format/record-format.js';
+import { findRecordStart } from './maintenance/find-record-start.js';
+import { segmentsToDrop } from './maintenance/retention.js';
 import { resolveWalOptions } from './options.js';
 import type { ResolvedWalOptions, WalOptions } from './options.js';
-import {
-  INITIAL_CHAIN,
-  RECORD_HEADER_BYTES,
-  newRecordHeader,
-  nextChain,
-  readRecordHeader,
-} from './format/record-format.js';
-import { RecordScanner } from './format/record-scanner.js';
-import { SegmentReader } from './read/segment-reader.js';
 import { decodeStored, readRecords } from './read/read-records.js';
 import type { ReadOptions } from './read/read-records.js';
-
-export type { ReadOptions } from './read/read-records.js';
-import { removeCleanCloseMarker, writeCleanCloseMarker } from './segments/clean-close-marker.js';
+import { SegmentReader } from './read/segment-reader.js';
 import { recoverLog, verifySegment } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery.js';
-import type { LogTail } from './format/log-tail.js';
-import { segmentsToDrop } from './maintenance/retention.js';
-import { maybeIndex, newSegmentFile } from './segments/segment-file.js';
+import { removeCleanCloseMarker, writeCleanCloseMarker } from './segments/clean-close-marker.js';
 import {
   removeSeekIndexFile,
   seekIndexOf,
   writeSeekIndexFile,
 } from './segments/seek-index-file.js';
+import { maybeIndex, newSegmentFile } from './segments/segment-file.js';
 import type { SegmentFile } from './segments/segment-file.js';
+import { checkReplicatedRecord } from './write/replicated-record.js';
+
+export type { ReadOptions } from './read/read-records.js';
 
 /** Lifecycle of a {@link Wal}: `failed` means a write or fsync failed and appends are refused. */
 export type WalStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
@@ -340,41 +335,9 @@ export class Wal {
       const bytes = Buffer.isBuffer(record)
         ? record
         : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
-      if (
-        bytes.length < RECORD_HEADER_BYTES + 2 ||
-        bytes.readUInt32LE(0) !== bytes.length - RECORD_HEADER_BYTES
-      ) {
-        throw new StrataError('CORRUPTION', 'replicated record has a bad length header');
-      }
-      if (bytes.length > this.limits.maxRecordBytes) {
-        throw new StrataError(
-          'BATCH_TOO_LARGE',
-          `replicated record of ${bytes.length} bytes exceeds the limit`,
-        );
-      }
+      const header = this.appendRecordHeader;
+      const rangeDeletes = checkReplicatedRecord(bytes, this.limits, header);
       const checksum = bytes.readUInt32LE(4);
-      if (crc32c(bytes.subarray(RECORD_HEADER_BYTES)) !== checksum) {
-        throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
-      }
-      const header = readRecordHeader(bytes, this.appendRecordHeader);
-      let rangeDeletes: number;
-      try {
-        if (header === undefined) throw new Error('not a well-formed batch');
-        rangeDeletes = validateRecordEntries(bytes, this.limits);
-      } catch (error) {
-        // Limits and entry rules keep their own codes; malformed bytes are CORRUPTION.
-        if (
-          error instanceof StrataError &&
-          error.code !== 'INTERNAL' &&
-          error.code !== 'CORRUPTION'
-        )
-          throw error;
-        throw new StrataError(
-          'CORRUPTION',
-          `replicated record has invalid content: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
-      }
       const { epoch, firstSeqno, chain } = header;
       const lastSeqno = firstSeqno + header.entryCount - 1;
       check?.({ epoch, firstSeqno, lastSeqno, rangeDeletes });
@@ -564,7 +527,12 @@ export class Wal {
     const segment = this.reader.segmentAt(cutSeqno);
     invariant(segment, 'no segment holds a retained seqno');
     const index = this.segmentList.indexOf(segment);
-    const { offset, previous } = await this.findRecordStart(segment, cutSeqno);
+    const { offset, previous } = await findRecordStart(
+      this.reader,
+      this.segmentList,
+      segment,
+      cutSeqno,
+    );
     await removeCleanCloseMarker(this.fs, this.directory).catch((error: unknown) => {
       throw this.failStop(ioError('remove clean-close marker', this.directory, error));
     });
@@ -956,67 +924,6 @@ export class Wal {
     } catch (error) {
       // Only a hint for a faster open: without it the next open scans the last segment.
       void error;
-    }
-  }
-
-  /**
-   * Finds the offset of the record that starts at `seqno` in `segment`, and the record before it
-   * (possibly in the previous segment). Refuses a seqno in the middle of a batch.
-   */
-  private async findRecordStart(
-    segment: SegmentFile,
-    seqno: number,
-  ): Promise<{ offset: number; previous: (LogTail & { offset: number | undefined }) | undefined }> {
-    if (!segment.indexed) await this.reader.indexSegment(segment);
-    const handle = await this.reader.openForRead(segment, seqno);
-    try {
-      const scanner = new RecordScanner(
-        handle,
-        0,
-        segment.sizeBytes,
-        this.options.readChunkBytes,
-        this.options.maxRecordBytes,
-      );
-      let previous: (LogTail & { offset: number | undefined }) | undefined;
-      const index = this.segmentList.indexOf(segment);
-      const before = index > 0 ? this.segmentList[index - 1] : undefined;
-      if (before) {
-        if (!before.indexed) await this.reader.indexSegment(before);
-        if (
-          before.lastSeqno !== undefined &&
-          before.lastChain !== undefined &&
-          before.lastChecksum !== undefined
-        ) {
-          previous = {
-            lastSeqno: before.lastSeqno,
-            chain: before.lastChain,
-            checksum: before.lastChecksum,
-            epoch: before.lastEpoch ?? 0,
-            offset: before.lastRecordOffset,
-          };
-        }
-      }
-      while ((await this.reader.scanNext(scanner, segment)) === 'record') {
-        const header = scanner.header;
-        if (header.firstSeqno === seqno) return { offset: scanner.offset, previous };
-        const lastSeqno = header.firstSeqno + header.entryCount - 1;
-        if (lastSeqno >= seqno) {
-          throw new StrataError(
-            'INVALID_ARGUMENT',
-            `seqno ${seqno} is inside the batch ${header.firstSeqno}..${lastSeqno}; cut between batches`,
-          );
-        }
-        previous = {
-          lastSeqno,
-          chain: header.chain,
-          checksum: scanner.checksum,
-          epoch: header.epoch,
-          offset: scanner.offset,
-        };
-      }
-      throw new StrataError('INTERNAL', `seqno ${seqno} not found in ${segment.path}`);
-    } finally {
-      await handle.close();
     }
   }
 }

@@ -197,10 +197,16 @@ describe('Wal: recovery when the torn tail empties the last segment', () => {
 });
 
 /**
- * Torn tail or corruption, on real files: a log of `a` and then `last` (a 2 KiB value), both
+ * Torn tail or corruption, on real files: a log of `a` and then `last` (a 256-byte value), both
  * acknowledged (fsynced), closed without the clean-close marker as after a SIGKILL. The segment's
  * bytes are then damaged or cut the way a disk or a crash would, and the log is reopened.
+ *
+ * Every offset of the last record is tried, so its size sets the time these tests take (about a
+ * second per 100 bytes on a loaded CI machine); `STRATA_TEST_LAST_VALUE_BYTES=2048` runs the
+ * 2 KiB record of the original report.
  */
+const LAST_VALUE_BYTES = Number(process.env.STRATA_TEST_LAST_VALUE_BYTES ?? 256);
+
 describe('Wal: torn tail or corruption in the last record (real files)', () => {
   let dir: { path: string; remove(): Promise<void> };
   let log: Buffer;
@@ -214,7 +220,7 @@ describe('Wal: torn tail or corruption in the last record (real files)', () => {
     segmentPath = join(walDirectory, segmentFileName(1));
     const wal = await Wal.open(walDirectory);
     await wal.append({ epoch: 1, firstSeqno: 1, entries: [put('a', '1')] });
-    await wal.append({ epoch: 1, firstSeqno: 2, entries: [put('last', 'x'.repeat(2048))] });
+    await wal.append({ epoch: 1, firstSeqno: 2, entries: [put('last', 'x'.repeat(LAST_VALUE_BYTES))] });
     const offsets: number[] = [];
     for await (const record of wal.readRecords()) offsets.push(record.offset);
     await wal.close();
