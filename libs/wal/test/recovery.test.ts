@@ -220,7 +220,11 @@ describe('Wal: torn tail or corruption in the last record (real files)', () => {
     segmentPath = join(walDirectory, segmentFileName(1));
     const wal = await Wal.open(walDirectory);
     await wal.append({ epoch: 1, firstSeqno: 1, entries: [put('a', '1')] });
-    await wal.append({ epoch: 1, firstSeqno: 2, entries: [put('last', 'x'.repeat(LAST_VALUE_BYTES))] });
+    await wal.append({
+      epoch: 1,
+      firstSeqno: 2,
+      entries: [put('last', 'x'.repeat(LAST_VALUE_BYTES))],
+    });
     const offsets: number[] = [];
     for await (const record of wal.readRecords()) offsets.push(record.offset);
     await wal.close();
