@@ -14,7 +14,7 @@
 // A cluster node.
 export { ReplicationNode } from './replication-node.js';
 export type { ReplicationNodeOptions, RoleSetting } from './node/node-options.js';
-export type { ReplicationStatus } from './status/replication-status.js';
+export type { ReplicationStatus } from './node/replication-status.js';
 export type { NodeRole, NodeStatus } from './status/node-status.js';
 export type { LeaseHolder } from './leadership/leader-lease.js';
 export type { BacklogReading } from './leader/replication-backlog.js';

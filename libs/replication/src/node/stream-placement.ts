@@ -1,6 +1,6 @@
 import { isStrataError } from '@strata/core';
-import { bootstrapFromLeader } from '../bootstrap/bootstrap-from-leader.js';
-import type { NodeState } from '../node/node-state.js';
+import { bootstrapFromLeader } from './bootstrap-from-leader.js';
+import type { NodeState } from './node-state.js';
 import {
   FOLLOWER_MAX_BUFFERED_MESSAGES,
   FOLLOWER_MAX_PENDING_RECORDS,
@@ -9,11 +9,11 @@ import {
   POSITION_RECORD_INTERVAL_MS,
   REMEMBERED_POSITION_SCAN_MESSAGES,
 } from '../settings.js';
-import { scheduleStatus } from '../status/peer-status.js';
+import { scheduleStatus } from './peer-status.js';
 import { errorMessage } from '../timing.js';
 import { cutBack } from './cut-back.js';
-import { LogFollower } from './log-follower.js';
-import type { FollowerStop } from './log-follower.js';
+import { LogFollower } from '../follower/log-follower.js';
+import type { FollowerStop } from '../follower/log-follower.js';
 
 /**
  * Places the node's log against the stream and starts the follower: from the message holding

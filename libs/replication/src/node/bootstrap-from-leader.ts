@@ -1,9 +1,9 @@
 import { StrataError } from '@strata/core';
-import type { NodeState } from '../node/node-state.js';
+import type { NodeState } from './node-state.js';
 import { BOOTSTRAP_LEADER_WAIT_MS, LEASE_ROUNDS_PER_TTL } from '../settings.js';
 import { delay } from '../timing.js';
-import { fetchCheckpoint } from './fetch-checkpoint.js';
-import { installCheckpoint } from './install-checkpoint.js';
+import { fetchCheckpoint } from '../bootstrap/fetch-checkpoint.js';
+import { installCheckpoint } from '../bootstrap/install-checkpoint.js';
 
 /**
  * Replaces the node's data with a checkpoint of the leader, then reopens the store: waits (up to

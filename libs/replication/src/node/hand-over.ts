@@ -1,7 +1,7 @@
 import { StrataError } from '@strata/core';
 import { StringCodec } from 'nats';
 import type { Subscription } from 'nats';
-import type { NodeState } from '../node/node-state.js';
+import type { NodeState } from './node-state.js';
 import {
   DEFAULT_PROMOTE_TIMEOUT_MS,
   HAND_OVER_CATCH_UP_TIMEOUT_MS,

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { NodeState } from '../node/node-state.js';
+import type { NodeState } from './node-state.js';
 import { errorMessage } from '../timing.js';
-import { ARCHIVE_PREAMBLE_BYTES } from './archive-format.js';
-import { checkpointArchive } from './archive-writer.js';
+import { ARCHIVE_PREAMBLE_BYTES } from '../bootstrap/archive-format.js';
+import { checkpointArchive } from '../bootstrap/archive-writer.js';
 
 /** Where a served checkpoint is staged, inside the data directory. */
 const SCRATCH_DIRECTORY = 'checkpoints.tmp';

@@ -1,14 +1,14 @@
 import { StrataError } from '@strata/core';
-import { cutBack } from '../follower/cut-back.js';
-import { followOrLog, followStream } from '../follower/stream-placement.js';
+import { cutBack } from './cut-back.js';
+import { followOrLog, followStream } from './stream-placement.js';
 import { LogPublisher } from '../leader/log-publisher.js';
-import type { NodeState } from '../node/node-state.js';
+import type { NodeState } from './node-state.js';
 import {
   DEFAULT_MAX_IN_FLIGHT_MESSAGES,
   LEASE_STEP_DOWN_FRACTION,
   PUBLISH_TIMEOUT_MS,
 } from '../settings.js';
-import { recordTerm, sendStatus } from '../status/peer-status.js';
+import { recordTerm, sendStatus } from './peer-status.js';
 import { errorMessage } from '../timing.js';
 
 /**

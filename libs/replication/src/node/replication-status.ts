@@ -1,6 +1,6 @@
 import type { BacklogReading } from '../leader/replication-backlog.js';
-import type { NodeState } from '../node/node-state.js';
-import type { NodeRole, NodeStatus } from './node-status.js';
+import type { NodeState } from './node-state.js';
+import type { NodeRole, NodeStatus } from '../status/node-status.js';
 
 /** What `/v1/status` shows about replication. */
 export interface ReplicationStatus {

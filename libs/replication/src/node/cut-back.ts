@@ -1,8 +1,8 @@
 import { isStrataError } from '@strata/core';
 import { Store } from '@strata/store';
 import { decodeRecord } from '@strata/wal';
-import { bootstrapFromLeader } from '../bootstrap/bootstrap-from-leader.js';
-import type { NodeState } from '../node/node-state.js';
+import { bootstrapFromLeader } from './bootstrap-from-leader.js';
+import type { NodeState } from './node-state.js';
 import { CUT_BACK_MAX_STEPS } from '../settings.js';
 
 /**

@@ -1,8 +1,8 @@
-import type { NodeState } from '../node/node-state.js';
+import type { NodeState } from './node-state.js';
 import { PEER_RECORD_INTERVAL_MS } from '../settings.js';
 import { errorMessage } from '../timing.js';
-import { publishStatus } from './node-status.js';
-import type { NodeStatus } from './node-status.js';
+import { publishStatus } from '../status/node-status.js';
+import type { NodeStatus } from '../status/node-status.js';
 
 /**
  * Takes in a peer's status: remembered for `/v1/status` and hand-over, counted for the quorum
