@@ -90,7 +90,12 @@ async function powerLossCycle(seed: number): Promise<number> {
   return acknowledged.size;
 }
 
-describe('Store: simulated power loss', () => {
+describe('Store: simulated power loss', function () {
+  // The loop is CPU-bound and deterministic (seeded): its time grows with the cycles and with
+  // whatever else the machine runs, so the bound is per cycle (about 20 ms each on an idle
+  // machine), not mocha's fixed default, which a loaded CI machine exceeded.
+  this.timeout(CYCLES * 1_000);
+
   it(`loses no acknowledged write over ${CYCLES} seeded cycles (log + tree on the simulated file system)`, async () => {
     let total = 0;
     for (let seed = 1; seed <= CYCLES; seed++) {

@@ -82,7 +82,11 @@ async function powerLossCycle(
   return { acknowledged: acknowledged.size, recovered: recoveredLast };
 }
 
-describe('Wal: simulated power loss', () => {
+describe('Wal: simulated power loss', function () {
+  // CPU-bound, seeded loops: bound their time per cycle (a few ms each on an idle machine), not
+  // by mocha's fixed default, which a loaded machine can exceed.
+  this.timeout(Math.max(CYCLES, 300) * 500);
+
   it('loses no acknowledged append over 300 seeded cycles with syncMethod fdatasync', async () => {
     for (let seed = 1; seed <= 300; seed++) {
       try {
