@@ -1,3 +1,7 @@
+// Over 400 lines, for a stated reason: recovery is one decision (trust the clean-close marker, or
+// scan; torn tail cut, or CORRUPTION; quarantine under `skip`), and its helpers are only called
+// from here. verifySegment and checkOrder, which reads and verify also use, may move to their own
+// file when this one grows.
 import { join } from 'node:path';
 import { corruptionError, crc32c, invariant, ioError, StrataError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
