@@ -6,19 +6,15 @@
  * @packageDocumentation
  */
 export { Store } from './store.js';
-export type {
-  ChangeBatch,
-  CheckpointResult,
-  RangeOptions,
-  ReadOptions,
-  StoreStats,
-  SubscribeOptions,
-} from './store.js';
+export type { StoreStats } from './store.js';
+export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
+export type { CheckpointResult } from './checkpoint.js';
+export type { RangeOptions, ReadOptions } from './read/range-read.js';
 export type { StoreStatus } from './lifecycle.js';
 export type { BatchOperation } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
-export { StoreIterator } from './store-iterator.js';
-export type { RangeItem } from './store-iterator.js';
+export { StoreIterator } from './read/store-iterator.js';
+export type { RangeItem } from './read/store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';
 export type { BackgroundStats } from './background-jobs.js';

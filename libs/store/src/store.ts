@@ -1,18 +1,24 @@
-import { StrataError, invariant, isStrataError } from '@strata/core';
+// The Store facade: the public API, each member documented, each body delegating to the part
+// that holds the concept (write/, apply/, read/, change-feed/, recovery.ts, checkpoint.ts,
+// log-check.ts). Over 400 lines for a stated reason: it is the whole public surface (about 35
+// members) with its TSDoc, and splitting it would split the API a user reads in one place.
+import { StrataError, invariant } from '@strata/core';
 import type { FileSystem } from '@strata/core';
-import { Tree, inspectTree } from '@strata/engine';
-import { Wal, decodeRecord, visitEntries } from '@strata/wal';
-import type { LogBatch, RecoveryReport } from '@strata/wal';
+import type { Tree } from '@strata/engine';
+import type { RecoveryReport, Wal } from '@strata/wal';
 import { BatchApplier } from './apply/batch-applier.js';
-import { RecordApplier } from './apply/record-applier.js';
 import { BackgroundJobs } from './background-jobs.js';
-import { CloseSteps } from './close-steps.js';
 import type { BackgroundStats } from './background-jobs.js';
+import { ChangeFeed } from './change-feed/change-feed.js';
+import type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
+import { RecentRecords } from './change-feed/recent-records.js';
+import { writeCheckpoint } from './checkpoint.js';
+import type { CheckpointResult } from './checkpoint.js';
+import { CloseSteps } from './close-steps.js';
 import { CommitNotifier } from './commit-notifier.js';
-import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
 import type { DataDirectory } from './data-directory.js';
-import { DirectoryLock } from './directory-lock.js';
-import { keyBytes, prefixUpperBound, toBytes } from './input.js';
+import type { DirectoryLock } from './directory-lock.js';
+import { keyBytes } from './input.js';
 import type { BytesLike } from './input.js';
 import { StoreLifecycle } from './lifecycle.js';
 import type { StoreStatus } from './lifecycle.js';
@@ -21,53 +27,18 @@ import type { LogCheckOptions, LogCheckReport } from './log-check.js';
 import { resolveStoreOptions } from './options.js';
 import type { ResolvedStoreOptions, StoreOptions } from './options.js';
 import { HistoryWindow } from './read/history-window.js';
-import { RecentRecords } from './recent-records.js';
-import { StoreIterator } from './store-iterator.js';
+import { openRange } from './read/range-read.js';
+import type { RangeOptions, ReadOptions } from './read/range-read.js';
+import type { StoreIterator } from './read/store-iterator.js';
+import { abandonParts, openParts, replayLog } from './recovery.js';
+import type { OpenedParts } from './recovery.js';
+import { truncateStoreLog } from './truncate-log.js';
 import { EarlyApply } from './write/early-apply.js';
 import { batchEntries, deleteEntry, putEntry } from './write/log-entries.js';
 import type { BatchOperation } from './write/log-entries.js';
 import { OrderedCommit } from './write/ordered-commit.js';
 import { WritePath } from './write/write-path.js';
 import type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
-
-/** Read options: `at` reads the state as of that seqno (inclusive). */
-export interface ReadOptions {
-  readonly at?: number;
-}
-
-/** Options of {@link Store.range}. Bounds: `start` inclusive, `end` exclusive. */
-export interface RangeOptions extends ReadOptions {
-  readonly prefix?: BytesLike;
-  readonly start?: BytesLike;
-  readonly end?: BytesLike;
-  readonly reverse?: boolean;
-  readonly limit?: number;
-}
-
-/** What {@link Store.checkpoint} made. */
-export interface CheckpointResult {
-  readonly directory: string;
-  /** The copy holds every write up to this seqno. */
-  readonly seqno: number;
-  /** Writes up to this seqno are in the copied segments; the rest is in the copied log. */
-  readonly treeSeqno: number;
-  /** Log entries copied. */
-  readonly logEntries: number;
-}
-
-/** A committed batch as the change feed yields it: decoded, plus the record bytes as stored. */
-export interface ChangeBatch extends LogBatch {
-  /** The framed log record, byte for byte (what replication ships). */
-  readonly record: Buffer;
-}
-
-/** Options of {@link Store.subscribe}. */
-export interface SubscribeOptions {
-  /** First seqno to deliver (a batch holding it is delivered whole). Default: the next write. */
-  readonly from?: number;
-  /** Ends the subscription when aborted. */
-  readonly signal?: AbortSignal;
-}
 
 /** A point-in-time view of the store for status pages and metrics. */
 export interface StoreStats {
@@ -100,6 +71,11 @@ export interface StoreStats {
  * ```
  */
 export class Store {
+  /** The paths of the store's data directory. */
+  readonly directory: DataDirectory;
+  private readonly tree: Tree;
+  private readonly wal: Wal;
+  private readonly lock: DirectoryLock;
   private readonly lifecycle = new StoreLifecycle();
   private readonly notifier: CommitNotifier;
   private readonly recent: RecentRecords;
@@ -107,24 +83,23 @@ export class Store {
   private readonly history: HistoryWindow;
   private readonly early: EarlyApply;
   private readonly applier: BatchApplier;
-  /** Publishes written batches in seqno order. */
   private readonly commit: OrderedCommit;
   private readonly writes: WritePath;
-  private subscriberCount = 0;
-  private readonly closeController = new AbortController();
+  private readonly feed: ChangeFeed;
   /** Log segments starting below this seqno were not read when the log was opened. */
   private readonly logVerifiedFromSeqno: number;
 
   private constructor(
-    readonly directory: DataDirectory,
+    parts: OpenedParts,
     private readonly options: ResolvedStoreOptions,
-    private readonly tree: Tree,
-    private readonly wal: Wal,
-    private readonly lock: DirectoryLock,
-    appliedSeqno: number,
   ) {
+    const { tree, wal } = parts;
+    this.directory = parts.directory;
+    this.tree = tree;
+    this.wal = wal;
+    this.lock = parts.lock;
     this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
-    this.notifier = new CommitNotifier(appliedSeqno);
+    this.notifier = new CommitNotifier(parts.flushedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
     this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
       this.writes.failStop(error, 'background flush or compaction failed'),
@@ -150,49 +125,24 @@ export class Store {
       this.applier,
       Math.max(options.epoch, wal.lastEpoch),
     );
+    this.feed = new ChangeFeed(wal, this.notifier, this.recent, this.lifecycle);
     wal.onAppendsRefused((nextSeqno) => this.early.discardRefused(nextSeqno));
   }
 
   /**
    * Opens the store in `path` (creating it if needed): takes the directory lock, opens the tree,
-   * replays the log records above the tree's flushed seqno into the memtable.
+   * replays the log records above the tree's flushed seqno into the memtable (see recovery.ts).
    *
    * @throws StrataError `LOCKED` (another process has it), `UNSUPPORTED_FORMAT`, `CORRUPTION`
    * (naming file and offset), `IO_ERROR`, `INVALID_ARGUMENT`.
    */
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
     const resolved = resolveStoreOptions(options);
-    const fs = resolved.fileSystem;
-    const directory = dataDirectory(path);
-    await fs.mkdir(directory.root);
-    const lock = await DirectoryLock.acquire(fs, directory.lockFile);
-    let tree: Tree | undefined;
-    let wal: Wal | undefined;
+    const parts = await openParts(path, resolved);
     try {
-      await checkOrCreateFormat(fs, directory);
-      tree = await Tree.open(directory.treeDirectory, {
-        fileSystem: fs,
-        blockCacheSizeBytes: resolved.blockCacheSizeBytes,
-        maxValueSizeBytes: resolved.maxValueBytes,
-        jobExecution: resolved.jobExecution,
-      });
-      const flushedSeqno = tree.getHighestPersistedSeqno() ?? 0;
-      wal = await Wal.open(directory.walDirectory, {
-        fileSystem: fs,
-        sync: resolved.sync,
-        syncIntervalMs: resolved.syncIntervalMs,
-        segmentSizeBytes: resolved.walSegmentSizeBytes,
-        maxKeyBytes: resolved.maxKeyBytes,
-        maxValueBytes: resolved.maxValueBytes,
-        retention: resolved.retention,
-        recovery: resolved.pointInTimeRecovery ? 'point-in-time' : 'strict',
-        // An empty log (new store, or restored from a checkpoint with nothing unflushed)
-        // continues after the tree.
-        firstSeqno: flushedSeqno + 1,
-      });
-      const store = new Store(directory, resolved, tree, wal, lock, flushedSeqno);
+      const store = new Store(parts, resolved);
       store.history.move();
-      await store.replay(flushedSeqno);
+      await replayLog(parts, store.notifier, store.jobs, resolved.memtableSizeBytes);
       store.history.move();
       // A crash may have left level 0 at the stop trigger: compaction must run now, or writes
       // would wait for a flush that never comes.
@@ -200,9 +150,7 @@ export class Store {
       store.lifecycle.opened();
       return store;
     } catch (error) {
-      await wal?.close().catch(() => undefined);
-      await tree?.close().catch(() => undefined);
-      await lock.release().catch(() => undefined);
+      await abandonParts(parts);
       throw error;
     }
   }
@@ -220,38 +168,12 @@ export class Store {
    * store = await Store.open('./data');
    * ```
    */
-  static async truncateLog(
+  static truncateLog(
     path: string,
     lastKeptSeqno: number,
     options: Pick<StoreOptions, 'fileSystem'> = {},
   ): Promise<{ droppedFromSeqno: number; droppedEntries: number }> {
-    const fs = options.fileSystem ?? resolveStoreOptions().fileSystem;
-    const directory = dataDirectory(path);
-    const lock = await DirectoryLock.acquire(fs, directory.lockFile);
-    try {
-      await checkOrCreateFormat(fs, directory);
-      const flushedSeqno = (await fs.exists(directory.treeDirectory))
-        ? Math.max(0, (await inspectTree(directory.treeDirectory, { fileSystem: fs })).flushedSeqno)
-        : 0;
-      if (flushedSeqno > lastKeptSeqno) {
-        throw new StrataError(
-          'DIVERGED',
-          `the tree already holds seqnos up to ${flushedSeqno}, beyond the cut at ${lastKeptSeqno}; bootstrap from a checkpoint`,
-          { details: { flushedSeqno, lastKeptSeqno } },
-        );
-      }
-      const wal = await Wal.open(directory.walDirectory, {
-        fileSystem: fs,
-        firstSeqno: flushedSeqno + 1,
-      });
-      try {
-        return await wal.truncateAfter(lastKeptSeqno);
-      } finally {
-        await wal.close();
-      }
-    } finally {
-      await lock.release();
-    }
+    return truncateStoreLog(path, lastKeptSeqno, options);
   }
 
   /** Current lifecycle state. */
@@ -359,15 +281,8 @@ export class Store {
    * The framed log record holding `seqno`, byte for byte (a copy), or undefined when the log does
    * not hold it (beyond the head, or dropped by retention). Replication compares histories with it.
    */
-  async readRecord(seqno: number): Promise<Buffer | undefined> {
-    this.lifecycle.checkReadable();
-    if (seqno < this.wal.firstSeqno || seqno > this.notifier.applied) return undefined;
-    const recent = this.recent.find(seqno);
-    if (recent && recent.firstSeqno <= seqno) return Buffer.from(recent.bytes);
-    for await (const record of this.wal.readRecords({ fromSeqno: seqno, toSeqno: seqno })) {
-      if (record.firstSeqno <= seqno && record.lastSeqno >= seqno) return Buffer.from(record.bytes);
-    }
-    return undefined;
+  readRecord(seqno: number): Promise<Buffer | undefined> {
+    return this.feed.readRecord(seqno);
   }
 
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
@@ -419,34 +334,7 @@ export class Store {
    */
   range(options: RangeOptions = {}): StoreIterator {
     this.lifecycle.checkReadable();
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    if (!(limit >= 0))
-      throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
-    const readSeqno = this.history.readSeqno(options.at);
-    const reverse = options.reverse === true;
-    let lower: Buffer | undefined;
-    let upper: Buffer | undefined;
-    if (options.prefix !== undefined) {
-      lower = toBytes(options.prefix, 'key');
-      upper = prefixUpperBound(lower);
-    }
-    if (options.start !== undefined) {
-      const start = toBytes(options.start, 'key');
-      if (lower === undefined || Buffer.compare(start, lower) > 0) lower = start;
-    }
-    if (options.end !== undefined) {
-      const end = toBytes(options.end, 'key');
-      if (upper === undefined || Buffer.compare(end, upper) < 0) upper = end;
-    }
-    const empty =
-      limit === 0 ||
-      (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0);
-    if (empty) return new StoreIterator(undefined, reverse, 0);
-    const source = this.tree.range(
-      { ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) },
-      readSeqno,
-    );
-    return new StoreIterator(source, reverse, limit);
+    return openRange(this.tree, this.history, options);
   }
 
   /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
@@ -474,60 +362,8 @@ export class Store {
    * read buffer. Fails with HISTORY_TRUNCATED (details.firstSeqno) if `from` was dropped by
    * retention.
    */
-  async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<ChangeBatch, void, undefined> {
-    this.lifecycle.checkReadable();
-    let next = options.from ?? this.notifier.applied + 1;
-    if (!Number.isSafeInteger(next) || next < 1)
-      throw new StrataError('INVALID_ARGUMENT', `from must be a positive integer, got ${next}`);
-    if (next < this.wal.firstSeqno) {
-      throw new StrataError(
-        'HISTORY_TRUNCATED',
-        `seqno ${next} is below the retained history, which starts at ${this.wal.firstSeqno}`,
-        {
-          details: { requestedSeqno: next, firstSeqno: this.wal.firstSeqno },
-        },
-      );
-    }
-    const signal = options.signal;
-    this.subscriberCount++;
-    try {
-      while (!signal?.aborted) {
-        const applied = this.notifier.applied;
-        if (next > applied) {
-          if (this.lifecycle.closing) return;
-          const woke = await this.waitForNext(next, signal);
-          if (!woke) return;
-          continue;
-        }
-        const recent = this.recent.find(next);
-        if (recent) {
-          yield { ...decodeRecord(recent.bytes), record: recent.bytes };
-          next = recent.lastSeqno + 1;
-          continue;
-        }
-        for await (const record of this.wal.readRecords({ fromSeqno: next, toSeqno: applied })) {
-          if (record.lastSeqno < next) continue;
-          // Copy: a view would keep the reader's whole read chunk alive for as long as the
-          // subscriber holds the batch.
-          const bytes = Buffer.from(record.bytes);
-          yield { ...decodeRecord(bytes), record: bytes };
-          next = record.lastSeqno + 1;
-          if (signal?.aborted) return;
-        }
-      }
-    } finally {
-      this.subscriberCount--;
-    }
-  }
-
-  /** Waits until `seqno` is applied; false when the subscriber's signal aborts or the store closes. */
-  private async waitForNext(seqno: number, signal: AbortSignal | undefined): Promise<boolean> {
-    try {
-      return await this.notifier.waitFor(seqno, undefined, signal, this.closeController.signal);
-    } catch (error) {
-      if (isStrataError(error, 'CLOSED')) return false;
-      throw error;
-    }
+  subscribe(options: SubscribeOptions = {}): AsyncGenerator<ChangeBatch, void, undefined> {
+    return this.feed.subscribe(options);
   }
 
   // ------------------------------------------------------------------ maintenance
@@ -553,43 +389,16 @@ export class Store {
    */
   async checkpoint(targetDirectory: string): Promise<CheckpointResult> {
     this.lifecycle.checkReadable();
-    const fs = this.options.fileSystem;
-    if ((await fs.exists(targetDirectory)) && (await fs.readdir(targetDirectory)).length > 0) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `checkpoint target ${targetDirectory} is not empty`,
-      );
-    }
-    const target = dataDirectory(targetDirectory);
-    await checkOrCreateFormat(fs, target);
-    const unpin = this.jobs.pinLog();
-    try {
-      const treeSeqno = (await this.tree.checkpoint(target.treeDirectory)) ?? 0;
-      const seqno = this.notifier.applied;
-      let logEntries = 0;
-      if (seqno > 0) {
-        const fromSeqno = Math.max(this.wal.firstSeqno, Math.min(treeSeqno + 1, seqno));
-        let copy: Wal | undefined;
-        try {
-          for await (const record of this.wal.readRecords({ fromSeqno, toSeqno: seqno })) {
-            copy ??= await Wal.open(target.walDirectory, {
-              fileSystem: fs,
-              sync: 'none',
-              firstSeqno: record.firstSeqno,
-            });
-            await copy.appendRecord(record.bytes);
-            logEntries += record.lastSeqno - record.firstSeqno + 1;
-          }
-          await copy?.sync();
-        } finally {
-          await copy?.close();
-        }
-      }
-      await fs.syncDirectory(target.root);
-      return { directory: targetDirectory, seqno, treeSeqno, logEntries };
-    } finally {
-      unpin();
-    }
+    return writeCheckpoint(
+      {
+        fileSystem: this.options.fileSystem,
+        tree: this.tree,
+        wal: this.wal,
+        jobs: this.jobs,
+        notifier: this.notifier,
+      },
+      targetDirectory,
+    );
   }
 
   /** Counters and sizes for status pages and metrics. */
@@ -605,7 +414,7 @@ export class Store {
       firstLevelSegmentCount: this.tree.firstLevelSegmentCount(),
       diskSpaceBytes: this.tree.diskSpace(),
       background: this.jobs.stats(),
-      subscribers: this.subscriberCount,
+      subscribers: this.feed.subscribers,
     };
   }
 
@@ -626,7 +435,7 @@ export class Store {
     const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
     this.lifecycle.beginClose();
     if (this.writes.inFlight > 0) await this.writes.drained();
-    this.closeController.abort();
+    this.feed.close();
     this.notifier.close();
     const steps = new CloseSteps();
     const treeDirectory = this.directory.treeDirectory;
@@ -645,57 +454,5 @@ export class Store {
     await steps.run('lock', this.lock.path, () => this.lock.release());
     this.lifecycle.closed();
     steps.throwIfFailed();
-  }
-
-  // ------------------------------------------------------------------ recovery
-
-  /** Replays log records above `flushedSeqno` into the memtable (flushing as it fills). */
-  private async replay(flushedSeqno: number): Promise<void> {
-    if (this.wal.lastSeqno <= flushedSeqno) {
-      if (this.wal.lastSeqno < flushedSeqno) {
-        throw new StrataError(
-          'CORRUPTION',
-          `the log ends at seqno ${this.wal.lastSeqno} but the tree holds data up to ${flushedSeqno}`,
-          { details: { file: this.directory.walDirectory, offset: 0 } },
-        );
-      }
-      return;
-    }
-    const fromSeqno = flushedSeqno + 1;
-    if (fromSeqno < this.wal.firstSeqno) {
-      throw new StrataError(
-        'CORRUPTION',
-        `the log starts at ${this.wal.firstSeqno}; recovery needs it from ${fromSeqno}`,
-        {
-          details: { file: this.directory.walDirectory, offset: 0 },
-        },
-      );
-    }
-    const applier = new RecordApplier(this.tree, flushedSeqno);
-    for await (const record of this.wal.readRecords({ fromSeqno })) {
-      applier.firstSeqno = record.firstSeqno;
-      try {
-        visitEntries(record.bytes, applier);
-      } catch (error) {
-        if (isStrataError(error)) throw error;
-        throw new StrataError(
-          'CORRUPTION',
-          `record at seqno ${record.firstSeqno} cannot be decoded: ${String(error)}`,
-          {
-            details: { file: record.file, offset: record.offset, seqno: record.firstSeqno },
-            cause: error,
-          },
-        );
-      }
-      this.notifier.advance(record.lastSeqno);
-      if (this.tree.activeMemtableSize() >= this.options.memtableSizeBytes) {
-        void this.jobs.scheduleFlush();
-        await this.jobs.waitForCapacity();
-      }
-    }
-    invariant(
-      this.notifier.applied === this.wal.lastSeqno,
-      'replay did not reach the end of the log',
-    );
   }
 }

@@ -3,7 +3,7 @@ import type { Tree } from '@strata/engine';
 import { LogOp, visitEntries } from '@strata/wal';
 import type { AppendResult, LogEntry } from '@strata/wal';
 import type { BackgroundJobs } from '../background-jobs.js';
-import type { RecentRecords } from '../recent-records.js';
+import type { RecentRecords } from '../change-feed/recent-records.js';
 import type { CommitNotifier } from '../commit-notifier.js';
 import type { HistoryWindow } from '../read/history-window.js';
 import { RecordApplier } from './record-applier.js';
