@@ -2,7 +2,7 @@ import type { ValueKindCode } from '../entry.js';
 import type { Cursor, CursorStatus, Direction, SeekBound } from '../iterators/cursor.js';
 import { READY } from '../iterators/cursor.js';
 import type { Memtable } from './memtable.js';
-import { NIL } from './memtable.js';
+import { NIL } from './layout.js';
 
 const EMPTY = Buffer.alloc(0);
 

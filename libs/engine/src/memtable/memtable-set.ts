@@ -1,7 +1,8 @@
 import { invariant } from '@strata/core';
 import type { InternalEntry } from '../entry.js';
 import { higherSeqno, isAtOrBelow } from '../util/seqno.js';
-import { Memtable, NIL } from './memtable.js';
+import { NIL } from './layout.js';
+import { Memtable } from './memtable.js';
 
 /** A sealed memtable as handed out by `Tree.rotateMemtable`. */
 export interface SealedMemtable {
