@@ -1,6 +1,10 @@
 /**
  * @strata/engine: the LSM-tree storage engine of Strata (no log; the store feeds it).
  *
+ * The surface is what other packages and users call: the {@link Tree} facade with the types of its
+ * methods, the compaction strategies, and the offline tools. Everything else is internal; the
+ * engine's own tests import it by path.
+ *
  * @example
  * ```ts
  * import { Tree, LeveledStrategy } from '@strata/engine';
@@ -12,32 +16,29 @@
  *
  * @packageDocumentation
  */
+// The facade, and what its methods take and give.
 export { Tree } from './tree.js';
-export type { SealedMemtable } from './memtable/memtable-set.js';
-export { Snapshot } from './read/snapshot.js';
-export { Memtable } from './memtable/memtable.js';
-export { Segment } from './segment/segment.js';
-export type { SegmentMetadata } from './segment/metadata.js';
-export { TreeIterator } from './iterators/tree-iterator.js';
-export type { KeyRange } from './iterators/tree-iterator.js';
-export { ValueKind, MAX_SEQNO } from './entry.js';
+export type { TreeOptions, TreeConfig } from './config.js';
 export type { InternalEntry, KeyValue, ValueKindCode } from './entry.js';
-export type { TreeOptions, TreeConfig, CompressionType, PersistedTreeConfig } from './config.js';
-export { MAX_KEY_SIZE_BYTES } from './config.js';
+export { ValueKind } from './entry.js';
+export type { KeyRange, TreeIterator } from './iterators/tree-iterator.js';
+export type { Snapshot } from './read/snapshot.js';
+export { Memtable } from './memtable/memtable.js';
+export type { SealedMemtable } from './memtable/memtable-set.js';
+export type { Segment } from './segment/segment.js';
+
+// Compaction: the strategies a user picks from, and what a strategy of one's own implements.
 export type {
   CompactionStrategy,
   CompactionView,
   CompactionChoice,
 } from './compaction/strategy.js';
 export { LeveledStrategy } from './compaction/leveled.js';
-export type { LeveledOptions } from './compaction/leveled.js';
 export { SizeTieredStrategy } from './compaction/tiered.js';
-export type { SizeTieredOptions } from './compaction/tiered.js';
 export { FifoStrategy } from './compaction/fifo.js';
-export type { FifoOptions } from './compaction/fifo.js';
-export { MajorCompactionStrategy } from './compaction/major.js';
-export { TREE_FORMAT_VERSION } from './recovery.js';
+
+// The offline tools the CLI calls: read-only, safe next to a running tree.
 export { inspectTree } from './tools/inspect-tree.js';
-export type { ReadOnlyOptions, SegmentInspection, TreeInspection } from './tools/inspect-tree.js';
+export type { SegmentInspection, TreeInspection } from './tools/inspect-tree.js';
 export { verifyTree } from './tools/verify-tree.js';
-export type { SegmentVerification, VerifyOptions, VerifyReport } from './tools/verify-tree.js';
+export type { VerifyOptions, VerifyReport } from './tools/verify-tree.js';

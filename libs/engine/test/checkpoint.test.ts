@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem, isStrataError } from '@strata/core';
-import { LeveledStrategy, MajorCompactionStrategy, Tree } from '../src/index.js';
+import { MajorCompactionStrategy } from '../src/compaction/major.js';
+import { LeveledStrategy, Tree } from '../src/index.js';
 import { b, collect, openSimulated, s, tinyOptions } from './helpers.js';
 
 describe('Tree: seqno of returned pairs', () => {

@@ -1,10 +1,6 @@
 import { expect } from 'chai';
-import {
-  FifoStrategy,
-  LeveledStrategy,
-  MajorCompactionStrategy,
-  SizeTieredStrategy,
-} from '../src/index.js';
+import { MajorCompactionStrategy } from '../src/compaction/major.js';
+import { FifoStrategy, LeveledStrategy, SizeTieredStrategy } from '../src/index.js';
 import { b, collect, openSimulated, s, tinyOptions } from './helpers.js';
 
 const key = (i: number): Buffer => b(`k${String(i).padStart(5, '0')}`);

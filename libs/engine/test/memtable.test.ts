@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { MAX_SEQNO, Memtable, ValueKind } from '../src/index.js';
+import { MAX_SEQNO } from '../src/entry.js';
+import { Memtable, ValueKind } from '../src/index.js';
 import { MemtableCursor } from '../src/memtable/memtable-cursor.js';
 import { b } from './helpers.js';
 

@@ -2,12 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { SimulatedFileSystem } from '@strata/core';
 import type { CompactionStrategy, Snapshot } from '../src/index.js';
-import {
-  LeveledStrategy,
-  MajorCompactionStrategy,
-  SizeTieredStrategy,
-  Tree,
-} from '../src/index.js';
+import { MajorCompactionStrategy } from '../src/compaction/major.js';
+import { LeveledStrategy, SizeTieredStrategy, Tree } from '../src/index.js';
 import { tinyOptions } from './helpers.js';
 
 interface Model {
