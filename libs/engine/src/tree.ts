@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: this file is the facade and holds the whole public API of the
+// reference Tree (about 45 methods, each with its TSDoc) and nothing else. Each method checks its
+// arguments and the open state, then calls one part: memtable/, levels/, flush.ts, compaction/,
+// read/, checkpoint.ts. Splitting it would scatter one API over several files.
 import { StrataError, invariant } from '@strata/core';
 import { BlockCache } from './cache/block-cache.js';
 import { DescriptorTable } from './cache/descriptor-table.js';
