@@ -1,6 +1,5 @@
 /**
- * Reads that consume an iterator and close it: its first pair, its last pair, how many pairs it
- * has. The tree and its snapshots answer `firstKeyValue`, `lastKeyValue`, `len` and `isEmpty`
+ * Reads that consume an iterator: its first pair, its last pair, how many pairs it has. The tree and its snapshots answer `firstKeyValue`, `lastKeyValue`, `len` and `isEmpty`
  * with them.
  */
 import type { KeyValue } from '../entry.js';
@@ -24,7 +23,10 @@ export async function lastPair(iterator: TreeIterator): Promise<KeyValue | undef
   }
 }
 
-/** Counts the pairs of `iterator` in chunks. */
+/**
+ * Counts the pairs of `iterator` in chunks. Unlike the two above it leaves the iterator open, as
+ * `len` always did: its finalizer unpins the version once the iterator is collected.
+ */
 export async function countPairs(iterator: TreeIterator): Promise<number> {
   let count = 0;
   for (;;) {
