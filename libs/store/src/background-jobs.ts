@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import type { CompactionStrategy, Tree } from '@strata/engine';
 import type { Wal } from '@strata/wal';
+import type { StoreEventEmitter } from './store-events.js';
 
 /** How hard writers should be held back. */
 export type WritePressure = 'none' | 'slow' | 'stop';
@@ -31,7 +32,8 @@ export interface BackgroundStats {
  * Flushes and compactions as queued jobs (p-queue): one flush at a time, in seal order (a later
  * memtable must never be registered before an earlier one, or recovery would skip the earlier
  * one's log records), and one compaction at a time beside it. The tree runs the file work in
- * worker threads. Writers consult {@link pressure} and wait on {@link waitForCapacity}.
+ * worker threads. Writers consult {@link pressure} and wait on {@link waitForCapacity}. Each
+ * flush and each compaction step that changed the levels is reported through `events`.
  */
 export class BackgroundJobs {
   private readonly flushQueue = new PQueue({ concurrency: 1 });
@@ -53,6 +55,7 @@ export class BackgroundJobs {
     private readonly wal: Wal,
     private readonly strategy: CompactionStrategy,
     private readonly limits: BackgroundLimits,
+    private readonly events: StoreEventEmitter,
     private readonly onFailure: (error: unknown) => void,
   ) {}
 
@@ -71,9 +74,11 @@ export class BackgroundJobs {
         if (highestSeqno !== undefined) await this.wal.syncThrough(highestSeqno);
         const segment = await this.tree.flushMemtable(sealed.id, sealed.memtable);
         await this.tree.registerSegments([segment]);
+        const durationMs = performance.now() - started;
         this.flushes++;
         this.flushedBytes += segment.meta.fileSizeBytes;
-        this.flushDurationMs += performance.now() - started;
+        this.flushDurationMs += durationMs;
+        this.events.emit('flush', { segmentBytes: segment.meta.fileSizeBytes, durationMs });
         // The log below the flushed seqno is no longer needed for recovery.
         const flushedSeqno = this.tree.getHighestPersistedSeqno();
         if (flushedSeqno !== undefined && this.logPins === 0) {
@@ -103,8 +108,10 @@ export class BackgroundJobs {
           const started = performance.now();
           await this.tree.compact(this.strategy);
           if (layoutOf(this.tree) === before) break;
+          const durationMs = performance.now() - started;
           this.compactions++;
-          this.compactionDurationMs += performance.now() - started;
+          this.compactionDurationMs += durationMs;
+          this.events.emit('compaction', { durationMs });
           this.wake();
         }
       } catch (error) {

@@ -18,6 +18,14 @@ export type { RangeItem } from './read/store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';
 export type { BackgroundStats } from './background-jobs.js';
+export type {
+  CompactionEvent,
+  FlushEvent,
+  StoreEventListener,
+  StoreEventMap,
+  StoreEventName,
+  StoreEvents,
+} from './store-events.js';
 export type { LogCheckOptions, LogCheckReport, LogDamage } from './log-check.js';
 export type { CloseStep, CloseStepFailure } from './close-steps.js';
 export { DATA_FORMAT_VERSION, dataDirectory } from './data-directory.js';

@@ -32,6 +32,8 @@ import type { RangeOptions, ReadOptions } from './read/range-read.js';
 import type { StoreIterator } from './read/store-iterator.js';
 import { abandonParts, openParts, replayLog } from './recovery.js';
 import type { OpenedParts } from './recovery.js';
+import { StoreEventEmitter } from './store-events.js';
+import type { StoreEvents } from './store-events.js';
 import { truncateStoreLog } from './truncate-log.js';
 import { EarlyApply } from './write/early-apply.js';
 import { batchEntries, deleteEntry, putEntry } from './write/log-entries.js';
@@ -73,6 +75,9 @@ export interface StoreStats {
 export class Store {
   /** The paths of the store's data directory. */
   readonly directory: DataDirectory;
+  /** Flushes and compaction steps as they finish, for metrics (see {@link StoreEvents}). */
+  readonly events: StoreEvents;
+  private readonly emitter = new StoreEventEmitter();
   private readonly tree: Tree;
   private readonly wal: Wal;
   private readonly lock: DirectoryLock;
@@ -101,8 +106,14 @@ export class Store {
     this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
     this.notifier = new CommitNotifier(parts.flushedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
-    this.jobs = new BackgroundJobs(tree, wal, options.compactionStrategy, options, (error) =>
-      this.writes.failStop(error, 'background flush or compaction failed'),
+    this.events = this.emitter;
+    this.jobs = new BackgroundJobs(
+      tree,
+      wal,
+      options.compactionStrategy,
+      options,
+      this.emitter,
+      (error) => this.writes.failStop(error, 'background flush or compaction failed'),
     );
     this.history = new HistoryWindow(tree, this.notifier, options.historyRetentionSeqnos);
     this.early = new EarlyApply(tree, wal, this.jobs, options.memtableSizeBytes, this.lifecycle);

@@ -1,0 +1,85 @@
+/** A memtable flush, registered in the tree (its segment is in level 0, the manifest written). */
+export interface FlushEvent {
+  /** Bytes of the segment file the flush wrote. */
+  readonly segmentBytes: number;
+  /**
+   * Time the flush took: waiting for the log to be durable through the memtable, writing the
+   * segment (in a worker thread) and registering it. Not the time it waited in the queue.
+   */
+  readonly durationMs: number;
+}
+
+/** One compaction step that changed the tree's levels (a merge, a move or a drop). */
+export interface CompactionEvent {
+  /** Time the step took, its manifest write included. */
+  readonly durationMs: number;
+}
+
+/** The events a store reports, by name. */
+export interface StoreEventMap {
+  /** After each flush, once the tree's manifest lists the new segment. */
+  readonly flush: FlushEvent;
+  /** After each compaction step that changed the levels, once the manifest lists the result. */
+  readonly compaction: CompactionEvent;
+}
+
+/** The name of a store event. */
+export type StoreEventName = keyof StoreEventMap;
+
+/** A listener of the store event `E`. */
+export type StoreEventListener<E extends StoreEventName> = (event: StoreEventMap[E]) => void;
+
+/**
+ * What the store reports about its background work, for metrics and logs: typed events instead
+ * of watching its files. Listeners run synchronously where the work finished, so they must be
+ * quick; one that throws does not disturb the store (its error is rethrown on a later turn, as an
+ * uncaught exception, so a bug there is not hidden either).
+ *
+ * @example
+ * ```ts
+ * const stop = store.events.on('flush', ({ segmentBytes, durationMs }) => {
+ *   flushedBytes.inc(segmentBytes);
+ *   flushSeconds.observe(durationMs / 1000);
+ * });
+ * stop(); // removes the listener
+ * ```
+ */
+export interface StoreEvents {
+  /** Calls `listener` after each `name` event; returns a function that removes it. */
+  on<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): () => void;
+  /** Removes `listener` (nothing happens when it is not registered). */
+  off<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): void;
+}
+
+/** The store's side of {@link StoreEvents}: the parts that do the work emit through it. */
+export class StoreEventEmitter implements StoreEvents {
+  private readonly listeners: { [E in StoreEventName]: StoreEventListener<E>[] } = {
+    flush: [],
+    compaction: [],
+  };
+
+  on<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): () => void {
+    this.listeners[name].push(listener);
+    return () => this.off(name, listener);
+  }
+
+  off<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): void {
+    const list = this.listeners[name];
+    const index = list.indexOf(listener);
+    if (index >= 0) list.splice(index, 1);
+  }
+
+  /** Calls the listeners of `name` in the order they were added. */
+  emit<E extends StoreEventName>(name: E, event: StoreEventMap[E]): void {
+    // A copy: a listener that removes itself must not make the next one be skipped.
+    for (const listener of [...this.listeners[name]]) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

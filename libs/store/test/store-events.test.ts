@@ -1,0 +1,118 @@
+import { expect } from 'chai';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LeveledStrategy } from '@strata/engine';
+import { createTempDirectory } from '@strata/testing';
+import { Store } from '../src/index.js';
+import type { CompactionEvent, FlushEvent } from '../src/index.js';
+
+describe('Store.events: flushes and compaction steps as typed events', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  beforeEach(async () => {
+    dir = await createTempDirectory('store-events-');
+  });
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  /** Writes `count` keys under `prefix` and flushes them into one level-0 segment. */
+  async function writeAndFlush(store: Store, prefix: string, count: number): Promise<void> {
+    await store.batch(
+      Array.from({ length: count }, (_, index) => ({
+        type: 'put' as const,
+        key: `${prefix}/${String(index).padStart(5, '0')}`,
+        value: 'v'.repeat(100),
+      })),
+    );
+    await store.flush();
+  }
+
+  it('reports each flush with the bytes of the segment it wrote, as the segment file on disk has them', async () => {
+    const store = await Store.open(dir.path, {
+      compactionStrategy: new LeveledStrategy({ l0Trigger: 100 }),
+    });
+    const flushes: FlushEvent[] = [];
+    store.events.on('flush', (event) => flushes.push(event));
+    await writeAndFlush(store, 'a', 200);
+    await writeAndFlush(store, 'b', 300);
+
+    expect(flushes).to.have.length(2);
+    const background = store.stats().background;
+    expect(background.flushes).to.equal(2);
+    expect(flushes.reduce((sum, event) => sum + event.segmentBytes, 0)).to.equal(
+      background.flushedBytes,
+    );
+    // Each reported size is that of a segment file the flush left on disk (nothing compacts).
+    const segments = join(dir.path, 'tree', 'segments');
+    const files = (await readdir(segments)).filter((name) => name.endsWith('.seg'));
+    const onDisk = await Promise.all(
+      files.map(async (name) => (await stat(join(segments, name))).size),
+    );
+    const bySize = (a: number, b: number): number => a - b;
+    expect(onDisk.sort(bySize)).to.deep.equal(
+      flushes.map((event) => event.segmentBytes).sort(bySize),
+    );
+    for (const event of flushes) expect(event.durationMs).to.be.a('number').at.least(0);
+    await store.close({ flushMemtable: false });
+  });
+
+  it('reports each compaction step that changed the levels, as many as stats() counts', async () => {
+    const store = await Store.open(dir.path, {
+      compactionStrategy: new LeveledStrategy({ l0Trigger: 2 }),
+    });
+    const compactions: CompactionEvent[] = [];
+    store.events.on('compaction', (event) => compactions.push(event));
+    for (let round = 0; round < 4; round++) await writeAndFlush(store, `r${round}`, 100);
+    await store.waitForBackgroundWork();
+
+    const background = store.stats().background;
+    expect(background.compactions).to.be.above(0);
+    expect(compactions).to.have.length(background.compactions);
+    expect(store.stats().firstLevelSegmentCount).to.be.below(2);
+    await store.close();
+  });
+
+  it('stops calling a listener once removed, through the returned function or off()', async () => {
+    const store = await Store.open(dir.path);
+    const seen: string[] = [];
+    const stop = store.events.on('flush', () => seen.push('first'));
+    const second = (): void => {
+      seen.push('second');
+    };
+    store.events.on('flush', second);
+    await writeAndFlush(store, 'a', 10);
+    stop();
+    await writeAndFlush(store, 'b', 10);
+    store.events.off('flush', second);
+    await writeAndFlush(store, 'c', 10);
+    expect(seen).to.deep.equal(['first', 'second', 'second']);
+    expect(store.stats().background.flushes).to.equal(3);
+    await store.close();
+  });
+
+  it('a listener that throws neither fails the flush nor the store; its error surfaces as uncaught', async () => {
+    const store = await Store.open(dir.path);
+    const thrown = new Error('a broken metrics listener');
+    const stopThrowing = store.events.on('flush', () => {
+      throw thrown;
+    });
+    const later: FlushEvent[] = [];
+    store.events.on('flush', (event) => later.push(event));
+    // Mocha fails a test on any uncaught exception: catch this one instead, for this test only.
+    const mochaHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const uncaught = new Promise<unknown>((resolve) => process.once('uncaughtException', resolve));
+    try {
+      await writeAndFlush(store, 'a', 10);
+      expect(await uncaught).to.equal(thrown);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const handler of mochaHandlers) process.on('uncaughtException', handler);
+    }
+    stopThrowing(); // close() flushes once more
+    expect(later).to.have.length(1);
+    expect(store.status).to.equal('open');
+    expect((await store.put('after', 'flush')).seqno).to.equal(11);
+    await store.close();
+  });
+});
