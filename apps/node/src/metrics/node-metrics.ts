@@ -3,6 +3,7 @@ import type { ReplicationStatus } from '@strata/replication';
 import type { Store } from '@strata/store';
 import type { TreeManifest } from '../offline/tree-manifest.js';
 import { readTreeManifest } from '../offline/tree-manifest.js';
+import type { LogWriteObserver } from './instrumented-file-system.js';
 
 const LATENCY_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -12,12 +13,11 @@ const GROUP_BYTES_BUCKETS = [256, 1024, 4096, 16384, 65536, 262144, 1048576, 419
 
 /**
  * The node's Prometheus metrics (prom-client, one registry per node so several nodes can share a
- * process in tests). HTTP metrics are fed by the server's hooks; store gauges are read from
- * `store.stats()` at scrape time, and the levels manifest (per-level figures, flush and
- * compaction bytes) is read again after each flush and compaction step the store reports in
- * `store.events`.
+ * process in tests). HTTP metrics are fed by the server's hooks, log write groups by the
+ * instrumented file system, and store gauges are read from `store.stats()` and the levels
+ * manifest at scrape time.
  */
-export class NodeMetrics {
+export class NodeMetrics implements LogWriteObserver {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
@@ -25,12 +25,15 @@ export class NodeMetrics {
   readonly writeEntries: Counter;
   readonly writeDuration: Histogram<'op'>;
   readonly eventStreams: Gauge;
+  private readonly logGroups: Counter;
+  private readonly logGroupRecords: Histogram;
+  private readonly logGroupBytes: Histogram;
+  private readonly logWriteDuration: Histogram;
+  private readonly logSyncDuration: Histogram;
   private readonly flushBytes: Counter;
   private readonly compactionOutputBytes: Counter;
   private readonly compactionInputBytes: Counter;
   private store: Store | undefined;
-  /** Removes this object's listeners from the attached store's events. */
-  private detachStore: (() => void) | undefined;
   private replication: (() => ReplicationStatus) | undefined;
   private treeDirectory: string | undefined;
   private lastManifest: TreeManifest | undefined;
@@ -75,7 +78,35 @@ export class NodeMetrics {
       help: 'Open GET /v1/events streams',
       registers,
     });
-    this.defineLogGroupMetrics(registers);
+    this.logGroups = new Counter({
+      name: 'strata_wal_write_groups_total',
+      help: 'Log group commits (one write each; one fsync each under sync=always)',
+      registers,
+    });
+    this.logGroupRecords = new Histogram({
+      name: 'strata_wal_write_group_records',
+      help: 'Records per log group commit',
+      buckets: GROUP_RECORD_BUCKETS,
+      registers,
+    });
+    this.logGroupBytes = new Histogram({
+      name: 'strata_wal_write_group_bytes',
+      help: 'Bytes per log group commit',
+      buckets: GROUP_BYTES_BUCKETS,
+      registers,
+    });
+    this.logWriteDuration = new Histogram({
+      name: 'strata_wal_write_duration_seconds',
+      help: 'Latency of one log group write (durable on return for O_DSYNC segments)',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.logSyncDuration = new Histogram({
+      name: 'strata_wal_fsync_duration_seconds',
+      help: 'Latency of log fsyncs (fdatasync calls, and O_DSYNC group writes)',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
     this.flushBytes = new Counter({
       name: 'strata_flush_bytes_total',
       help: 'Bytes of segments written by memtable flushes (seen in the levels manifest)',
@@ -95,28 +126,26 @@ export class NodeMetrics {
     this.defineReplicationGauges(registers);
   }
 
-  /**
-   * Starts reading gauges from `store` (whose tree lives in `treeDirectory`) and following its
-   * flushes and compaction steps; a store attached before (a cluster node reopens its store) is
-   * no longer followed.
-   */
+  /** Starts reading gauges from `store` (whose tree lives in `treeDirectory`). */
   attach(store: Store, treeDirectory: string): void {
-    this.detachStore?.();
     this.store = store;
     this.treeDirectory = treeDirectory;
-    // Each flush and compaction step ends with the levels manifest written.
-    const levelsChanged = (): void => this.readManifest();
-    const stopFlushes = store.events.on('flush', levelsChanged);
-    const stopCompactions = store.events.on('compaction', levelsChanged);
-    this.detachStore = () => {
-      stopFlushes();
-      stopCompactions();
-    };
-    this.readManifest();
+    this.onManifestReplaced();
   }
 
-  /** Reads the levels manifest (after the reads queued before), accounting what changed. */
-  private readManifest(): void {
+  onLogWrite(records: number, bytes: number, seconds: number, durable: boolean): void {
+    this.logGroups.inc();
+    this.logGroupRecords.observe(records);
+    this.logGroupBytes.observe(bytes);
+    this.logWriteDuration.observe(seconds);
+    if (durable) this.logSyncDuration.observe(seconds);
+  }
+
+  onLogSync(seconds: number): void {
+    this.logSyncDuration.observe(seconds);
+  }
+
+  onManifestReplaced(): void {
     const directory = this.treeDirectory;
     if (directory === undefined) return;
     const previous = this.manifestReading ?? Promise.resolve();
@@ -156,43 +185,6 @@ export class NodeMetrics {
   /** Starts reading replication gauges from `status` (cluster nodes). */
   attachReplication(status: () => ReplicationStatus): void {
     this.replication = status;
-  }
-
-  /**
-   * The log's group-commit metrics, registered under their names but not fed: the store reports
-   * no group commits or fsyncs yet (the log offers no hook for them), and the file-system
-   * wrapper that timed the log's writes by matching paths is gone.
-   */
-  private defineLogGroupMetrics(registers: Registry[]): void {
-    new Counter({
-      name: 'strata_wal_write_groups_total',
-      help: 'Log group commits (one write each; one fsync each under sync=always)',
-      registers,
-    });
-    new Histogram({
-      name: 'strata_wal_write_group_records',
-      help: 'Records per log group commit',
-      buckets: GROUP_RECORD_BUCKETS,
-      registers,
-    });
-    new Histogram({
-      name: 'strata_wal_write_group_bytes',
-      help: 'Bytes per log group commit',
-      buckets: GROUP_BYTES_BUCKETS,
-      registers,
-    });
-    new Histogram({
-      name: 'strata_wal_write_duration_seconds',
-      help: 'Latency of one log group write (durable on return for O_DSYNC segments)',
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    });
-    new Histogram({
-      name: 'strata_wal_fsync_duration_seconds',
-      help: 'Latency of log fsyncs (fdatasync calls, and O_DSYNC group writes)',
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    });
   }
 
   private defineReplicationGauges(registers: Registry[]): void {
