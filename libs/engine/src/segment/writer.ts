@@ -61,8 +61,9 @@ export class SegmentWriter {
   private itemCount = 0;
   private tombstoneCount = 0;
   private keyCount = 0;
+  // Seqno range of the entries added; read only once one was (finish writes no segment for none).
   private minSeqno = Number.MAX_SAFE_INTEGER;
-  private maxSeqno = -1;
+  private maxSeqno = 0;
   private uncompressedSizeBytes = 0;
   private readonly tempPath: string;
   private readonly finalPath: string;
