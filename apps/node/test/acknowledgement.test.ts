@@ -91,7 +91,7 @@ describe('acknowledgements in a 3-node cluster (real nats-server, SIGSTOP and SI
     });
 
     // Frozen NATS: the followers cannot get anything, so no write may be answered 200.
-    nats!.pause();
+    await nats!.pause();
     const whilePaused = await Promise.all(
       Array.from({ length: 30 }, (_, batch) =>
         writeBatch(leader.url, keysOf(`paused-b${batch}`, 100)),
@@ -157,7 +157,7 @@ describe('acknowledgements in a 3-node cluster (real nats-server, SIGSTOP and SI
     const leader = await waitForLeader(all, 60_000);
     await waitForConvergence(all);
 
-    nats!.pause();
+    await nats!.pause();
     let acknowledgedEntries = 0;
     let refusal: WriteAnswer | undefined;
     for (let batch = 0; refusal === undefined; batch++) {

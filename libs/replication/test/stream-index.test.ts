@@ -135,7 +135,7 @@ describe('StreamIndex over a real nats-server: damage and timeouts are reported,
         64 * MIB,
         { maxAttempts: 100, logger },
       );
-      stream.server.pause();
+      await stream.server.pause();
       let resumed = false;
       try {
         const tail = index.tail();
@@ -160,7 +160,7 @@ describe('StreamIndex over a real nats-server: damage and timeouts are reported,
         64 * MIB,
         { maxAttempts: 2, logger },
       );
-      stream.server.pause();
+      await stream.server.pause();
       try {
         const error = await rejectionOf(index.message(2));
         expect(error.code).to.equal('TIMEOUT');

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { createTempDirectory } from './temp-directory.js';
 import { findFreePort } from './free-port.js';
@@ -21,9 +22,10 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
   /**
    * Freezes the server with SIGSTOP: its sockets stay open but nothing is answered (a hung or
-   * partitioned server, as clients see it). {@link resume} continues it.
+   * partitioned server, as clients see it). Resolves once the kernel reports the process stopped
+   * (a request sent before that could still be answered). {@link resume} continues it.
    */
-  pause(): void;
+  pause(): Promise<void>;
   /** Continues a server frozen by {@link pause} (SIGCONT). */
   resume(): void;
 }
@@ -85,8 +87,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       child = await launch(binary, port, store.path, startTimeoutMs);
       exited = waitForExit(child);
     },
-    pause() {
+    async pause() {
       if (!child.kill('SIGSTOP')) throw new Error('nats-server is not running: cannot pause it');
+      await waitUntilStopped(child.pid ?? -1);
     },
     resume() {
       if (!child.kill('SIGCONT')) throw new Error('nats-server is not running: cannot resume it');
@@ -152,4 +155,17 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`nats-server did not accept connections on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Waits until `/proc/<pid>/stat` shows the process stopped (state `T`). */
+async function waitUntilStopped(pid: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The state is the first field after the parenthesized command name.
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+    if (Date.now() > deadline)
+      throw new Error(`nats-server ${pid} did not stop within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
