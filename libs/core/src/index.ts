@@ -14,6 +14,9 @@ export {
 } from './errors.js';
 export type { StrataErrorCode, StrataErrorDetails, StrataErrorOptions } from './errors.js';
 export { invariant } from './invariant.js';
+export { Lifecycle } from './lifecycle.js';
+export type { LifecycleStatus } from './lifecycle.js';
+export { MAX_KEY_BYTES } from './limits.js';
 export { crc32c } from './checksum.js';
 export { readVarint, skipVarint, writeVarint, varintBytes } from './varint.js';
 export type { VarintCursor, VarintSource } from './varint.js';

@@ -1,5 +1,5 @@
 import type { FileSystem } from '@strata/core';
-import { StrataError, nodeFileSystem } from '@strata/core';
+import { MAX_KEY_BYTES, StrataError, nodeFileSystem } from '@strata/core';
 
 /** Block compression codec. `lz4` uses lz4-napi; `none` stores blocks raw. */
 export type CompressionType = 'none' | 'lz4';
@@ -57,8 +57,8 @@ export interface TreeConfig extends PersistedTreeConfig {
   readonly jobExecution: 'auto' | 'worker' | 'inline';
 }
 
-/** Largest key accepted: 64 KiB. */
-export const MAX_KEY_SIZE_BYTES = 64 * 1024;
+/** Largest key accepted: the limit every layer shares (64 KiB). */
+export const MAX_KEY_SIZE_BYTES = MAX_KEY_BYTES;
 
 /** Defaults of the persisted configuration. */
 export const defaultPersistedConfig: PersistedTreeConfig = {

@@ -6,11 +6,10 @@
  * @packageDocumentation
  */
 export { Store } from './store.js';
-export type { StoreStats } from './store.js';
+export type { StoreStats, StoreStatus } from './store.js';
 export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
 export type { CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';
-export type { StoreStatus } from './lifecycle.js';
 export type { BatchOperation } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './read/store-iterator.js';

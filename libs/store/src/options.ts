@@ -1,4 +1,4 @@
-import { StrataError, nodeFileSystem } from '@strata/core';
+import { MAX_KEY_BYTES, StrataError, nodeFileSystem } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import type { CompactionStrategy } from '@strata/engine';
 import { LeveledStrategy } from '@strata/engine';
@@ -23,7 +23,7 @@ export interface StoreOptions {
   readonly level0StopSegments?: number;
   /** Compaction strategy run after flushes. Default: leveled. */
   readonly compactionStrategy?: CompactionStrategy;
-  /** Largest key. Default 64 KiB. */
+  /** Largest key. Default and ceiling: `MAX_KEY_BYTES` of @strata/core (64 KiB). */
   readonly maxKeyBytes?: number;
   /** Largest value. Default 64 MiB. */
   readonly maxValueBytes?: number;
@@ -66,7 +66,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     level0SlowdownSegments: options.level0SlowdownSegments ?? 20,
     level0StopSegments: options.level0StopSegments ?? 36,
     compactionStrategy: options.compactionStrategy ?? new LeveledStrategy(),
-    maxKeyBytes: options.maxKeyBytes ?? 64 * 1024,
+    maxKeyBytes: options.maxKeyBytes ?? MAX_KEY_BYTES,
     maxValueBytes: options.maxValueBytes ?? 64 * MIB,
     retention: options.retention ?? { kind: 'keep-all' },
     walSegmentSizeBytes: options.walSegmentSizeBytes ?? 64 * MIB,

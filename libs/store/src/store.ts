@@ -2,8 +2,8 @@
 // that holds the concept (write/, apply/, read/, change-feed/, recovery.ts, checkpoint.ts,
 // log-check.ts). Over 400 lines for a stated reason: it is the whole public surface (about 35
 // members) with its TSDoc, and splitting it would split the API a user reads in one place.
-import { StrataError, invariant } from '@strata/core';
-import type { FileSystem } from '@strata/core';
+import { Lifecycle, StrataError, invariant } from '@strata/core';
+import type { FileSystem, LifecycleStatus } from '@strata/core';
 import type { Tree } from '@strata/engine';
 import type { RecoveryReport, Wal } from '@strata/wal';
 import { BatchApplier } from './apply/batch-applier.js';
@@ -20,8 +20,6 @@ import type { DataDirectory } from './data-directory.js';
 import type { DirectoryLock } from './directory-lock.js';
 import { keyBytes } from './input.js';
 import type { BytesLike } from './input.js';
-import { StoreLifecycle } from './lifecycle.js';
-import type { StoreStatus } from './lifecycle.js';
 import { checkUnverifiedLog, firstVerifiedSeqno } from './log-check.js';
 import type { LogCheckOptions, LogCheckReport } from './log-check.js';
 import { resolveStoreOptions } from './options.js';
@@ -43,6 +41,9 @@ import { WritePath } from './write/write-path.js';
 import type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 
 /** A point-in-time view of the store for status pages and metrics. */
+/** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
+export type StoreStatus = LifecycleStatus;
+
 export interface StoreStats {
   readonly status: StoreStatus;
   readonly epoch: number;
@@ -81,7 +82,7 @@ export class Store {
   private readonly tree: Tree;
   private readonly wal: Wal;
   private readonly lock: DirectoryLock;
-  private readonly lifecycle = new StoreLifecycle();
+  private readonly lifecycle = new Lifecycle('the store');
   private readonly notifier: CommitNotifier;
   private readonly recent: RecentRecords;
   private readonly jobs: BackgroundJobs;

@@ -1,4 +1,4 @@
-import { StrataError, nodeFileSystem } from '@strata/core';
+import { MAX_KEY_BYTES, StrataError, nodeFileSystem } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 
 /**
@@ -54,7 +54,7 @@ export interface WalOptions {
    * catches up. Default 64 MiB.
    */
   readonly maxPendingBytes?: number;
-  /** Default 64 KiB. */
+  /** Default and ceiling: `MAX_KEY_BYTES` of @strata/core (64 KiB). */
   readonly maxKeyBytes?: number;
   /** Default 64 MiB. */
   readonly maxValueBytes?: number;
@@ -102,7 +102,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * MIB,
     maxGroupBytes: options.maxGroupBytes ?? 4 * MIB,
     maxPendingBytes: options.maxPendingBytes ?? 64 * MIB,
-    maxKeyBytes: options.maxKeyBytes ?? 64 * 1024,
+    maxKeyBytes: options.maxKeyBytes ?? MAX_KEY_BYTES,
     maxValueBytes: options.maxValueBytes ?? 64 * MIB,
     maxRecordBytes: options.maxRecordBytes ?? 256 * MIB,
     retention: options.retention ?? { kind: 'keep-all' },
@@ -137,7 +137,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
   requireInteger('segmentSizeBytes', resolved.segmentSizeBytes, 4096, 1024 * MIB);
   requireInteger('maxGroupBytes', resolved.maxGroupBytes, 4096, 1024 * MIB);
   requireInteger('maxPendingBytes', resolved.maxPendingBytes, resolved.maxGroupBytes, 4096 * MIB);
-  requireInteger('maxKeyBytes', resolved.maxKeyBytes, 1, 64 * 1024);
+  requireInteger('maxKeyBytes', resolved.maxKeyBytes, 1, MAX_KEY_BYTES);
   requireInteger('maxValueBytes', resolved.maxValueBytes, 0, 1024 * MIB);
   requireInteger('maxRecordBytes', resolved.maxRecordBytes, 64, 2047 * MIB);
   requireInteger('firstSeqno', resolved.firstSeqno, 1, Number.MAX_SAFE_INTEGER);

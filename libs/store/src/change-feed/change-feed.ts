@@ -2,7 +2,7 @@ import { StrataError, isStrataError } from '@strata/core';
 import { decodeRecord } from '@strata/wal';
 import type { LogBatch, Wal } from '@strata/wal';
 import type { CommitNotifier } from '../commit-notifier.js';
-import type { StoreLifecycle } from '../lifecycle.js';
+import type { Lifecycle } from '@strata/core';
 import type { RecentRecords } from './recent-records.js';
 
 /** A committed batch as the change feed yields it: decoded, plus the record bytes as stored. */
@@ -33,7 +33,7 @@ export class ChangeFeed {
     private readonly wal: Wal,
     private readonly notifier: CommitNotifier,
     private readonly recent: RecentRecords,
-    private readonly lifecycle: StoreLifecycle,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   /** Subscriptions open now. */

@@ -2,7 +2,7 @@ import type { Tree } from '@strata/engine';
 import type { AppendResult, LogEntry, Wal } from '@strata/wal';
 import { insertEntries } from '../apply/batch-applier.js';
 import type { BackgroundJobs } from '../background-jobs.js';
-import type { StoreLifecycle } from '../lifecycle.js';
+import type { Lifecycle } from '@strata/core';
 
 /**
  * Batches of at least this many entries are inserted into the memtable while their log write is
@@ -35,7 +35,7 @@ export class EarlyApply {
     private readonly wal: Wal,
     private readonly jobs: BackgroundJobs,
     private readonly memtableSizeBytes: number,
-    private readonly lifecycle: StoreLifecycle,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   /** Batches in the memtable whose log write is still in flight. */

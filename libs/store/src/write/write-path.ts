@@ -4,7 +4,7 @@ import type { AppendResult, LogEntry, Wal } from '@strata/wal';
 import type { BatchApplier } from '../apply/batch-applier.js';
 import { refuseRangeDeletes } from '../apply/record-applier.js';
 import type { BackgroundJobs } from '../background-jobs.js';
-import type { StoreLifecycle } from '../lifecycle.js';
+import type { Lifecycle } from '@strata/core';
 import type { EarlyApply } from './early-apply.js';
 import type { OrderedCommit } from './ordered-commit.js';
 
@@ -46,7 +46,7 @@ export class WritePath {
   constructor(
     private readonly wal: Wal,
     private readonly jobs: BackgroundJobs,
-    private readonly lifecycle: StoreLifecycle,
+    private readonly lifecycle: Lifecycle,
     private readonly early: EarlyApply,
     private readonly commit: OrderedCommit,
     private readonly applier: BatchApplier,
