@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import type { FastifyInstance } from 'fastify';
@@ -233,7 +233,7 @@ async function joinCluster(
   const url = options.advertiseUrl ?? `http://${urlHost}:${context.port}`;
   const { mkdir } = await import('node:fs/promises');
   await mkdir(context.directory, { recursive: true });
-  const meta = ClusterMeta.open(join(context.directory, 'meta.sqlite'), {
+  const meta = ClusterMeta.open(dataDirectory(context.directory).metaFile, {
     cluster: options.name,
     ...(context.nodeId !== undefined ? { nodeId: context.nodeId } : {}),
   });

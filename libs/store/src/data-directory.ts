@@ -6,25 +6,54 @@ import type { FileSystem } from '@strata/core';
 export const DATA_FORMAT_VERSION = 1;
 
 /**
- * The layout of a data directory (DESIGN.md):
- * `LOCK`, `FORMAT` (this file's version), `meta.sqlite` (replication), `wal/`, `tree/`.
+ * The names inside a data directory, relative to its root: the one place they are spelled out.
+ * Everything that builds a path into a data directory (the store, bootstrap's staging and swap,
+ * the CLI's offline commands, backups) asks {@link dataDirectory} or these names.
+ */
+export const DATA_DIRECTORY_NAMES = {
+  /** Held by the process that has the directory open (an advisory lock with its pid). */
+  lock: 'LOCK',
+  /** The directory's format version: `strata-data <version>`. */
+  format: 'FORMAT',
+  /** Cluster metadata (SQLite), written by the replication layer; absent on a standalone node. */
+  meta: 'meta.sqlite',
+  /** The write-ahead log's segments. */
+  wal: 'wal',
+  /** The LSM tree's segments and manifest. */
+  tree: 'tree',
+} as const;
+
+/**
+ * The layout of a data directory: `LOCK`, `FORMAT` (this file's version), `meta.sqlite`
+ * (replication), `wal/`, `tree/`.
  */
 export interface DataDirectory {
   readonly root: string;
   readonly lockFile: string;
   readonly formatFile: string;
+  /** Cluster metadata; only a clustered node creates it. */
+  readonly metaFile: string;
   readonly walDirectory: string;
   readonly treeDirectory: string;
 }
 
-/** The paths of the data directory at `root`. */
+/**
+ * The paths of the data directory at `root`.
+ *
+ * @example
+ * ```ts
+ * import { dataDirectory } from '@strata/store';
+ * const { walDirectory, metaFile } = dataDirectory('/var/lib/strata');
+ * ```
+ */
 export function dataDirectory(root: string): DataDirectory {
   return {
     root,
-    lockFile: join(root, 'LOCK'),
-    formatFile: join(root, 'FORMAT'),
-    walDirectory: join(root, 'wal'),
-    treeDirectory: join(root, 'tree'),
+    lockFile: join(root, DATA_DIRECTORY_NAMES.lock),
+    formatFile: join(root, DATA_DIRECTORY_NAMES.format),
+    metaFile: join(root, DATA_DIRECTORY_NAMES.meta),
+    walDirectory: join(root, DATA_DIRECTORY_NAMES.wal),
+    treeDirectory: join(root, DATA_DIRECTORY_NAMES.tree),
   };
 }
 

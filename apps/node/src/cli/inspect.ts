@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ClusterMeta } from '@strata/replication';
 import type { MetaSnapshot } from '@strata/replication';
 import { existsSync } from 'node:fs';
@@ -9,6 +8,7 @@ import { describeDataDirectory } from '../offline/data-directory-info.js';
 import type { DataDirectoryInfo } from '../offline/data-directory-info.js';
 import { describeError, displayKey, formatTable } from './output.js';
 import type { CommandIo } from './output.js';
+import { dataDirectory } from '@strata/store';
 
 interface InspectFlags {
   readonly data: string;
@@ -36,7 +36,7 @@ export async function runInspect(flags: InspectFlags, io: CommandIo): Promise<nu
     }
     const info = await describeDataDirectory(flags.data);
     // Cluster metadata (read-only; safe next to a running node).
-    const meta = ClusterMeta.readSnapshot(join(flags.data, 'meta.sqlite'));
+    const meta = ClusterMeta.readSnapshot(dataDirectory(flags.data).metaFile);
     io.stdout.write(
       flags.json
         ? `${JSON.stringify({ ...(toJson(info) as object), cluster: meta ?? null }, null, 2)}\n`

@@ -1,9 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { StrataError } from '@strata/core';
-import { Store } from '@strata/store';
+import { Store, dataDirectory } from '@strata/store';
 import { eventLines } from '../events/event-line.js';
 import { parseEncoding } from '../http/encoding.js';
 import type { JsonEncoding } from '../http/encoding.js';
@@ -54,7 +53,7 @@ export async function runReplay(flags: ReplayFlags, io: CommandIo): Promise<numb
     if (!existsSync(flags.data)) {
       throw new StrataError('INVALID_ARGUMENT', `data directory ${flags.data} does not exist`);
     }
-    const reader = await LogReader.open(join(flags.data, 'wal'));
+    const reader = await LogReader.open(dataDirectory(flags.data).walDirectory);
     const from = flags.from ?? reader.firstSeqno ?? 1;
     const to = flags.to ?? Number.POSITIVE_INFINITY;
     const first = reader.firstSeqno;

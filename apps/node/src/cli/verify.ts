@@ -7,6 +7,7 @@ import { inspectTree, verifyTree } from '@strata/engine';
 import { LogReader } from '../offline/log-reader.js';
 import { describeError } from './output.js';
 import type { CommandIo } from './output.js';
+import { dataDirectory } from '@strata/store';
 
 interface VerifyFlags {
   readonly data: string;
@@ -45,8 +46,9 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
       throw new StrataError('INVALID_ARGUMENT', `data directory ${flags.data} does not exist`);
     }
     await checkFormat(flags.data, findings);
-    records = await checkLog(join(flags.data, 'wal'), findings, notes);
-    const treeDirectory = join(flags.data, 'tree');
+    const layout = dataDirectory(flags.data);
+    records = await checkLog(layout.walDirectory, findings, notes);
+    const treeDirectory = layout.treeDirectory;
     if (existsSync(join(treeDirectory, 'STRATA-TREE'))) {
       try {
         // Segment by segment, so that one damaged segment does not hide problems in the others.
@@ -131,7 +133,7 @@ async function checkLog(
 }
 
 async function checkFormat(directory: string, findings: Finding[]): Promise<void> {
-  const file = join(directory, 'FORMAT');
+  const file = dataDirectory(directory).formatFile;
   try {
     const text = (await readFile(file, 'utf8')).trim();
     if (!/^strata-data \d+$/.test(text)) {

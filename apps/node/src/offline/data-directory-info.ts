@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { errnoOf } from '@strata/core';
 import { LogReader } from './log-reader.js';
 import type { TornTail } from './log-reader.js';
 import { readTreeManifest } from './tree-manifest.js';
 import type { TreeManifest } from './tree-manifest.js';
+import { dataDirectory } from '@strata/store';
 
 /** One log segment as `strata inspect` shows it. */
 export interface LogSegmentInfo {
@@ -35,7 +35,8 @@ export interface DataDirectoryInfo {
  * from its manifest.
  */
 export async function describeDataDirectory(directory: string): Promise<DataDirectoryInfo> {
-  const reader = await LogReader.open(join(directory, 'wal'));
+  const layout = dataDirectory(directory);
+  const reader = await LogReader.open(layout.walDirectory);
   const files = reader.files;
   let lastSeqno = 0;
   let epoch = 0;
@@ -66,14 +67,14 @@ export async function describeDataDirectory(directory: string): Promise<DataDire
   });
   return {
     directory,
-    format: await readText(join(directory, 'FORMAT')),
-    lock: await readLock(join(directory, 'LOCK')),
+    format: await readText(layout.formatFile),
+    lock: await readLock(layout.lockFile),
     log,
     firstSeqno: reader.firstSeqno,
     lastSeqno,
     epoch,
     tornTail,
-    tree: await readTreeManifest(join(directory, 'tree')),
+    tree: await readTreeManifest(layout.treeDirectory),
   };
 }
 

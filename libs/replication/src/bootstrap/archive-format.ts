@@ -40,6 +40,7 @@
  * @module
  */
 import { StrataError, crc32c, invariant } from '@strata/core';
+import { DATA_DIRECTORY_NAMES } from '@strata/store';
 
 /** First 8 bytes of every archive. */
 export const ARCHIVE_MAGIC = Buffer.from('STRATACP', 'ascii');
@@ -95,9 +96,12 @@ export interface ArchiveEntry {
 }
 
 /** The top-level names an archive may hold: the parts of a data directory a checkpoint copies. */
-export const ARCHIVE_ROOT_DIRECTORIES: readonly string[] = ['tree', 'wal'];
+export const ARCHIVE_ROOT_DIRECTORIES: readonly string[] = [
+  DATA_DIRECTORY_NAMES.tree,
+  DATA_DIRECTORY_NAMES.wal,
+];
 /** The one top-level file an archive may hold. */
-export const ARCHIVE_ROOT_FILE = 'FORMAT';
+export const ARCHIVE_ROOT_FILE = DATA_DIRECTORY_NAMES.format;
 
 /**
  * Why `path` may not appear in an archive as an entry of `kind`, or `undefined` when it may.

@@ -27,6 +27,7 @@ export interface BootstrapPaths {
 export function bootstrapPaths(dataRoot: string): BootstrapPaths {
   const layout = dataDirectory(dataRoot);
   const staging = join(dataRoot, BOOTSTRAP_STAGING_DIRECTORY);
+  const stagedLayout = dataDirectory(staging);
   return {
     root: dataRoot,
     staging,
@@ -34,8 +35,8 @@ export function bootstrapPaths(dataRoot: string): BootstrapPaths {
     markerTemporary: join(dataRoot, `.${BOOTSTRAP_MARKER_FILE}.tmp`),
     formatFile: layout.formatFile,
     replaced: [
-      { live: layout.treeDirectory, staged: join(staging, 'tree') },
-      { live: layout.walDirectory, staged: join(staging, 'wal') },
+      { live: layout.treeDirectory, staged: stagedLayout.treeDirectory },
+      { live: layout.walDirectory, staged: stagedLayout.walDirectory },
     ],
   };
 }
@@ -103,7 +104,7 @@ export async function completeSwap(fs: FileSystem, paths: BootstrapPaths): Promi
       await io('remove', live, () => fs.removeTree(live));
       await io('rename', staged, () => fs.rename(staged, live));
     }
-    const stagedFormat = join(paths.staging, 'FORMAT');
+    const stagedFormat = dataDirectory(paths.staging).formatFile;
     if (await io('stat', stagedFormat, () => fs.exists(stagedFormat))) {
       // rename replaces the old FORMAT atomically: there is always one.
       await io('rename', stagedFormat, () => fs.rename(stagedFormat, paths.formatFile));
