@@ -3,8 +3,8 @@
 // share the active file handle, the written size, the committed tail and the failure state with
 // open, close and truncateAfter, and the writer is the hot path: moving it out to write/ is the next
 // step, measured with the A/B of `npm run bench:wal`, not a side effect of this reorganisation.
-import { StrataError, corruptionError, errnoOf, invariant, ioError } from '@strata/core';
-import type { FileHandle, FileSystem } from '@strata/core';
+import { Lifecycle, StrataError, corruptionError, errnoOf, invariant, ioError } from '@strata/core';
+import type { FileHandle, FileSystem, LifecycleStatus } from '@strata/core';
 import { encodeRecord, validateBatch } from './format/batch-codec.js';
 import type { BatchLimits } from './format/batch-codec.js';
 import type { LogBatch, LogBatchInput, LogRecord } from './format/log-batch.js';
@@ -31,8 +31,11 @@ import { checkReplicatedRecord } from './write/replicated-record.js';
 
 export type { ReadOptions } from './read/read-records.js';
 
-/** Lifecycle of a {@link Wal}: `failed` means a write or fsync failed and appends are refused. */
-export type WalStatus = 'opening' | 'open' | 'failed' | 'closing' | 'closed';
+/**
+ * Lifecycle of a {@link Wal} (core's `LifecycleStatus`): `failed` means a write or fsync failed and
+ * appends are refused until the log is reopened.
+ */
+export type WalStatus = LifecycleStatus;
 
 /** What an append resolves with. */
 export interface AppendResult {
@@ -114,8 +117,8 @@ export class Wal {
   /** What open found and repaired. */
   readonly recovery: RecoveryReport;
 
-  private statusValue: WalStatus = 'opening';
-  private failure: StrataError | undefined;
+  /** Open, failed (fail-stop, with the first failure kept), closing, closed. */
+  private readonly lifecycle = new Lifecycle('the log');
   private readonly fs: FileSystem;
   private readonly limits: BatchLimits;
   /** Reused by appendRecord: the header fields are copied out before anything awaits. */
@@ -209,13 +212,13 @@ export class Wal {
       wal.syncTimer = setInterval(() => wal.runIntervalSync(), resolved.syncIntervalMs);
       wal.syncTimer.unref();
     }
-    wal.statusValue = 'open';
+    wal.lifecycle.opened();
     return wal;
   }
 
   /** Current lifecycle state. */
   get status(): WalStatus {
-    return this.statusValue;
+    return this.lifecycle.status;
   }
 
   /**
@@ -370,7 +373,7 @@ export class Wal {
    * that do not await each append should await this before appending more, which bounds memory.
    */
   whenWritable(): Promise<void> {
-    if (this.pendingBytes < this.options.maxPendingBytes || this.statusValue !== 'open')
+    if (this.pendingBytes < this.options.maxPendingBytes || this.lifecycle.status !== 'open')
       return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
@@ -446,7 +449,10 @@ export class Wal {
       try {
         await this.fs.syncDirectory(this.directory);
       } catch (error) {
-        throw this.failStop(ioError('fsync directory', this.directory, error));
+        throw this.failStop(
+          ioError('fsync directory', this.directory, error),
+          'syncing the log directory after dropping segments failed',
+        );
       }
     }
     return {
@@ -489,21 +495,20 @@ export class Wal {
    * Appends after this are refused with CLOSED.
    */
   async close(): Promise<void> {
-    if (this.statusValue === 'closed' || this.statusValue === 'closing') return;
-    const wasFailed = this.statusValue === 'failed';
-    this.statusValue = 'closing';
+    const wasFailed = this.lifecycle.status === 'failed';
+    if (!this.lifecycle.beginClose()) return;
     if (this.syncTimer) clearInterval(this.syncTimer);
     await this.waitForWriter();
     await this.intervalSync;
     try {
-      if (!wasFailed && this.failure === undefined && !this.options.readOnly) {
+      if (!wasFailed && this.lifecycle.failure === undefined && !this.options.readOnly) {
         await this.syncActive();
         await this.writeCleanClose();
       }
     } finally {
       await this.activeHandle?.close().catch(() => undefined);
       this.activeHandle = undefined;
-      this.statusValue = 'closed';
+      this.lifecycle.closed();
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
@@ -539,7 +544,10 @@ export class Wal {
       cutSeqno,
     );
     await removeCleanCloseMarker(this.fs, this.directory).catch((error: unknown) => {
-      throw this.failStop(ioError('remove clean-close marker', this.directory, error));
+      throw this.failStop(
+        ioError('remove clean-close marker', this.directory, error),
+        'truncating the log failed',
+      );
     });
     const dropWhole = offset === 0 && index > 0;
     // The segment that becomes the last one (cut, or active again) and those dropped lose their
@@ -553,7 +561,10 @@ export class Wal {
       }
       if (removedAny) await this.fs.syncDirectory(this.directory);
     } catch (error) {
-      throw this.failStop(ioError('remove seek index', this.directory, error));
+      throw this.failStop(
+        ioError('remove seek index', this.directory, error),
+        'truncating the log failed',
+      );
     }
     await this.activeHandle?.close();
     this.activeHandle = undefined;
@@ -583,7 +594,7 @@ export class Wal {
       newLast.lastEpoch = previous?.epoch;
       newLast.lastRecordOffset = previous?.offset;
     } catch (error) {
-      throw this.failStop(ioError('truncate', segment.path, error));
+      throw this.failStop(ioError('truncate', segment.path, error), 'truncating the log failed');
     }
     this.committed = previous
       ? {
@@ -602,16 +613,15 @@ export class Wal {
   // ---- writing ----
 
   private checkWritable(): void {
-    if (this.statusValue === 'closing' || this.statusValue === 'closed') {
-      throw new StrataError('CLOSED', 'the log is closed');
-    }
-    if (this.options.readOnly) throw new StrataError('READ_ONLY', 'the log was opened read-only');
-    if (this.failure) throw this.failure;
-    invariant(this.statusValue === 'open', `append while the log is ${this.statusValue}`);
+    // CLOSED first, then READ_ONLY, then the kept failure (a read-only log never fails).
+    if (this.options.readOnly && !this.lifecycle.closing)
+      throw new StrataError('READ_ONLY', 'the log was opened read-only');
+    this.lifecycle.checkWritable();
+    invariant(this.lifecycle.status === 'open', `append while the log is ${this.lifecycle.status}`);
   }
 
   private checkReadable(): void {
-    if (this.statusValue === 'closed') throw new StrataError('CLOSED', 'the log is closed');
+    this.lifecycle.checkReadable();
   }
 
   private checkPosition(firstSeqno: number, epoch: number): void {
@@ -680,7 +690,7 @@ export class Wal {
     try {
       while (true) {
         await this.gatherAppends();
-        if (this.pending.length === 0 || this.failure !== undefined) break;
+        if (this.pending.length === 0 || this.lifecycle.failure !== undefined) break;
         let groupBytes = 0;
         let count = 0;
         while (count < this.pending.length) {
@@ -793,7 +803,7 @@ export class Wal {
       );
       await this.fs.syncDirectory(this.directory);
     } catch (error) {
-      throw new WriteFailure(error, 0, 'create segment');
+      throw new WriteFailure(error, 0, 'creating a log segment');
     }
     segment.indexed = true;
     this.segmentList.push(segment);
@@ -833,9 +843,8 @@ export class Wal {
       } catch (listenerError) {
         // The caller could not undo its early applies: the seqnos must not be handed out again.
         const failed = this.failStop(
-          new StrataError('IO_ERROR', 'a refused write could not be undone by the log user', {
-            cause: listenerError,
-          }),
+          listenerError,
+          'a refused write could not be undone by the log user',
         );
         for (const append of rejected) append.reject(failed);
         return;
@@ -845,11 +854,14 @@ export class Wal {
         await this.activeHandle.truncate(failure.startOffset);
         await this.activeHandle.datasync();
       } catch (truncateError) {
-        this.failStop(ioError('truncate after ENOSPC', this.activeSegmentPath(), truncateError));
+        this.failStop(
+          ioError('truncate after ENOSPC', this.activeSegmentPath(), truncateError),
+          'cutting a refused write from the log failed',
+        );
       }
       return;
     }
-    const failed = this.failStop(stored);
+    const failed = this.failStop(stored, failureReason(failure.operation));
     for (const append of rejected) append.reject(failed);
   }
 
@@ -864,21 +876,16 @@ export class Wal {
     this.hasPredecessor = committed !== undefined;
   }
 
-  /** Enters the failed state: appends are refused until the log is reopened. Never retries fsync. */
-  private failStop(error: StrataError): StrataError {
-    if (!this.failure) {
-      this.failure = new StrataError(
-        'IO_ERROR',
-        `the log stopped accepting writes: ${error.message}`,
-        {
-          cause: error,
-          details: error.details,
-        },
-      );
-      if (this.statusValue === 'open') this.statusValue = 'failed';
+  /**
+   * Enters the failed state: appends are refused until the log is reopened (an fsync is never
+   * retried). Producers waiting in {@link whenWritable} are released, to see the failure. Returns
+   * the kept failure: the first one, also when this is a later one.
+   */
+  private failStop(error: unknown, reason: string): StrataError {
+    if (this.lifecycle.failStop(error, reason)) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
-    return this.failure;
+    return this.lifecycle.failure as StrataError;
   }
 
   private async syncActive(): Promise<void> {
@@ -889,13 +896,16 @@ export class Wal {
     try {
       await handle.datasync();
     } catch (error) {
-      throw this.failStop(ioError('fdatasync', this.activeSegmentPath(), error));
+      throw this.failStop(
+        ioError('fdatasync', this.activeSegmentPath(), error),
+        'an fdatasync of the log failed',
+      );
     }
     this.durableSeqnoValue = Math.max(this.durableSeqnoValue, target);
   }
 
   private runIntervalSync(): void {
-    if (this.intervalSync || this.statusValue !== 'open' || this.writerRunning) return;
+    if (this.intervalSync || this.lifecycle.status !== 'open' || this.writerRunning) return;
     this.intervalSync = this.syncActive()
       .catch(() => undefined)
       .finally(() => {
@@ -942,4 +952,11 @@ class WriteFailure extends Error {
   ) {
     super(`${operation} failed`);
   }
+}
+
+/** How a fail-stop names the step of a group commit that failed. */
+function failureReason(operation: string): string {
+  if (operation === 'write') return 'a write to the log failed';
+  if (operation === 'fdatasync') return 'an fdatasync of the log failed';
+  return `${operation} failed`;
 }
