@@ -193,6 +193,63 @@ export class Tree implements ReadsAtSeqno {
     return this.memtables.active.insert(key, EMPTY, seqno, ValueKind.Tombstone);
   }
 
+  /**
+   * Deletes every key in `[start, end)` (start inclusive, end exclusive) as of `seqno` with one
+   * range tombstone, whatever the number of keys: reads at a seqno above it no longer see versions
+   * written below it, a version written later (a higher seqno) is visible again, and reads and
+   * snapshots below it still see the old versions. Compaction drops the covered versions once no
+   * snapshot needs them. Returns `[itemSizeBytes, memtableSizeBytes]`.
+   *
+   * @throws StrataError `INVALID_ARGUMENT` unless `start < end` (and for an empty key or a bad
+   * seqno), `KEY_TOO_LARGE`, `CLOSED`
+   *
+   * @example
+   * ```ts
+   * tree.removeRange(Buffer.from('user/'), Buffer.from('user0'), 42); // every key under "user/"
+   * ```
+   */
+  removeRange(start: Uint8Array, end: Uint8Array, seqno: number): [number, number] {
+    this.checkWrite(start, seqno);
+    checkKey(end);
+    // Inserted first: the memtable refuses start >= end.
+    const sizes = this.memtables.active.insertRangeTombstone(start, end, seqno);
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
+    return sizes;
+  }
+
+  /**
+   * Like {@link removeRange}, with the bounds byte ranges of `source` (a log record being replayed:
+   * a range delete's key is its start and its value its end), without a view or a result array.
+   * Returns the active memtable's size in bytes.
+   *
+   * @example
+   * ```ts
+   * tree.removeRangeFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
+   * ```
+   */
+  removeRangeFrom(
+    source: Uint8Array,
+    startOffset: number,
+    startLength: number,
+    endOffset: number,
+    endLength: number,
+    seqno: number,
+  ): number {
+    this.checkWriteRange(startLength, seqno);
+    checkKeyLength(endLength);
+    const sizeBytes = this.memtables.active.insertRangeTombstoneFrom(
+      source,
+      startOffset,
+      startLength,
+      source,
+      endOffset,
+      endLength,
+      seqno,
+    );
+    if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
+    return sizeBytes;
+  }
+
   // ---------------------------------------------------------------- point reads
 
   /**

@@ -10,6 +10,8 @@ import { MergeCursor } from '../iterators/merge-cursor.js';
 import type { SharedMemtableState } from '../memtable/layout.js';
 import { NIL } from '../memtable/layout.js';
 import { Memtable } from '../memtable/memtable.js';
+import { TombstoneCoverage } from '../range-tombstones/coverage.js';
+import { NOT_COVERED, RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import type { SegmentMetadata, SegmentMetadataJson } from '../segment/metadata.js';
 import { metadataFromJson, metadataToJson } from '../segment/metadata.js';
 import { Segment } from '../segment/segment.js';
@@ -17,6 +19,8 @@ import { SegmentCursor } from '../segment/segment-cursor.js';
 import type { SegmentWriterOptions } from '../segment/writer.js';
 import { SegmentWriter } from '../segment/writer.js';
 import { compareKeys } from '../util/bytes.js';
+import type { OlderRange } from './tombstone-gc.js';
+import { OutputTombstones, collectTombstoneGarbage, outsideAll } from './tombstone-gc.js';
 
 /** Block-level settings of the segments a job writes. */
 export interface WriterSettings {
@@ -60,10 +64,10 @@ export interface CompactionJob {
   readonly targetSegmentSizeBytes: number;
   readonly gcWatermark: number;
   /**
-   * Key ranges of segments outside the job that may hold older versions: a tombstone is dropped
-   * only for keys outside all of them.
+   * Key ranges of segments outside the job that may hold older versions: a tombstone (or a range
+   * tombstone) is dropped only for keys outside all of them.
    */
-  readonly olderRanges: readonly { readonly minKey: Uint8Array; readonly maxKey: Uint8Array }[];
+  readonly olderRanges: readonly OlderRange[];
 }
 
 /** A unit of background work. Plain data, so it crosses a worker boundary by structured clone. */
@@ -100,6 +104,7 @@ export async function runJob(
     (input) => new Segment(metadataFromJson(input.meta, input.path), input.path, context),
   );
   try {
+    const rangeTombstones = await inputTombstones(inputs);
     const cursors = inputs.map(
       (segment) =>
         new SegmentCursor(segment, 'forward', undefined, {
@@ -120,6 +125,8 @@ export async function runJob(
       canDropTombstone: (key) =>
         !ranges.some((r) => compareKeys(key, r.minKey) >= 0 && compareKeys(key, r.maxKey) <= 0),
       newestDataAtMs: Math.max(0, ...inputs.map((s) => s.meta.newestDataAtMs)),
+      rangeTombstones,
+      canDropRangeTombstone: (start, end) => outsideAll(start, end, ranges),
     });
     return metas.map(metadataToJson);
   } finally {
@@ -127,9 +134,23 @@ export async function runJob(
   }
 }
 
+/** The range tombstones of every input segment, fragmented together; `undefined` when none. */
+async function inputTombstones(
+  inputs: readonly Segment[],
+): Promise<RangeTombstoneFragments | undefined> {
+  const withTombstones = inputs.filter((s) => s.hasRangeTombstones);
+  if (withTombstones.length === 0) return undefined;
+  await Promise.all(withTombstones.map((s) => s.load()));
+  return RangeTombstoneFragments.fromPieces(
+    withTombstones.flatMap((s) => s.rangeTombstones!.pieces()),
+  );
+}
+
 /**
  * Writes a sealed memtable to one segment, with the garbage collection of {@link writeMerged}
- * (flushes never drop tombstones, so the newest version of every key is kept): this is that loop
+ * (flushes never drop tombstones, so the newest version of every key is kept, unless a range
+ * tombstone of the memtable below the watermark hides it; range tombstones are all kept but for
+ * the ones a newer one below the watermark shadows): this is that loop
  * specialised to a memtable, copying each entry from the memtable's slabs straight into the block
  * (a key view and a value view per entry were about a sixth of a flush). Returns `undefined`
  * (and writes no file) for an empty memtable.
@@ -141,6 +162,14 @@ export async function writeMemtable(
 ): Promise<SegmentMetadata | undefined> {
   const writer = await SegmentWriter.create(options);
   try {
+    const tombstones = memtable.rangeTombstones();
+    let coverage: TombstoneCoverage | undefined;
+    if (tombstones !== undefined) {
+      coverage = new TombstoneCoverage(tombstones, gcWatermark);
+      writer.setRangeTombstones(collectTombstoneGarbage(tombstones, gcWatermark, () => false));
+    }
+    // Seqno of the newest range tombstone below the watermark covering the current key.
+    let covering = NOT_COVERED;
     const batch = new Int32Array(BATCH_ENTRIES);
     let previous = NIL;
     // Seqno of the entry written last; since the first version of every key is written, it is a
@@ -157,6 +186,17 @@ export async function writeMemtable(
       for (let i = 0; i < count; i++) {
         const position = batch[i]!;
         const seqno = memtable.seqnoAt(position);
+        if (coverage !== undefined) {
+          if (previous === NIL || !memtable.sameKeyAt(position, previous)) {
+            covering = coverage.seqnoAt(memtable.keyAt(position));
+          }
+          // Hidden from every reader by a range tombstone below the watermark (so are the older
+          // versions that follow, which therefore never reach the checks below).
+          if (seqno < covering) {
+            previous = position;
+            continue;
+          }
+        }
         // Versions of a key come newest first. A repeat of the version just written is shadowed
         // by it; after the newest version below the watermark no version can be read again.
         if (
@@ -232,14 +272,21 @@ export interface MergeOutput {
   readonly gcWatermark: number;
   readonly canDropTombstone: (key: Uint8Array) => boolean;
   readonly newestDataAtMs: number;
+  /** The range tombstones of the inputs, fragmented together (`undefined` when none). */
+  readonly rangeTombstones?: RangeTombstoneFragments;
+  /** True when no older version of a key in `[start, end)` can exist outside the job. */
+  readonly canDropRangeTombstone?: (start: Buffer, end: Buffer) => boolean;
 }
 
 /**
  * Streams a merged cursor into segments, applying garbage collection: of the versions of a key,
  * all at or above the watermark (the oldest open snapshot) are kept, plus the newest one below it;
  * older ones can never be read again. That newest-below version, if a tombstone, is dropped too
- * when no older version may exist outside the job. Outputs split only between keys, so a key's
- * versions stay in one segment.
+ * when no older version may exist outside the job. A version below the watermark older than a
+ * range tombstone below it that covers its key is dropped as well. Range tombstones follow the
+ * same rule (see {@link collectTombstoneGarbage}) and are handed out to the outputs by key (see
+ * {@link OutputTombstones}). Outputs split only between keys, so a key's versions stay in one
+ * segment.
  */
 export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<SegmentMetadata[]> {
   const results: SegmentMetadata[] = [];
@@ -254,20 +301,34 @@ export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<Seg
     });
   const firstId = out.nextId();
   if (firstId === undefined) return results;
+  const watermark = out.gcWatermark;
+  const inputTombstones = out.rangeTombstones;
+  let coverage: TombstoneCoverage | undefined;
+  let outputTombstones: OutputTombstones | undefined;
+  if (inputTombstones !== undefined && !inputTombstones.isEmpty()) {
+    coverage = new TombstoneCoverage(inputTombstones, watermark);
+    const canDrop = out.canDropRangeTombstone ?? (() => false);
+    outputTombstones = new OutputTombstones(
+      collectTombstoneGarbage(inputTombstones, watermark, canDrop),
+    );
+  }
   writer = await openWriter(firstId);
   try {
     if (cursor.start() === NEEDS_IO) await cursor.resume();
     let currentKey: Buffer | undefined;
     let doneWithKey = false;
-    const watermark = out.gcWatermark;
+    // Seqno of the newest range tombstone below the watermark covering the current key.
+    let covering = NOT_COVERED;
     while (!cursor.done) {
       const key = cursor.key;
       if (currentKey === undefined || compareKeys(key, currentKey) !== 0) {
         currentKey = key;
         doneWithKey = false;
+        if (coverage !== undefined) covering = coverage.seqnoAt(key);
         if (writer.count > 0 && writer.sizeBytes >= out.targetSegmentSizeBytes) {
           const id = out.nextId();
           if (id !== undefined) {
+            if (outputTombstones) writer.setRangeTombstones(outputTombstones.forOutput(key));
             const meta = await writer.finish();
             if (meta) results.push(meta);
             writer = await openWriter(id);
@@ -279,7 +340,8 @@ export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<Seg
         let keep = true;
         if (seqno < watermark) {
           doneWithKey = true;
-          if (cursor.kind === ValueKind.Tombstone && out.canDropTombstone(key)) keep = false;
+          if (seqno < covering) keep = false;
+          else if (cursor.kind === ValueKind.Tombstone && out.canDropTombstone(key)) keep = false;
         }
         if (keep && writer.isNewKeyOrOlder(key, seqno)) {
           if (writer.add(key, cursor.value(), seqno, cursor.kind)) await writer.drain();
@@ -287,6 +349,7 @@ export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<Seg
       }
       if (cursor.advance() === NEEDS_IO) await cursor.resume();
     }
+    if (outputTombstones) writer.setRangeTombstones(outputTombstones.forOutput(undefined));
     const meta = await writer.finish();
     writer = undefined;
     if (meta) results.push(meta);

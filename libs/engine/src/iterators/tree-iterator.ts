@@ -1,5 +1,6 @@
 import type { KeyValue } from '../entry.js';
 import { ValueKind } from '../entry.js';
+import type { TombstoneCoverage } from '../range-tombstones/coverage.js';
 import { compareKeys, equalKeys } from '../util/bytes.js';
 import type { Cursor, Direction, SeekBound } from './cursor.js';
 import { NEEDS_IO } from './cursor.js';
@@ -21,15 +22,29 @@ export interface ResolvedRange {
 /** Builds the cursors a direction needs (memtables and segments), bound to a pinned view. */
 export type CursorFactory = (direction: Direction) => Cursor;
 
+/**
+ * The range tombstones an iterator honours, built before its first step: {@link ready} builds
+ * them when nothing must be read, {@link load} reads what is missing first.
+ */
+export interface TombstoneSource {
+  ready(): boolean;
+  load(): Promise<void>;
+  coverage(): TombstoneCoverage;
+}
+
 const IO = Symbol('io');
 
 /**
  * One direction of visible entries: the merged versions reduced to the newest version below the
- * read seqno per key, tombstones hidden, stopping at the far bound.
+ * read seqno per key, tombstones hidden (point tombstones, and versions older than a range
+ * tombstone covering their key), stopping at the far bound.
  */
 class VisibleStream {
   private started = false;
   private blocked = false;
+  /** Blocked on loading the range tombstones (not on the cursor). */
+  private loadingTombstones = false;
+  private coverage: TombstoneCoverage | undefined;
   private finished = false;
   private groupKey: Buffer | undefined;
   private found = false;
@@ -43,6 +58,7 @@ class VisibleStream {
     direction: Direction,
     private readonly readSeqno: number,
     private readonly farBound: SeekBound | undefined,
+    private readonly tombstones: TombstoneSource | undefined,
   ) {
     this.forward = direction === 'forward';
   }
@@ -53,6 +69,15 @@ class VisibleStream {
     if (this.blocked) return IO;
     const cursor = this.cursor;
     if (!this.started) {
+      const tombstones = this.tombstones;
+      if (tombstones !== undefined) {
+        if (!tombstones.ready()) {
+          this.blocked = true;
+          this.loadingTombstones = true;
+          return IO;
+        }
+        this.coverage = tombstones.coverage();
+      }
       this.started = true;
       if (cursor.start() === NEEDS_IO) {
         this.blocked = true;
@@ -97,6 +122,11 @@ class VisibleStream {
   async resume(): Promise<void> {
     if (!this.blocked) return;
     this.blocked = false;
+    if (this.loadingTombstones) {
+      this.loadingTombstones = false;
+      await this.tombstones!.load();
+      return;
+    }
     await this.cursor.resume();
   }
 
@@ -104,6 +134,9 @@ class VisibleStream {
     const key = this.groupKey;
     this.groupKey = undefined;
     if (key === undefined || !this.found || this.foundKind !== ValueKind.Value) return undefined;
+    if (this.coverage !== undefined && this.foundSeqno < this.coverage.seqnoAt(key)) {
+      return undefined;
+    }
     return { key, value: this.foundValue!, seqno: this.foundSeqno };
   }
 
@@ -144,6 +177,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
     private readonly range: ResolvedRange,
     private readonly readSeqno: number,
     private release: (() => void) | undefined,
+    private readonly tombstones?: TombstoneSource,
   ) {}
 
   /** The next pair in key order, or `undefined` at the end. */
@@ -154,6 +188,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       'forward',
       this.readSeqno,
       this.range.upper,
+      this.tombstones,
     );
     return this.take(this.front, true);
   }
@@ -166,6 +201,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       'backward',
       this.readSeqno,
       this.range.lower,
+      this.tombstones,
     );
     return this.take(this.back, false);
   }
@@ -181,6 +217,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       'forward',
       this.readSeqno,
       this.range.upper,
+      this.tombstones,
     );
     return this.gather(this.front, true, max);
   }
@@ -193,6 +230,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       'backward',
       this.readSeqno,
       this.range.lower,
+      this.tombstones,
     );
     return this.gather(this.back, false, max);
   }

@@ -1,5 +1,6 @@
 import { invariant } from '@strata/core';
 import { compareKeys } from '../util/bytes.js';
+import { metaEndsBefore } from '../segment/metadata.js';
 import type { Segment } from '../segment/segment.js';
 
 /**
@@ -17,6 +18,8 @@ export class Version {
   readonly disjoint: readonly boolean[];
   /** Segments in all levels (a version never changes), read by every get. */
   private readonly segmentTotal: number;
+  /** True when a segment holds range tombstones: reads must then look for them. */
+  readonly hasRangeTombstones: boolean;
 
   constructor(
     readonly levels: readonly (readonly Segment[])[],
@@ -24,8 +27,13 @@ export class Version {
   ) {
     this.disjoint = levels.map((level, n) => n > 0 && isDisjoint(level));
     let total = 0;
-    for (const level of levels) total += level.length;
+    let tombstones = false;
+    for (const level of levels) {
+      total += level.length;
+      for (const segment of level) if (segment.hasRangeTombstones) tombstones = true;
+    }
     this.segmentTotal = total;
+    this.hasRangeTombstones = tombstones;
   }
 
   /** Builds a version with each level in canonical order. */
@@ -65,10 +73,12 @@ export class Version {
     return this.segmentTotal;
   }
 
-  /** Entries in every segment, versions and tombstones included. */
+  /** Entries in every segment, versions, tombstones and range tombstone pieces included. */
   itemCount(): number {
     let n = 0;
-    for (const segment of this.allSegments()) n += segment.meta.itemCount;
+    for (const segment of this.allSegments()) {
+      n += segment.meta.itemCount + (segment.meta.rangeTombstoneCount ?? 0);
+    }
     return n;
   }
 
@@ -86,7 +96,7 @@ export class Version {
     let high = segments.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (compareKeys(segments[mid]!.meta.maxKey, key) < 0) low = mid + 1;
+      if (metaEndsBefore(segments[mid]!.meta, key)) low = mid + 1;
       else high = mid;
     }
     const candidate = segments[low];
@@ -124,7 +134,7 @@ export class Version {
 
 function isDisjoint(level: readonly Segment[]): boolean {
   for (let i = 1; i < level.length; i++) {
-    if (compareKeys(level[i - 1]!.meta.maxKey, level[i]!.meta.minKey) >= 0) return false;
+    if (!metaEndsBefore(level[i - 1]!.meta, level[i]!.meta.minKey)) return false;
   }
   return true;
 }

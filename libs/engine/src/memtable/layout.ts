@@ -58,8 +58,20 @@ export interface SharedMemtableState {
   readonly firstLeaf: number;
   readonly lastLeaf: number;
   readonly sizeBytes: number;
-  /** Highest seqno inserted; meaningful only when `count` > 0. */
+  /** Highest seqno inserted; meaningful only when `count` > 0 or range tombstones are present. */
   readonly maxSeqno: number;
+  /**
+   * The range tombstones as (fragment, seqno) pieces, absent when there are none. They are few and
+   * copied by the structured clone (keys arrive as Uint8Arrays on the other side).
+   */
+  readonly rangeTombstones?: readonly SharedRangeTombstone[];
+}
+
+/** A range tombstone piece as it crosses a thread boundary. */
+export interface SharedRangeTombstone {
+  readonly start: Uint8Array;
+  readonly end: Uint8Array;
+  readonly seqno: number;
 }
 
 /** An Int32Array of `length` words on a SharedArrayBuffer. */

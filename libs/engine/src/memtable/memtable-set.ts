@@ -30,6 +30,10 @@ const MAX_PRESIZED_ENTRIES = 4 * 1024 * 1024;
 export class MemtableSet {
   private activeMemtable = new Memtable();
   private readonly sealed = new Map<number, Memtable>();
+  /** The sealed memtables from the oldest, kept beside the map so reads allocate nothing. */
+  private sealedList: Memtable[] = [];
+  /** True when a sealed memtable holds range tombstones. */
+  private sealedTombstones = false;
 
   /** The memtable that takes writes. */
   get active(): Memtable {
@@ -43,6 +47,7 @@ export class MemtableSet {
   seal(id: number): SealedMemtable {
     const memtable = this.activeMemtable;
     this.sealed.set(id, memtable);
+    this.sealedChanged();
     // Sized like the one just sealed: under a steady workload the next memtable then never grows
     // (growing copies its arrays on the main thread and leaves the old copies as garbage).
     this.activeMemtable = new Memtable(Math.min(memtable.length, MAX_PRESIZED_ENTRIES));
@@ -58,11 +63,22 @@ export class MemtableSet {
   addSealed(id: number, memtable: Memtable): void {
     invariant(!this.sealed.has(id), 'sealed memtable id already in use');
     this.sealed.set(id, memtable);
+    this.sealedChanged();
   }
 
   /** Drops a sealed memtable (its segment is registered). */
   freeSealed(id: number): void {
-    this.sealed.delete(id);
+    if (this.sealed.delete(id)) this.sealedChanged();
+  }
+
+  /** True when any memtable holds a range tombstone: reads must then look for them. */
+  hasRangeTombstones(): boolean {
+    return this.sealedTombstones || this.activeMemtable.hasRangeTombstones();
+  }
+
+  /** The sealed memtables, oldest first (do not change the array). */
+  sealedOldestFirst(): readonly Memtable[] {
+    return this.sealedList;
   }
 
   /**
@@ -82,6 +98,14 @@ export class MemtableSet {
     const kept = new Memtable(Math.min(old.length, MAX_PRESIZED_ENTRIES));
     // Backwards: an insert places an entry before an equal (key, seqno), so copying from the last
     // entry keeps repeated writes of one key at one seqno in their order (the last one wins).
+    let dropped = 0;
+    const tombstones = old.rangeTombstones();
+    if (tombstones !== undefined) {
+      for (const piece of tombstones.pieces()) {
+        if (piece.seqno > seqno) dropped++;
+        else kept.insertRangeTombstone(piece.start, piece.end, piece.seqno);
+      }
+    }
     for (let at = old.last(); at !== NIL; at = old.previous(at)) {
       if (old.seqnoAt(at) > seqno) continue;
       const keyOffset = old.keyOffsetAt(at);
@@ -97,7 +121,7 @@ export class MemtableSet {
       );
     }
     this.activeMemtable = kept;
-    return old.length - kept.length;
+    return dropped + old.length - kept.length;
   }
 
   /**
@@ -107,8 +131,7 @@ export class MemtableSet {
   get(key: Uint8Array, seqno: number): InternalEntry | undefined {
     const fromActive = this.activeMemtable.get(key, seqno);
     if (fromActive !== undefined) return fromActive;
-    if (this.sealed.size === 0) return undefined;
-    const sealed = [...this.sealed.values()];
+    const sealed = this.sealedList;
     for (let i = sealed.length - 1; i >= 0; i--) {
       const entry = sealed[i]!.get(key, seqno);
       if (entry !== undefined) return entry;
@@ -118,7 +141,7 @@ export class MemtableSet {
 
   /** Every memtable: the active one, then the sealed ones from the oldest. */
   all(): Memtable[] {
-    return [this.activeMemtable, ...this.sealed.values()];
+    return [this.activeMemtable, ...this.sealedList];
   }
 
   /** Id of the oldest sealed memtable still to flush, `Infinity` when none is. */
@@ -137,10 +160,15 @@ export class MemtableSet {
     return highest;
   }
 
-  /** Entries in every memtable, versions and tombstones included. */
+  /** Entries in every memtable, versions, tombstones and range tombstone pieces included. */
   entryCount(): number {
-    let n = this.activeMemtable.length;
-    for (const memtable of this.sealed.values()) n += memtable.length;
+    let n = this.activeMemtable.length + this.activeMemtable.rangeTombstoneCount;
+    for (const memtable of this.sealedList) n += memtable.length + memtable.rangeTombstoneCount;
     return n;
+  }
+
+  private sealedChanged(): void {
+    this.sealedList = [...this.sealed.values()];
+    this.sealedTombstones = this.sealedList.some((m) => m.hasRangeTombstones());
   }
 }

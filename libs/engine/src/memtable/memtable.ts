@@ -1,5 +1,7 @@
-import { invariant } from '@strata/core';
+import { StrataError, invariant } from '@strata/core';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+import { NOT_COVERED, RangeTombstoneFragments } from '../range-tombstones/fragments.js';
+import { asBuffer, compareRanges } from '../util/bytes.js';
 import { EntryArena } from './arena.js';
 import { SlotTree } from './btree.js';
 import type { SharedMemtableState } from './layout.js';
@@ -7,6 +9,8 @@ import { NIL } from './layout.js';
 
 /** Per-entry bookkeeping counted in the memtable size (record, slot share, seqno). */
 const ENTRY_OVERHEAD_BYTES = 64;
+/** Bookkeeping of a range tombstone counted in the memtable size (fragment objects, seqnos). */
+const RANGE_TOMBSTONE_OVERHEAD_BYTES = 160;
 
 /**
  * An in-memory sorted run of versioned entries, ordered by (key ascending, seqno descending).
@@ -19,6 +23,10 @@ const ENTRY_OVERHEAD_BYTES = 64;
  * Entries are never removed or changed, but an insert shifts slots, so a position is valid only
  * until the next insert: {@link mutations} tells a reader that suspended in between to seek
  * again. A sealed memtable never changes.
+ *
+ * Range tombstones live beside the entries in their own {@link RangeTombstoneFragments}, created
+ * with the first one: a memtable without any pays nothing for them, and one with many still
+ * answers a point lookup with a binary search.
  *
  * @example
  * ```ts
@@ -35,6 +43,7 @@ export class Memtable {
   private maxSeqno = 0;
   private mutationCount = 0;
   private readonly frozen: boolean;
+  private tombstones: RangeTombstoneFragments | undefined;
 
   constructor(initialCapacity = 256, state?: SharedMemtableState) {
     const capacity = Math.max(16, initialCapacity);
@@ -43,6 +52,15 @@ export class Memtable {
     if (state) {
       this.sizeBytes = state.sizeBytes;
       this.maxSeqno = state.maxSeqno;
+      if (state.rangeTombstones !== undefined) {
+        this.tombstones = RangeTombstoneFragments.fromPieces(
+          state.rangeTombstones.map((p) => ({
+            start: asBuffer(p.start),
+            end: asBuffer(p.end),
+            seqno: p.seqno,
+          })),
+        );
+      }
     }
     this.frozen = state !== undefined;
   }
@@ -64,6 +82,7 @@ export class Memtable {
       ...this.tree.shared(),
       sizeBytes: this.sizeBytes,
       maxSeqno: this.maxSeqno,
+      ...(this.tombstones ? { rangeTombstones: this.tombstones.pieces() } : {}),
     };
   }
 
@@ -77,9 +96,24 @@ export class Memtable {
     return this.mutationCount;
   }
 
-  /** True when the memtable holds no entry. */
+  /** Range tombstone pieces held (a fragment deleted at two seqnos counts twice). */
+  get rangeTombstoneCount(): number {
+    return this.tombstones?.count ?? 0;
+  }
+
+  /** True when the memtable holds no entry and no range tombstone. */
   isEmpty(): boolean {
-    return this.arena.count === 0;
+    return this.arena.count === 0 && this.tombstones === undefined;
+  }
+
+  /** True when the memtable holds a range tombstone. */
+  hasRangeTombstones(): boolean {
+    return this.tombstones !== undefined;
+  }
+
+  /** The range tombstones, or `undefined` when there are none. Do not change them. */
+  rangeTombstones(): RangeTombstoneFragments | undefined {
+    return this.tombstones;
   }
 
   /** Approximate memory taken by the entries, in bytes. */
@@ -92,7 +126,7 @@ export class Memtable {
    * `get_highest_seqno` in current lsm-tree.
    */
   getHighestSeqno(): number | undefined {
-    return this.arena.count === 0 ? undefined : this.maxSeqno;
+    return this.isEmpty() ? undefined : this.maxSeqno;
   }
 
   /**
@@ -130,6 +164,89 @@ export class Memtable {
       'key or value range outside its source',
     );
     return this.add(source, keyStart, keyLength, source, valueStart, valueLength, seqno, kind);
+  }
+
+  /**
+   * Adds the range tombstone `[start, end)@seqno`: versions of keys in the range with a lower
+   * seqno are deleted. Returns `[itemSizeBytes,
+   * memtableSizeBytes]` like {@link insert}.
+   *
+   * @example
+   * ```ts
+   * memtable.insertRangeTombstone(Buffer.from('user/'), Buffer.from('user0'), 8);
+   * ```
+   *
+   * @throws StrataError `INVALID_ARGUMENT` unless `start < end`.
+   */
+  insertRangeTombstone(start: Uint8Array, end: Uint8Array, seqno: number): [number, number] {
+    const sizeBytes = this.insertRangeTombstoneFrom(
+      start,
+      0,
+      start.length,
+      end,
+      0,
+      end.length,
+      seqno,
+    );
+    return [start.length + end.length + RANGE_TOMBSTONE_OVERHEAD_BYTES, sizeBytes];
+  }
+
+  /**
+   * {@link insertRangeTombstone} with the bounds as byte ranges of larger buffers (a log record:
+   * start and end are `startSource[startOffset, +startLength)` and
+   * `endSource[endOffset, +endLength)`), without a view per bound. The bounds are copied, unless
+   * equal to bounds already held. Returns the memtable's size in bytes.
+   */
+  insertRangeTombstoneFrom(
+    startSource: Uint8Array,
+    startOffset: number,
+    startLength: number,
+    endSource: Uint8Array,
+    endOffset: number,
+    endLength: number,
+    seqno: number,
+  ): number {
+    invariant(!this.frozen, 'insert into a frozen (shared) memtable');
+    invariant(
+      startOffset >= 0 &&
+        startOffset + startLength <= startSource.length &&
+        endOffset >= 0 &&
+        endOffset + endLength <= endSource.length,
+      'range tombstone bounds outside their source',
+    );
+    const order = compareRanges(
+      startSource,
+      startOffset,
+      startOffset + startLength,
+      endSource,
+      endOffset,
+      endOffset + endLength,
+    );
+    if (order >= 0) {
+      throw new StrataError('INVALID_ARGUMENT', 'a range delete needs start < end');
+    }
+    this.tombstones ??= new RangeTombstoneFragments();
+    this.tombstones.addFrom(
+      startSource,
+      startOffset,
+      startLength,
+      endSource,
+      endOffset,
+      endLength,
+      seqno,
+    );
+    this.sizeBytes += startLength + endLength + RANGE_TOMBSTONE_OVERHEAD_BYTES;
+    if (seqno > this.maxSeqno) this.maxSeqno = seqno;
+    return this.sizeBytes;
+  }
+
+  /**
+   * The highest seqno below `readSeqno` of a range tombstone covering `key`, or
+   * {@link NOT_COVERED}: a version of `key` with a lower seqno is deleted.
+   */
+  rangeTombstoneSeqno(key: Uint8Array, readSeqno: number): number {
+    const tombstones = this.tombstones;
+    return tombstones === undefined ? NOT_COVERED : tombstones.coveringSeqno(key, readSeqno);
   }
 
   private add(

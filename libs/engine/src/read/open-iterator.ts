@@ -8,6 +8,7 @@ import { MemtableCursor } from '../memtable/memtable-cursor.js';
 import { SegmentCursor } from '../segment/segment-cursor.js';
 import type { Segment } from '../segment/segment.js';
 import { compareKeys } from '../util/bytes.js';
+import { IteratorTombstones } from './iterator-tombstones.js';
 
 /** Unpins the version of an iterator its owner dropped without closing it. */
 const finalizer = new FinalizationRegistry<() => void>((release) => release());
@@ -15,7 +16,8 @@ const finalizer = new FinalizationRegistry<() => void>((release) => release());
 /**
  * An iterator over `range` at `readSeqno`, merging `memtables` and the segments of `version` that
  * overlap the range. The version is pinned until the iterator is closed (or collected), so its
- * segments outlive any compaction meanwhile.
+ * segments outlive any compaction meanwhile. Range tombstones are honoured when a memtable or a
+ * segment of the range holds any (see {@link IteratorTombstones}).
  *
  * @example
  * ```ts
@@ -44,7 +46,17 @@ export function openTreeIterator(
     version.release();
   };
   const token = {};
-  const iterator = new TreeIterator(makeCursor, range, readSeqno, release);
+  const withTombstones = segments.filter((s) => s.hasRangeTombstones);
+  const tombstones =
+    withTombstones.length > 0 || memtables.some((m) => m.hasRangeTombstones())
+      ? new IteratorTombstones(
+          memtables.filter((m) => m.hasRangeTombstones()),
+          withTombstones,
+          range,
+          readSeqno,
+        )
+      : undefined;
+  const iterator = new TreeIterator(makeCursor, range, readSeqno, release, tombstones);
   finalizer.register(
     iterator,
     () => {
@@ -62,7 +74,9 @@ function overlapsRange(segment: Segment, range: ResolvedRange): boolean {
   const { lower, upper } = range;
   if (lower) {
     const c = compareKeys(segment.meta.maxKey, lower.key);
-    if (c < 0 || (c === 0 && lower.exclusive)) return false;
+    if (c < 0 || (c === 0 && (lower.exclusive || segment.meta.maxKeyExclusive === true))) {
+      return false;
+    }
   }
   if (upper) {
     const c = compareKeys(segment.meta.minKey, upper.key);

@@ -2,7 +2,8 @@
  * Point reads: the newest version of a key below a read seqno, memtables first, then level by
  * level. Within a level every covering segment is consulted and the newest visible version wins
  * (level 0 and size-tiered levels overlap); across levels the first level with a visible version
- * wins, because compaction only pushes older data down.
+ * wins, because compaction only pushes older data down. A tree holding range tombstones is read by
+ * covered-point-read.ts instead.
  */
 import type { InternalEntry } from '../entry.js';
 import { ValueKind } from '../entry.js';
@@ -10,6 +11,7 @@ import type { Version } from '../levels/version.js';
 import type { MemtableSet } from '../memtable/memtable-set.js';
 import { hashKey } from '../segment/bloom-filter.js';
 import { NOT_CACHED } from '../segment/segment.js';
+import { getCoveredFromMemory, readCoveredEntry } from './covered-point-read.js';
 
 /**
  * A point lookup that succeeds only if everything it needs is in memory (memtables, loaded
@@ -23,6 +25,9 @@ export function getFromMemory(
   key: Uint8Array,
   seqno: number,
 ): InternalEntry | undefined | typeof NOT_CACHED {
+  if (version.hasRangeTombstones || memtables.hasRangeTombstones()) {
+    return getCoveredFromMemory(memtables, version, key, seqno);
+  }
   const fromMemory = memtables.get(key, seqno);
   if (fromMemory !== undefined) return fromMemory;
   const levels = version.levels;
@@ -60,6 +65,9 @@ export async function readEntry(
   key: Uint8Array,
   seqno: number,
 ): Promise<InternalEntry | undefined> {
+  if (version.hasRangeTombstones || memtables.hasRangeTombstones()) {
+    return readCoveredEntry(memtables, version, key, seqno);
+  }
   const fromMemory = memtables.get(key, seqno);
   if (fromMemory !== undefined) return fromMemory;
   if (version.segmentCount === 0) return undefined;

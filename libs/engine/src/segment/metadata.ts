@@ -1,9 +1,22 @@
 import { StrataError, corruptionError } from '@strata/core';
-import { fromHex, readU64, toHex, writeU64 } from '../util/bytes.js';
+import { compareKeys, fromHex, readU64, toHex, writeU64 } from '../util/bytes.js';
 import type { CompressionType } from '../config.js';
 
-/** Version of the segment file format this code writes and reads. */
+/**
+ * Version of the segment file format of a segment without range tombstones. Such segments are
+ * written exactly as before range tombstones existed, so older versions of Strata still read them.
+ */
 export const SEGMENT_FORMAT_VERSION = 1;
+/**
+ * Version of a segment that holds range tombstones: a range-tombstone block sits between the
+ * filter and the metadata block. A reader that knows only version 1 refuses such a segment
+ * (`UNSUPPORTED_FORMAT`) instead of reading it without its deletions.
+ */
+export const RANGE_TOMBSTONE_FORMAT_VERSION = 2;
+
+function isKnownFormatVersion(version: unknown): boolean {
+  return version === SEGMENT_FORMAT_VERSION || version === RANGE_TOMBSTONE_FORMAT_VERSION;
+}
 const SEGMENT_MAGIC = 0x53475453; // "STGS" little-endian
 /** Size of the fixed footer at the end of every segment file. */
 export const FOOTER_BYTES = 48;
@@ -21,8 +34,18 @@ export interface SegmentMetadata {
   readonly tombstoneCount: number;
   /** Distinct keys. */
   readonly keyCount: number;
+  /** Smallest key of an entry or a range tombstone start. */
   readonly minKey: Buffer;
+  /** Largest key of an entry, or the end of a range tombstone when that lies beyond. */
   readonly maxKey: Buffer;
+  /**
+   * True when {@link maxKey} is the (exclusive) end of a range tombstone: the segment then covers
+   * keys below `maxKey` only. Reading it as inclusive over-approximates the segment's range,
+   * which is always safe; only exact lookups (which segment of a level holds a key) need it.
+   * Absent when false.
+   */
+  readonly maxKeyExclusive?: true;
+  /** Seqno range of the entries and range tombstones. */
   readonly minSeqno: number;
   readonly maxSeqno: number;
   readonly fileSizeBytes: number;
@@ -32,6 +55,29 @@ export interface SegmentMetadata {
   readonly compression: CompressionType;
   /** When the newest data in the segment was written (flush time; the newest input for a merge). */
   readonly newestDataAtMs: number;
+  /**
+   * Range tombstone pieces stored (a fragment deleted at two seqnos counts twice); absent when
+   * none, which is every segment of format version 1.
+   */
+  readonly rangeTombstoneCount?: number;
+}
+
+/** Range tombstone pieces a segment stores (0 for most). */
+export function rangeTombstoneCountOf(meta: SegmentMetadata): number {
+  return meta.rangeTombstoneCount ?? 0;
+}
+
+/** True when the key range of the segment described by `meta` includes `key`. */
+export function metaCoversKey(meta: SegmentMetadata, key: Uint8Array): boolean {
+  if (compareKeys(key, meta.minKey) < 0) return false;
+  const c = compareKeys(key, meta.maxKey);
+  return c < 0 || (c === 0 && meta.maxKeyExclusive !== true);
+}
+
+/** True when the segment described by `meta` holds nothing at or after `key`. */
+export function metaEndsBefore(meta: SegmentMetadata, key: Uint8Array): boolean {
+  const c = compareKeys(meta.maxKey, key);
+  return c < 0 || (c === 0 && meta.maxKeyExclusive === true);
 }
 
 /** JSON-safe form of {@link SegmentMetadata} (keys in hex). */
@@ -54,7 +100,9 @@ export function metadataAgrees(stored: SegmentMetadata, listed: SegmentMetadata)
     stored.minSeqno === listed.minSeqno &&
     stored.fileSizeBytes === listed.fileSizeBytes &&
     stored.minKey.equals(listed.minKey) &&
-    stored.maxKey.equals(listed.maxKey)
+    stored.maxKey.equals(listed.maxKey) &&
+    stored.maxKeyExclusive === listed.maxKeyExclusive &&
+    rangeTombstoneCountOf(stored) === rangeTombstoneCountOf(listed)
   );
 }
 
@@ -84,12 +132,23 @@ export function metadataFromJson(json: unknown, file: string): SegmentMetadata {
   ) {
     throw corruptionError(file, 0, 'malformed segment metadata');
   }
-  if (j.formatVersion !== SEGMENT_FORMAT_VERSION) {
+  if (!isKnownFormatVersion(j.formatVersion)) {
     throw new StrataError(
       'UNSUPPORTED_FORMAT',
-      `segment format version ${j.formatVersion} in ${file} is not supported (expected ${SEGMENT_FORMAT_VERSION})`,
+      `segment format version ${j.formatVersion} in ${file} is not supported (expected ${SEGMENT_FORMAT_VERSION} or ${RANGE_TOMBSTONE_FORMAT_VERSION})`,
       { details: { file } },
     );
+  }
+  // Range tombstones exactly in version 2 segments, and an exclusive end only with them.
+  const withTombstones = j.formatVersion === RANGE_TOMBSTONE_FORMAT_VERSION;
+  const count = j.rangeTombstoneCount;
+  if (
+    (withTombstones
+      ? typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1
+      : count !== undefined) ||
+    (j.maxKeyExclusive !== undefined && (j.maxKeyExclusive !== true || !withTombstones))
+  ) {
+    throw corruptionError(file, 0, 'malformed segment metadata');
   }
   return {
     ...(j as SegmentMetadataJson),
@@ -104,14 +163,28 @@ export interface SegmentFooter {
   readonly indexSizeBytes: number;
   readonly filterOffset: number;
   readonly filterSizeBytes: number;
+  /**
+   * The range-tombstone block lies between the filter and the metadata: it is not in the footer
+   * (whose layout every version shares) but follows from the offsets around it. Size 0 in a
+   * version 1 segment, above 0 in a version 2 one.
+   */
+  readonly rangeTombstoneSizeBytes: number;
   readonly metaOffset: number;
   readonly metaSizeBytes: number;
+}
+
+/** Offset of the range-tombstone block of a segment with `footer`. */
+export function rangeTombstoneOffsetOf(footer: SegmentFooter): number {
+  return footer.filterOffset + footer.filterSizeBytes;
 }
 
 export function encodeFooter(footer: SegmentFooter): Buffer {
   const out = Buffer.alloc(FOOTER_BYTES);
   out.writeUInt32LE(SEGMENT_MAGIC, 0);
-  out.writeUInt32LE(SEGMENT_FORMAT_VERSION, 4);
+  out.writeUInt32LE(
+    footer.rangeTombstoneSizeBytes > 0 ? RANGE_TOMBSTONE_FORMAT_VERSION : SEGMENT_FORMAT_VERSION,
+    4,
+  );
   writeU64(out, 8, footer.indexOffset);
   out.writeUInt32LE(footer.indexSizeBytes, 16);
   writeU64(out, 20, footer.filterOffset);
@@ -135,24 +208,30 @@ export function decodeFooter(
     throw corruptionError(file, at, 'segment footer checksum mismatch');
   }
   const version = bytes.readUInt32LE(4);
-  if (version !== SEGMENT_FORMAT_VERSION) {
+  if (!isKnownFormatVersion(version)) {
     throw new StrataError(
       'UNSUPPORTED_FORMAT',
       `segment format version ${version} in ${file} is not supported`,
       { details: { file } },
     );
   }
+  const filterOffset = readU64(bytes, 20);
+  const filterSizeBytes = bytes.readUInt32LE(28);
+  const metaOffset = readU64(bytes, 32);
   const footer: SegmentFooter = {
     indexOffset: readU64(bytes, 8),
     indexSizeBytes: bytes.readUInt32LE(16),
-    filterOffset: readU64(bytes, 20),
-    filterSizeBytes: bytes.readUInt32LE(28),
-    metaOffset: readU64(bytes, 32),
+    filterOffset,
+    filterSizeBytes,
+    rangeTombstoneSizeBytes: metaOffset - (filterOffset + filterSizeBytes),
+    metaOffset,
     metaSizeBytes: bytes.readUInt32LE(40),
   };
   const ordered =
     footer.indexOffset + footer.indexSizeBytes === footer.filterOffset &&
-    footer.filterOffset + footer.filterSizeBytes === footer.metaOffset &&
+    (version === RANGE_TOMBSTONE_FORMAT_VERSION
+      ? footer.rangeTombstoneSizeBytes > 0
+      : footer.rangeTombstoneSizeBytes === 0) &&
     footer.metaOffset + footer.metaSizeBytes === at;
   if (!ordered) throw corruptionError(file, at, 'segment footer offsets are inconsistent');
   return footer;

@@ -2,8 +2,11 @@ import { corruptionError, crc32c, invariant } from '@strata/core';
 import type { BlockCache } from '../cache/block-cache.js';
 import { allocateCacheId } from '../cache/block-cache.js';
 import type { DescriptorTable } from '../cache/descriptor-table.js';
-import { asBuffer, compareKeys, equalKeys } from '../util/bytes.js';
+import { asBuffer, equalKeys } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+import { decodeRangeTombstoneBlock } from '../range-tombstones/block.js';
+import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
+import { NOT_COVERED } from '../range-tombstones/fragments.js';
 import type { DecodedBlock } from './block.js';
 import { decodeBlock } from './block.js';
 import { unframeBlock } from './block-codec.js';
@@ -12,7 +15,15 @@ import { ABSENT, PAST_END, searchBlock } from './block-search.js';
 import { BlockIndex } from './block-index.js';
 import { BloomFilter, hashKey } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
-import { FOOTER_BYTES, decodeFooter, metadataAgrees, metadataFromJson } from './metadata.js';
+import {
+  FOOTER_BYTES,
+  decodeFooter,
+  metaCoversKey,
+  metadataAgrees,
+  metadataFromJson,
+  rangeTombstoneCountOf,
+  rangeTombstoneOffsetOf,
+} from './metadata.js';
 
 /** What segments of one tree share: the block cache and the descriptor table. */
 export interface SegmentContext {
@@ -44,6 +55,8 @@ class LoadedParts {
 
   constructor(
     readonly filter: BloomFilter | undefined,
+    /** The segment's range tombstones, decoded when loaded (they are few, and every read needs them). */
+    readonly rangeTombstones: RangeTombstoneFragments | undefined,
     private readonly indexBytes: Buffer,
     private readonly path: string,
     private readonly indexOffset: number,
@@ -81,6 +94,8 @@ export class Segment {
   /** Set when a compaction replaced the segment; the file goes once `refCount` reaches 0. */
   obsolete = false;
   readonly cacheId = allocateCacheId();
+  /** True when the segment stores range tombstones (known from the metadata, before any load). */
+  readonly hasRangeTombstones: boolean;
   private parts: LoadedParts | undefined;
   private loading: Promise<LoadedParts> | undefined;
 
@@ -88,7 +103,9 @@ export class Segment {
     readonly meta: SegmentMetadata,
     readonly path: string,
     private readonly context: SegmentContext,
-  ) {}
+  ) {
+    this.hasRangeTombstones = rangeTombstoneCountOf(meta) > 0;
+  }
 
   get id(): number {
     return this.meta.id;
@@ -119,9 +136,24 @@ export class Segment {
     this.parts = await this.loading;
   }
 
-  /** True when `key` lies within the segment's key range. */
+  /** True when `key` lies within the segment's key range (entries and range tombstones). */
   coversKey(key: Uint8Array): boolean {
-    return compareKeys(key, this.meta.minKey) >= 0 && compareKeys(key, this.meta.maxKey) <= 0;
+    return metaCoversKey(this.meta, key);
+  }
+
+  /** The range tombstones (only after {@link load}); `undefined` when the segment has none. */
+  get rangeTombstones(): RangeTombstoneFragments | undefined {
+    invariant(this.parts !== undefined, 'segment range tombstones used before load');
+    return this.parts.rangeTombstones;
+  }
+
+  /**
+   * The highest seqno below `readSeqno` of a range tombstone of this segment covering `key`, or
+   * {@link NOT_COVERED} (needs {@link load} when the segment has range tombstones).
+   */
+  coveringTombstoneSeqno(key: Uint8Array, readSeqno: number): number {
+    if (!this.hasRangeTombstones) return NOT_COVERED;
+    return this.rangeTombstones!.coveringSeqno(key, readSeqno);
   }
 
   /** True when the segment may hold `key` (key range, then bloom filter; needs {@link load}). */
@@ -351,6 +383,30 @@ export class Segment {
       );
       filter = BloomFilter.decode(filterRaw, this.path, footer.filterOffset);
     }
-    return new LoadedParts(filter, indexRaw, this.path, footer.indexOffset, m.blockCount);
+    let rangeTombstones: RangeTombstoneFragments | undefined;
+    const tombstonesAt = rangeTombstoneOffsetOf(footer);
+    if (footer.rangeTombstoneSizeBytes > 0) {
+      const raw = unframeBlock(
+        slice(tombstonesAt, footer.rangeTombstoneSizeBytes),
+        this.path,
+        tombstonesAt,
+      );
+      rangeTombstones = decodeRangeTombstoneBlock(raw, this.path, tombstonesAt);
+    }
+    if ((rangeTombstones?.count ?? 0) !== rangeTombstoneCountOf(m)) {
+      throw corruptionError(
+        this.path,
+        tombstonesAt,
+        'range tombstone count disagrees with metadata',
+      );
+    }
+    return new LoadedParts(
+      filter,
+      rangeTombstones,
+      indexRaw,
+      this.path,
+      footer.indexOffset,
+      m.blockCount,
+    );
   }
 }

@@ -4,13 +4,20 @@ import { crc32c, invariant, ioError } from '@strata/core';
 import type { CompressionType } from '../config.js';
 import type { ValueKindCode } from '../entry.js';
 import { ValueKind } from '../entry.js';
+import { encodeRangeTombstoneBlock } from '../range-tombstones/block.js';
+import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import { BlockBuilder } from './block.js';
-import { copyRange } from '../util/bytes.js';
+import { compareKeys, copyRange } from '../util/bytes.js';
 import { frameBlock, frameBlockInto, maxFramedSizeBytes } from './block-codec.js';
 import { BlockIndexBuilder } from './block-index.js';
 import { BloomFilterBuilder } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
-import { SEGMENT_FORMAT_VERSION, encodeFooter, metadataToJson } from './metadata.js';
+import {
+  RANGE_TOMBSTONE_FORMAT_VERSION,
+  SEGMENT_FORMAT_VERSION,
+  encodeFooter,
+  metadataToJson,
+} from './metadata.js';
 import { TEMP_SUFFIX, segmentFileName } from '../file-names.js';
 
 /** How a segment is written. */
@@ -32,9 +39,10 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 const SPARE_CHUNKS = 2;
 
 /**
- * Writes one immutable segment file: data blocks, block index, bloom filter, metadata, footer.
- * The file is written under a temporary name, fsynced, renamed into place and its folder fsynced,
- * so a segment file either exists whole or not at all.
+ * Writes one immutable segment file: data blocks, block index, bloom filter, range tombstones (only
+ * when there are any: format version 2), metadata, footer. The file is written under a temporary
+ * name, fsynced, renamed into place and its folder fsynced, so a segment file either exists whole
+ * or not at all.
  *
  * Entries must be added in (key ascending, seqno descending) order; that is asserted.
  */
@@ -65,6 +73,7 @@ export class SegmentWriter {
   private minSeqno = Number.MAX_SAFE_INTEGER;
   private maxSeqno = 0;
   private uncompressedSizeBytes = 0;
+  private rangeTombstones: RangeTombstoneFragments | undefined;
   private readonly tempPath: string;
   private readonly finalPath: string;
 
@@ -192,6 +201,14 @@ export class SegmentWriter {
     return this.pendingBytes > 0;
   }
 
+  /**
+   * Sets the range tombstones the segment stores (the part of each tombstone the segment is
+   * responsible for). An empty set writes none: the segment stays format version 1.
+   */
+  setRangeTombstones(fragments: RangeTombstoneFragments): void {
+    this.rangeTombstones = fragments.isEmpty() ? undefined : fragments;
+  }
+
   /** Writes buffered blocks to the file. */
   async drain(): Promise<void> {
     if (this.pending.length === 0) return;
@@ -217,10 +234,11 @@ export class SegmentWriter {
 
   /**
    * Completes the file and moves it into place. Returns its metadata, or `undefined` (and no file)
-   * when no entry was added.
+   * when neither an entry nor a range tombstone was added.
    */
   async finish(): Promise<SegmentMetadata | undefined> {
-    if (this.itemCount === 0) {
+    const tombstones = this.rangeTombstones;
+    if (this.itemCount === 0 && tombstones === undefined) {
       await this.abort();
       return undefined;
     }
@@ -230,24 +248,28 @@ export class SegmentWriter {
     const indexBlock = frameBlock(this.index.finish(), 'none');
     const filterRaw = this.bloom.finish();
     const filterBlock = filterRaw ? frameBlock(filterRaw, 'none') : Buffer.alloc(0);
+    const tombstoneBlock = tombstones
+      ? frameBlock(encodeRangeTombstoneBlock(tombstones), 'none')
+      : Buffer.alloc(0);
     const base = {
       id: this.options.id,
-      formatVersion: SEGMENT_FORMAT_VERSION,
+      formatVersion: tombstones ? RANGE_TOMBSTONE_FORMAT_VERSION : SEGMENT_FORMAT_VERSION,
       itemCount: this.itemCount,
       tombstoneCount: this.tombstoneCount,
       keyCount: this.keyCount,
-      minKey: this.minKey!,
-      maxKey: Buffer.from(this.previousKey.subarray(0, this.previousKeyLength)),
-      minSeqno: this.minSeqno,
-      maxSeqno: this.maxSeqno,
+      ...this.keySpan(),
+      minSeqno: tombstones ? Math.min(this.minSeqno, tombstones.minSeqno) : this.minSeqno,
+      maxSeqno: tombstones ? Math.max(this.maxSeqno, tombstones.maxSeqno) : this.maxSeqno,
       blockCount: this.index.blockCount,
       uncompressedSizeBytes: this.uncompressedSizeBytes,
       compression: this.options.compression,
       newestDataAtMs: this.options.newestDataAtMs,
+      ...(tombstones ? { rangeTombstoneCount: tombstones.count } : {}),
     };
     // The metadata records the file size, which depends on the metadata's own length: iterate until
     // the length is stable (at most a couple of rounds, as only digits change).
-    const fixedBytes = dataEnd + indexBlock.length + filterBlock.length + 48;
+    const fixedBytes =
+      dataEnd + indexBlock.length + filterBlock.length + tombstoneBlock.length + 48;
     let metaBlock: Buffer = Buffer.alloc(0);
     let meta: SegmentMetadata = { ...base, fileSizeBytes: 0 };
     for (let round = 0; round < 5; round++) {
@@ -264,12 +286,20 @@ export class SegmentWriter {
       indexSizeBytes: indexBlock.length,
       filterOffset: dataEnd + indexBlock.length,
       filterSizeBytes: filterBlock.length,
-      metaOffset: dataEnd + indexBlock.length + filterBlock.length,
+      rangeTombstoneSizeBytes: tombstoneBlock.length,
+      metaOffset: dataEnd + indexBlock.length + filterBlock.length + tombstoneBlock.length,
       metaSizeBytes: metaBlock.length,
     });
     footer.writeUInt32LE(crc32c(footer.subarray(0, 44)), 44);
-    this.pending.push(indexBlock, filterBlock, metaBlock, footer);
-    this.pendingBytes += indexBlock.length + filterBlock.length + metaBlock.length + footer.length;
+    this.pending.push(indexBlock, filterBlock);
+    if (tombstoneBlock.length > 0) this.pending.push(tombstoneBlock);
+    this.pending.push(metaBlock, footer);
+    this.pendingBytes +=
+      indexBlock.length +
+      filterBlock.length +
+      tombstoneBlock.length +
+      metaBlock.length +
+      footer.length;
     await this.drain();
     const fs = this.options.fileSystem;
     try {
@@ -299,6 +329,27 @@ export class SegmentWriter {
     } catch {
       // As above.
     }
+  }
+
+  /**
+   * The key range of the entries and range tombstones; the end of a tombstone beyond the last
+   * entry makes the range's end exclusive.
+   */
+  private keySpan(): { minKey: Buffer; maxKey: Buffer; maxKeyExclusive?: true } {
+    const entryMin = this.minKey;
+    const entryMax =
+      this.previousKeyLength < 0
+        ? undefined
+        : Buffer.from(this.previousKey.subarray(0, this.previousKeyLength));
+    const fragments = this.rangeTombstones?.fragments();
+    if (fragments === undefined) return { minKey: entryMin!, maxKey: entryMax! };
+    const first = fragments[0]!.start;
+    const last = fragments[fragments.length - 1]!.end;
+    const minKey = entryMin === undefined || compareKeys(first, entryMin) < 0 ? first : entryMin;
+    if (entryMax !== undefined && compareKeys(last, entryMax) <= 0) {
+      return { minKey: Buffer.from(minKey), maxKey: entryMax };
+    }
+    return { minKey: Buffer.from(minKey), maxKey: Buffer.from(last), maxKeyExclusive: true };
   }
 
   private cutBlock(): void {

@@ -11,15 +11,21 @@ export interface SegmentInspection {
   readonly level: number;
   /** Path of the segment file. */
   readonly file: string;
+  /** Segment format version: 2 when the segment holds range tombstones, 1 otherwise. */
+  readonly formatVersion: number;
   readonly sizeBytes: number;
   /** Entries stored, every version and tombstone included. */
   readonly itemCount: number;
   readonly tombstoneCount: number;
+  /** Range tombstone pieces stored (0 for a segment of format version 1). */
+  readonly rangeTombstoneCount: number;
   /** Distinct keys. */
   readonly keyCount: number;
   readonly blockCount: number;
   readonly minKey: Buffer;
   readonly maxKey: Buffer;
+  /** True when `maxKey` is the exclusive end of a range tombstone (the segment stops below it). */
+  readonly maxKeyExclusive: boolean;
   readonly minSeqno: number;
   readonly maxSeqno: number;
   readonly compression: string;
@@ -76,13 +82,16 @@ export async function inspectTree(
         id: meta.id,
         level,
         file: segmentPath(path, meta.id),
+        formatVersion: meta.formatVersion,
         sizeBytes: meta.fileSizeBytes,
         itemCount: meta.itemCount,
         tombstoneCount: meta.tombstoneCount,
+        rangeTombstoneCount: meta.rangeTombstoneCount ?? 0,
         keyCount: meta.keyCount,
         blockCount: meta.blockCount,
         minKey: meta.minKey,
         maxKey: meta.maxKey,
+        maxKeyExclusive: meta.maxKeyExclusive === true,
         minSeqno: meta.minSeqno,
         maxSeqno: meta.maxSeqno,
         compression: meta.compression,

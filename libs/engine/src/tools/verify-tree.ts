@@ -2,6 +2,7 @@ import type { FileSystem } from '@strata/core';
 import { corruptionError, crc32c, errnoOf, ioError, nodeFileSystem } from '@strata/core';
 import { ValueKind } from '../entry.js';
 import { segmentPath } from '../file-names.js';
+import { decodeRangeTombstoneBlock } from '../range-tombstones/block.js';
 import { readTreeState } from '../recovery.js';
 import { decodeBlock } from '../segment/block.js';
 import { unframeBlock } from '../segment/block-codec.js';
@@ -13,6 +14,8 @@ import {
   decodeFooter,
   metadataAgrees,
   metadataFromJson,
+  rangeTombstoneCountOf,
+  rangeTombstoneOffsetOf,
 } from '../segment/metadata.js';
 import { compareKeys } from '../util/bytes.js';
 import type { ReadOnlyOptions } from './inspect-tree.js';
@@ -22,7 +25,7 @@ export interface SegmentVerification {
   readonly id: number;
   readonly level: number;
   readonly file: string;
-  /** Blocks checked: data blocks plus index, filter (when present) and metadata. */
+  /** Blocks checked: data blocks plus index, filter and range tombstones (when present), metadata. */
   readonly blocks: number;
   readonly bytes: number;
   readonly items: number;
@@ -49,8 +52,9 @@ export interface VerifyReport {
 /**
  * Checks a tree without writing: marker, config and manifest (checksummed), then each listed
  * segment whole: size, footer checksum and offsets, metadata block (and its agreement with the
- * manifest), block index, bloom filter, and every data block (checksum, decompression, decoding,
- * key order, last key against the index, item and tombstone counts against the metadata). An
+ * manifest), block index, bloom filter, range tombstones (order, count against the metadata), and
+ * every data block (checksum, decompression, decoding, key order, last key against the index,
+ * item and tombstone counts against the metadata). An
  * offline tool for the CLI, not a method of the tree.
  *
  * @returns how much was checked.
@@ -132,6 +136,20 @@ async function verifySegment(
       footer.filterOffset,
     );
     blocks++;
+  }
+  let rangeTombstones = 0;
+  if (footer.rangeTombstoneSizeBytes > 0) {
+    const at = rangeTombstoneOffsetOf(footer);
+    const raw = block(at, footer.rangeTombstoneSizeBytes);
+    rangeTombstones = decodeRangeTombstoneBlock(raw, file, at).count;
+    blocks++;
+  }
+  if (rangeTombstones !== rangeTombstoneCountOf(meta)) {
+    throw corruptionError(
+      file,
+      rangeTombstoneOffsetOf(footer),
+      'range tombstone count disagrees with the segment metadata',
+    );
   }
 
   let items = 0;
