@@ -5,15 +5,14 @@
  * @packageDocumentation
  */
 export { Wal } from './wal.js';
-export type {
-  AppendResult,
-  ReadOptions,
-  ReplicatedRecordSummary,
-  RetentionResult,
-  SegmentInfo,
-  VerifyReport,
-  WalStatus,
-} from './wal.js';
+export type { WalStatus } from './wal.js';
+export type { AppendResult } from './write/pending-queue.js';
+export type { ReplicatedRecordSummary } from './write/replicated-record.js';
+export type { ReadOptions } from './read/read-records.js';
+export type { RetentionResult } from './maintenance/drop-segments.js';
+export type { TruncateResult } from './maintenance/truncate-after.js';
+export type { VerifyReport } from './maintenance/verify-log.js';
+export type { SegmentInfo } from './segments/segment-info.js';
 export { LogOp } from './format/log-batch.js';
 export type { LogBatch, LogBatchInput, LogEntry, LogRecord } from './format/log-batch.js';
 export type { RecoveryMode, RetentionPolicy, SyncMode, WalOptions } from './options.js';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { crc32c, removeIfPresent, writeFileAtomically } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import type { LogTail } from '../format/log-tail.js';
+import type { SegmentFile } from './segment-file.js';
 
 /**
  * Name of the file a clean close leaves in the log directory. It describes the last segment (size,
@@ -34,6 +35,33 @@ export async function writeCleanCloseMarker(
     join(directory, CLEAN_CLOSE_FILE),
     Buffer.concat([Buffer.from(`${crc32c(body)}\n`), body]),
   );
+}
+
+/**
+ * Leaves the marker for `last`, the last segment of a log that closes cleanly with `tail` as its
+ * last record; nothing when that segment holds no record. A failure is ignored: the marker is only
+ * a hint for a faster open, and without it the next open scans the last segment.
+ */
+export async function markCleanClose(
+  fs: FileSystem,
+  directory: string,
+  last: SegmentFile | undefined,
+  tail: LogTail | undefined,
+): Promise<void> {
+  if (!last || !tail || last.sizeBytes === 0 || last.lastRecordOffset === undefined) return;
+  try {
+    await writeCleanCloseMarker(fs, directory, {
+      formatVersion: 1,
+      segmentFirstSeqno: last.firstSeqno,
+      sizeBytes: last.sizeBytes,
+      lastRecordOffset: last.lastRecordOffset,
+      tail,
+      indexSeqnos: last.indexSeqnos,
+      indexOffsets: last.indexOffsets,
+    });
+  } catch (error) {
+    void error;
+  }
 }
 
 /** Reads the marker; undefined when absent, damaged or of another format (the caller then scans). */

@@ -4,6 +4,15 @@ import type { BatchLimits } from '../format/batch-codec.js';
 import { RECORD_HEADER_BYTES, readRecordHeader } from '../format/record-format.js';
 import type { RecordHeader } from '../format/record-format.js';
 
+/** What `Wal.appendRecord`'s check sees of a verified record before admitting it. */
+export interface ReplicatedRecordSummary {
+  readonly epoch: number;
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+  /** Entries that delete a key range. */
+  readonly rangeDeletes: number;
+}
+
 /**
  * Checks a record produced by another log before `Wal.appendRecord` admits it: length header,
  * size limit (BATCH_TOO_LARGE), checksum and structure (CORRUPTION), entries against the limits

@@ -1,0 +1,141 @@
+import { ioError } from '@strata/core';
+import type { FileHandle, FileSystem, StrataError } from '@strata/core';
+import type { LogTail } from '../format/log-tail.js';
+import type { ResolvedWalOptions } from '../options.js';
+import { seekIndexOf, writeSeekIndexFile } from '../segments/seek-index-file.js';
+import { newSegmentFile } from '../segments/segment-file.js';
+import type { SegmentFile } from '../segments/segment-file.js';
+import { WriteFailure } from './write-failure.js';
+
+/**
+ * Enters the log's failed state (writes refused until reopened) for `error`, naming the step that
+ * failed; returns the failure the log keeps (the first one).
+ */
+export type FailStop = (error: unknown, reason: string) => StrataError;
+
+/**
+ * The segment appends go to (the last of the log's segment list, shared and mutated in place), and
+ * what has reached it: its open handle and written size, the last record written (`committed`) and
+ * how far the log is on stable storage (`durableSeqno`). Rotation seals it and starts the next.
+ */
+export class ActiveSegment {
+  /** Open for writing while the log is writable and holds a segment. */
+  handle: FileHandle | undefined;
+  /** Bytes written to the active segment (visible once `segment.sizeBytes` catches up). */
+  writtenBytes = 0;
+  /** The last record written (and synced under `always`), if the log holds one. */
+  committed: LogTail | undefined;
+  /** The last seqno known to be on stable storage (fsynced). */
+  durableSeqno: number;
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly directory: string,
+    private readonly options: ResolvedWalOptions,
+    private readonly segmentList: SegmentFile[],
+    tail: LogTail | undefined,
+    durableSeqno: number,
+    private readonly failStop: FailStop,
+  ) {
+    this.committed = tail;
+    this.durableSeqno = durableSeqno;
+  }
+
+  /** The last segment, if the log holds one. */
+  get segment(): SegmentFile | undefined {
+    return this.segmentList[this.segmentList.length - 1];
+  }
+
+  /** The active segment's path (the log's directory before the first segment exists). */
+  get path(): string {
+    return this.segment?.path ?? this.directory;
+  }
+
+  /** With `syncMethod: 'dsync'`, segments are written with O_DSYNC (write and sync in one call). */
+  openOptions(): { dsync: boolean } {
+    return { dsync: this.options.sync === 'always' && this.options.syncMethod === 'dsync' };
+  }
+
+  /** Opens the recovered last segment for appending and makes what it holds durable. */
+  async open(last: SegmentFile): Promise<void> {
+    try {
+      this.handle = await this.fs.open(last.path, 'read-write', this.openOptions());
+    } catch (error) {
+      throw ioError('open', last.path, error);
+    }
+    // The recovered tail counts as durable (durableSeqno), and a store flushes it into segments
+    // during replay; after a process crash under `none` it may still be only in the page cache.
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw ioError('fdatasync', last.path, error);
+    }
+    this.writtenBytes = last.sizeBytes;
+  }
+
+  /** Seals the active segment (fdatasync, close) and starts a new one named `firstSeqno`. */
+  async rotate(firstSeqno: number): Promise<SegmentFile> {
+    const previous = this.segment;
+    if (previous && this.handle) {
+      try {
+        await this.handle.datasync();
+      } catch (error) {
+        throw new WriteFailure(error, this.writtenBytes, 'fdatasync');
+      }
+      if (this.committed) this.durableSeqno = this.committed.lastSeqno;
+      await this.handle.close();
+      this.handle = undefined;
+      previous.indexed = true;
+      await this.writeSeekIndex(previous);
+    }
+    const segment = newSegmentFile(this.directory, firstSeqno, 0, this.options.now());
+    try {
+      this.handle = await this.fs.open(segment.path, 'create-exclusive', this.openOptions());
+      await this.fs.syncDirectory(this.directory);
+    } catch (error) {
+      throw new WriteFailure(error, 0, 'creating a log segment');
+    }
+    segment.indexed = true;
+    this.segmentList.push(segment);
+    this.writtenBytes = 0;
+    return segment;
+  }
+
+  /**
+   * Writes the sidecar of a just-sealed segment (see seek-index-file.ts), before the next segment
+   * is created, so the directory fsync that follows also covers its name. A failure only costs a
+   * later reader a full scan of the segment: it never fails the append that triggered the rotation.
+   */
+  private async writeSeekIndex(segment: SegmentFile): Promise<void> {
+    const content = seekIndexOf(segment);
+    if (!content) return;
+    try {
+      await writeSeekIndexFile(this.fs, segment.path, content);
+    } catch (error) {
+      void error;
+    }
+  }
+
+  /**
+   * fdatasyncs the active segment if records were written since the last sync; a failure is
+   * fail-stop (an fsync is never retried).
+   */
+  async sync(): Promise<void> {
+    const handle = this.handle;
+    if (!handle || !this.committed) return;
+    const target = this.committed.lastSeqno;
+    if (this.durableSeqno >= target) return;
+    try {
+      await handle.datasync();
+    } catch (error) {
+      throw this.failStop(ioError('fdatasync', this.path, error), 'an fdatasync of the log failed');
+    }
+    this.durableSeqno = Math.max(this.durableSeqno, target);
+  }
+
+  /** Closes the handle, ignoring a failure (the log is closing: nothing more is written). */
+  async close(): Promise<void> {
+    await this.handle?.close().catch(() => undefined);
+    this.handle = undefined;
+  }
+}

@@ -1,0 +1,223 @@
+import { invariant, ioError } from '@strata/core';
+import type { Lifecycle } from '@strata/core';
+import type { ResolvedWalOptions } from '../options.js';
+import { maybeIndex } from '../segments/segment-file.js';
+import type { ActiveSegment, FailStop } from './active-segment.js';
+import type { Admission } from './admission.js';
+import type { PendingAppend } from './pending-queue.js';
+import { WriteFailure, failureReason } from './write-failure.js';
+
+/** Groups up to this size are written synchronously when the log does not sync per group. */
+const SYNCHRONOUS_WRITE_MAX_BYTES = 16 * 1024;
+
+/**
+ * Writes the admitted appends in groups: appends that arrive while a write is in flight are
+ * written together with one write and, under `always`, one fdatasync (group commit), then resolved
+ * in seqno order. A refused write (ENOSPC) rewinds admission and keeps the log usable; any other
+ * failure is fail-stop. Under `interval` it also runs the background fdatasync.
+ */
+export class GroupCommitWriter {
+  /**
+   * Called when a refused write (ENOSPC) rewinds admission, before any refused append settles
+   * (see `Wal.onAppendsRefused`).
+   */
+  refusalListener: ((nextSeqno: number) => void) | undefined;
+  private runningValue = false;
+  private idle: Promise<void> = Promise.resolve();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private intervalSync: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: ResolvedWalOptions,
+    private readonly lifecycle: Lifecycle,
+    private readonly admission: Admission,
+    private readonly active: ActiveSegment,
+    private readonly failStop: FailStop,
+  ) {}
+
+  /** True while groups are being written. */
+  get running(): boolean {
+    return this.runningValue;
+  }
+
+  /** Starts writing what is pending, unless a writer runs already (it will take it). */
+  start(): void {
+    if (this.runningValue) return;
+    this.runningValue = true;
+    this.idle = this.run();
+  }
+
+  /** Resolves once nothing is being written (what was pending is written or refused). */
+  async whenIdle(): Promise<void> {
+    while (this.runningValue) await this.idle;
+  }
+
+  /** Under `interval`: starts the background fdatasync every `syncIntervalMs`. */
+  startIntervalSync(): void {
+    if (this.options.sync !== 'interval') return;
+    this.syncTimer = setInterval(() => this.runIntervalSync(), this.options.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  /** Stops the background fdatasync and waits for one in flight. */
+  async stopIntervalSync(): Promise<void> {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    await this.intervalSync;
+  }
+
+  /**
+   * Lets more appends join the next group. Under `always` a group costs a disk sync, so wait one
+   * macrotask: writers whose previous append just resolved are still re-queuing through a few
+   * promise continuations, and catching them halves the syncs. Otherwise a microtask is enough.
+   */
+  private gather(): Promise<void> {
+    if (this.options.sync === 'always') return new Promise((resolve) => setImmediate(resolve));
+    return Promise.resolve();
+  }
+
+  /** Writes groups until nothing is pending: each group is one write (and one fdatasync). */
+  private async run(): Promise<void> {
+    const queue = this.admission.queue;
+    try {
+      while (true) {
+        await this.gather();
+        const pending = queue.appends;
+        if (pending.length === 0 || this.lifecycle.failure !== undefined) break;
+        let groupBytes = 0;
+        let count = 0;
+        while (count < pending.length) {
+          const size = (pending[count] as PendingAppend).bytes.length;
+          if (count > 0 && groupBytes + size > this.options.maxGroupBytes) break;
+          groupBytes += size;
+          count++;
+        }
+        const group = pending.splice(0, count);
+        try {
+          await this.writeGroup(group, groupBytes);
+        } catch (error) {
+          await this.handleWriteFailure(group, error);
+        }
+        queue.settled(groupBytes);
+      }
+    } finally {
+      // Cleared in the same job that saw nothing pending (no await in between), so an append that
+      // arrives right after starts a new writer instead of waiting on one that is finishing.
+      this.runningValue = false;
+    }
+  }
+
+  private async writeGroup(group: PendingAppend[], groupBytes: number): Promise<void> {
+    const active = this.active;
+    const options = this.options;
+    const first = group[0] as PendingAppend;
+    const last = group[group.length - 1] as PendingAppend;
+    let segment = active.segment;
+    if (
+      !segment ||
+      !active.handle ||
+      (active.writtenBytes > 0 && active.writtenBytes + groupBytes > options.segmentSizeBytes)
+    ) {
+      segment = await active.rotate(first.result.firstSeqno);
+    }
+    const handle = active.handle;
+    invariant(handle, 'no active segment to write to');
+    invariant(
+      segment.sizeBytes > 0 || segment.firstSeqno === first.result.firstSeqno,
+      'first record of a segment must match its name',
+    );
+    const startOffset = active.writtenBytes;
+    const buffers = group.map((append) => append.bytes);
+    try {
+      // Without a sync per group the write only reaches the page cache: a small synchronous write
+      // costs a few microseconds, far less than a threadpool round trip, and the data is with the
+      // OS before the append resolves (a process crash loses nothing). Large groups go through
+      // the threadpool: when the kernel throttles dirty pages, a big write can block for hundreds
+      // of milliseconds, and it must not block the event loop.
+      if (options.sync === 'always' || groupBytes > SYNCHRONOUS_WRITE_MAX_BYTES)
+        await handle.writev(buffers, startOffset);
+      else handle.writevSync(buffers, startOffset);
+    } catch (error) {
+      throw new WriteFailure(error, startOffset, 'write');
+    }
+    active.writtenBytes = startOffset + groupBytes;
+    // With O_DSYNC the write above was already the durable step.
+    if (options.sync === 'always' && options.syncMethod === 'fdatasync') {
+      try {
+        await handle.datasync();
+      } catch (error) {
+        throw new WriteFailure(error, startOffset, 'fdatasync');
+      }
+    }
+    let offset = startOffset;
+    for (const append of group) {
+      maybeIndex(segment, append.result.firstSeqno, offset, options.indexIntervalBytes);
+      segment.lastRecordOffset = offset;
+      offset += append.bytes.length;
+    }
+    segment.sizeBytes = active.writtenBytes;
+    segment.modifiedAtMs = options.now();
+    active.committed = {
+      lastSeqno: last.result.lastSeqno,
+      chain: last.result.chain,
+      checksum: last.result.checksum,
+      epoch: last.epoch,
+    };
+    segment.lastSeqno = last.result.lastSeqno;
+    segment.lastChain = last.result.chain;
+    segment.lastChecksum = last.result.checksum;
+    segment.lastEpoch = last.epoch;
+    if (options.sync === 'always') active.durableSeqno = last.result.lastSeqno;
+    for (const append of group) append.resolve(append.result);
+  }
+
+  private async handleWriteFailure(group: PendingAppend[], error: unknown): Promise<void> {
+    const active = this.active;
+    const failure =
+      error instanceof WriteFailure ? error : new WriteFailure(error, active.writtenBytes, 'write');
+    const stored = ioError(failure.operation, active.path, failure.cause);
+    const rejected = [...group, ...this.admission.queue.takeAll()];
+    if (stored.code === 'NO_SPACE' && failure.operation === 'write' && active.handle) {
+      // Refuse the write but keep the log usable: continue from the last committed record (every
+      // later accepted append chained from the refused one, so it goes too) and cut the partial
+      // bytes before anything else is written. If the cut fails, the log fails stop.
+      this.admission.rewind(
+        active.committed,
+        active.segment?.firstSeqno ?? this.options.firstSeqno,
+      );
+      try {
+        this.refusalListener?.(this.admission.nextSeqno);
+      } catch (listenerError) {
+        // The caller could not undo its early applies: the seqnos must not be handed out again.
+        const failed = this.failStop(
+          listenerError,
+          'a refused write could not be undone by the log user',
+        );
+        for (const append of rejected) append.reject(failed);
+        return;
+      }
+      for (const append of rejected) append.reject(stored);
+      try {
+        await active.handle.truncate(failure.startOffset);
+        await active.handle.datasync();
+      } catch (truncateError) {
+        this.failStop(
+          ioError('truncate after ENOSPC', active.path, truncateError),
+          'cutting a refused write from the log failed',
+        );
+      }
+      return;
+    }
+    const failed = this.failStop(stored, failureReason(failure.operation));
+    for (const append of rejected) append.reject(failed);
+  }
+
+  private runIntervalSync(): void {
+    if (this.intervalSync || this.lifecycle.status !== 'open' || this.runningValue) return;
+    this.intervalSync = this.active
+      .sync()
+      .catch(() => undefined)
+      .finally(() => {
+        this.intervalSync = undefined;
+      });
+  }
+}
