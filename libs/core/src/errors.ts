@@ -13,6 +13,8 @@
  * - `CLOSED`: the component is closing or closed.
  * - `READ_ONLY`: a write was attempted on something opened read-only.
  * - `HISTORY_TRUNCATED`: the requested seqno is below the retained history.
+ * - `CONFLICT`: a conditional write's check failed (a key's version, or a write under a prefix);
+ *   nothing was written. `details.conflicts` lists each failed check.
  * - `REPLICATION_BACKLOG`: a cluster leader holds too much that a quorum does not have yet; the
  *   write was refused (not acknowledged), retry once the followers catch up.
  * - `NOT_FOUND`, `NOT_LEADER`, `LOCKED`, `UNSUPPORTED_FORMAT`, `TIMEOUT`: as named.
@@ -38,6 +40,7 @@ export const STRATA_ERROR_CODES = [
   'CLOSED',
   'READ_ONLY',
   'HISTORY_TRUNCATED',
+  'CONFLICT',
   'NOT_FOUND',
   'NOT_LEADER',
   'LOCKED',

@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 export { Store } from './store.js';
-export type { StoreStats, StoreStatus } from './store.js';
+export type { BatchOptions, StoreStats, StoreStatus, WriteOptions } from './store.js';
+export type { Conflict, PrefixCheck } from './write/conditions.js';
 export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
 export type { CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';

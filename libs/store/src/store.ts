@@ -5,7 +5,7 @@
 import { Lifecycle, StrataError, invariant } from '@strata/core';
 import type { FileSystem, LifecycleStatus } from '@strata/core';
 import type { Tree } from '@strata/engine';
-import type { RecoveryReport, Wal } from '@strata/wal';
+import type { LogEntry, RecoveryReport, Wal } from '@strata/wal';
 import { BatchApplier } from './apply/batch-applier.js';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
@@ -36,13 +36,29 @@ import { truncateStoreLog } from './truncate-log.js';
 import { EarlyApply } from './write/early-apply.js';
 import { batchEntries, deleteEntry, putEntry } from './write/log-entries.js';
 import type { BatchOperation } from './write/log-entries.js';
+import { ConditionCheck } from './write/condition-check.js';
+import { writeConditions } from './write/conditions.js';
+import type { PrefixCheck, WriteConditions } from './write/conditions.js';
 import { OrderedCommit } from './write/ordered-commit.js';
+import { UnpublishedBatches } from './write/unpublished-batches.js';
 import { WritePath } from './write/write-path.js';
 import type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 
 /** A point-in-time view of the store for status pages and metrics. */
 /** Lifecycle of a {@link Store}. `failed`: a write or fsync failed; reads go on, writes are refused. */
 export type StoreStatus = LifecycleStatus;
+
+/** Options of {@link Store.put} and {@link Store.delete}. */
+export interface WriteOptions {
+  /** Write only if the key's version (its last put's seqno, 0 when absent) equals this. */
+  readonly ifSeqno?: number;
+}
+
+/** Options of {@link Store.batch}. */
+export interface BatchOptions {
+  /** Prefix checks, made with the operations' own `ifSeqno` checks as one atomic step. */
+  readonly checks?: readonly PrefixCheck[];
+}
 
 export interface StoreStats {
   readonly status: StoreStatus;
@@ -128,6 +144,7 @@ export class Store {
       this.early,
     );
     this.commit = new OrderedCommit(this.notifier, this.applier);
+    const unpublished = new UnpublishedBatches();
     this.writes = new WritePath(
       wal,
       this.jobs,
@@ -135,6 +152,8 @@ export class Store {
       this.early,
       this.commit,
       this.applier,
+      unpublished,
+      new ConditionCheck(tree, wal, this.notifier, this.recent, unpublished),
       Math.max(options.epoch, wal.lastEpoch),
     );
     this.feed = new ChangeFeed(wal, this.notifier, this.recent, this.lifecycle);
@@ -251,23 +270,82 @@ export class Store {
 
   // ------------------------------------------------------------------ writes
 
-  /** Sets `key` to `value`. Resolves with the write's seqno once durable (per the sync mode). */
-  async put(key: BytesLike, value: BytesLike): Promise<WriteResult> {
+  /**
+   * Sets `key` to `value`. Resolves with the write's seqno once durable (per the sync mode).
+   *
+   * With `ifSeqno`, a compare-and-set: the put happens only if the key's version (the seqno of
+   * its last put; 0 when it is absent or deleted) equals it, checked against every write ordered
+   * before this one. `ifSeqno: 0` creates the key only if it is absent.
+   *
+   * @throws StrataError `CONFLICT` when the version differs: nothing is written, no seqno is
+   * taken; `details.conflicts` holds the expected and the actual version.
+   *
+   * @example
+   * ```ts
+   * const current = await store.getEntry('counter');
+   * const next = Number(current?.value ?? 0) + 1;
+   * await store.put('counter', String(next), { ifSeqno: current?.seqno ?? 0 }); // or CONFLICT
+   * ```
+   */
+  async put(key: BytesLike, value: BytesLike, options: WriteOptions = {}): Promise<WriteResult> {
     const entry = putEntry(key, value, this.options.maxKeyBytes);
-    const result = await this.writes.write([entry]);
+    const result = await this.writes.write([entry], this.keyCondition(entry.key, options));
     return { seqno: result.firstSeqno, epoch: result.epoch };
   }
 
-  /** Deletes `key` (a tombstone event; deleting a missing key is still an event). */
-  async delete(key: BytesLike): Promise<WriteResult> {
+  /**
+   * Deletes `key` (a tombstone event; deleting a missing key is still an event). `ifSeqno` as
+   * for {@link put}.
+   *
+   * @throws StrataError `CONFLICT` when `ifSeqno` is given and the key's version differs.
+   */
+  async delete(key: BytesLike, options: WriteOptions = {}): Promise<WriteResult> {
     const entry = deleteEntry(key, this.options.maxKeyBytes);
-    const result = await this.writes.write([entry]);
+    const result = await this.writes.write([entry], this.keyCondition(entry.key, options));
     return { seqno: result.firstSeqno, epoch: result.epoch };
   }
 
-  /** Applies `operations` atomically: one log record, contiguous seqnos, visible all at once. */
-  async batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
-    return this.writes.write(batchEntries(operations, this.options.maxKeyBytes));
+  /**
+   * Applies `operations` atomically: one log record, contiguous seqnos, visible all at once.
+   * Operations may carry `ifSeqno` (as for {@link put}), and `options.checks` prefix checks:
+   * the batch fails if any key under a prefix was written after the check's `noWritesAfter`.
+   * Every check is made against the state before the batch; if any fails, nothing is written.
+   *
+   * @throws StrataError `CONFLICT` with every failed check in `details.conflicts`;
+   * `HISTORY_TRUNCATED` when a prefix check reaches below the retained log.
+   *
+   * @example
+   * ```ts
+   * // Append event 8 to stream "order/17/" only if nothing was appended since seqno 1200.
+   * await store.batch([{ type: 'put', key: 'order/17/0008', value: event }], {
+   *   checks: [{ prefix: 'order/17/', noWritesAfter: 1200 }],
+   * });
+   * ```
+   */
+  async batch(
+    operations: readonly BatchOperation[],
+    options: BatchOptions = {},
+  ): Promise<BatchResult> {
+    const entries = batchEntries(operations, this.options.maxKeyBytes);
+    const keyChecks: { key: Buffer; ifSeqno: number }[] = [];
+    for (let index = 0; index < operations.length; index++) {
+      const ifSeqno = (operations[index] as BatchOperation).ifSeqno;
+      if (ifSeqno !== undefined) {
+        keyChecks.push({ key: (entries[index] as LogEntry).key as Buffer, ifSeqno });
+      }
+    }
+    const conditions = writeConditions(keyChecks, options.checks, this.options.maxKeyBytes);
+    return this.writes.write(entries, conditions);
+  }
+
+  private keyCondition(key: Uint8Array, options: WriteOptions): WriteConditions | undefined {
+    return options.ifSeqno === undefined
+      ? undefined
+      : writeConditions(
+          [{ key: key as Buffer, ifSeqno: options.ifSeqno }],
+          undefined,
+          this.options.maxKeyBytes,
+        );
   }
 
   /**

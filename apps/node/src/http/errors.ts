@@ -34,6 +34,7 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   BODY_TOO_LARGE: 413,
   HEADERS_TOO_LARGE: 431,
   NOT_LEADER: 421,
+  CONFLICT: 409,
   OUT_OF_SEQUENCE: 409,
   STALE_EPOCH: 409,
   DIVERGED: 409,

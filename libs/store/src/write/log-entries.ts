@@ -6,8 +6,19 @@ import type { BytesLike } from '../input.js';
 
 /** One operation of {@link Store.batch}. */
 export type BatchOperation =
-  | { readonly type: 'put'; readonly key: BytesLike; readonly value: BytesLike }
-  | { readonly type: 'delete'; readonly key: BytesLike };
+  | {
+      readonly type: 'put';
+      readonly key: BytesLike;
+      readonly value: BytesLike;
+      /** Only if the key's version equals this (see `Store.put`). */
+      readonly ifSeqno?: number;
+    }
+  | {
+      readonly type: 'delete';
+      readonly key: BytesLike;
+      /** Only if the key's version equals this (see `Store.put`). */
+      readonly ifSeqno?: number;
+    };
 
 const EMPTY = Buffer.alloc(0);
 

@@ -7,6 +7,9 @@ import type { BackgroundJobs } from '../background-jobs.js';
 import type { Lifecycle } from '@strata/core';
 import type { EarlyApply } from './early-apply.js';
 import type { OrderedCommit } from './ordered-commit.js';
+import type { ConditionCheck } from './condition-check.js';
+import type { Conflict, WriteConditions } from './conditions.js';
+import type { UnpublishedBatches } from './unpublished-batches.js';
 
 /** What a single put or delete resolves with. */
 export interface WriteResult {
@@ -50,6 +53,8 @@ export class WritePath {
     private readonly early: EarlyApply,
     private readonly commit: OrderedCommit,
     private readonly applier: BatchApplier,
+    private readonly unpublished: UnpublishedBatches,
+    private readonly conditionCheck: ConditionCheck,
     epoch: number,
   ) {
     this.epochValue = epoch;
@@ -72,25 +77,48 @@ export class WritePath {
 
   /**
    * Appends `entries` as one record and applies them; resolves once durable (per the sync mode)
-   * and visible, after every earlier write.
+   * and visible, after every earlier write. With `conditions`, the checks and the append are one
+   * step: the write happens only if every check holds against every write ordered before it.
+   *
+   * @throws StrataError `CONFLICT` (nothing written, no seqno taken) when a check fails.
    */
-  async write(entries: LogEntry[]): Promise<BatchResult> {
+  async write(entries: LogEntry[], conditions?: WriteConditions): Promise<BatchResult> {
     this.lifecycle.checkWritable();
     this.inFlightWrites++;
+    let admittedAt: number | undefined;
     try {
-      if (this.jobs.pressure() !== 'none') await this.throttle();
-      if (!this.wal.isWritable) await this.wal.whenWritable();
-      // A write accepted before close() still completes (close waits for it); only a failure stops it.
-      if (this.lifecycle.failure) throw this.lifecycle.failure;
+      for (;;) {
+        const checking =
+          conditions === undefined ? undefined : await this.conditionCheck.prepare(conditions);
+        if (this.jobs.pressure() !== 'none') await this.throttle();
+        if (!this.wal.isWritable) await this.wal.whenWritable();
+        // A write accepted before close() still completes (close waits for it); only a failure stops it.
+        if (this.lifecycle.failure) throw this.lifecycle.failure;
+        if (checking === undefined) break;
+        // From here to the append nothing yields: the verdict holds for the seqnos taken below.
+        const conflicts = this.conditionCheck.decide(checking);
+        if (conflicts === undefined) continue;
+        if (conflicts.length > 0) {
+          // Refuse on a later turn of the event loop: a caller retrying in a loop would otherwise
+          // read and conflict again in microtasks only, and the I/O that publishes the write it
+          // conflicts with (and ends the conflict) would never get to run.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          throw conflictError(conflicts);
+        }
+        break;
+      }
       // Seqnos are taken and the append is issued in the same synchronous step, so concurrent
       // writers get contiguous, ordered seqnos.
       const epoch = this.epochValue;
       const firstSeqno = this.wal.nextSeqno;
       const appending = this.wal.append({ epoch, firstSeqno, timestampMs: Date.now(), entries });
       // The log admitted the batch (its seqnos are taken) unless it refused it outright.
-      const early =
-        this.wal.nextSeqno === firstSeqno + entries.length &&
-        this.early.mayApplyEarly(entries.length);
+      const admitted = this.wal.nextSeqno === firstSeqno + entries.length;
+      if (admitted) {
+        admittedAt = firstSeqno;
+        this.unpublished.admitted(firstSeqno, entries);
+      }
+      const early = admitted && this.early.mayApplyEarly(entries.length);
       let appended: AppendResult;
       if (early) {
         this.early.started();
@@ -103,8 +131,12 @@ export class WritePath {
         appended = await appending;
       }
       await this.commit.publishInOrder(appended, early ? undefined : entries);
+      admittedAt = undefined;
+      this.unpublished.publishedThrough(appended.lastSeqno);
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
     } catch (error) {
+      // The log gave the seqnos back (or the store failed): the batch will never be published.
+      if (admittedAt !== undefined) this.unpublished.refused(admittedAt);
       throw this.onWriteError(error);
     } finally {
       this.writeDone();
@@ -190,4 +222,17 @@ export class WritePath {
     this.inFlightWrites--;
     if (this.inFlightWrites === 0) this.writesDrained?.();
   }
+}
+
+/** The `CONFLICT` error of a write whose checks failed; `details.conflicts` lists each one. */
+function conflictError(conflicts: Conflict[]): StrataError {
+  const first = conflicts[0] as Conflict;
+  const subject =
+    first.kind === 'key'
+      ? `key version is ${first.actualSeqno}, the write required ${first.expectedSeqno}`
+      : `a key under the prefix was written at seqno ${first.actualSeqno}, after ${first.expectedSeqno}`;
+  const more = conflicts.length > 1 ? ` (and ${conflicts.length - 1} more failed checks)` : '';
+  return new StrataError('CONFLICT', `conditional write refused: ${subject}${more}`, {
+    details: { conflicts },
+  });
 }
