@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { BatchOperation } from '@strata/store';
+import type { BatchOperation, BatchOptions, PrefixCheck } from '@strata/store';
 import type { RouteContext } from './context.js';
 import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import { decodeJsonBytes, parseEncoding } from './encoding.js';
@@ -10,7 +10,8 @@ import { parseJsonBody } from './json-body.js';
 /**
  * `POST /v1/batch` `{"ops":[{"type":"put","key","value"},{"type":"delete","key"}]}`: one atomic
  * record. Keys and values are UTF-8 strings, or base64 with `"encoding":"base64"` (on the body
- * for every op, or on one op).
+ * for every op, or on one op). Conditional: an op may carry `"ifSeqno"`, and the body
+ * `"checks":[{"prefix","noWritesAfter"}]`; if any fails, nothing is written (409 CONFLICT).
  */
 export function registerBatchRoute(app: FastifyInstance, context: RouteContext): void {
   const { options, metrics } = context;
@@ -18,10 +19,10 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
     '/v1/batch',
     { bodyLimit: options.maxBatchBytes, config: { tooLargeCode: 'BATCH_TOO_LARGE' } },
     async (request, reply) => {
-      const operations = parseBatch(parseJsonBody(request.body));
+      const { operations, options: batchOptions } = parseBatch(parseJsonBody(request.body));
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'batch' });
-      const result = await context.store.batch(operations);
+      const result = await context.store.batch(operations, batchOptions);
       await acknowledgeWrite(context, acks, result.lastSeqno);
       timer?.();
       metrics?.writes.inc({ op: 'batch' });
@@ -35,8 +36,14 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
   );
 }
 
+/** A parsed batch body: the operations and the batch's prefix checks. */
+export interface ParsedBatch {
+  readonly operations: BatchOperation[];
+  readonly options: BatchOptions;
+}
+
 /** Validates a batch body and turns it into store operations (INVALID_ARGUMENT on any flaw). */
-export function parseBatch(body: unknown): BatchOperation[] {
+export function parseBatch(body: unknown): ParsedBatch {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidArgument('the body must be a JSON object {"ops":[...]}');
   }
@@ -46,7 +53,36 @@ export function parseBatch(body: unknown): BatchOperation[] {
   if (!Array.isArray(ops) || ops.length === 0) {
     throw invalidArgument('ops must be a non-empty array');
   }
-  return ops.map((op: unknown, index) => parseOperation(op, index, encoding));
+  const operations = ops.map((op: unknown, index) => parseOperation(op, index, encoding));
+  const checks = record.checks;
+  if (checks === undefined) return { operations, options: {} };
+  if (!Array.isArray(checks)) throw invalidArgument('checks must be an array');
+  return {
+    operations,
+    options: { checks: checks.map((check: unknown, index) => parseCheck(check, index, encoding)) },
+  };
+}
+
+function parseCheck(check: unknown, index: number, encoding: JsonEncoding): PrefixCheck {
+  if (check === null || typeof check !== 'object' || Array.isArray(check)) {
+    throw invalidArgument(`checks[${index}] must be an object {"prefix","noWritesAfter"}`);
+  }
+  const fields = check as Record<string, unknown>;
+  if (typeof fields.prefix !== 'string' || fields.prefix.length === 0) {
+    throw invalidArgument(`checks[${index}].prefix must be a non-empty string`);
+  }
+  return {
+    prefix: decodeJsonBytes(fields.prefix, encoding, `checks[${index}].prefix`),
+    noWritesAfter: seqnoField(fields.noWritesAfter, `checks[${index}].noWritesAfter`),
+  };
+}
+
+/** A seqno in a JSON body: a non-negative integer. */
+function seqnoField(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument(`${name} must be a non-negative integer`);
+  }
+  return value;
 }
 
 function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding): BatchOperation {
@@ -63,6 +99,10 @@ function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding):
   }
   const key = decodeJsonBytes(fields.key, encoding, `ops[${index}].key`);
   if (key.length === 0) throw invalidArgument(`ops[${index}].key must not be empty`);
+  const condition =
+    fields.ifSeqno === undefined
+      ? {}
+      : { ifSeqno: seqnoField(fields.ifSeqno, `ops[${index}].ifSeqno`) };
   if (fields.type === 'put') {
     if (typeof fields.value !== 'string') {
       throw invalidArgument(`ops[${index}].value must be a string`);
@@ -71,9 +111,10 @@ function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding):
       type: 'put',
       key,
       value: decodeJsonBytes(fields.value, encoding, `ops[${index}].value`),
+      ...condition,
     };
   }
-  if (fields.type === 'delete') return { type: 'delete', key };
+  if (fields.type === 'delete') return { type: 'delete', key, ...condition };
   throw invalidArgument(
     `ops[${index}].type must be "put" or "delete", got ${JSON.stringify(fields.type) ?? 'nothing'}`,
   );

@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { StrataError } from '@strata/core';
 import type { StrataErrorCode } from '@strata/core';
+import type { Conflict } from '@strata/store';
+import { conflictBody } from './write-conditions.js';
 
 /**
  * Error codes the HTTP API answers with: the store's codes plus the few that only HTTP has.
@@ -111,6 +113,10 @@ export function toHttpError(
     for (const field of PUBLIC_DETAILS) {
       const value = (error.details as Record<string, unknown> | undefined)?.[field];
       if (value !== undefined) body[field] = value;
+    }
+    const conflicts = (error.details as { conflicts?: readonly Conflict[] } | undefined)?.conflicts;
+    if (error.code === 'CONFLICT' && Array.isArray(conflicts)) {
+      body.conflicts = conflicts.map(conflictBody);
     }
     return answer(error.code, body);
   }

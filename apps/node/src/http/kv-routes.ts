@@ -6,6 +6,7 @@ import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import { percentDecodeToBytes } from './encoding.js';
 import { invalidArgument } from './errors.js';
 import { queryInteger } from './query.js';
+import { versionTag, writeOptionsOf } from './write-conditions.js';
 import type { Query } from './query.js';
 
 const PREFIX = '/v1/kv/';
@@ -33,7 +34,10 @@ export function rewriteKeyUrl(request: IncomingMessage): string {
 
 /**
  * `PUT|GET|DELETE /v1/kv/:key`. The key is the raw rest of the path, percent-decoded to bytes:
- * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type.
+ * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type. A GET
+ * answers the key's version (the seqno of its last put) as `X-Seqno` and as the `ETag`; PUT and
+ * DELETE take it back as `?ifSeqno=N` or `If-Match: "N"` (409 CONFLICT when it changed), and
+ * `If-None-Match: *` creates a key only if it is absent.
  */
 export function registerKvRoutes(app: FastifyInstance, context: RouteContext): void {
   const { options, metrics } = context;
@@ -51,9 +55,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
           { details: { limitBytes: options.maxValueBytes } },
         );
       }
+      const writeOptions = writeOptionsOf(request);
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'put' });
-      const result = await context.store.put(key, value);
+      const result = await context.store.put(key, value, writeOptions);
       await acknowledgeWrite(context, acks, result.seqno);
       timer?.();
       metrics?.writes.inc({ op: 'put' });
@@ -64,9 +69,10 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
 
   app.delete(KEY_ROUTE, async (request, reply) => {
     const key = keyOf(request);
+    const writeOptions = writeOptionsOf(request);
     const acks = assertWritable(context, request);
     const timer = metrics?.writeDuration.startTimer({ op: 'delete' });
-    const result = await context.store.delete(key);
+    const result = await context.store.delete(key, writeOptions);
     await acknowledgeWrite(context, acks, result.seqno);
     timer?.();
     metrics?.writes.inc({ op: 'delete' });
@@ -95,6 +101,7 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
     }
     return reply
       .header('x-seqno', String(entry.seqno))
+      .header('etag', versionTag(entry.seqno))
       .header('content-type', 'application/octet-stream')
       .send(entry.value);
   });
