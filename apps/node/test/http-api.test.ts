@@ -118,6 +118,26 @@ describe('strata serve: HTTP API (black box)', function () {
       expect((await errorOf(bad)).code).to.equal('INVALID_ARGUMENT');
     });
 
+    it('GET ?at beyond the last applied seqno is 400 FUTURE_SEQNO; with minSeqno it waits, and an accepted at answers the same later', async function () {
+      const { seqno } = (await (await put('rep', 'one')).json()) as { seqno: number };
+      const ahead = await get('rep', `?at=${seqno + 1}`);
+      expect(ahead.status).to.equal(400);
+      const error = (await errorOf(ahead)) as { code: string; requestedSeqno?: number };
+      expect(error).to.include({ code: 'FUTURE_SEQNO', requestedSeqno: seqno + 1 });
+      const rangeAhead = await fetch(`${node.url}/v1/kv?prefix=rep&at=${seqno + 1}`);
+      expect(rangeAhead.status).to.equal(400);
+      expect((await errorOf(rangeAhead)).code).to.equal('FUTURE_SEQNO');
+      // With minSeqno the read waits for its at: the write below lands at seqno + 1.
+      const waiting = get('rep', `?at=${seqno + 1}&minSeqno=${seqno}`);
+      await put('rep', 'two');
+      const waited = await waiting;
+      expect(waited.status).to.equal(200);
+      expect(await waited.text()).to.equal('two');
+      await put('rep', 'three');
+      expect(await (await get('rep', `?at=${seqno}`)).text()).to.equal('one');
+      expect(await (await get('rep', `?at=${seqno + 1}`)).text()).to.equal('two');
+    });
+
     it('?minSeqno waits until that seqno is applied, and 503 TIMEOUT when it is not', async function () {
       const status = (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number };
       // The read asks for the second of two writes made after it was sent: answered at once, it

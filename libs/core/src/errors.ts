@@ -13,6 +13,8 @@
  * - `CLOSED`: the component is closing or closed.
  * - `READ_ONLY`: a write was attempted on something opened read-only.
  * - `HISTORY_TRUNCATED`: the requested seqno is below the retained history.
+ * - `FUTURE_SEQNO`: a read `at` a seqno this node has not applied yet; its answer would not be
+ *   repeatable. Wait for the seqno (`minSeqno`) or read at or below the last applied seqno.
  * - `CONFLICT`: a conditional write's check failed (a key's version, or a write under a prefix);
  *   nothing was written. `details.conflicts` lists each failed check.
  * - `REPLICATION_BACKLOG`: a cluster leader holds too much that a quorum does not have yet; the
@@ -41,6 +43,7 @@ export const STRATA_ERROR_CODES = [
   'READ_ONLY',
   'HISTORY_TRUNCATED',
   'CONFLICT',
+  'FUTURE_SEQNO',
   'NOT_FOUND',
   'NOT_LEADER',
   'LOCKED',

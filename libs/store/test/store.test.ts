@@ -46,15 +46,26 @@ describe('Store: writes, reads, reopen', () => {
     await store.delete('k'); // 3
     await store.put('k', 'v4'); // 4
     const at = async (seqno: number) => (await store.get('k', { at: seqno }))?.toString();
-    expect([
-      await at(0),
-      await at(1),
-      await at(2),
-      await at(3),
-      await at(4),
-      await at(99),
-    ]).to.deep.equal([undefined, 'v1', 'v2', undefined, 'v4', 'v4']);
+    expect([await at(0), await at(1), await at(2), await at(3), await at(4)]).to.deep.equal([
+      undefined,
+      'v1',
+      'v2',
+      undefined,
+      'v4',
+    ]);
     expect(await rangeStrings(store, { at: 2 })).to.deep.equal(['k=v2']);
+    // Beyond the last applied seqno the answer would change with the next write: refused.
+    for (const read of [
+      store.get('k', { at: 5 }),
+      Promise.resolve().then(() => store.range({ at: 99 }).all()),
+    ]) {
+      const error = await rejectionOf(read);
+      expect(error).to.include({ code: 'FUTURE_SEQNO' });
+      expect(error.details).to.deep.include({ lastSeqno: 4 });
+    }
+    await store.put('k', 'v5'); // 5
+    expect(await at(4)).to.equal('v4');
+    expect(await at(5)).to.equal('v5');
     await store.close();
   });
 

@@ -25,6 +25,7 @@ export type HttpErrorCode =
  */
 export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
+  FUTURE_SEQNO: 400,
   UNAUTHENTICATED: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -54,7 +55,14 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
 };
 
 /** Extra fields of an error body that clients act on (copied from the error's details). */
-const PUBLIC_DETAILS = ['firstSeqno', 'oldestReadableSeqno', 'leaderUrl', 'limitBytes'] as const;
+const PUBLIC_DETAILS = [
+  'firstSeqno',
+  'oldestReadableSeqno',
+  'leaderUrl',
+  'limitBytes',
+  'requestedSeqno',
+  'lastSeqno',
+] as const;
 
 /** The JSON body of an error answer: `{"error":{"code","message",...}}`. */
 export interface ErrorBody {

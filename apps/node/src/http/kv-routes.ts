@@ -85,12 +85,14 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
     const query = request.query as Query;
     const at = queryInteger(query, 'at');
     const minSeqno = queryInteger(query, 'minSeqno');
-    if (minSeqno !== undefined) {
+    // With minSeqno, a read at a seqno not applied yet waits for it instead of being refused.
+    const waitFor = minSeqno === undefined ? undefined : Math.max(minSeqno, at ?? 0);
+    if (waitFor !== undefined) {
       const timeoutMs = Math.min(
         queryInteger(query, 'timeoutMs') ?? options.maxWaitMs,
         options.maxWaitMs,
       );
-      await context.store.waitForSeqno(minSeqno, timeoutMs);
+      await context.store.waitForSeqno(waitFor, timeoutMs);
     }
     const entry = await context.store.getEntry(key, at === undefined ? {} : { at });
     if (entry === undefined) {

@@ -41,7 +41,8 @@ export class HistoryWindow {
   /**
    * The engine read seqno for a read at `at` (undefined: the latest applied state).
    *
-   * @throws StrataError `INVALID_ARGUMENT` for a bad `at`, `HISTORY_TRUNCATED` below the window.
+   * @throws StrataError `INVALID_ARGUMENT` for a bad `at`, `HISTORY_TRUNCATED` below the window,
+   * `FUTURE_SEQNO` above the last applied seqno (so that a read at an accepted `at` is repeatable).
    */
   readSeqno(at: number | undefined): number {
     const applied = this.notifier.applied;
@@ -62,8 +63,17 @@ export class HistoryWindow {
         },
       );
     }
+    if (at > applied) {
+      // Answering with today's state would not be repeatable: the same read would see more after
+      // the next write. The caller waits for the seqno first (HTTP: minSeqno) or reads at or below it.
+      throw new StrataError(
+        'FUTURE_SEQNO',
+        `seqno ${at} is beyond the last applied seqno ${applied}; wait for it (minSeqno) or read at or below ${applied}`,
+        { details: { requestedSeqno: at, lastSeqno: applied } },
+      );
+    }
     // Engine reads are exclusive: seqno S sees every write below S.
-    return Math.min(at, applied) + 1;
+    return at + 1;
   }
 
   /** Lets compaction drop the versions the window kept (the store is closing). */
