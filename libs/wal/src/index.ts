@@ -21,7 +21,7 @@ export { describeDamage } from './format/record-scanner.js';
 export type { DamageKind } from './format/record-scanner.js';
 export { decodeRecord } from './format/batch-codec.js';
 export { visitEntries } from './format/fast-decode.js';
-export type { EntryVisitor } from './format/fast-decode.js';
+export type { EntryVisitor, RecordSource } from './format/fast-decode.js';
 export {
   RECORD_HEADER_BYTES,
   INITIAL_CHAIN,

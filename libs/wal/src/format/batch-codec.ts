@@ -1,9 +1,9 @@
 import protobuf from 'protobufjs/minimal.js';
-import { StrataError, crc32c, invariant } from '@strata/core';
+import { StrataError, crc32c } from '@strata/core';
 import { strata } from '../generated/log.js';
 import type { LogBatch, LogBatchInput, LogEntry } from './log-batch.js';
 import { decodeBatch, visitEntries } from './fast-decode.js';
-import type { EntryVisitor } from './fast-decode.js';
+import type { EntryVisitor, RecordSource } from './fast-decode.js';
 import { encodedBatchBytes, writeBatch } from './fast-encode.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
@@ -226,32 +226,52 @@ function frame(bytes: Buffer): { bytes: Buffer; checksum: number } {
 
 /**
  * Decodes a framed record (already checksum-verified) into a batch. Entries' keys and values are
- * views into `record`. Throws CORRUPTION on malformed content (`details.recordOffset`: where in
- * the record); callers that know the record's file and offset add them.
+ * views into `record`. Throws CORRUPTION on malformed content, with `details.recordOffset` (where
+ * in the record) and, when `source` is given, the file and the record's offset in it (`file`,
+ * `offset`).
+ *
+ * @example
+ * ```ts
+ * for await (const record of wal.readRecords()) {
+ *   const batch = decodeRecord(record.bytes, record); // a LogRecord names its file and offset
+ * }
+ * ```
  */
-export function decodeRecord(record: Uint8Array): LogBatch {
+export function decodeRecord(record: Uint8Array, source?: RecordSource): LogBatch {
   return decodeBatch(
     Buffer.isBuffer(record)
       ? record
       : Buffer.from(record.buffer, record.byteOffset, record.byteLength),
+    source,
   );
 }
 
-/** The reference decoder: the protobufjs-generated code (used to cross-check {@link decodeRecord}). */
+/**
+ * The reference decoder: the protobufjs-generated code (used to cross-check {@link decodeRecord}).
+ * Refuses what it cannot decode with CORRUPTION, as the log's own decoders do.
+ */
 export function decodeRecordWithProtobufjs(record: Uint8Array): LogBatch {
-  const payload = record.subarray(RECORD_HEADER_BYTES);
-  const message = LogBatchMessage.decode(payload);
-  const entries = message.entries as LogEntry[];
-  const firstSeqno = toSafeInteger(message.firstSeqno, 'firstSeqno');
-  invariant(entries.length > 0, 'a decoded batch has no entries');
-  return {
-    epoch: toSafeInteger(message.epoch, 'epoch'),
-    firstSeqno,
-    lastSeqno: firstSeqno + entries.length - 1,
-    timestampMs: toSafeInteger(message.timestampMs, 'timestampMs'),
-    chain: message.chain >>> 0,
-    entries,
-  };
+  try {
+    const payload = record.subarray(RECORD_HEADER_BYTES);
+    const message = LogBatchMessage.decode(payload);
+    const entries = message.entries as LogEntry[];
+    const firstSeqno = toSafeInteger(message.firstSeqno, 'firstSeqno');
+    if (entries.length === 0) throw new Error('a batch needs entries');
+    return {
+      epoch: toSafeInteger(message.epoch, 'epoch'),
+      firstSeqno,
+      lastSeqno: firstSeqno + entries.length - 1,
+      timestampMs: toSafeInteger(message.timestampMs, 'timestampMs'),
+      chain: message.chain >>> 0,
+      entries,
+    };
+  } catch (error) {
+    throw new StrataError(
+      'CORRUPTION',
+      `malformed record: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 /** protobufjs decodes uint64 as Long when the `long` package is present; stay in safe integers. */

@@ -1,52 +1,58 @@
-import { StrataError } from '@strata/core';
+import { StrataError, corruptionError } from '@strata/core';
+import type { VarintCursor } from '@strata/core';
 import type { LogBatch, LogEntry, LogOp } from './log-batch.js';
 import { RECORD_HEADER_BYTES, isValidTag } from './record-format.js';
+import { MAX_VARINT_BYTES, isCutVarint, readWireVarint } from './wire-varint.js';
+
+/**
+ * Where a record was read, so that an error can name it: the segment file and the record's offset
+ * in it. A {@link LogRecord} (what `Wal.readRecords` yields) is one.
+ */
+export interface RecordSource {
+  readonly file: string;
+  readonly offset: number;
+}
 
 /**
  * Decodes a framed record's LogBatch straight from the protobuf wire bytes: one plain object per
  * entry with key and value as views into `record`. Replay and the change feed decode every record,
  * and the generated protobufjs decoder (kept as the reference, see test/codec.test.ts) costs about
- * three times as much. Throws CORRUPTION on malformed input ({@link malformed}); callers that know
- * the record's file and offset add them.
+ * three times as much. Throws CORRUPTION on malformed input ({@link malformed}), naming `source`'s
+ * file and offset when given.
  */
-export function decodeBatch(record: Buffer): LogBatch {
-  let position = RECORD_HEADER_BYTES;
+export function decodeBatch(record: Buffer, source?: RecordSource): LogBatch {
+  const cursor = new RecordCursor(source);
   const end = record.length;
   let epoch = 0;
   let firstSeqno = 0;
   let timestampMs = 0;
   let chain = 0;
   const entries: LogEntry[] = [];
-  while (position < end) {
-    const tag = readTag(record, position, end);
-    position = cursor;
+  while (cursor.offset < end) {
+    const tag = readTag(record, cursor, end);
     if (tag === 0x2a) {
       // Field 5, length-delimited: one entry.
-      const length = varint(record, position, end);
-      position = cursor;
-      const entryEnd = position + length;
-      if (entryEnd > end) throw malformed('entry runs past the record', position);
-      entries.push(decodeEntry(record, position, entryEnd));
-      position = entryEnd;
+      const length = varint(record, cursor, end);
+      const entryEnd = cursor.offset + length;
+      if (entryEnd > end) throw malformed('entry runs past the record', cursor.offset, cursor);
+      entries.push(decodeEntry(record, cursor, entryEnd));
     } else if (tag === 0x08) {
-      epoch = varint(record, position, end);
-      position = cursor;
+      epoch = varint(record, cursor, end);
     } else if (tag === 0x10) {
-      firstSeqno = varint(record, position, end);
-      position = cursor;
+      firstSeqno = varint(record, cursor, end);
     } else if (tag === 0x18) {
-      timestampMs = varint(record, position, end);
-      position = cursor;
+      timestampMs = varint(record, cursor, end);
     } else if (tag === 0x25) {
-      if (position + 4 > end) throw malformed('truncated chain', position);
-      chain = record.readUInt32LE(position);
-      position += 4;
+      const at = cursor.offset;
+      if (at + 4 > end) throw malformed('truncated chain', at, cursor);
+      chain = record.readUInt32LE(at);
+      cursor.offset = at + 4;
     } else {
-      position = skipValue(record, tag, position, end, BATCH_FIELDS);
+      skipValue(record, cursor, tag, end, BATCH_FIELDS);
     }
   }
   if (entries.length === 0 || firstSeqno < 1)
-    throw malformed('a batch needs entries and a first seqno', RECORD_HEADER_BYTES);
+    throw malformed('a batch needs entries and a first seqno', RECORD_HEADER_BYTES, cursor);
   return {
     epoch,
     firstSeqno,
@@ -79,206 +85,215 @@ export interface EntryVisitor {
 
 /**
  * Walks the entries of a framed record in order, checking each as {@link decodeBatch} does, and
- * hands each to `visitor`. Returns the entry count. Throws CORRUPTION on malformed input (an
- * entry already visited stays visited: check the record's checksum first); errors the visitor
- * throws pass through unchanged.
+ * hands each to `visitor`. Returns the entry count. Throws CORRUPTION on malformed input, naming
+ * `source`'s file and offset when given (an entry already visited stays visited: check the
+ * record's checksum first); errors the visitor throws pass through unchanged.
  *
  * @example
  * ```ts
- * visitEntries(record.bytes, { entry: (op, index, bytes, keyStart, keyLength) => count++ });
+ * visitEntries(record.bytes, { entry: (op, index, bytes, keyStart, keyLength) => count++ }, record);
  * ```
  */
-export function visitEntries(record: Buffer, visitor: EntryVisitor): number {
-  let position = RECORD_HEADER_BYTES;
+export function visitEntries(record: Buffer, visitor: EntryVisitor, source?: RecordSource): number {
+  const cursor = new RecordCursor(source);
   const end = record.length;
   let index = 0;
-  while (position < end) {
-    const tag = readTag(record, position, end);
-    position = cursor;
+  while (cursor.offset < end) {
+    const tag = readTag(record, cursor, end);
     if (tag !== 0x2a) {
       // The batch's own header fields are skipped here, anything else as decodeBatch does.
       const known = tag === 0x08 || tag === 0x10 || tag === 0x18 || tag === 0x25;
-      position = skipValue(record, tag, position, end, known ? 0 : BATCH_FIELDS);
+      skipValue(record, cursor, tag, end, known ? 0 : BATCH_FIELDS);
       continue;
     }
-    const length = varint(record, position, end);
-    position = cursor;
-    const entryEnd = position + length;
-    if (entryEnd > end) throw malformed('entry runs past the record', position);
-    scanEntry(record, position, entryEnd);
-    position = entryEnd;
+    const length = varint(record, cursor, end);
+    const entryEnd = cursor.offset + length;
+    if (entryEnd > end) throw malformed('entry runs past the record', cursor.offset, cursor);
+    scanEntry(record, cursor, entryEnd);
     visitor.entry(
-      entryOp,
+      cursor.op,
       index++,
       record,
-      entryKeyStart,
-      entryKeyLength,
-      entryValueStart,
-      entryValueLength,
+      cursor.keyStart,
+      cursor.keyLength,
+      cursor.valueStart,
+      cursor.valueLength,
     );
   }
-  if (index === 0) throw malformed('a batch needs entries', RECORD_HEADER_BYTES);
+  if (index === 0) throw malformed('a batch needs entries', RECORD_HEADER_BYTES, cursor);
   return index;
 }
 
+/**
+ * One decode's state: the cursor core's varint reader moves through the record (its error fields
+ * name the record's source), and the fields of the entry {@link scanEntry} read last. One per
+ * decode call, so decodes may nest (a visitor that decodes another record) without sharing state.
+ */
+class RecordCursor implements VarintCursor {
+  offset = RECORD_HEADER_BYTES;
+  readonly file: string;
+  readonly errorOffset: number;
+  readonly what = 'malformed record';
+  op = 0;
+  keyStart = 0;
+  keyLength = 0;
+  valueStart = 0;
+  valueLength = 0;
+
+  constructor(readonly source: RecordSource | undefined) {
+    this.file = source?.file ?? 'a record';
+    this.errorOffset = source?.offset ?? 0;
+  }
+}
+
 /** The rules every entry follows: a known op; a key unless it starts an epoch, which has none. */
-function checkEntryShape(
-  op: number,
-  keyLength: number,
-  valueLength: number,
-  entryStart: number,
-): void {
+function checkEntryShape(cursor: RecordCursor, entryStart: number): void {
+  const { op, keyLength, valueLength } = cursor;
   if (op === 4) {
     if (keyLength !== 0 || valueLength !== 0)
-      throw malformed('epoch start with a key or value', entryStart);
+      throw malformed('epoch start with a key or value', entryStart, cursor);
     return;
   }
-  if (op !== 1 && op !== 2 && op !== 3) throw malformed(`unknown op ${op}`, entryStart);
-  if (keyLength === 0) throw malformed('empty key', entryStart);
+  if (op !== 1 && op !== 2 && op !== 3) throw malformed(`unknown op ${op}`, entryStart, cursor);
+  if (keyLength === 0) throw malformed('empty key', entryStart, cursor);
 }
 
 const EMPTY = Buffer.alloc(0);
 
-function decodeEntry(bytes: Buffer, start: number, end: number): LogEntry {
-  scanEntry(bytes, start, end);
+function decodeEntry(bytes: Buffer, cursor: RecordCursor, end: number): LogEntry {
+  scanEntry(bytes, cursor, end);
+  const { keyStart, keyLength, valueStart, valueLength } = cursor;
   return {
-    op: entryOp as LogOp,
-    key:
-      entryKeyLength === 0 ? EMPTY : bytes.subarray(entryKeyStart, entryKeyStart + entryKeyLength),
-    value:
-      entryValueLength === 0
-        ? EMPTY
-        : bytes.subarray(entryValueStart, entryValueStart + entryValueLength),
+    op: cursor.op as LogOp,
+    key: keyLength === 0 ? EMPTY : bytes.subarray(keyStart, keyStart + keyLength),
+    value: valueLength === 0 ? EMPTY : bytes.subarray(valueStart, valueStart + valueLength),
   };
 }
 
-// The fields of the entry scanEntry read last (module-level, so a scan allocates nothing).
-let entryOp = 0;
-let entryKeyStart = 0;
-let entryKeyLength = 0;
-let entryValueStart = 0;
-let entryValueLength = 0;
-
 /**
- * Reads one LogEntry from `bytes[start, end)` into the `entry*` fields and checks its shape; the
- * last occurrence of a field wins, as protobuf requires.
+ * Reads the LogEntry from `cursor.offset` to `end` into the cursor's entry fields, checks its
+ * shape and leaves the cursor at `end`; the last occurrence of a field wins, as protobuf requires.
  */
-function scanEntry(bytes: Buffer, start: number, end: number): void {
-  let position = start;
-  entryOp = 0;
-  entryKeyStart = 0;
-  entryKeyLength = 0;
-  entryValueStart = 0;
-  entryValueLength = 0;
-  while (position < end) {
-    const tag = readTag(bytes, position, end);
-    position = cursor;
+function scanEntry(bytes: Buffer, cursor: RecordCursor, end: number): void {
+  const start = cursor.offset;
+  cursor.op = 0;
+  cursor.keyStart = 0;
+  cursor.keyLength = 0;
+  cursor.valueStart = 0;
+  cursor.valueLength = 0;
+  while (cursor.offset < end) {
+    const tag = readTag(bytes, cursor, end);
     if (tag === 0x08) {
-      entryOp = varint(bytes, position, end);
-      position = cursor;
+      cursor.op = varint(bytes, cursor, end);
     } else if (tag === 0x12 || tag === 0x1a) {
-      const length = varint(bytes, position, end);
-      position = cursor;
-      if (position + length > end) throw malformed('field runs past its entry', position);
+      const length = varint(bytes, cursor, end);
+      const at = cursor.offset;
+      if (at + length > end) throw malformed('field runs past its entry', at, cursor);
       if (tag === 0x12) {
-        entryKeyStart = position;
-        entryKeyLength = length;
+        cursor.keyStart = at;
+        cursor.keyLength = length;
       } else {
-        entryValueStart = position;
-        entryValueLength = length;
+        cursor.valueStart = at;
+        cursor.valueLength = length;
       }
-      position += length;
+      cursor.offset = at + length;
     } else {
-      position = skipValue(bytes, tag, position, end, ENTRY_FIELDS);
+      skipValue(bytes, cursor, tag, end, ENTRY_FIELDS);
     }
   }
-  checkEntryShape(entryOp, entryKeyLength, entryValueLength, start);
+  checkEntryShape(cursor, start);
 }
-
-let cursor = 0;
 
 /** Field numbers of LogBatch (epoch, first seqno, timestamp, chain, entries) and of LogEntry. */
 const BATCH_FIELDS = 5;
 const ENTRY_FIELDS = 3;
 
-/** Reads an unsigned varint at `position` (safe-integer range); sets `cursor` past it. */
-function varint(bytes: Buffer, position: number, end: number): number {
-  let value = 0;
-  let multiplier = 1;
-  for (let index = position; index < end && index < position + 10; index++) {
-    const byte = bytes[index] as number;
-    value += (byte & 0x7f) * multiplier;
-    if (byte < 0x80) {
-      if (value > Number.MAX_SAFE_INTEGER) throw malformed('varint above 2^53', position);
-      cursor = index + 1;
-      return value;
-    }
-    multiplier *= 128;
+/**
+ * Reads the varint at the cursor (ending before `end`) with core's reader and moves past it;
+ * a truncated varint, one longer than 8 bytes or one above 2^53 - 1 is malformed.
+ */
+function varint(bytes: Buffer, cursor: RecordCursor, end: number): number {
+  const at = cursor.offset;
+  try {
+    return readWireVarint(bytes, cursor, end);
+  } catch (error) {
+    const reason = isCutVarint(bytes, at, end, MAX_VARINT_BYTES)
+      ? 'truncated varint'
+      : 'varint too long or above 2^53 - 1';
+    throw malformed(reason, at, cursor, error);
   }
-  throw malformed('truncated varint', position);
 }
 
 /**
- * Reads a field tag (almost always one byte); sets `cursor` past it. As protobuf (and the generated
+ * Reads a field tag (almost always one byte) and moves past it. As protobuf (and the generated
  * decoder) require, a tag is a uint32 of at most 5 bytes and field number 0 is not valid.
  */
-function readTag(bytes: Buffer, position: number, end: number): number {
-  const first = bytes[position] as number;
+function readTag(bytes: Buffer, cursor: RecordCursor, end: number): number {
+  const at = cursor.offset;
+  const first = bytes[at] as number;
   if (first >= 8 && first < 0x80) {
-    cursor = position + 1;
+    cursor.offset = at + 1;
     return first;
   }
-  if (first < 8) throw malformed('field number 0', position);
-  const tag = varint(bytes, position, end);
-  if (!isValidTag(tag, cursor - position)) throw malformed('invalid field tag', position);
+  if (first < 8) throw malformed('field number 0', at, cursor);
+  const tag = varint(bytes, cursor, end);
+  if (!isValidTag(tag, cursor.offset - at)) throw malformed('invalid field tag', at, cursor);
   return tag;
 }
 
 /**
- * Skips the value of a field with `tag` (any wire type) at `position`; returns the offset after it.
- * Fields numbered up to `lastKnownField` are the schema's own and reach here only with a wire type
- * the schema does not give them: no encoder writes that, so it is malformed (as the header scan,
+ * Skips the value of a field with `tag` (any wire type) at the cursor and moves past it. Fields
+ * numbered up to `lastKnownField` are the schema's own and reach here only with a wire type the
+ * schema does not give them: no encoder writes that, so it is malformed (as the header scan,
  * {@link scanPayload}, also decides) rather than an unknown field to skip.
  */
 function skipValue(
   bytes: Buffer,
+  cursor: RecordCursor,
   tag: number,
-  position: number,
   end: number,
   lastKnownField: number,
-): number {
+): void {
+  const at = cursor.offset;
   if (tag >>> 3 <= lastKnownField)
-    throw malformed(`field ${tag >>> 3} has wire type ${tag & 7}`, position);
-  let at = position;
+    throw malformed(`field ${tag >>> 3} has wire type ${tag & 7}`, at, cursor);
+  let next: number;
   switch (tag & 7) {
     case 0:
-      varint(bytes, at, end);
-      return cursor;
+      varint(bytes, cursor, end);
+      return;
     case 1:
-      at += 8;
+      next = at + 8;
       break;
     case 2:
-      at = varint(bytes, at, end);
-      at += cursor;
+      next = varint(bytes, cursor, end);
+      next += cursor.offset;
       break;
     case 5:
-      at += 4;
+      next = at + 4;
       break;
     default:
-      throw malformed(`unsupported wire type ${tag & 7}`, position);
+      throw malformed(`unsupported wire type ${tag & 7}`, at, cursor);
   }
-  if (at > end) throw malformed('field runs past its message', position);
-  return at;
+  if (next > end) throw malformed('field runs past its message', at, cursor);
+  cursor.offset = next;
 }
 
 /**
  * Malformed record content. CORRUPTION (the record passed its checksum, so its writer produced
  * bytes no encoder writes, or the caller handed over something that is not a record), with
- * `details.recordOffset`: the byte of the framed record where decoding failed. The decoders do not
- * know the file, so they leave `file` and `offset` to callers that do.
+ * `details.recordOffset`: the byte of the framed record where decoding failed; with the file and
+ * the record's offset in it as well when the decode was given the record's source.
  */
-function malformed(reason: string, recordOffset: number): StrataError {
-  return new StrataError('CORRUPTION', `malformed record at byte ${recordOffset}: ${reason}`, {
-    details: { recordOffset },
-  });
+function malformed(
+  reason: string,
+  recordOffset: number,
+  cursor: RecordCursor,
+  cause?: unknown,
+): StrataError {
+  const message = `malformed record at byte ${recordOffset}: ${reason}`;
+  const source = cursor.source;
+  if (!source) return new StrataError('CORRUPTION', message, { cause, details: { recordOffset } });
+  const named = corruptionError(source.file, source.offset, message, { recordOffset });
+  return new StrataError('CORRUPTION', named.message, { cause, details: named.details });
 }

@@ -1,4 +1,4 @@
-import { varintBytes, writeVarint } from '@strata/core';
+import { invariant, varintBytes, writeVarint } from '@strata/core';
 import type { LogBatchInput, LogEntry } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
@@ -68,8 +68,7 @@ export function writeBatch(
     at = writeBytesField(target, at, 0x12, entry.key);
     at = writeBytesField(target, at, 0x1a, entry.value);
   }
-  if (at !== target.length)
-    throw new Error(`encoded ${at} bytes into a ${target.length}-byte record`);
+  invariant(at === target.length, `encoded ${at} bytes into a ${target.length}-byte record`);
 }
 
 function entryBytes(entry: LogEntry): number {

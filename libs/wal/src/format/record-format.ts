@@ -1,4 +1,6 @@
 import { crc32c } from '@strata/core';
+import type { VarintCursor } from '@strata/core';
+import { MAX_VARINT_BYTES, isCutVarint, readWireVarint } from './wire-varint.js';
 
 /**
  * Record framing: `[u32 length LE][u32 crc32c(payload) LE][payload]`, payload = protobuf LogBatch.
@@ -54,24 +56,23 @@ export function scanPayload(
   out.timestampMs = 0;
   out.chain = 0;
   out.entryCount = 0;
-  let position = start;
-  while (position < end) {
-    const tagStart = position;
-    const tag = readVarint(payload, position, end);
+  const cursor = payloadCursor(start);
+  while (cursor.offset < end) {
+    const tagStart = cursor.offset;
+    const tag = varintOrMinusOne(payload, cursor, end);
     if (tag < 0) return false;
-    position = varintEnd;
     const field = Math.floor(tag / 8);
     const wireType = tag & 7;
-    if (!isValidTag(tag, varintEnd - tagStart)) return false;
+    if (!isValidTag(tag, cursor.offset - tagStart)) return false;
     if (wireType === 0) {
-      const value = readVarint(payload, position, end);
+      const value = varintOrMinusOne(payload, cursor, end);
       if (value < 0) return false;
-      position = varintEnd;
       if (field === 1) out.epoch = value;
       else if (field === 2) out.firstSeqno = value;
       else if (field === 3) out.timestampMs = value;
       else if (field === 4 || field === 5) return false;
     } else if (wireType === 5) {
+      const position = cursor.offset;
       if (position + 4 > end) return false;
       const value =
         ((payload[position] ?? 0) |
@@ -79,24 +80,24 @@ export function scanPayload(
           ((payload[position + 2] ?? 0) << 16) |
           ((payload[position + 3] ?? 0) << 24)) >>>
         0;
-      position += 4;
+      cursor.offset = position + 4;
       if (field === 4) out.chain = value;
       else if (field >= 1 && field <= 5) return false;
     } else if (wireType === 2) {
-      const length = readVarint(payload, position, end);
+      const length = varintOrMinusOne(payload, cursor, end);
       if (length < 0) return false;
-      position = varintEnd + length;
-      if (position > end) return false;
+      cursor.offset += length;
+      if (cursor.offset > end) return false;
       if (field === 5) out.entryCount++;
       else if (field >= 1 && field <= 4) return false;
     } else if (wireType === 1) {
-      position += 8;
-      if (position > end || (field >= 1 && field <= 5)) return false;
+      cursor.offset += 8;
+      if (cursor.offset > end || (field >= 1 && field <= 5)) return false;
     } else {
       return false;
     }
   }
-  return position === end && hasRequiredFields(out);
+  return cursor.offset === end && hasRequiredFields(out);
 }
 
 /**
@@ -115,78 +116,71 @@ export function isPayloadPrefix(
 ): boolean {
   if (end > declaredEnd) return false;
   const cut = end < declaredEnd;
-  let position = start;
-  while (position < end) {
-    const tagStart = position;
-    const tag = readVarint(payload, position, end);
-    if (tag < 0) return cut && isCutVarint(payload, position, end, 5);
-    position = varintEnd;
+  const cursor = payloadCursor(start);
+  while (cursor.offset < end) {
+    const tagStart = cursor.offset;
+    const tag = varintOrMinusOne(payload, cursor, end);
+    if (tag < 0) return cut && isCutVarint(payload, tagStart, end, MAX_TAG_BYTES);
     const field = Math.floor(tag / 8);
     const wireType = tag & 7;
-    if (!isValidTag(tag, varintEnd - tagStart)) return false;
+    if (!isValidTag(tag, cursor.offset - tagStart)) return false;
     if (wireType === 0) {
       if (field === 4 || field === 5) return false;
-      const value = readVarint(payload, position, end);
-      if (value < 0) return cut && isCutVarint(payload, position, end, 10);
-      position = varintEnd;
+      const valueStart = cursor.offset;
+      if (varintOrMinusOne(payload, cursor, end) < 0)
+        return cut && isCutVarint(payload, valueStart, end, MAX_VARINT_BYTES);
     } else if (wireType === 5 || wireType === 1) {
       if (wireType === 5 ? field !== 4 && field >= 1 && field <= 5 : field >= 1 && field <= 5)
         return false;
-      position += wireType === 5 ? 4 : 8;
+      cursor.offset += wireType === 5 ? 4 : 8;
     } else if (wireType === 2) {
       if (field >= 1 && field <= 4) return false;
-      const length = readVarint(payload, position, end);
-      if (length < 0) return cut && isCutVarint(payload, position, end, 10);
-      position = varintEnd + length;
+      const lengthStart = cursor.offset;
+      const length = varintOrMinusOne(payload, cursor, end);
+      if (length < 0) return cut && isCutVarint(payload, lengthStart, end, MAX_VARINT_BYTES);
+      cursor.offset += length;
     } else {
       return false;
     }
-    if (position > declaredEnd) return false;
+    if (cursor.offset > declaredEnd) return false;
   }
   return true;
 }
 
-/**
- * True when the bytes from `position` to `end` are the start of a varint of at most `maxBytes`
- * bytes that `end` cut off.
- */
-function isCutVarint(bytes: Uint8Array, position: number, end: number, maxBytes: number): boolean {
-  if (end - position >= maxBytes) return false;
-  for (let index = position; index < end; index++) if ((bytes[index] ?? 0) < 0x80) return false;
-  return true;
-}
+/** Longest field tag protobuf allows: a uint32 takes at most 5 bytes. */
+const MAX_TAG_BYTES = 5;
 
 /**
  * True when a field tag read as a varint of `encodedBytes` bytes is valid protobuf: a uint32 of at
  * most 5 bytes whose field number is not 0 (the generated decoder refuses anything else).
  */
 export function isValidTag(tag: number, encodedBytes: number): boolean {
-  return tag >= 8 && tag <= 0xffffffff && encodedBytes <= 5;
+  return tag >= 8 && tag <= 0xffffffff && encodedBytes <= MAX_TAG_BYTES;
 }
 
 function hasRequiredFields(header: RecordHeader): boolean {
   return header.entryCount > 0 && header.firstSeqno > 0;
 }
 
-let varintEnd = 0;
+/**
+ * A cursor for core's varint reader at `start` of a payload. The header checks report damage as
+ * `false`, never as an error, so the error fields only satisfy the reader's interface.
+ */
+function payloadCursor(start: number): VarintCursor {
+  return { offset: start, file: 'record payload', errorOffset: start, what: 'record payload' };
+}
 
 /**
- * Reads an unsigned varint at `position`; returns -1 if truncated, longer than 10 bytes, or above
- * Number.MAX_SAFE_INTEGER. Sets the module-level `varintEnd` to avoid allocating a result pair.
+ * The varint at `cursor.offset`, moving the cursor past it, or -1 (cursor unmoved) when it is cut
+ * by `end`, longer than 8 bytes or above 2^53 - 1: the header checks answer such bytes with
+ * `false`, where core's reader throws.
  */
-function readVarint(bytes: Uint8Array, position: number, end: number): number {
-  let value = 0;
-  let multiplier = 1;
-  for (let index = position; index < end && index < position + 10; index++) {
-    const byte = bytes[index] ?? 0;
-    value += (byte & 0x7f) * multiplier;
-    if (byte < 0x80) {
-      varintEnd = index + 1;
-      return value <= Number.MAX_SAFE_INTEGER ? value : -1;
-    }
-    multiplier *= 128;
+function varintOrMinusOne(bytes: Uint8Array, cursor: VarintCursor, end: number): number {
+  try {
+    return readWireVarint(bytes, cursor, end);
+  } catch {
+    return -1;
   }
-  return -1;
 }
 
 /**

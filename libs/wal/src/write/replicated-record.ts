@@ -40,7 +40,8 @@ export function checkReplicatedRecord(
     throw new StrataError('CORRUPTION', 'replicated record fails its checksum');
   }
   try {
-    if (readRecordHeader(bytes, header) === undefined) throw new Error('not a well-formed batch');
+    if (readRecordHeader(bytes, header) === undefined)
+      throw new StrataError('CORRUPTION', 'not a well-formed batch');
     return validateRecordEntries(bytes, limits);
   } catch (error) {
     // Limits and entry rules keep their own codes; malformed bytes are CORRUPTION.
