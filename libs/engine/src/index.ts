@@ -3,13 +3,16 @@
  *
  * The surface is what other packages and users call: the {@link Tree} facade with the types of its
  * methods, the compaction strategies, and the offline tools. Everything else is internal; the
- * engine's own tests import it by path.
+ * engine's own tests import it by path. Range deletes are methods of the tree
+ * (`Tree.removeRange`, and `Tree.removeRangeFrom` for a log record's bytes) and of a memtable
+ * filled by recovery (`Memtable.insertRangeTombstone`): they need no type of their own.
  *
  * @example
  * ```ts
  * import { Tree, LeveledStrategy } from '@strata/engine';
  * const tree = await Tree.open('/data/tree');
  * tree.insert(Buffer.from('k'), Buffer.from('v'), 0);
+ * tree.removeRange(Buffer.from('a'), Buffer.from('j'), 1); // deletes every key in [a, j)
  * await tree.flushActiveMemtable();
  * await tree.compact(new LeveledStrategy());
  * ```

@@ -133,7 +133,8 @@ export class RangeTombstoneFragments {
   /** Every (fragment, seqno) piece as a tombstone, in key order. */
   pieces(): RangeTombstone[] {
     const out: RangeTombstone[] = [];
-    for (const f of this.list) for (const seqno of f.seqnos) out.push({ ...f, seqno });
+    for (const f of this.list)
+      for (const seqno of f.seqnos) out.push({ start: f.start, end: f.end, seqno });
     return out;
   }
 
@@ -253,7 +254,8 @@ export class RangeTombstoneFragments {
   filter(keep: (fragment: TombstoneFragment, seqno: number) => boolean): RangeTombstoneFragments {
     const pieces: RangeTombstone[] = [];
     for (const f of this.list) {
-      for (const seqno of f.seqnos) if (keep(f, seqno)) pieces.push({ ...f, seqno });
+      for (const seqno of f.seqnos)
+        if (keep(f, seqno)) pieces.push({ start: f.start, end: f.end, seqno });
     }
     return RangeTombstoneFragments.fromPieces(pieces);
   }

@@ -38,22 +38,50 @@ export function getCoveredFromMemory(
   key: Uint8Array,
   seqno: number,
 ): InternalEntry | undefined | typeof NOT_CACHED {
-  const found: Found = { entry: undefined, covering: NOT_COVERED };
+  // One lookup at a time runs this (it never yields): the scratch needs no allocation per get.
+  const found = scratch;
+  found.entry = undefined;
+  found.covering = NOT_COVERED;
   if (searchMemtables(memtables, key, seqno, found)) return decide(key, found);
   if (version.segmentCount === 0) return undefined;
   const keyHash = hashKey(key);
-  for (let level = 0; level < version.levels.length; level++) {
-    for (const segment of candidates(version, level, key)) {
-      if (segment.hasRangeTombstones) {
-        if (!segment.isLoaded()) return NOT_CACHED;
-        found.covering = Math.max(found.covering, segment.coveringTombstoneSeqno(key, seqno));
+  const levels = version.levels;
+  for (let level = 0; level < levels.length; level++) {
+    const segments = levels[level]!;
+    if (segments.length === 0) continue;
+    if (version.disjoint[level]) {
+      const segment = version.segmentFor(level, key);
+      if (segment !== undefined && consult(segment, key, seqno, keyHash, found) === NOT_CACHED) {
+        return NOT_CACHED;
       }
-      const entry = segment.getCached(key, seqno, keyHash);
-      if (entry === NOT_CACHED) return NOT_CACHED;
-      keepNewer(found, entry);
+    } else {
+      for (const segment of segments) {
+        if (!segment.coversKey(key)) continue;
+        if (consult(segment, key, seqno, keyHash, found) === NOT_CACHED) return NOT_CACHED;
+      }
     }
     if (found.entry !== undefined || found.covering !== NOT_COVERED) return decide(key, found);
   }
+  return undefined;
+}
+
+const scratch: Found = { entry: undefined, covering: NOT_COVERED };
+
+/** Adds what one segment holds for `key` to `found`, or returns NOT_CACHED when it needs a read. */
+function consult(
+  segment: Segment,
+  key: Uint8Array,
+  seqno: number,
+  keyHash: number,
+  found: Found,
+): typeof NOT_CACHED | undefined {
+  if (segment.hasRangeTombstones) {
+    if (!segment.isLoaded()) return NOT_CACHED;
+    found.covering = Math.max(found.covering, segment.coveringTombstoneSeqno(key, seqno));
+  }
+  const entry = segment.getCached(key, seqno, keyHash);
+  if (entry === NOT_CACHED) return NOT_CACHED;
+  keepNewer(found, entry);
   return undefined;
 }
 
