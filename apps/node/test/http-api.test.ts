@@ -138,6 +138,50 @@ describe('strata serve: HTTP API (black box)', function () {
       expect(await (await get('rep', `?at=${seqno + 1}`)).text()).to.equal('two');
     });
 
+    it('GET /v1/history/:key lists versions newest first with a cursor; a key may end in /history', async function () {
+      const v1 = (await (await put('h/doc/history', 'one')).json()) as { seqno: number };
+      await fetch(`${node.url}/v1/kv/h/doc/history`, { method: 'DELETE' });
+      const v3 = (await (await put('h/doc/history', 'three')).json()) as { seqno: number };
+      type Page = {
+        key: string;
+        versions: { seqno: number; type: string; value: string | null; timestamp: number }[];
+        cursor: number | null;
+        truncated: boolean;
+      };
+      const history = async (query: string): Promise<Page> => {
+        const response = await fetch(`${node.url}/v1/history/h/doc/history${query}`);
+        expect(response.status).to.equal(200);
+        return (await response.json()) as Page;
+      };
+      const all = await history('');
+      expect(all.key).to.equal('h/doc/history');
+      expect(
+        all.versions.map((version) => [version.seqno, version.type, version.value]),
+      ).to.deep.equal([
+        [v3.seqno, 'put', 'three'],
+        [v3.seqno - 1, 'delete', null],
+        [v1.seqno, 'put', 'one'],
+      ]);
+      expect(all.versions.every((version) => typeof version.timestamp === 'number')).to.equal(true);
+      expect(all.cursor).to.equal(null);
+      const first = await history('?limit=2');
+      expect(first.versions.map((version) => version.seqno)).to.deep.equal([
+        v3.seqno,
+        v3.seqno - 1,
+      ]);
+      expect(first.cursor).to.equal(v3.seqno - 1);
+      const second = await history(`?limit=2&before=${first.cursor}`);
+      expect(second.versions.map((version) => version.seqno)).to.deep.equal([v1.seqno]);
+      expect(second.cursor).to.equal(null);
+      const base64 = await history('?encoding=base64&limit=1');
+      expect(base64.versions[0]?.value).to.equal(Buffer.from('three').toString('base64'));
+      const ahead = await fetch(`${node.url}/v1/history/h/doc/history?before=${v3.seqno + 100}`);
+      expect(ahead.status).to.equal(400);
+      expect((await errorOf(ahead)).code).to.equal('FUTURE_SEQNO');
+      // The key route is not confused by the suffix: the value is still there.
+      expect(await (await get('h/doc/history')).text()).to.equal('three');
+    });
+
     it('?minSeqno waits until that seqno is applied, and 503 TIMEOUT when it is not', async function () {
       const status = (await (await fetch(`${node.url}/v1/status`)).json()) as { lastSeqno: number };
       // The read asks for the second of two writes made after it was sent: answered at once, it

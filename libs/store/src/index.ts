@@ -11,6 +11,8 @@ export type { Conflict, PrefixCheck } from './write/conditions.js';
 export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
 export type { CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';
+export type { HistoryOptions, HistoryPage, KeyVersion } from './read/key-history.js';
+export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './read/key-history.js';
 export type { BatchOperation } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './read/store-iterator.js';

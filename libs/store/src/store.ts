@@ -25,6 +25,8 @@ import type { LogCheckOptions, LogCheckReport } from './log-check.js';
 import { resolveStoreOptions } from './options.js';
 import type { ResolvedStoreOptions, StoreOptions } from './options.js';
 import { HistoryWindow } from './read/history-window.js';
+import { keyHistory } from './read/key-history.js';
+import type { HistoryOptions, HistoryPage } from './read/key-history.js';
 import { openRange } from './read/range-read.js';
 import type { RangeOptions, ReadOptions } from './read/range-read.js';
 import type { StoreIterator } from './read/store-iterator.js';
@@ -102,7 +104,7 @@ export class Store {
   private readonly notifier: CommitNotifier;
   private readonly recent: RecentRecords;
   private readonly jobs: BackgroundJobs;
-  private readonly history: HistoryWindow;
+  private readonly historyWindow: HistoryWindow;
   private readonly early: EarlyApply;
   private readonly applier: BatchApplier;
   private readonly commit: OrderedCommit;
@@ -132,13 +134,13 @@ export class Store {
       this.emitter,
       (error) => this.writes.failStop(error, 'background flush or compaction failed'),
     );
-    this.history = new HistoryWindow(tree, this.notifier, options.historyRetentionSeqnos);
+    this.historyWindow = new HistoryWindow(tree, this.notifier, options.historyRetentionSeqnos);
     this.early = new EarlyApply(tree, wal, this.jobs, options.memtableSizeBytes, this.lifecycle);
     this.applier = new BatchApplier(
       tree,
       this.notifier,
       this.recent,
-      this.history,
+      this.historyWindow,
       this.jobs,
       options.memtableSizeBytes,
       this.early,
@@ -172,9 +174,9 @@ export class Store {
     const parts = await openParts(path, resolved);
     try {
       const store = new Store(parts, resolved);
-      store.history.move();
+      store.historyWindow.move();
       await replayLog(parts, store.notifier, store.jobs, resolved.memtableSizeBytes);
-      store.history.move();
+      store.historyWindow.move();
       // A crash may have left level 0 at the stop trigger: compaction must run now, or writes
       // would wait for a flush that never comes.
       store.jobs.scheduleCompaction();
@@ -391,7 +393,7 @@ export class Store {
     // Not async: hand back the engine's promise instead of wrapping it in one more (hot path).
     try {
       this.lifecycle.checkReadable();
-      return this.tree.get(this.key(key), this.history.readSeqno(options.at));
+      return this.tree.get(this.key(key), this.historyWindow.readSeqno(options.at));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -406,9 +408,36 @@ export class Store {
     const entry = await this.tree.getInternalEntry(
       this.key(key),
       true,
-      this.history.readSeqno(options.at),
+      this.historyWindow.readSeqno(options.at),
     );
     return entry === undefined ? undefined : { value: entry.value, seqno: entry.seqno };
+  }
+
+  /**
+   * The versions of `key`, newest first: each put and delete with its seqno, value and timestamp,
+   * from the versions the store keeps (the history window, `historyRetentionSeqnos`), a page at a
+   * time. Older events stay in the log (`subscribe`, `strata replay`).
+   *
+   * @throws StrataError `HISTORY_TRUNCATED` when `before` reaches below the history window,
+   * `FUTURE_SEQNO` beyond the last applied seqno, `INVALID_ARGUMENT`.
+   *
+   * @example
+   * ```ts
+   * let page = await store.history('account/7', { limit: 50 });
+   * for (const version of page.versions) console.log(version.seqno, version.type, version.value);
+   * if (page.nextBefore !== undefined) page = await store.history('account/7', { before: page.nextBefore });
+   * ```
+   */
+  async history(key: BytesLike, options: HistoryOptions = {}): Promise<HistoryPage> {
+    this.lifecycle.checkReadable();
+    return keyHistory(
+      this.tree,
+      this.historyWindow,
+      this.notifier.applied,
+      (seqno) => this.feed.readRecord(seqno),
+      this.key(key),
+      options,
+    );
   }
 
   /**
@@ -424,7 +453,7 @@ export class Store {
    */
   range(options: RangeOptions = {}): StoreIterator {
     this.lifecycle.checkReadable();
-    return openRange(this.tree, this.history, options);
+    return openRange(this.tree, this.historyWindow, options);
   }
 
   /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
@@ -441,7 +470,7 @@ export class Store {
 
   /** The oldest seqno that `at` reads can still see exactly. */
   get oldestReadableSeqno(): number {
-    return this.history.oldestReadableSeqno;
+    return this.historyWindow.oldestReadableSeqno;
   }
 
   // ------------------------------------------------------------------ change feed
@@ -538,7 +567,7 @@ export class Store {
       }
     });
     await steps.run('background', treeDirectory, () => this.jobs.stop());
-    this.history.close();
+    this.historyWindow.close();
     await steps.run('tree', treeDirectory, () => this.tree.close());
     await steps.run('log', this.directory.walDirectory, () => this.wal.close());
     await steps.run('lock', this.lock.path, () => this.lock.release());

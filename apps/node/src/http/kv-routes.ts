@@ -3,18 +3,24 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { StrataError } from '@strata/core';
 import type { RouteContext } from './context.js';
 import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
-import { percentDecodeToBytes } from './encoding.js';
+import { encodeJsonBytes, parseEncoding, percentDecodeToBytes } from './encoding.js';
 import { invalidArgument } from './errors.js';
-import { queryInteger } from './query.js';
+import { queryInteger, queryString } from './query.js';
 import { versionTag, writeOptionsOf } from './write-conditions.js';
 import type { Query } from './query.js';
 
 const PREFIX = '/v1/kv/';
+const HISTORY_PREFIX = '/v1/history/';
 
 /** The route of single-key requests (its label in metrics). */
 export const KEY_ROUTE = '/v1/kv/:key';
-/** What every `/v1/kv/<key>` URL is rewritten to; the key is taken from the original URL. */
-const REWRITTEN_PATH = '/v1/kv/_';
+/** The route of a key's history (its label in metrics). */
+export const HISTORY_ROUTE = '/v1/history/:key';
+/** What every `/v1/kv/<key>` and `/v1/history/<key>` URL is rewritten to (the key is in the original URL). */
+const REWRITTEN_PATHS: Readonly<Record<string, string>> = {
+  [PREFIX]: '/v1/kv/_',
+  [HISTORY_PREFIX]: '/v1/history/_',
+};
 
 /** Original URLs of rewritten requests. */
 const originalUrls = new WeakMap<IncomingMessage, string>();
@@ -26,10 +32,15 @@ const originalUrls = new WeakMap<IncomingMessage, string>();
  */
 export function rewriteKeyUrl(request: IncomingMessage): string {
   const url = request.url ?? '/';
-  if (!url.startsWith(PREFIX)) return url;
+  const prefix = url.startsWith(PREFIX)
+    ? PREFIX
+    : url.startsWith(HISTORY_PREFIX)
+      ? HISTORY_PREFIX
+      : undefined;
+  if (prefix === undefined) return url;
   originalUrls.set(request, url);
   const queryAt = url.indexOf('?');
-  return REWRITTEN_PATH + (queryAt < 0 ? '' : url.slice(queryAt));
+  return (REWRITTEN_PATHS[prefix] as string) + (queryAt < 0 ? '' : url.slice(queryAt));
 }
 
 /**
@@ -37,7 +48,9 @@ export function rewriteKeyUrl(request: IncomingMessage): string {
  * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type. A GET
  * answers the key's version (the seqno of its last put) as `X-Seqno` and as the `ETag`; PUT and
  * DELETE take it back as `?ifSeqno=N` or `If-Match: "N"` (409 CONFLICT when it changed), and
- * `If-None-Match: *` creates a key only if it is absent.
+ * `If-None-Match: *` creates a key only if it is absent. `GET /v1/history/:key?limit=&before=`
+ * lists the key's versions newest first (`cursor` is the next page's `before`); it is a route of its
+ * own so that a key may itself end in `/history`.
  */
 export function registerKvRoutes(app: FastifyInstance, context: RouteContext): void {
   const { options, metrics } = context;
@@ -80,6 +93,30 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
     return reply.send({ seqno: result.seqno, epoch: result.epoch });
   });
 
+  app.get(HISTORY_ROUTE, async (request, reply) => {
+    const key = keyOf(request, HISTORY_PREFIX);
+    const query = request.query as Query;
+    const encoding = parseEncoding(queryString(query, 'encoding'));
+    const limit = queryInteger(query, 'limit', 1);
+    const before = queryInteger(query, 'before');
+    const page = await context.store.history(key, {
+      ...(limit === undefined ? {} : { limit }),
+      ...(before === undefined ? {} : { before }),
+    });
+    return reply.send({
+      key: encodeJsonBytes(key, encoding),
+      versions: page.versions.map((version) => ({
+        seqno: version.seqno,
+        type: version.type,
+        value: version.value === undefined ? null : encodeJsonBytes(version.value, encoding),
+        timestamp: version.timestampMs ?? null,
+      })),
+      cursor: page.nextBefore ?? null,
+      truncated: page.truncated,
+      oldestReadableSeqno: page.oldestReadableSeqno,
+    });
+  });
+
   app.get(KEY_ROUTE, async (request, reply) => {
     const key = keyOf(request);
     const query = request.query as Query;
@@ -110,14 +147,14 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
 }
 
 /** The key of a `/v1/kv/<key>` request, from the raw URL (never a normalized path). */
-export function keyOf(request: FastifyRequest): Buffer {
+export function keyOf(request: FastifyRequest, prefix = PREFIX): Buffer {
   const url = originalUrls.get(request.raw) ?? request.raw.url ?? '';
   const queryAt = url.indexOf('?');
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  if (!path.startsWith(PREFIX)) {
-    throw invalidArgument(`the key must follow ${PREFIX} in the path, percent-encoded`);
+  if (!path.startsWith(prefix)) {
+    throw invalidArgument(`the key must follow ${prefix} in the path, percent-encoded`);
   }
-  const key = percentDecodeToBytes(path.slice(PREFIX.length));
+  const key = percentDecodeToBytes(path.slice(prefix.length));
   if (key.length === 0) throw invalidArgument('key must not be empty');
   return key;
 }
