@@ -10,7 +10,7 @@ async function conflictOf(promise: Promise<unknown>): Promise<Conflict[]> {
     await promise;
   } catch (error) {
     if (isStrataError(error, 'CONFLICT')) {
-      return (error).details.conflicts as Conflict[];
+      return error.details.conflicts as Conflict[];
     }
     throw error;
   }

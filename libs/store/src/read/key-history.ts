@@ -114,7 +114,8 @@ export async function keyHistory(
       break;
     }
   }
-  if (!exhausted && (await tree.getInternalEntry(key, false, bound)) === undefined) exhausted = true;
+  if (!exhausted && (await tree.getInternalEntry(key, false, bound)) === undefined)
+    exhausted = true;
   return {
     versions,
     nextBefore: exhausted ? undefined : bound,
