@@ -8,6 +8,7 @@ import {
 import { TombstoneCoverage } from '../src/range-tombstones/coverage.js';
 import type { RangeTombstone } from '../src/range-tombstones/fragments.js';
 import { NOT_COVERED, RangeTombstoneFragments } from '../src/range-tombstones/fragments.js';
+import { MemtableTombstones } from '../src/range-tombstones/memtable-tombstones.js';
 import { b } from './helpers.js';
 
 /** The covering seqno by brute force: the highest seqno below `readSeqno` of a tombstone over `key`. */
@@ -50,10 +51,12 @@ const tombstoneArb = fc
 
 describe('range tombstone fragments', () => {
   it('fragments overlapping tombstones like RocksDB does', () => {
-    const fragments = new RangeTombstoneFragments();
-    fragments.add(b('c'), b('d'), 4);
-    fragments.add(b('g'), b('h'), 7);
-    fragments.add(b('a'), b('z'), 10);
+    const tombstones = new MemtableTombstones();
+    tombstones.add(b('c'), b('d'), 4);
+    tombstones.add(b('g'), b('h'), 7);
+    tombstones.add(b('a'), b('z'), 10);
+    expect(tombstones.coveringSeqno(b('c'), 10)).to.equal(4);
+    const fragments = tombstones.fragments();
     const described = fragments
       .fragments()
       .map((f) => `[${f.start.toString()},${f.end.toString()})@${f.seqnos.join('/')}`);
@@ -75,47 +78,55 @@ describe('range tombstone fragments', () => {
   });
 
   it('reuses the bytes of a bound it already holds (repeated range deletes copy nothing)', () => {
-    const fragments = new RangeTombstoneFragments();
+    const tombstones = new MemtableTombstones();
     const record = b('xxuser/user0yy');
-    fragments.addFrom(record, 2, 5, record, 7, 5, 1);
-    const [first] = fragments.fragments();
-    fragments.addFrom(record, 2, 5, record, 7, 5, 2);
-    fragments.add(b('user/'), b('user0'), 3);
+    tombstones.addFrom(record, 2, 5, record, 7, 5, 1);
+    const [first] = tombstones.fragments().fragments();
+    tombstones.addFrom(record, 2, 5, record, 7, 5, 2);
+    tombstones.add(b('user/'), b('user0'), 3);
+    const fragments = tombstones.fragments();
     expect(fragments.fragmentCount).to.equal(1);
     expect(fragments.fragments()[0]!.start).to.equal(first!.start);
     expect(fragments.fragments()[0]!.end).to.equal(first!.end);
     expect(fragments.fragments()[0]!.seqnos).to.deep.equal([1, 2, 3]);
     // The bounds were copied out of the record: changing it changes nothing.
     record.fill(0);
-    expect(fragments.coveringSeqno(b('user/7'), Infinity)).to.equal(3);
+    expect(tombstones.coveringSeqno(b('user/7'), Infinity)).to.equal(3);
   });
 
   it('ignores an empty range and a repeated (range, seqno)', () => {
-    const fragments = new RangeTombstoneFragments();
-    fragments.add(b('b'), b('b'), 1);
-    fragments.add(b('c'), b('a'), 1);
-    expect(fragments.isEmpty()).to.equal(true);
-    fragments.add(b('a'), b('c'), 5);
-    fragments.add(b('a'), b('c'), 5);
-    fragments.add(b('a'), b('b'), 5);
-    expect(fragments.count).to.equal(2);
-    expectWellFormed(fragments);
+    const tombstones = new MemtableTombstones();
+    tombstones.add(b('b'), b('b'), 1);
+    tombstones.add(b('c'), b('a'), 1);
+    expect(tombstones.isEmpty()).to.equal(true);
+    tombstones.add(b('a'), b('c'), 5);
+    tombstones.add(b('a'), b('c'), 5);
+    tombstones.add(b('a'), b('b'), 5);
+    expect(tombstones.count).to.equal(2);
+    expectWellFormed(tombstones.fragments());
   });
 
-  it('agrees with brute force, built incrementally or in one sweep', () => {
+  it('agrees with brute force, built incrementally (in chunks) or in one sweep', () => {
     fc.assert(
       fc.property(
-        fc.array(tombstoneArb, { maxLength: 40 }),
+        fc.array(tombstoneArb, { maxLength: 60 }),
         fc.array(keyArb, { minLength: 1, maxLength: 20 }),
         fc.integer({ min: 0, max: 32 }),
-        (tombstones, probes, readSeqno) => {
-          const incremental = new RangeTombstoneFragments();
-          for (const t of tombstones) incremental.add(t.start, t.end, t.seqno);
+        fc.constantFrom(1, 2, 3, 128),
+        (tombstones, probes, readSeqno, chunkFragments) => {
+          // Tiny chunks: adds split chunks and span several of them.
+          const growing = new MemtableTombstones(chunkFragments);
+          for (const t of tombstones) {
+            growing.add(t.start, t.end, t.seqno);
+            expectWellFormed(growing.fragments());
+          }
+          const incremental = growing.fragments();
+          expect(growing.count).to.equal(incremental.count);
           const swept = RangeTombstoneFragments.fromPieces(tombstones);
-          expectWellFormed(incremental);
           expectWellFormed(swept);
           for (const probe of probes) {
             const expected = bruteForce(tombstones, probe, readSeqno);
+            expect(growing.coveringSeqno(probe, readSeqno)).to.equal(expected);
             expect(incremental.coveringSeqno(probe, readSeqno)).to.equal(expected);
             expect(swept.coveringSeqno(probe, readSeqno)).to.equal(expected);
           }
@@ -163,6 +174,28 @@ describe('range tombstone fragments', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('adds many tombstones in scattered order, each found again', () => {
+    // 20,000 disjoint tombstones: the chunks keep each add to two binary searches and a small
+    // splice (a flat array made adding them quadratic).
+    const tombstones = new MemtableTombstones();
+    const n = 20_000;
+    const bound = (i: number, suffix: string): Buffer =>
+      b(`k${String(i).padStart(6, '0')}${suffix}`);
+    const seqnoOf: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const i = (j * 7919) % n;
+      seqnoOf[i] = j;
+      tombstones.add(bound(i, 'a'), bound(i, 'b'), j);
+    }
+    expect(tombstones.count).to.equal(n);
+    for (let i = 0; i < n; i += 7) {
+      expect(tombstones.coveringSeqno(bound(i, 'a5'), Infinity)).to.equal(seqnoOf[i]);
+      expect(tombstones.coveringSeqno(bound(i, 'b'), Infinity)).to.equal(NOT_COVERED);
+    }
+    expectWellFormed(tombstones.fragments());
+    expect(tombstones.fragments().fragmentCount).to.equal(n);
   });
 
   it('joins the pieces of a tombstone split at a segment boundary', () => {

@@ -1,7 +1,9 @@
 import { StrataError, invariant } from '@strata/core';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
-import { NOT_COVERED, RangeTombstoneFragments } from '../range-tombstones/fragments.js';
-import { asBuffer, compareRanges } from '../util/bytes.js';
+import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
+import { NOT_COVERED } from '../range-tombstones/fragments.js';
+import { MemtableTombstones } from '../range-tombstones/memtable-tombstones.js';
+import { compareRanges } from '../util/bytes.js';
 import { EntryArena } from './arena.js';
 import { SlotTree } from './btree.js';
 import type { SharedMemtableState } from './layout.js';
@@ -24,9 +26,9 @@ const RANGE_TOMBSTONE_OVERHEAD_BYTES = 160;
  * until the next insert: {@link mutations} tells a reader that suspended in between to seek
  * again. A sealed memtable never changes.
  *
- * Range tombstones live beside the entries in their own {@link RangeTombstoneFragments}, created
- * with the first one: a memtable without any pays nothing for them, and one with many still
- * answers a point lookup with a binary search.
+ * Range tombstones live beside the entries in their own {@link MemtableTombstones}, created with
+ * the first one: a memtable without any pays nothing for them, and one with many still answers a
+ * point lookup with a binary search.
  *
  * @example
  * ```ts
@@ -43,7 +45,7 @@ export class Memtable {
   private maxSeqno = 0;
   private mutationCount = 0;
   private readonly frozen: boolean;
-  private tombstones: RangeTombstoneFragments | undefined;
+  private tombstones: MemtableTombstones | undefined;
 
   constructor(initialCapacity = 256, state?: SharedMemtableState) {
     const capacity = Math.max(16, initialCapacity);
@@ -53,13 +55,9 @@ export class Memtable {
       this.sizeBytes = state.sizeBytes;
       this.maxSeqno = state.maxSeqno;
       if (state.rangeTombstones !== undefined) {
-        this.tombstones = RangeTombstoneFragments.fromPieces(
-          state.rangeTombstones.map((p) => ({
-            start: asBuffer(p.start),
-            end: asBuffer(p.end),
-            seqno: p.seqno,
-          })),
-        );
+        const tombstones = new MemtableTombstones();
+        for (const p of state.rangeTombstones) tombstones.add(p.start, p.end, p.seqno);
+        this.tombstones = tombstones;
       }
     }
     this.frozen = state !== undefined;
@@ -111,9 +109,12 @@ export class Memtable {
     return this.tombstones !== undefined;
   }
 
-  /** The range tombstones, or `undefined` when there are none. Do not change them. */
+  /**
+   * The range tombstones, or `undefined` when there are none; valid until the next range
+   * tombstone is inserted (copy what you keep).
+   */
   rangeTombstones(): RangeTombstoneFragments | undefined {
-    return this.tombstones;
+    return this.tombstones?.fragments();
   }
 
   /** Approximate memory taken by the entries, in bytes. */
@@ -225,7 +226,7 @@ export class Memtable {
     if (order >= 0) {
       throw new StrataError('INVALID_ARGUMENT', 'a range delete needs start < end');
     }
-    this.tombstones ??= new RangeTombstoneFragments();
+    this.tombstones ??= new MemtableTombstones();
     this.tombstones.addFrom(
       startSource,
       startOffset,

@@ -4,7 +4,7 @@
  * fragments disjoint and ordered, finding what covers a key is a binary search, however many
  * tombstones there are.
  */
-import { compareKeys, compareRanges, copyRange } from '../util/bytes.js';
+import { compareKeys } from '../util/bytes.js';
 
 /**
  * A range deletion: every version of a key in `[start, end)` with a seqno below `seqno` is
@@ -18,7 +18,7 @@ export interface RangeTombstone {
 
 /**
  * One fragment: the keys `[start, end)`, deleted at each seqno of `seqnos` (ascending, distinct,
- * never empty). Fragments never share a `seqnos` array, so one may be changed in place.
+ * never empty).
  */
 export interface TombstoneFragment {
   readonly start: Buffer;
@@ -29,28 +29,28 @@ export interface TombstoneFragment {
 /** What {@link RangeTombstoneFragments.coveringSeqno} returns when no tombstone covers the key. */
 export const NOT_COVERED = -1;
 
-/** Above this many fragments a splice is replaced by a rebuilt array (no huge argument list). */
-const SPLICE_LIMIT = 1024;
-
 /**
- * A mutable set of range tombstones kept as fragments (see the file comment). Adding a tombstone
- * costs a binary search plus the fragments it overlaps; a lookup is a binary search.
+ * A list of range tombstones as fragments (see the file comment), not changed once built: what a
+ * segment stores, a merge works on, an iterator honours. A lookup is a binary search. (A
+ * memtable's tombstones, which grow, are a `MemtableTombstones`.)
  *
  * @example
  * ```ts
- * const fragments = new RangeTombstoneFragments();
- * fragments.add(Buffer.from('a'), Buffer.from('m'), 7);
+ * const fragments = RangeTombstoneFragments.fromPieces([
+ *   { start: Buffer.from('a'), end: Buffer.from('m'), seqno: 7 },
+ * ]);
  * fragments.coveringSeqno(Buffer.from('c'), 10); // 7
  * fragments.coveringSeqno(Buffer.from('c'), 7); // NOT_COVERED: a read at 7 sees seqnos below 7
  * ```
  */
 export class RangeTombstoneFragments {
-  private list: TombstoneFragment[];
-  private pieceCount: number;
+  private readonly list: readonly TombstoneFragment[];
+  private readonly pieceCount: number;
   private lowestSeqno = Number.MAX_SAFE_INTEGER;
   private highestSeqno = NOT_COVERED;
 
-  constructor(fragments: TombstoneFragment[] = []) {
+  /** Takes fragments already ordered, disjoint and with ascending seqnos (not checked). */
+  constructor(fragments: readonly TombstoneFragment[] = []) {
     this.list = fragments;
     let pieces = 0;
     for (const fragment of fragments) {
@@ -138,92 +138,6 @@ export class RangeTombstoneFragments {
     return out;
   }
 
-  /** Adds the tombstone `[start, end)@seqno`; an empty range (`start >= end`) adds nothing. */
-  add(start: Uint8Array, end: Uint8Array, seqno: number): void {
-    this.addFrom(start, 0, start.length, end, 0, end.length, seqno);
-  }
-
-  /**
-   * {@link add} with the bounds as byte ranges of larger buffers (a log record, say). A bound
-   * equal to an existing fragment boundary reuses that boundary's bytes; any other is copied.
-   */
-  addFrom(
-    startSource: Uint8Array,
-    startOffset: number,
-    startLength: number,
-    endSource: Uint8Array,
-    endOffset: number,
-    endLength: number,
-    seqno: number,
-  ): void {
-    const startEnd = startOffset + startLength;
-    const endEnd = endOffset + endLength;
-    if (compareRanges(startSource, startOffset, startEnd, endSource, endOffset, endEnd) >= 0)
-      return;
-    const list = this.list;
-    // First fragment ending after `start`, and first one starting at or after `end`: the
-    // fragments in between overlap the new tombstone.
-    let low = 0;
-    let high = list.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const e = list[mid]!.end;
-      if (compareRanges(e, 0, e.length, startSource, startOffset, startEnd) <= 0) low = mid + 1;
-      else high = mid;
-    }
-    const first = low;
-    high = list.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const s = list[mid]!.start;
-      if (compareRanges(s, 0, s.length, endSource, endOffset, endEnd) < 0) low = mid + 1;
-      else high = mid;
-    }
-    const last = low;
-    const start =
-      boundaryEqualTo(list[first]?.start, startSource, startOffset, startLength) ??
-      boundaryEqualTo(list[first - 1]?.end, startSource, startOffset, startLength) ??
-      copyOf(startSource, startOffset, startLength);
-    const end =
-      boundaryEqualTo(list[last - 1]?.end, endSource, endOffset, endLength) ??
-      boundaryEqualTo(list[last]?.start, endSource, endOffset, endLength) ??
-      copyOf(endSource, endOffset, endLength);
-    const out: TombstoneFragment[] = [];
-    let removedPieces = 0;
-    let cursor = start;
-    for (let at = first; at < last; at++) {
-      const fragment = list[at]!;
-      removedPieces += fragment.seqnos.length;
-      const startOrder = compareKeys(fragment.start, cursor);
-      if (startOrder > 0) {
-        out.push({ start: cursor, end: fragment.start, seqnos: [seqno] });
-        cursor = fragment.start;
-      } else if (startOrder < 0) {
-        // Only the first fragment can begin before `start`: its left part keeps its seqnos.
-        out.push({ start: fragment.start, end: cursor, seqnos: fragment.seqnos.slice() });
-      }
-      const endOrder = compareKeys(fragment.end, end);
-      if (startOrder >= 0 && endOrder <= 0) {
-        // Wholly inside the new tombstone: changed in place (the common repeated range delete).
-        insertSeqno(fragment.seqnos, seqno);
-        out.push(fragment);
-      } else {
-        const middleEnd = endOrder <= 0 ? fragment.end : end;
-        const seqnos = fragment.seqnos.slice();
-        insertSeqno(seqnos, seqno);
-        out.push({ start: cursor, end: middleEnd, seqnos });
-        if (endOrder > 0) out.push({ start: end, end: fragment.end, seqnos: fragment.seqnos });
-      }
-      cursor = endOrder <= 0 ? fragment.end : end;
-    }
-    if (compareKeys(cursor, end) < 0) out.push({ start: cursor, end, seqnos: [seqno] });
-    let addedPieces = 0;
-    for (const fragment of out) addedPieces += fragment.seqnos.length;
-    this.pieceCount += addedPieces - removedPieces;
-    this.replace(first, last, out);
-    this.noteSeqno(seqno);
-  }
-
   /**
    * The highest seqno below `readSeqno` of a tombstone covering `key`, or {@link NOT_COVERED}. A
    * version of `key` with a lower seqno is deleted for a read at `readSeqno`.
@@ -276,11 +190,6 @@ export class RangeTombstoneFragments {
     return out;
   }
 
-  private replace(first: number, last: number, out: TombstoneFragment[]): void {
-    if (out.length <= SPLICE_LIMIT) this.list.splice(first, last - first, ...out);
-    else this.list = this.list.slice(0, first).concat(out, this.list.slice(last));
-  }
-
   private noteSeqno(seqno: number): void {
     if (seqno < this.lowestSeqno) this.lowestSeqno = seqno;
     if (seqno > this.highestSeqno) this.highestSeqno = seqno;
@@ -301,17 +210,6 @@ export function highestBelow(seqnos: readonly number[], readSeqno: number): numb
   return low === 0 ? NOT_COVERED : seqnos[low - 1]!;
 }
 
-/** Inserts `seqno` into ascending distinct `seqnos` (nothing when it is there already). */
-function insertSeqno(seqnos: number[], seqno: number): void {
-  if (seqno > seqnos[seqnos.length - 1]!) {
-    seqnos.push(seqno);
-    return;
-  }
-  let at = seqnos.length - 1;
-  while (at > 0 && seqnos[at - 1]! >= seqno) at--;
-  if (seqnos[at] !== seqno) seqnos.splice(at, 0, seqno);
-}
-
 function distinctAscending(seqnos: number[]): number[] {
   seqnos.sort((a, b) => a - b);
   let n = 0;
@@ -326,24 +224,6 @@ function sameSeqnos(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function boundaryEqualTo(
-  boundary: Buffer | undefined,
-  source: Uint8Array,
-  offset: number,
-  length: number,
-): Buffer | undefined {
-  if (boundary === undefined || boundary.length !== length) return undefined;
-  return compareRanges(boundary, 0, length, source, offset, offset + length) === 0
-    ? boundary
-    : undefined;
-}
-
-function copyOf(source: Uint8Array, offset: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  copyRange(out, 0, source, offset, length);
-  return out;
 }
 
 function asKey(key: Uint8Array): Buffer {
