@@ -7,6 +7,7 @@
 export { Wal } from './wal.js';
 export type { WalStatus } from './wal.js';
 export type { AppendResult } from './write/pending-queue.js';
+export type { GroupCommitEvent, LogSyncEvent, LogSyncReason } from './write/log-observers.js';
 export type { ReplicatedRecordSummary } from './write/replicated-record.js';
 export type { ReadOptions } from './read/read-records.js';
 export type { RetentionResult } from './maintenance/drop-segments.js';

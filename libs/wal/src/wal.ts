@@ -25,6 +25,8 @@ import type { SegmentInfo } from './segments/segment-info.js';
 import { ActiveSegment } from './write/active-segment.js';
 import { Admission } from './write/admission.js';
 import { GroupCommitWriter } from './write/group-commit-writer.js';
+import { LogObservers } from './write/log-observers.js';
+import type { GroupCommitEvent, LogSyncEvent } from './write/log-observers.js';
 import type { AppendResult } from './write/pending-queue.js';
 import { checkReplicatedRecord } from './write/replicated-record.js';
 import type { ReplicatedRecordSummary } from './write/replicated-record.js';
@@ -72,6 +74,7 @@ export class Wal {
   private readonly admission: Admission;
   private readonly active: ActiveSegment;
   private readonly writer: GroupCommitWriter;
+  private readonly observers = new LogObservers();
 
   private constructor(
     readonly directory: string,
@@ -104,6 +107,7 @@ export class Wal {
       tail,
       tail ? tail.lastSeqno : this.admission.nextSeqno - 1,
       failStop,
+      this.observers,
     );
     this.writer = new GroupCommitWriter(
       options,
@@ -111,6 +115,7 @@ export class Wal {
       this.admission,
       this.active,
       failStop,
+      this.observers,
     );
   }
 
@@ -162,6 +167,38 @@ export class Wal {
    */
   onAppendsRefused(listener: (nextSeqno: number) => void): void {
     this.writer.refusalListener = listener;
+  }
+
+  /**
+   * Registers the one listener (`undefined` removes it) called once per group commit, after the
+   * group's write and, under `sync: 'always'`, its sync, before its appends resolve. For metrics:
+   * what it throws is ignored, and with no listener the log reads no clock for it.
+   *
+   * @example
+   * ```ts
+   * wal.onGroupCommit((commit) => {
+   *   groupRecords.observe(commit.records);
+   *   writeSeconds.observe(commit.writeDurationMs / 1000);
+   * });
+   * ```
+   */
+  onGroupCommit(listener: ((commit: GroupCommitEvent) => void) | undefined): void {
+    this.observers.groupCommit = listener;
+  }
+
+  /**
+   * Registers the one listener (`undefined` removes it) called after every successful sync of a
+   * segment file (fdatasync, or a group's O_DSYNC write), with why it ran (`LogSyncReason`) and
+   * how long it took. The fdatasync at open, before any listener can be set, and directory fsyncs
+   * are not reported. What the listener throws is ignored.
+   *
+   * @example
+   * ```ts
+   * wal.onSync((sync) => fsyncSeconds.observe(sync.durationMs / 1000));
+   * ```
+   */
+  onSync(listener: ((sync: LogSyncEvent) => void) | undefined): void {
+    this.observers.sync = listener;
   }
 
   /** The seqno the next append must start at. */
@@ -302,14 +339,14 @@ export class Wal {
       this.active.committed !== undefined && this.active.committed.lastSeqno >= seqno,
       `syncThrough(${seqno}) before that seqno was written`,
     );
-    await this.active.sync();
+    await this.active.sync('explicit');
   }
 
   /** Writes and fdatasyncs everything accepted so far, whatever the sync mode. */
   async sync(): Promise<void> {
     this.checkWritable();
     await this.writer.whenIdle();
-    await this.active.sync();
+    await this.active.sync('explicit');
   }
 
   /**
@@ -383,7 +420,7 @@ export class Wal {
     await stopping;
     try {
       if (!wasFailed && this.lifecycle.failure === undefined && !this.options.readOnly) {
-        await this.active.sync();
+        await this.active.sync('close');
         await markCleanClose(this.fs, this.directory, this.active.segment, this.active.committed);
       }
     } finally {
@@ -420,6 +457,7 @@ export class Wal {
         active: this.active,
         admission: this.admission,
         failStop: (error, reason) => this.failStop(error, reason),
+        observers: this.observers,
       },
       lastKeptSeqno,
       lastSeqno,

@@ -6,6 +6,7 @@ import { removeSeekIndexFile } from '../segments/seek-index-file.js';
 import type { SegmentFile } from '../segments/segment-file.js';
 import type { ActiveSegment, FailStop } from '../write/active-segment.js';
 import type { Admission } from '../write/admission.js';
+import type { LogObservers } from '../write/log-observers.js';
 import { findRecordStart } from './find-record-start.js';
 
 /** What {@link truncateAfter} works on: the parts of an open, writable log with nothing in flight. */
@@ -18,6 +19,7 @@ export interface TruncateTarget {
   readonly active: ActiveSegment;
   readonly admission: Admission;
   readonly failStop: FailStop;
+  readonly observers: LogObservers;
 }
 
 /** What `Wal.truncateAfter` removed. */
@@ -72,7 +74,7 @@ export async function truncateAfter(
     active.handle = await fs.open(newLast.path, 'read-write', active.openOptions());
     if (!dropWhole) {
       await active.handle.truncate(offset);
-      await active.handle.datasync();
+      await log.observers.datasync(active.handle, 'truncate', newLast.path);
       newLast.sizeBytes = offset;
     }
     await fs.syncDirectory(directory);

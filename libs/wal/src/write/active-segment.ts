@@ -5,6 +5,7 @@ import type { ResolvedWalOptions } from '../options.js';
 import { seekIndexOf, writeSeekIndexFile } from '../segments/seek-index-file.js';
 import { newSegmentFile } from '../segments/segment-file.js';
 import type { SegmentFile } from '../segments/segment-file.js';
+import type { LogObservers, LogSyncReason } from './log-observers.js';
 import { WriteFailure } from './write-failure.js';
 
 /**
@@ -36,6 +37,7 @@ export class ActiveSegment {
     tail: LogTail | undefined,
     durableSeqno: number,
     private readonly failStop: FailStop,
+    private readonly observers: LogObservers,
   ) {
     this.committed = tail;
     this.durableSeqno = durableSeqno;
@@ -78,7 +80,7 @@ export class ActiveSegment {
     const previous = this.segment;
     if (previous && this.handle) {
       try {
-        await this.handle.datasync();
+        await this.observers.datasync(this.handle, 'rotate', previous.path);
       } catch (error) {
         throw new WriteFailure(error, this.writtenBytes, 'fdatasync');
       }
@@ -117,16 +119,16 @@ export class ActiveSegment {
   }
 
   /**
-   * fdatasyncs the active segment if records were written since the last sync; a failure is
-   * fail-stop (an fsync is never retried).
+   * fdatasyncs the active segment if records were written since the last sync (reported for
+   * `reason`); a failure is fail-stop (an fsync is never retried).
    */
-  async sync(): Promise<void> {
+  async sync(reason: LogSyncReason): Promise<void> {
     const handle = this.handle;
     if (!handle || !this.committed) return;
     const target = this.committed.lastSeqno;
     if (this.durableSeqno >= target) return;
     try {
-      await handle.datasync();
+      await this.observers.datasync(handle, reason, this.path);
     } catch (error) {
       throw this.failStop(ioError('fdatasync', this.path, error), 'an fdatasync of the log failed');
     }

@@ -4,6 +4,7 @@ import type { ResolvedWalOptions } from '../options.js';
 import { maybeIndex } from '../segments/segment-file.js';
 import type { ActiveSegment, FailStop } from './active-segment.js';
 import type { Admission } from './admission.js';
+import type { LogObservers } from './log-observers.js';
 import type { PendingAppend } from './pending-queue.js';
 import { WriteFailure, failureReason } from './write-failure.js';
 
@@ -33,6 +34,7 @@ export class GroupCommitWriter {
     private readonly admission: Admission,
     private readonly active: ActiveSegment,
     private readonly failStop: FailStop,
+    private readonly observers: LogObservers,
   ) {}
 
   /** True while groups are being written. */
@@ -127,6 +129,9 @@ export class GroupCommitWriter {
     );
     const startOffset = active.writtenBytes;
     const buffers = group.map((append) => append.bytes);
+    // The clock is read only while someone observes the log.
+    const timed = this.observers.timed;
+    const writeStartMs = timed ? performance.now() : 0;
     try {
       // Without a sync per group the write only reaches the page cache: a small synchronous write
       // costs a few microseconds, far less than a threadpool round trip, and the data is with the
@@ -140,6 +145,8 @@ export class GroupCommitWriter {
       throw new WriteFailure(error, startOffset, 'write');
     }
     active.writtenBytes = startOffset + groupBytes;
+    const writeEndMs = timed ? performance.now() : 0;
+    let syncEndMs = writeEndMs;
     // With O_DSYNC the write above was already the durable step.
     if (options.sync === 'always' && options.syncMethod === 'fdatasync') {
       try {
@@ -147,6 +154,7 @@ export class GroupCommitWriter {
       } catch (error) {
         throw new WriteFailure(error, startOffset, 'fdatasync');
       }
+      if (timed) syncEndMs = performance.now();
     }
     let offset = startOffset;
     for (const append of group) {
@@ -167,7 +175,51 @@ export class GroupCommitWriter {
     segment.lastChecksum = last.result.checksum;
     segment.lastEpoch = last.epoch;
     if (options.sync === 'always') active.durableSeqno = last.result.lastSeqno;
+    if (timed)
+      this.observe(
+        group.length,
+        first,
+        last,
+        groupBytes,
+        segment.path,
+        writeStartMs,
+        writeEndMs,
+        syncEndMs,
+      );
     for (const append of group) append.resolve(append.result);
+  }
+
+  /** Reports a group commit (and its sync under `always`) to the observers. */
+  private observe(
+    records: number,
+    first: PendingAppend,
+    last: PendingAppend,
+    groupBytes: number,
+    path: string,
+    writeStartMs: number,
+    writeEndMs: number,
+    syncEndMs: number,
+  ): void {
+    const options = this.options;
+    const durable = options.sync === 'always';
+    if (durable) {
+      const dsync = options.syncMethod === 'dsync';
+      this.observers.synced(
+        'group-commit',
+        dsync ? 'dsync-write' : 'fdatasync',
+        path,
+        dsync ? writeEndMs - writeStartMs : syncEndMs - writeEndMs,
+      );
+    }
+    this.observers.groupCommitted(
+      records,
+      first.result.firstSeqno,
+      last.result.lastSeqno,
+      groupBytes,
+      writeEndMs - writeStartMs,
+      syncEndMs - writeEndMs,
+      durable,
+    );
   }
 
   private async handleWriteFailure(group: PendingAppend[], error: unknown): Promise<void> {
@@ -198,7 +250,7 @@ export class GroupCommitWriter {
       for (const append of rejected) append.reject(stored);
       try {
         await active.handle.truncate(failure.startOffset);
-        await active.handle.datasync();
+        await this.observers.datasync(active.handle, 'truncate', active.path);
       } catch (truncateError) {
         this.failStop(
           ioError('truncate after ENOSPC', active.path, truncateError),
@@ -214,7 +266,7 @@ export class GroupCommitWriter {
   private runIntervalSync(): void {
     if (this.intervalSync || this.lifecycle.status !== 'open' || this.runningValue) return;
     this.intervalSync = this.active
-      .sync()
+      .sync('interval')
       .catch(() => undefined)
       .finally(() => {
         this.intervalSync = undefined;
