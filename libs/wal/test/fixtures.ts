@@ -1,5 +1,6 @@
 import { SimulatedFileSystem } from '@strata/core';
-import { Wal, segmentFileName } from '../src/index.js';
+import { Wal } from '../src/index.js';
+import { segmentFileName } from '../src/segments/segment-file.js';
 import type { WalOptions } from '../src/index.js';
 import { batchAt } from './helpers.js';
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem } from '@strata/core';
-import { Wal, segmentFileName } from '../src/index.js';
+import { Wal } from '../src/index.js';
+import { segmentFileName } from '../src/segments/segment-file.js';
 import type { GroupCommitEvent, LogSyncEvent, WalOptions } from '../src/index.js';
 import { batchAt, waitUntil } from './helpers.js';
 

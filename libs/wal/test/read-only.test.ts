@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem } from '@strata/core';
 import { rejectionOf } from '@strata/testing';
-import { Wal, segmentFileName } from '../src/index.js';
+import { Wal } from '../src/index.js';
+import { segmentFileName } from '../src/segments/segment-file.js';
 import { batchAt, readAll } from './helpers.js';
 
 describe('Wal: read-only open', () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { SimulatedFileSystem } from '@strata/core';
 import type { StrataError } from '@strata/core';
 import { createTempDirectory } from '@strata/testing';
-import { LogOp, Wal, segmentFileName } from '../src/index.js';
+import { LogOp, Wal } from '../src/index.js';
+import { segmentFileName } from '../src/segments/segment-file.js';
 import { batchAt, put, readAll, rejectionOf } from './helpers.js';
 import { buildLog, fsWithSegment } from './fixtures.js';
 

@@ -3,7 +3,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SimulatedFileSystem } from '@strata/core';
 import { createTempDirectory } from '@strata/testing';
-import { INITIAL_CHAIN, LogOp, Wal, segmentFileName } from '../src/index.js';
+import { LogOp, Wal } from '../src/index.js';
+import { INITIAL_CHAIN } from '../src/format/record-format.js';
+import { segmentFileName } from '../src/segments/segment-file.js';
 import { batchAt, put, readAll, rejectionOf, waitUntil } from './helpers.js';
 
 describe('Wal: append and read', () => {

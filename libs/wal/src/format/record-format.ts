@@ -20,7 +20,10 @@ export interface RecordHeader {
   entryCount: number;
 }
 
-/** A zeroed header to be filled by {@link scanPayload}. */
+/**
+ * A zeroed header for {@link readRecordHeader} (or {@link scanPayload}) to fill. Reuse one across
+ * records: the readers allocate nothing per record.
+ */
 export function newRecordHeader(): RecordHeader {
   return { epoch: 0, firstSeqno: 0, timestampMs: 0, chain: 0, entryCount: 0 };
 }
