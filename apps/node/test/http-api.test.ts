@@ -304,6 +304,38 @@ describe('strata serve: HTTP API (black box)', function () {
     });
   });
 
+  describe('DELETE /v1/kv (range deletes)', function () {
+    it('deletes a prefix or [start, end) with one seqno, and refuses a range it cannot take', async function () {
+      await batch({
+        ops: ['rd/a', 'rd/b', 'rd/c', 'rdx'].map((key) => ({ type: 'put', key, value: key })),
+      });
+      const deleted = await fetch(`${node.url}/v1/kv?start=rd/a&end=rd/c`, { method: 'DELETE' });
+      expect(deleted.status).to.equal(200);
+      const { seqno } = (await deleted.json()) as { seqno: number };
+      expect((await get('rd/a')).status).to.equal(404);
+      expect((await get('rd/b')).status).to.equal(404);
+      expect(await (await get('rd/c')).text()).to.equal('rd/c');
+      expect(await (await get('rd/a', `?at=${seqno - 1}`)).text()).to.equal('rd/a');
+      const byPrefix = await fetch(`${node.url}/v1/kv?prefix=rd/`, { method: 'DELETE' });
+      expect(((await byPrefix.json()) as { seqno: number }).seqno).to.equal(seqno + 1);
+      expect((await get('rd/c')).status).to.equal(404);
+      expect(await (await get('rdx')).text()).to.equal('rdx');
+      for (const query of [
+        '',
+        '?start=b',
+        '?start=b&end=a',
+        '?start=a&end=a',
+        '?prefix=a&start=a&end=b',
+      ]) {
+        const refused = await fetch(`${node.url}/v1/kv${query}`, { method: 'DELETE' });
+        expect(refused.status, query).to.equal(400);
+        expect((await errorOf(refused)).code).to.equal('INVALID_ARGUMENT');
+      }
+      const badOp = await batch({ ops: [{ type: 'deleteRange', start: 'a' }] });
+      expect(badOp.status).to.equal(400);
+    });
+  });
+
   describe('GET /v1/kv (ranges)', function () {
     before(async function () {
       const ops = ['r/a', 'r/b', 'r/c', 'r/d', 'r/e', 's/z'].map((key) => ({

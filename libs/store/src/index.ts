@@ -13,7 +13,7 @@ export type { CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';
 export type { HistoryOptions, HistoryPage, KeyVersion } from './read/key-history.js';
 export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './read/key-history.js';
-export type { BatchOperation } from './write/log-entries.js';
+export type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './read/store-iterator.js';
 export type { RangeItem } from './read/store-iterator.js';

@@ -36,8 +36,8 @@ import { StoreEventEmitter } from './store-events.js';
 import type { StoreEvents } from './store-events.js';
 import { truncateStoreLog } from './truncate-log.js';
 import { EarlyApply } from './write/early-apply.js';
-import { batchEntries, deleteEntry, putEntry } from './write/log-entries.js';
-import type { BatchOperation } from './write/log-entries.js';
+import { batchEntries, deleteEntry, deleteRangeEntry, putEntry } from './write/log-entries.js';
+import type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
 import { ConditionCheck } from './write/condition-check.js';
 import { writeConditions } from './write/conditions.js';
 import type { PrefixCheck, WriteConditions } from './write/conditions.js';
@@ -331,13 +331,32 @@ export class Store {
     const entries = batchEntries(operations, this.options.maxKeyBytes);
     const keyChecks: { key: Buffer; ifSeqno: number }[] = [];
     for (let index = 0; index < operations.length; index++) {
-      const ifSeqno = (operations[index] as BatchOperation).ifSeqno;
+      const operation = operations[index] as BatchOperation;
+      const ifSeqno = operation.type === 'deleteRange' ? undefined : operation.ifSeqno;
       if (ifSeqno !== undefined) {
         keyChecks.push({ key: (entries[index] as LogEntry).key as Buffer, ifSeqno });
       }
     }
     const conditions = writeConditions(keyChecks, options.checks, this.options.maxKeyBytes);
     return this.writes.write(entries, conditions);
+  }
+
+  /**
+   * Deletes every key in `[start, end)`, or under `prefix`, with one log entry and one seqno,
+   * whatever the number of keys: covered keys read as absent at once; reads at an older seqno
+   * still see them; compaction reclaims their space once no snapshot or history window needs it.
+   *
+   * @throws StrataError `INVALID_ARGUMENT` unless start < end, `KEY_TOO_LARGE`.
+   *
+   * @example
+   * ```ts
+   * await store.deleteRange({ prefix: 'session/' });
+   * await store.deleteRange({ start: 'log/2024-01', end: 'log/2024-07' });
+   * ```
+   */
+  async deleteRange(range: KeyRangeToDelete): Promise<WriteResult> {
+    const result = await this.writes.write([deleteRangeEntry(range, this.options.maxKeyBytes)]);
+    return { seqno: result.firstSeqno, epoch: result.epoch };
   }
 
   private keyCondition(key: Uint8Array, options: WriteOptions): WriteConditions | undefined {

@@ -63,6 +63,32 @@ export function parseBatch(body: unknown): ParsedBatch {
   };
 }
 
+/** `{"type":"deleteRange","start","end"}` or `{"type":"deleteRange","prefix"}`. */
+function parseRangeDelete(
+  fields: Record<string, unknown>,
+  index: number,
+  encoding: JsonEncoding,
+): BatchOperation {
+  const text = (name: string): Buffer | undefined => {
+    const value = fields[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.length === 0) {
+      throw invalidArgument(`ops[${index}].${name} must be a non-empty string`);
+    }
+    return decodeJsonBytes(value, encoding, `ops[${index}].${name}`);
+  };
+  const prefix = text('prefix');
+  const start = text('start');
+  const end = text('end');
+  if (prefix !== undefined && start === undefined && end === undefined) {
+    return { type: 'deleteRange', prefix };
+  }
+  if (prefix === undefined && start !== undefined && end !== undefined) {
+    return { type: 'deleteRange', start, end };
+  }
+  throw invalidArgument(`ops[${index}] (deleteRange) needs prefix, or start and end`);
+}
+
 function parseCheck(check: unknown, index: number, encoding: JsonEncoding): PrefixCheck {
   if (check === null || typeof check !== 'object' || Array.isArray(check)) {
     throw invalidArgument(`checks[${index}] must be an object {"prefix","noWritesAfter"}`);
@@ -94,6 +120,7 @@ function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding):
     fields.encoding === undefined
       ? bodyEncoding
       : parseEncoding(fields.encoding, `ops[${index}].encoding`);
+  if (fields.type === 'deleteRange') return parseRangeDelete(fields, index, encoding);
   if (typeof fields.key !== 'string' || fields.key.length === 0) {
     throw invalidArgument(`ops[${index}].key must be a non-empty string`);
   }
@@ -116,6 +143,6 @@ function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding):
   }
   if (fields.type === 'delete') return { type: 'delete', key, ...condition };
   throw invalidArgument(
-    `ops[${index}].type must be "put" or "delete", got ${JSON.stringify(fields.type) ?? 'nothing'}`,
+    `ops[${index}].type must be "put", "delete" or "deleteRange", got ${JSON.stringify(fields.type) ?? 'nothing'}`,
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { RangeOptions } from '@strata/store';
+import type { KeyRangeToDelete, RangeOptions } from '@strata/store';
+import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import type { RouteContext } from './context.js';
 import { decodeBase64, encodeJsonBytes, parseEncoding } from './encoding.js';
 import type { JsonEncoding } from './encoding.js';
@@ -66,6 +67,41 @@ export function registerRangeRoute(app: FastifyInstance, context: RouteContext):
     const lastKey = page.length > 0 ? page[page.length - 1]?.key : undefined;
     const next = more && lastKey ? encodeCursor({ key: lastKey, at }) : null;
     return reply.send({ items, cursor: next, at });
+  });
+}
+
+/**
+ * `DELETE /v1/kv?prefix=P` or `?start=A&end=B` (`encoding=base64` for binary bounds): one range
+ * delete, one log entry and one seqno whatever the number of keys covered. At least a prefix or
+ * both bounds are required: an unbounded delete is not a default anyone wants.
+ */
+export function registerRangeDeleteRoute(app: FastifyInstance, context: RouteContext): void {
+  const { metrics } = context;
+  app.delete('/v1/kv', async (request, reply) => {
+    const query = request.query as Query;
+    const encoding = parseEncoding(queryString(query, 'encoding'));
+    const prefix = bound(query, 'prefix', encoding);
+    const start = bound(query, 'start', encoding);
+    const end = bound(query, 'end', encoding);
+    let range: KeyRangeToDelete;
+    if (prefix !== undefined) {
+      if (start !== undefined || end !== undefined) {
+        throw invalidArgument('give prefix, or start and end, not both');
+      }
+      range = { prefix };
+    } else if (start !== undefined && end !== undefined) {
+      range = { start, end };
+    } else {
+      throw invalidArgument('a range delete needs prefix, or start and end');
+    }
+    const acks = assertWritable(context, request);
+    const timer = metrics?.writeDuration.startTimer({ op: 'delete_range' });
+    const result = await context.store.deleteRange(range);
+    await acknowledgeWrite(context, acks, result.seqno);
+    timer?.();
+    metrics?.writes.inc({ op: 'delete_range' });
+    metrics?.writeEntries.inc();
+    return reply.send({ seqno: result.seqno, epoch: result.epoch });
   });
 }
 

@@ -14,7 +14,7 @@ import type { HttpErrorCode } from './errors.js';
 import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
 import { registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
-import { registerRangeRoute } from './range-route.js';
+import { registerRangeDeleteRoute, registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 
@@ -207,6 +207,7 @@ export function createHttpServer(
   registerKvRoutes(app, context);
   registerBatchRoute(app, context);
   registerRangeRoute(app, context);
+  registerRangeDeleteRoute(app, context);
   registerEventsRoute(app, context);
   if (context.cluster) registerClusterRoutes(app, context, context.cluster);
   return app;

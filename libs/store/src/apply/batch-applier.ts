@@ -89,6 +89,9 @@ export function insertEntries(tree: Tree, firstSeqno: number, entries: readonly 
     const entry = entries[index] as LogEntry;
     if (entry.op === LogOp.Put) tree.insert(entry.key, entry.value, firstSeqno + index);
     else if (entry.op === LogOp.Delete) tree.remove(entry.key, firstSeqno + index);
-    // EpochStart takes a seqno and changes no key; DeleteRange is refused before the append.
+    else if (entry.op === LogOp.DeleteRange) {
+      tree.removeRange(entry.key, entry.value, firstSeqno + index);
+    }
+    // EpochStart takes a seqno and changes no key.
   }
 }

@@ -1,7 +1,7 @@
 import { StrataError } from '@strata/core';
 import type { Tree } from '@strata/engine';
 import { LogOp } from '@strata/wal';
-import type { EntryVisitor, ReplicatedRecordSummary } from '@strata/wal';
+import type { EntryVisitor } from '@strata/wal';
 
 /**
  * Applies log entries to the tree straight from the record bytes, without entry objects or views
@@ -24,7 +24,7 @@ export class RecordApplier implements EntryVisitor {
     private readonly skipThroughSeqno: number,
   ) {}
 
-  /** Inserts or removes one entry; an epoch start changes no key. */
+  /** Inserts, removes or range-removes one entry; an epoch start changes no key. */
   entry(
     op: number,
     index: number,
@@ -40,26 +40,11 @@ export class RecordApplier implements EntryVisitor {
       this.tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
     } else if (op === LogOp.Delete) {
       this.tree.removeFrom(record, keyStart, keyLength, seqno);
+    } else if (op === LogOp.DeleteRange) {
+      // A range delete's key is its start, its value the exclusive end.
+      this.tree.removeRangeFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
     } else if (op !== LogOp.EpochStart) {
-      throw new StrataError(
-        'UNSUPPORTED_FORMAT',
-        `log entry ${seqno} is a range delete, which this version cannot apply`,
-      );
+      throw new StrataError('UNSUPPORTED_FORMAT', `log entry ${seqno} has unknown op ${op}`);
     }
-  }
-}
-
-/**
- * The check a replicated record passes before the log admits it: range deletes are in the log
- * format, but this engine has no range tombstones.
- *
- * @throws StrataError `INVALID_ARGUMENT` when the record holds a range delete.
- */
-export function refuseRangeDeletes(record: ReplicatedRecordSummary): void {
-  if (record.rangeDeletes > 0) {
-    throw new StrataError(
-      'INVALID_ARGUMENT',
-      'range deletes are not supported by this store version',
-    );
   }
 }

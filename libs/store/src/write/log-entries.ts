@@ -1,7 +1,7 @@
 import { StrataError } from '@strata/core';
 import { LogOp } from '@strata/wal';
 import type { LogEntry } from '@strata/wal';
-import { keyBytes, toBytes } from '../input.js';
+import { keyBytes, prefixUpperBound, toBytes } from '../input.js';
 import type { BytesLike } from '../input.js';
 
 /** One operation of {@link Store.batch}. */
@@ -18,7 +18,16 @@ export type BatchOperation =
       readonly key: BytesLike;
       /** Only if the key's version equals this (see `Store.put`). */
       readonly ifSeqno?: number;
-    };
+    }
+  | ({ readonly type: 'deleteRange' } & KeyRangeToDelete);
+
+/**
+ * The keys a range delete removes: `[start, end)` (start inclusive, end exclusive), or every key
+ * under `prefix`. One log entry and one seqno, whatever the number of keys.
+ */
+export type KeyRangeToDelete =
+  | { readonly start: BytesLike; readonly end: BytesLike; readonly prefix?: undefined }
+  | { readonly prefix: BytesLike; readonly start?: undefined; readonly end?: undefined };
 
 const EMPTY = Buffer.alloc(0);
 
@@ -30,6 +39,44 @@ export function putEntry(key: BytesLike, value: BytesLike, maxKeyBytes: number):
 /** The log entry of a delete (a tombstone), its key checked against `maxKeyBytes`. */
 export function deleteEntry(key: BytesLike, maxKeyBytes: number): LogEntry {
   return { op: LogOp.Delete, key: keyBytes(key, maxKeyBytes), value: EMPTY };
+}
+
+/**
+ * The log entry of a range delete: key = start, value = exclusive end.
+ *
+ * @throws StrataError `INVALID_ARGUMENT` unless start < end (or for a prefix of 0xff bytes only,
+ * which has no end key), `KEY_TOO_LARGE`.
+ */
+export function deleteRangeEntry(range: KeyRangeToDelete, maxKeyBytes: number): LogEntry {
+  if (range === null || typeof range !== 'object') {
+    throw new StrataError('INVALID_ARGUMENT', 'a range delete needs start and end, or a prefix');
+  }
+  if (range.prefix !== undefined) {
+    if (range.start !== undefined || range.end !== undefined) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'a range delete takes a prefix or start and end, not both',
+      );
+    }
+    const prefix = keyBytes(range.prefix, maxKeyBytes);
+    const end = prefixUpperBound(prefix);
+    if (end === undefined) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'a prefix of 0xff bytes only has no end key; delete it with start and end',
+      );
+    }
+    return { op: LogOp.DeleteRange, key: prefix, value: end };
+  }
+  if (range.start === undefined || range.end === undefined) {
+    throw new StrataError('INVALID_ARGUMENT', 'a range delete needs start and end, or a prefix');
+  }
+  const start = keyBytes(range.start, maxKeyBytes);
+  const end = keyBytes(range.end, maxKeyBytes);
+  if (Buffer.compare(start, end) >= 0) {
+    throw new StrataError('INVALID_ARGUMENT', 'a range delete needs start < end');
+  }
+  return { op: LogOp.DeleteRange, key: start, value: end };
 }
 
 /**
@@ -49,6 +96,7 @@ export function batchEntries(
   return list.map((operation: BatchOperation, index): LogEntry => {
     if (operation?.type === 'put') return putEntry(operation.key, operation.value, maxKeyBytes);
     if (operation?.type === 'delete') return deleteEntry(operation.key, maxKeyBytes);
+    if (operation?.type === 'deleteRange') return deleteRangeEntry(operation, maxKeyBytes);
     throw new StrataError(
       'INVALID_ARGUMENT',
       `operation ${index} has unknown type ${String((operation as { type?: unknown })?.type)}`,

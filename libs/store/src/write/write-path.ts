@@ -2,7 +2,6 @@ import { StrataError, isStrataError } from '@strata/core';
 import { LogOp, readRecordHeader } from '@strata/wal';
 import type { AppendResult, LogEntry, Wal } from '@strata/wal';
 import type { BatchApplier } from '../apply/batch-applier.js';
-import { refuseRangeDeletes } from '../apply/record-applier.js';
 import type { BackgroundJobs } from '../background-jobs.js';
 import type { Lifecycle } from '@strata/core';
 import type { EarlyApply } from './early-apply.js';
@@ -159,7 +158,7 @@ export class WritePath {
     }
     this.inFlightWrites++;
     try {
-      const appended = await this.wal.appendRecord(record, refuseRangeDeletes);
+      const appended = await this.wal.appendRecord(record);
       this.applier.applyRecord(appended.firstSeqno, appended.lastSeqno, appended.bytes);
       if (appended.epoch > this.epochValue) this.epochValue = appended.epoch;
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, duplicate: false };
