@@ -28,7 +28,6 @@ export async function runReplay(directory: string, params: ReplayParams): Promis
       key,
       value: values[index & 1023] as Buffer,
     }));
-    // Awaited directly (no wrapper): see strata-contender.ts on the WAL's lost-wakeup window.
     await writer.append({ epoch: 1, firstSeqno: writer.nextSeqno, entries });
   }
   await writer.close();
