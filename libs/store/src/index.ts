@@ -20,6 +20,7 @@ export type { RangeItem } from './read/store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';
 export type { BackgroundStats } from './background-jobs.js';
+export type { GroupCommitEvent, LogSyncEvent, LogSyncReason } from '@strata/wal';
 export type {
   CompactionEvent,
   FlushEvent,

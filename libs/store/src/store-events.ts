@@ -1,3 +1,5 @@
+import type { GroupCommitEvent, LogSyncEvent, Wal } from '@strata/wal';
+
 /** A memtable flush, registered in the tree (its segment is in level 0, the manifest written). */
 export interface FlushEvent {
   /** Bytes of the segment file the flush wrote. */
@@ -21,6 +23,10 @@ export interface StoreEventMap {
   readonly flush: FlushEvent;
   /** After each compaction step that changed the levels, once the manifest lists the result. */
   readonly compaction: CompactionEvent;
+  /** After each group commit of the log: one write (and, under `sync: 'always'`, durable). */
+  readonly groupCommit: GroupCommitEvent;
+  /** After each successful sync of a log segment file (fdatasync, or an O_DSYNC group write). */
+  readonly fsync: LogSyncEvent;
 }
 
 /** The name of a store event. */
@@ -56,17 +62,39 @@ export class StoreEventEmitter implements StoreEvents {
   private readonly listeners: { [E in StoreEventName]: StoreEventListener<E>[] } = {
     flush: [],
     compaction: [],
+    groupCommit: [],
+    fsync: [],
   };
+
+  /**
+   * @param log the store's log: its group commits and syncs are forwarded as `groupCommit` and
+   * `fsync`, and the log's hooks are set only while someone listens, so a store nobody observes
+   * pays nothing per group commit (the log then reads no clock and makes no event object).
+   */
+  constructor(private readonly log?: Pick<Wal, 'onGroupCommit' | 'onSync'>) {}
 
   on<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): () => void {
     this.listeners[name].push(listener);
+    if (this.listeners[name].length === 1) this.followLog(name);
     return () => this.off(name, listener);
   }
 
   off<E extends StoreEventName>(name: E, listener: StoreEventListener<E>): void {
     const list = this.listeners[name];
     const index = list.indexOf(listener);
-    if (index >= 0) list.splice(index, 1);
+    if (index < 0) return;
+    list.splice(index, 1);
+    if (list.length === 0) this.followLog(name);
+  }
+
+  /** Sets or clears the log hook behind `name` to match whether anyone listens. */
+  private followLog(name: StoreEventName): void {
+    const listening = this.listeners[name].length > 0;
+    if (name === 'groupCommit') {
+      this.log?.onGroupCommit(listening ? (event) => this.emit('groupCommit', event) : undefined);
+    } else if (name === 'fsync') {
+      this.log?.onSync(listening ? (event) => this.emit('fsync', event) : undefined);
+    }
   }
 
   /** Calls the listeners of `name` in the order they were added. */

@@ -94,9 +94,9 @@ export interface StoreStats {
 export class Store {
   /** The paths of the store's data directory. */
   readonly directory: DataDirectory;
-  /** Flushes and compaction steps as they finish, for metrics (see {@link StoreEvents}). */
+  /** Flushes, compaction steps, group commits and log syncs as they finish, for metrics (see {@link StoreEvents}). */
   readonly events: StoreEvents;
-  private readonly emitter = new StoreEventEmitter();
+  private readonly emitter: StoreEventEmitter;
   private readonly tree: Tree;
   private readonly wal: Wal;
   private readonly lock: DirectoryLock;
@@ -125,6 +125,7 @@ export class Store {
     this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
     this.notifier = new CommitNotifier(parts.flushedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
+    this.emitter = new StoreEventEmitter(wal);
     this.events = this.emitter;
     this.jobs = new BackgroundJobs(
       tree,

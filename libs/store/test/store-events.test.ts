@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LeveledStrategy } from '@strata/engine';
 import { createTempDirectory } from '@strata/testing';
 import { Store } from '../src/index.js';
-import type { CompactionEvent, FlushEvent } from '../src/index.js';
+import type { CompactionEvent, FlushEvent, GroupCommitEvent, LogSyncEvent } from '../src/index.js';
 
 describe('Store.events: flushes and compaction steps as typed events', () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -113,6 +113,36 @@ describe('Store.events: flushes and compaction steps as typed events', () => {
     expect(later).to.have.length(1);
     expect(store.status).to.equal('open');
     expect((await store.put('after', 'flush')).seqno).to.equal(11);
+    await store.close();
+  });
+
+  it('reports group commits and log syncs, only while someone listens', async () => {
+    const store = await Store.open(dir.path);
+    const commits: GroupCommitEvent[] = [];
+    const syncs: LogSyncEvent[] = [];
+    const stopCommits = store.events.on('groupCommit', (event) => commits.push(event));
+    const stopSyncs = store.events.on('fsync', (event) => syncs.push(event));
+    for (let index = 0; index < 10; index++) await store.put(`k${index}`, 'v');
+    await store.batch([
+      { type: 'put', key: 'a', value: '1' },
+      { type: 'put', key: 'b', value: '2' },
+    ]);
+    // One awaited write at a time: one group commit each, durable under sync 'always'.
+    expect(commits).to.have.length(11);
+    expect(commits.map((event) => event.entries)).to.deep.equal([
+      ...Array.from({ length: 10 }, () => 1),
+      2,
+    ]);
+    expect(commits.map((event) => event.firstSeqno)).to.deep.equal([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
+    expect(commits.every((event) => event.durable && event.sizeBytes > 0)).to.equal(true);
+    expect(syncs.filter((event) => event.reason === 'group-commit')).to.have.length(11);
+    stopCommits();
+    stopSyncs();
+    await store.put('after', 'v');
+    expect(commits).to.have.length(11);
+    expect(syncs.filter((event) => event.reason === 'group-commit')).to.have.length(11);
     await store.close();
   });
 });
