@@ -15,7 +15,6 @@ import { isLoopbackHost } from './http/auth.js';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './http/context.js';
 import type { AckMode, ClusterHooks, HttpApiOptions } from './http/context.js';
 import { createHttpServer } from './http/server.js';
-import { InstrumentedFileSystem } from './metrics/instrumented-file-system.js';
 import { NodeMetrics } from './metrics/node-metrics.js';
 import { StartupLogCheck } from './startup-log-check.js';
 
@@ -121,7 +120,6 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   const storeOptions: StoreOptions = {
     ...options.storeOptions,
-    fileSystem: new InstrumentedFileSystem(directory, metrics),
     maxKeyBytes: MAX_KEY_BYTES,
     maxValueBytes,
     ...(options.sync ? { sync: options.sync } : {}),

@@ -459,6 +459,11 @@ describe('strata serve: HTTP API (black box)', function () {
       ]) {
         expect(text, name).to.include(name);
       }
+      // The log's metrics follow store.events: the writes above made group commits and fsyncs.
+      const groups = /^strata_wal_write_groups_total (\d+)$/m.exec(text);
+      expect(Number(groups?.[1]), 'strata_wal_write_groups_total').to.be.above(0);
+      const fsyncs = /^strata_wal_fsync_duration_seconds_count (\d+)$/m.exec(text);
+      expect(Number(fsyncs?.[1]), 'strata_wal_fsync_duration_seconds_count').to.be.above(0);
     });
 
     it('answers unknown routes with 404 NOT_FOUND JSON', async function () {

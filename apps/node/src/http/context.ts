@@ -68,5 +68,5 @@ export interface RouteContext {
 export const MIB = 1024 * 1024;
 export const DEFAULT_MAX_VALUE_BYTES = 16 * MIB;
 export const DEFAULT_MAX_BATCH_BYTES = 64 * MIB;
-/** Keys are at most 64 KiB (the store's limit). */
-export const MAX_KEY_BYTES = 64 * 1024;
+/** Keys are at most 64 KiB: the limit every layer shares, defined once in @strata/core. */
+export { MAX_KEY_BYTES } from '@strata/core';

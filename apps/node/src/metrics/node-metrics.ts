@@ -3,7 +3,6 @@ import type { ReplicationStatus } from '@strata/replication';
 import type { Store } from '@strata/store';
 import type { TreeManifest } from '../offline/tree-manifest.js';
 import { readTreeManifest } from '../offline/tree-manifest.js';
-import type { LogWriteObserver } from './instrumented-file-system.js';
 
 const LATENCY_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -13,11 +12,12 @@ const GROUP_BYTES_BUCKETS = [256, 1024, 4096, 16384, 65536, 262144, 1048576, 419
 
 /**
  * The node's Prometheus metrics (prom-client, one registry per node so several nodes can share a
- * process in tests). HTTP metrics are fed by the server's hooks, log write groups by the
- * instrumented file system, and store gauges are read from `store.stats()` and the levels
- * manifest at scrape time.
+ * process in tests). HTTP metrics are fed by the server's hooks; store gauges are read from
+ * `store.stats()` at scrape time, and the levels manifest (per-level figures, flush and
+ * compaction bytes) is read again after each flush and compaction step the store reports in
+ * `store.events`, which also feeds the log's group-commit and fsync metrics.
  */
-export class NodeMetrics implements LogWriteObserver {
+export class NodeMetrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
@@ -34,6 +34,8 @@ export class NodeMetrics implements LogWriteObserver {
   private readonly compactionOutputBytes: Counter;
   private readonly compactionInputBytes: Counter;
   private store: Store | undefined;
+  /** Removes this object's listeners from the attached store's events. */
+  private detachStore: (() => void) | undefined;
   private replication: (() => ReplicationStatus) | undefined;
   private treeDirectory: string | undefined;
   private lastManifest: TreeManifest | undefined;
@@ -126,26 +128,36 @@ export class NodeMetrics implements LogWriteObserver {
     this.defineReplicationGauges(registers);
   }
 
-  /** Starts reading gauges from `store` (whose tree lives in `treeDirectory`). */
+  /**
+   * Starts reading gauges from `store` (whose tree lives in `treeDirectory`) and following its
+   * events (flushes and compaction steps, log group commits and syncs); a store attached before (a cluster node reopens its store) is
+   * no longer followed.
+   */
   attach(store: Store, treeDirectory: string): void {
+    this.detachStore?.();
     this.store = store;
     this.treeDirectory = treeDirectory;
-    this.onManifestReplaced();
+    // Each flush and compaction step ends with the levels manifest written.
+    const levelsChanged = (): void => this.readManifest();
+    const stops = [
+      store.events.on('flush', levelsChanged),
+      store.events.on('compaction', levelsChanged),
+      store.events.on('groupCommit', (commit) => {
+        this.logGroups.inc();
+        this.logGroupRecords.observe(commit.records);
+        this.logGroupBytes.observe(commit.sizeBytes);
+        this.logWriteDuration.observe(commit.writeDurationMs / 1000);
+      }),
+      store.events.on('fsync', (sync) => this.logSyncDuration.observe(sync.durationMs / 1000)),
+    ];
+    this.detachStore = () => {
+      for (const stop of stops) stop();
+    };
+    this.readManifest();
   }
 
-  onLogWrite(records: number, bytes: number, seconds: number, durable: boolean): void {
-    this.logGroups.inc();
-    this.logGroupRecords.observe(records);
-    this.logGroupBytes.observe(bytes);
-    this.logWriteDuration.observe(seconds);
-    if (durable) this.logSyncDuration.observe(seconds);
-  }
-
-  onLogSync(seconds: number): void {
-    this.logSyncDuration.observe(seconds);
-  }
-
-  onManifestReplaced(): void {
+  /** Reads the levels manifest (after the reads queued before), accounting what changed. */
+  private readManifest(): void {
     const directory = this.treeDirectory;
     if (directory === undefined) return;
     const previous = this.manifestReading ?? Promise.resolve();
