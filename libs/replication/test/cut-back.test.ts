@@ -111,4 +111,43 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await node.close();
     meta.close();
   });
+
+  it('a follower whose own record of a higher epoch never reached the stream cuts it back and follows (a leader that lost its lease right after its epoch start)', async () => {
+    const index = new StreamIndex(await stream.nc.jetstreamManager(), names, 64 * MIB);
+    // The stream's leader (epoch 2) published its epoch start and five writes...
+    const leader = await Store.open(`${stream.dir.path}/a`, { sync: 'none' });
+    await leader.startEpoch(2);
+    for (let key = 1; key <= 5; key++) await leader.put(`k${key}`, `v${key}`);
+    const publisher = testPublisher(leader, stream.nc, index, names, 2);
+    publisher.start();
+    await publisher.waitForPublished(leader.lastSeqno);
+    // ...while this node, leader of epoch 3 for a moment, wrote its own epoch start at seqno 1
+    // and lost the lease before publishing it (no fencing report: it just steps down).
+    const directory = `${stream.dir.path}/b`;
+    const stale = await Store.open(directory, { sync: 'none' });
+    await stale.startEpoch(3);
+    await stale.close({ flushMemtable: false });
+
+    await mkdir(directory, { recursive: true });
+    const meta = ClusterMeta.open(`${directory}/meta.sqlite`, { cluster: 'cut', nodeId: 'b' });
+    const node = await ReplicationNode.start({
+      nats: stream.nc,
+      cluster: 'cut',
+      nodeId: 'b',
+      url: 'http://b.invalid',
+      dataDirectory: directory,
+      role: 'follower',
+      meta,
+      openStore: () => Store.open(directory, { sync: 'none' }),
+    });
+    // It drops its epoch start (refusing the stream's records instead would go on forever).
+    await waitUntil(() => node.store.lastSeqno === leader.lastSeqno);
+    expect(node.status().droppedEntries).to.equal(1);
+    expect(await node.store.readRecord(1)).to.deep.equal(await leader.readRecord(1));
+    expect(await scan(node.store)).to.deep.equal(await scan(leader));
+    await node.close();
+    meta.close();
+    await publisher.stop();
+    await leader.close();
+  });
 });

@@ -359,18 +359,30 @@ export class LogFollower {
     // Below the retained log: nothing to compare with (the chain of later records still is).
     if (mine === undefined || mine.equals(bytes)) return;
     const own = decodeRecord(mine);
-    if (header.epoch < own.epoch) {
+    if (header.epoch < own.epoch && (await this.streamHolds(mine, header.firstSeqno))) {
+      // A leftover of an older leader: the stream holds this node's newer record for the seqno.
       this.refuseCounted(
         streamSequence,
         `record ${header.firstSeqno} of epoch ${header.epoch} conflicts with this node's epoch ${own.epoch}`,
       );
       return;
     }
+    // This node's record is nowhere in the stream (a leader fenced before its records were
+    // published, whatever their epoch): it was never replicated, so it is cut back. Refusing the
+    // stream's record instead would refuse every later one too, and the node would never follow.
     throw new Stop({
       kind: 'diverged',
       seqno: header.firstSeqno,
       reason: `the stream's record at seqno ${header.firstSeqno} (epoch ${header.epoch}) differs from this node's (epoch ${own.epoch})`,
     });
+  }
+
+  /** True when the stream's message for `seqno` carries `record` byte for byte. */
+  private async streamHolds(record: Buffer, seqno: number): Promise<boolean> {
+    const located = await this.index.locate(seqno);
+    if (located.kind !== 'found') return false;
+    const message = await this.index.message(located.place.streamSequence);
+    return message?.records.some((candidate) => candidate.equals(record)) ?? false;
   }
 
   private async onGap(streamSequence: number, expected: number, got: number): Promise<void> {
