@@ -469,7 +469,9 @@ export class Wal {
     if (this.options.readOnly && !this.lifecycle.closing)
       throw new StrataError('READ_ONLY', 'the log was opened read-only');
     this.lifecycle.checkWritable();
-    invariant(this.lifecycle.status === 'open', `append while the log is ${this.lifecycle.status}`);
+    // The message is built only on failure: this runs for every append.
+    const status = this.lifecycle.status;
+    if (status !== 'open') invariant(false, `append while the log is ${status}`);
   }
 
   /**

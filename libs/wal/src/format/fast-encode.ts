@@ -1,4 +1,4 @@
-import { invariant, varintBytes, writeVarint } from '@strata/core';
+import { StrataError, varintBytes, writeVarint } from '@strata/core';
 import type { LogBatchInput, LogEntry } from './log-batch.js';
 import { RECORD_HEADER_BYTES } from './record-format.js';
 
@@ -68,7 +68,12 @@ export function writeBatch(
     at = writeBytesField(target, at, 0x12, entry.key);
     at = writeBytesField(target, at, 0x1a, entry.value);
   }
-  invariant(at === target.length, `encoded ${at} bytes into a ${target.length}-byte record`);
+  // Not invariant(): its message would be built for every record.
+  if (at !== target.length)
+    throw new StrataError(
+      'INTERNAL',
+      `invariant violated: encoded ${at} bytes into a ${target.length}-byte record`,
+    );
 }
 
 function entryBytes(entry: LogEntry): number {
