@@ -5,7 +5,7 @@
 import { Lifecycle, StrataError, invariant } from '@strata/core';
 import type { FileSystem, LifecycleStatus } from '@strata/core';
 import type { Tree } from '@strata/engine';
-import type { LogEntry, RecoveryReport, Wal } from '@strata/wal';
+import type { RecoveryReport, Wal } from '@strata/wal';
 import { BatchApplier } from './apply/batch-applier.js';
 import { BackgroundJobs } from './background-jobs.js';
 import type { BackgroundStats } from './background-jobs.js';
@@ -39,7 +39,7 @@ import { EarlyApply } from './write/early-apply.js';
 import { batchEntries, deleteEntry, deleteRangeEntry, putEntry } from './write/log-entries.js';
 import type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
 import { ConditionCheck } from './write/condition-check.js';
-import { writeConditions } from './write/conditions.js';
+import { batchConditions, writeConditions } from './write/conditions.js';
 import type { PrefixCheck, WriteConditions } from './write/conditions.js';
 import { OrderedCommit } from './write/ordered-commit.js';
 import { UnpublishedBatches } from './write/unpublished-batches.js';
@@ -330,15 +330,12 @@ export class Store {
     options: BatchOptions = {},
   ): Promise<BatchResult> {
     const entries = batchEntries(operations, this.options.maxKeyBytes);
-    const keyChecks: { key: Buffer; ifSeqno: number }[] = [];
-    for (let index = 0; index < operations.length; index++) {
-      const operation = operations[index] as BatchOperation;
-      const ifSeqno = operation.type === 'deleteRange' ? undefined : operation.ifSeqno;
-      if (ifSeqno !== undefined) {
-        keyChecks.push({ key: (entries[index] as LogEntry).key as Buffer, ifSeqno });
-      }
-    }
-    const conditions = writeConditions(keyChecks, options.checks, this.options.maxKeyBytes);
+    const conditions = batchConditions(
+      operations,
+      entries,
+      options.checks,
+      this.options.maxKeyBytes,
+    );
     return this.writes.write(entries, conditions);
   }
 

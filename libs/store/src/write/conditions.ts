@@ -3,6 +3,7 @@ import { LogOp } from '@strata/wal';
 import type { EntryVisitor, LogEntry } from '@strata/wal';
 import { keyBytes, prefixUpperBound, toBytes } from '../input.js';
 import type { BytesLike } from '../input.js';
+import type { BatchOperation } from './log-entries.js';
 
 /**
  * A batch-level check: the batch fails unless no key under `prefix` was written (put, delete or
@@ -81,6 +82,27 @@ export function writeConditions(
       checkIfSeqno(check.noWritesAfter, `checks[${index}].noWritesAfter`),
     ),
   };
+}
+
+/**
+ * The conditions of a batch: each operation's `ifSeqno` (on the key as the log entry holds it)
+ * and the batch's prefix checks; undefined when there are none.
+ */
+export function batchConditions(
+  operations: readonly BatchOperation[],
+  entries: readonly LogEntry[],
+  prefixChecks: readonly PrefixCheck[] | undefined,
+  maxKeyBytes: number,
+): WriteConditions | undefined {
+  const keyChecks: { key: Buffer; ifSeqno: number }[] = [];
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index] as BatchOperation;
+    const ifSeqno = operation.type === 'deleteRange' ? undefined : operation.ifSeqno;
+    if (ifSeqno !== undefined) {
+      keyChecks.push({ key: (entries[index] as LogEntry).key as Buffer, ifSeqno });
+    }
+  }
+  return writeConditions(keyChecks, prefixChecks, maxKeyBytes);
 }
 
 /**
