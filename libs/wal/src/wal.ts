@@ -476,11 +476,18 @@ export class Wal {
 
   /**
    * Enters the failed state: appends are refused until the log is reopened (an fsync is never
-   * retried). Producers waiting in {@link whenWritable} are released, to see the failure. Returns
-   * the kept failure: the first one, also when this is a later one.
+   * retried). Appends still queued are rejected with the failure (the writer stops at a failure,
+   * so a failure from outside it, such as a directory fsync in `dropBefore`, would otherwise
+   * leave them pending forever), and producers waiting in {@link whenWritable} are released, to
+   * see it. Returns the kept failure: the first one, also when this is a later one.
    */
   private failStop(error: unknown, reason: string): StrataError {
-    if (this.lifecycle.failStop(error, reason)) this.admission.queue.releaseWaiters();
-    return this.lifecycle.failure as StrataError;
+    const recorded = this.lifecycle.failStop(error, reason);
+    const failure = this.lifecycle.failure as StrataError;
+    if (recorded) {
+      for (const append of this.admission.queue.takeAll()) append.reject(failure);
+      this.admission.queue.releaseWaiters();
+    }
+    return failure;
   }
 }

@@ -94,6 +94,34 @@ describe('Wal: backpressure and fail-stop', () => {
     expect(released).to.equal(true);
   });
 
+  it('a fail-stop outside the writer rejects every append still queued with the kept failure (none is left pending)', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await Wal.open('/wal', {
+      ...options,
+      fileSystem: fs,
+      segmentSizeBytes: 4096,
+      retention: { kind: 'max-bytes', maxBytes: 1 },
+    });
+    let seqno = 1;
+    while (wal.segments().length < 3) await wal.append(batchAt(seqno++, 1, 1, '.'.repeat(300)));
+    const appends = fillPastLimit(wal, seqno, 10 * 4096).map((append) =>
+      append.then(
+        () => 'written',
+        (error: { code?: string }) => error.code ?? 'no code',
+      ),
+    );
+    fs.setFaultInjector((operation) => (operation === 'syncDirectory' ? 'EIO' : undefined));
+    expect((await rejectionOf(wal.dropBefore(seqno))).code).to.equal('IO_ERROR');
+    // Every append settles: written before the failure, or refused with the failure's code.
+    const outcomes = await Promise.all(appends);
+    expect(
+      outcomes.filter((outcome) => outcome !== 'written' && outcome !== 'IO_ERROR'),
+    ).to.deep.equal([]);
+    expect(outcomes).to.include('IO_ERROR');
+    fs.setFaultInjector(undefined);
+    await wal.close();
+  });
+
   it('close releases the producers waiting in whenWritable; a second close is a no-op', async () => {
     const fs = new SimulatedFileSystem();
     const wal = await Wal.open('/wal', { ...options, fileSystem: fs });
