@@ -162,7 +162,10 @@ export class StreamIndex {
       first = decodeRecord(records[0] as Buffer);
       last = decodeRecord(records[records.length - 1] as Buffer);
     } catch (error) {
-      const offset = isStrataError(error) ? error.details.offset : undefined;
+      // The message splitter names an offset in the message; the record decoder, one in the record.
+      const offset = isStrataError(error)
+        ? (error.details.offset ?? error.details.recordOffset)
+        : undefined;
       throw this.corruption(streamSequence, errorMessage(error), { offset }, error);
     }
     if (first.firstSeqno !== id.firstSeqno) {

@@ -115,7 +115,8 @@ export async function replayLog(
   for await (const record of wal.readRecords({ fromSeqno })) {
     applier.firstSeqno = record.firstSeqno;
     try {
-      visitEntries(record.bytes, applier);
+      // The record as its source: a decoding failure then names the segment file and offset.
+      visitEntries(record.bytes, applier, record);
     } catch (error) {
       if (isStrataError(error)) throw error;
       throw new StrataError(
