@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SimulatedFileSystem } from '@strata/core';
 import type { Snapshot, Tree } from '../src/index.js';
-import { Memtable, Tree as TreeClass, ValueKind } from '../src/index.js';
+import { Memtable, Tree as TreeClass, ValueKind, inspectTree, verifyTree } from '../src/index.js';
 import { b, codeOf, collect, openSimulated, s, tinyOptions } from './helpers.js';
 
 const key = (i: number): Buffer => b(`k${String(i).padStart(3, '0')}`);
@@ -173,6 +173,10 @@ describe('Tree.removeRange: arguments, memtables and reopen', () => {
     expect(await tree.flushActiveMemtable()).to.match(/segments\/2\.seg$/);
     expect(tree.getHighestPersistedSeqno()).to.equal(51);
     await tree.close();
+    // A segment with range tombstones and no entry: no data block, checked all the same.
+    const info = await inspectTree('/tree', { fileSystem: fs });
+    expect(info.levels[0]![0]).to.deep.include({ itemCount: 0, blockCount: 0, keyCount: 0 });
+    expect((await verifyTree('/tree', { fileSystem: fs })).segments).to.equal(2);
     const reopened = await TreeClass.open('/tree', { fileSystem: fs });
     expect(await reopened.len()).to.equal(30);
     expect(await reopened.get(key(25))).to.equal(undefined);

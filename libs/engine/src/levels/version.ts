@@ -1,6 +1,5 @@
 import { invariant } from '@strata/core';
 import { compareKeys } from '../util/bytes.js';
-import { metaEndsBefore } from '../segment/metadata.js';
 import type { Segment } from '../segment/segment.js';
 
 /**
@@ -96,7 +95,7 @@ export class Version {
     let high = segments.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (metaEndsBefore(segments[mid]!.meta, key)) low = mid + 1;
+      if (segments[mid]!.endsBefore(key)) low = mid + 1;
       else high = mid;
     }
     const candidate = segments[low];
@@ -134,7 +133,7 @@ export class Version {
 
 function isDisjoint(level: readonly Segment[]): boolean {
   for (let i = 1; i < level.length; i++) {
-    if (!metaEndsBefore(level[i - 1]!.meta, level[i]!.meta.minKey)) return false;
+    if (!level[i - 1]!.endsBefore(level[i]!.meta.minKey)) return false;
   }
   return true;
 }

@@ -1,5 +1,5 @@
 import { StrataError, corruptionError } from '@strata/core';
-import { compareKeys, fromHex, readU64, toHex, writeU64 } from '../util/bytes.js';
+import { fromHex, readU64, toHex, writeU64 } from '../util/bytes.js';
 import type { CompressionType } from '../config.js';
 
 /**
@@ -65,19 +65,6 @@ export interface SegmentMetadata {
 /** Range tombstone pieces a segment stores (0 for most). */
 export function rangeTombstoneCountOf(meta: SegmentMetadata): number {
   return meta.rangeTombstoneCount ?? 0;
-}
-
-/** True when the key range of the segment described by `meta` includes `key`. */
-export function metaCoversKey(meta: SegmentMetadata, key: Uint8Array): boolean {
-  if (compareKeys(key, meta.minKey) < 0) return false;
-  const c = compareKeys(key, meta.maxKey);
-  return c < 0 || (c === 0 && meta.maxKeyExclusive !== true);
-}
-
-/** True when the segment described by `meta` holds nothing at or after `key`. */
-export function metaEndsBefore(meta: SegmentMetadata, key: Uint8Array): boolean {
-  const c = compareKeys(meta.maxKey, key);
-  return c < 0 || (c === 0 && meta.maxKeyExclusive === true);
 }
 
 /** JSON-safe form of {@link SegmentMetadata} (keys in hex). */

@@ -2,7 +2,7 @@ import { corruptionError, crc32c, invariant } from '@strata/core';
 import type { BlockCache } from '../cache/block-cache.js';
 import { allocateCacheId } from '../cache/block-cache.js';
 import type { DescriptorTable } from '../cache/descriptor-table.js';
-import { asBuffer, equalKeys } from '../util/bytes.js';
+import { asBuffer, compareKeys, equalKeys } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
 import { decodeRangeTombstoneBlock } from '../range-tombstones/block.js';
 import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
@@ -18,7 +18,6 @@ import type { SegmentMetadata } from './metadata.js';
 import {
   FOOTER_BYTES,
   decodeFooter,
-  metaCoversKey,
   metadataAgrees,
   metadataFromJson,
   rangeTombstoneCountOf,
@@ -96,6 +95,8 @@ export class Segment {
   readonly cacheId = allocateCacheId();
   /** True when the segment stores range tombstones (known from the metadata, before any load). */
   readonly hasRangeTombstones: boolean;
+  /** `meta.maxKeyExclusive` as a field of its own: every get of a level reads it. */
+  private readonly maxKeyExclusive: boolean;
   private parts: LoadedParts | undefined;
   private loading: Promise<LoadedParts> | undefined;
 
@@ -105,6 +106,7 @@ export class Segment {
     private readonly context: SegmentContext,
   ) {
     this.hasRangeTombstones = rangeTombstoneCountOf(meta) > 0;
+    this.maxKeyExclusive = meta.maxKeyExclusive === true;
   }
 
   get id(): number {
@@ -138,7 +140,15 @@ export class Segment {
 
   /** True when `key` lies within the segment's key range (entries and range tombstones). */
   coversKey(key: Uint8Array): boolean {
-    return metaCoversKey(this.meta, key);
+    if (compareKeys(key, this.meta.minKey) < 0) return false;
+    const c = compareKeys(key, this.meta.maxKey);
+    return c < 0 || (c === 0 && !this.maxKeyExclusive);
+  }
+
+  /** True when the segment holds nothing at or after `key`. */
+  endsBefore(key: Uint8Array): boolean {
+    const c = compareKeys(this.meta.maxKey, key);
+    return c < 0 || (c === 0 && this.maxKeyExclusive);
   }
 
   /** The range tombstones (only after {@link load}); `undefined` when the segment has none. */
