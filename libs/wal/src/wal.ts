@@ -1,3 +1,7 @@
+// The Wal facade. Over 400 lines for a stated reason: it is the log's whole public surface (open,
+// appends, reads, sync, retention, truncation, verification, the observation hooks, close), each
+// member with its TSDoc (about 40% of the file), each body delegating to write/, read/,
+// maintenance/, segments/ or recovery/. Splitting it would split the API a user reads in one place.
 import { Lifecycle, StrataError, invariant, ioError } from '@strata/core';
 import type { FileSystem, LifecycleStatus } from '@strata/core';
 import { encodeRecord, validateBatch } from './format/batch-codec.js';
