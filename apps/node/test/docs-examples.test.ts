@@ -6,6 +6,7 @@ import { createTempDirectory } from '@strata/testing';
 import type { NodeProcess } from './helpers.js';
 import { startNodeProcess } from './helpers.js';
 import { STATUS_BY_CODE } from '../src/http/errors.js';
+import { ROUTES } from '../src/http/route-table.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The address every example uses; each document's examples run against a fresh node instead. */
@@ -106,6 +107,23 @@ describe('documentation examples run as written', function () {
       listed.set(match[1] as string, Number(match[2]));
     }
     expect(Object.fromEntries(listed)).to.deep.equal({ ...STATUS_BY_CODE });
+  });
+
+  it('the API reference names every public route and every query parameter it takes', function () {
+    const reference = readFileSync(`${ROOT}docs/HTTP-API.md`, 'utf8');
+    for (const route of ROUTES.filter((spec) => !spec.path.startsWith('/v1/internal/'))) {
+      const row = reference
+        .split('\n')
+        .find(
+          (line) =>
+            line.includes(`\`${route.method} ${route.path}\``) ||
+            line.includes(`\`${route.method} ${route.path}\`,`),
+        );
+      expect(row, `${route.method} ${route.path}`).to.not.equal(undefined);
+      for (const name of route.query) {
+        expect(row, `${route.method} ${route.path} ${name}`).to.include(name);
+      }
+    }
   });
 
   for (const document of DOCUMENTS) {

@@ -85,4 +85,43 @@ describe('strata serve: bad input (black box)', function () {
       for (const [key, value] of kept) expect(await (await get(key)).text()).to.equal(value);
     });
   });
+
+  it('refuses query parameters a route does not take, naming them (never ignores a typo)', async function () {
+    for (const path of [
+      '/v1/events?from=1&limit=-2',
+      '/v1/kv/k?ifseqno=1',
+      '/v1/kv?prefix=a&limt=5',
+      '/v1/status?verbose=1',
+      '/v1/history/k?after=3',
+    ]) {
+      const response = await fetch(`${node.url}${path}`);
+      expect(response.status, path).to.equal(400);
+      const error = await errorOf(response);
+      expect(error.code, path).to.equal('INVALID_ARGUMENT');
+      expect(error.message, path).to.match(/unknown query parameter/);
+    }
+    const put = await fetch(`${node.url}/v1/kv/k?ifSeqno=0&acks=leader&colour=red`, {
+      method: 'PUT',
+      body: 'v',
+    });
+    expect(put.status).to.equal(400);
+    expect((await errorOf(put)).message).to.include('colour');
+    expect((await fetch(`${node.url}/v1/kv/k`)).status).to.equal(404);
+  });
+
+  it('answers a known path with another method 405 METHOD_NOT_ALLOWED with Allow, naming no internal path', async function () {
+    for (const [method, path, allow] of [
+      ['POST', '/v1/kv/some%2Fkey', 'PUT, DELETE, GET'],
+      ['PUT', '/v1/batch', 'POST'],
+      ['POST', '/v1/kv', 'GET, DELETE'],
+      ['DELETE', '/v1/history/k', 'GET'],
+    ] as const) {
+      const response = await fetch(`${node.url}${path}`, { method });
+      expect(response.status, `${method} ${path}`).to.equal(405);
+      expect(response.headers.get('allow')).to.equal(allow);
+      const error = await errorOf(response);
+      expect(error.code).to.equal('METHOD_NOT_ALLOWED');
+      expect(error.message).to.not.include('/_');
+    }
+  });
 });

@@ -146,6 +146,13 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
   });
 }
 
+/** The path a client sent (before {@link rewriteKeyUrl}), without its query. */
+export function originalPath(request: IncomingMessage): string {
+  const url = originalUrls.get(request) ?? request.url ?? '';
+  const queryAt = url.indexOf('?');
+  return queryAt < 0 ? url : url.slice(0, queryAt);
+}
+
 /** The key of a `/v1/kv/<key>` request, from the raw URL (never a normalized path). */
 export function keyOf(request: FastifyRequest, prefix = PREFIX): Buffer {
   const url = originalUrls.get(request.raw) ?? request.raw.url ?? '';

@@ -13,7 +13,8 @@ import { clientErrorAnswer, isBodyTooLargeError, rawHttpAnswer, toHttpError } fr
 import type { HttpErrorCode } from './errors.js';
 import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
-import { registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
+import { originalPath, registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
+import { checkQueryParameters, unmatchedRoute } from './route-table.js';
 import { registerRangeDeleteRoute, registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
@@ -188,13 +189,21 @@ export function createHttpServer(
     return reply.code(statusCode).send(body);
   });
 
+  // After routing: a query parameter the route does not take is refused, not ignored.
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      checkQueryParameters(request);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+
   app.setNotFoundHandler(async (request, reply) => {
-    return reply.code(404).send({
-      error: {
-        code: 'NOT_FOUND',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      },
-    });
+    const { error, allow } = unmatchedRoute(request.method, originalPath(request.raw));
+    if (allow !== undefined) void reply.header('allow', allow);
+    const { statusCode, body } = toHttpError(error);
+    return reply.code(statusCode).send(body);
   });
 
   // Open event streams would keep close() waiting forever: end them first.
