@@ -27,7 +27,9 @@ import { onPeerStatus, sendStatus } from './node/peer-status.js';
 import { replicationStatus } from './node/replication-status.js';
 import type { ReplicationStatus } from './node/replication-status.js';
 import { StreamIndex } from './stream-index.js';
-import { ensureLogStream } from './stream-setup.js';
+import { ensureLeaseReplicas, ensureLogStream, existingReplicas } from './stream-setup.js';
+import { describeNatsDeployment } from './nats-deployment.js';
+import { chooseStreamReplicas } from './stream-replicas.js';
 
 /**
  * One node of a Strata cluster: owns the store while replication runs, follows the stream or
@@ -66,16 +68,37 @@ export class ReplicationNode {
       serverMaxPayload - MESSAGE_HEADER_ROOM_BYTES,
     );
     const jsm = await options.nats.jetstreamManager();
-    await ensureLogStream(jsm, names, {
-      maxMessageBytes,
-      ...(options.streamMaxBytes !== undefined ? { maxBytes: options.streamMaxBytes } : {}),
-      ...(options.streamMaxAgeMs !== undefined ? { maxAgeMs: options.streamMaxAgeMs } : {}),
+    const deployment = describeNatsDeployment(options.nats.info);
+    const replicas = chooseStreamReplicas({
+      requested: options.streamReplicas,
+      deployment,
+      existingReplicas: await existingReplicas(jsm, names.stream),
     });
+    (options.logger ?? silentLogger).info(
+      {
+        streamReplicas: replicas.replicas,
+        jetStreamServers: deployment.jetStreamServers,
+        reason: replicas.reason,
+      },
+      `log stream and lease bucket: ${replicas.replicas} replica${replicas.replicas === 1 ? '' : 's'}`,
+    );
+    await ensureLogStream(
+      jsm,
+      names,
+      {
+        maxMessageBytes,
+        ...(options.streamMaxBytes !== undefined ? { maxBytes: options.streamMaxBytes } : {}),
+        ...(options.streamMaxAgeMs !== undefined ? { maxAgeMs: options.streamMaxAgeMs } : {}),
+      },
+      replicas.replicas,
+    );
     const lease = await LeaderLease.open(
       options.nats.jetstream(),
       names,
       options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      replicas.replicas,
     );
+    await ensureLeaseReplicas(jsm, names, replicas.replicas);
     const recovered = await recoverInterruptedBootstrap(options.dataDirectory);
     if (recovered !== 'none')
       (options.logger ?? silentLogger).warn({ recovered }, 'finished an interrupted bootstrap');

@@ -48,6 +48,13 @@ export const MESSAGE_OVERHEAD_BYTES = 4096;
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 /** Attempts of a stream request that times out before it fails with `TIMEOUT`. */
 export const DEFAULT_STREAM_REQUEST_ATTEMPTS = 3;
+/**
+ * How long a node waits at startup for its stream to have a leader again after it changed the
+ * stream's replicas: a Raft election takes seconds, a stream that cannot elect is a failed start.
+ */
+export const STREAM_REPLICA_CHANGE_TIMEOUT_MS = 30_000;
+/** Poll interval of that wait: a stream info request is cheap, an election takes seconds. */
+export const STREAM_REPLICA_POLL_MS = 100;
 
 // ------------------------------------------------------------------ leader and follower loops
 
@@ -57,6 +64,12 @@ export const PUBLISH_TIMEOUT_MS = 5_000;
 export const RETRY_DELAY_MS = 250;
 /** Life of one follower pull: short, with heartbeats, so a restarted server is seen in seconds. */
 export const FOLLOWER_PULL_EXPIRES_MS = 5_000;
+/**
+ * A follower that received nothing for this long asks whether its consumer still exists (on a
+ * NATS cluster it dies with the server it lived on, and nothing says so): about two missed
+ * heartbeats of a pull, so a lost consumer is replaced within seconds.
+ */
+export const FOLLOWER_CONSUMER_CHECK_MS = 5_000;
 /** Records a follower has appended and awaits the fsync of together. */
 export const FOLLOWER_MAX_PENDING_RECORDS = 4096;
 /** Messages a follower buffers: at most 64 MiB with 1 MiB messages. */

@@ -4,6 +4,8 @@ import { StrataError } from '@strata/core';
 import type { ClusterNames } from './names.js';
 import { apiErrorCode } from './stream-index.js';
 import { DEFAULT_DUPLICATE_WINDOW_MS, MESSAGE_OVERHEAD_BYTES } from './settings.js';
+import { ensureStreamReplicas, replicaRefusal } from './stream-replicas.js';
+import type { StreamReplicas } from './stream-replicas.js';
 
 /** Limits of the log stream (DESIGN.md: the stream may drop old history; WALs are the truth). */
 export interface StreamLimits {
@@ -20,13 +22,23 @@ export interface StreamLimits {
 const NO_STREAM = 10059;
 
 /**
- * Creates the cluster's log stream when missing (file storage, limits retention, discard old),
- * or updates its limits. A stream of that name with other subjects is refused.
+ * Creates the cluster's log stream when missing (file storage, limits retention, discard old,
+ * `replicas` replicas), or updates its limits and replica count. A stream of that name with other
+ * subjects is refused (INVALID_ARGUMENT), and so is a replica count JetStream cannot place
+ * (INVALID_ARGUMENT with `details.natsErrorCode`, see `replicaRefusal`).
+ *
+ * @example
+ * ```ts
+ * await ensureLogStream(await nc.jetstreamManager(), clusterNames('demo'), {
+ *   maxMessageBytes: 1024 * 1024,
+ * }, 3);
+ * ```
  */
 export async function ensureLogStream(
   jsm: JetStreamManager,
   names: ClusterNames,
   limits: StreamLimits,
+  replicas: StreamReplicas = 1,
 ): Promise<void> {
   const config = {
     name: names.stream,
@@ -38,7 +50,7 @@ export async function ensureLogStream(
     max_age: nanos(limits.maxAgeMs ?? 0),
     max_msg_size: limits.maxMessageBytes + MESSAGE_OVERHEAD_BYTES,
     duplicate_window: nanos(limits.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
   try {
     const info = await jsm.streams.info(names.stream);
@@ -60,8 +72,43 @@ export async function ensureLogStream(
         max_msg_size: config.max_msg_size,
       });
     }
+    await ensureStreamReplicas(jsm, names.stream, replicas, info);
   } catch (error) {
     if (apiErrorCode(error) !== NO_STREAM) throw error;
-    await jsm.streams.add(config);
+    try {
+      await jsm.streams.add(config);
+    } catch (refused) {
+      throw replicaRefusal(refused, names.stream, replicas);
+    }
+  }
+}
+
+/** The JetStream stream behind the cluster's lease bucket (nats.js names a KV stream `KV_<bucket>`). */
+export function leaseStreamName(names: ClusterNames): string {
+  return `KV_${names.leaseBucket}`;
+}
+
+/**
+ * Gives the lease bucket's stream `replicas` replicas when it has another count (nats.js creates
+ * a missing bucket with the replicas it is asked for, but leaves an existing one as it is).
+ */
+export async function ensureLeaseReplicas(
+  jsm: JetStreamManager,
+  names: ClusterNames,
+  replicas: StreamReplicas,
+): Promise<void> {
+  await ensureStreamReplicas(jsm, leaseStreamName(names), replicas);
+}
+
+/** The replica count of `stream`, or undefined when it does not exist. */
+export async function existingReplicas(
+  jsm: JetStreamManager,
+  stream: string,
+): Promise<number | undefined> {
+  try {
+    return (await jsm.streams.info(stream)).config.num_replicas;
+  } catch (error) {
+    if (apiErrorCode(error) === NO_STREAM) return undefined;
+    throw error;
   }
 }

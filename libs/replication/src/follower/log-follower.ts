@@ -10,7 +10,11 @@ import { LOG_HEADERS, parsePartHeader } from '../names.js';
 import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { splitLogMessage } from '../wire/log-message.js';
-import { FOLLOWER_PULL_EXPIRES_MS, RETRY_DELAY_MS } from '../settings.js';
+import {
+  FOLLOWER_CONSUMER_CHECK_MS,
+  FOLLOWER_PULL_EXPIRES_MS,
+  RETRY_DELAY_MS,
+} from '../settings.js';
 
 /** Why a follower stopped applying and needs its node to act. */
 export type FollowerStop =
@@ -69,6 +73,54 @@ class RestartAt extends Error {
 class Stop extends Error {
   constructor(readonly reason: FollowerStop) {
     super(reason.kind);
+  }
+}
+
+/**
+ * Notices an ordered consumer that is gone for good and ends its messages so that the follower
+ * makes a new one. nats.js recreates an ordered consumer that the server reports deleted or not
+ * found, but in a JetStream cluster the consumer (one replica, in memory) lives on one server:
+ * when that server dies, a consumer info request goes unanswered instead, and nats.js retries
+ * it forever while nothing arrives. So after {@link FOLLOWER_CONSUMER_CHECK_MS} without a
+ * message the watchdog asks for the consumer's info itself; a failed answer (a timeout, no
+ * responders, not found) stops the messages. An idle stream costs one info request per period.
+ */
+class ConsumerWatchdog {
+  /** Why the consumer was given up, once it was. */
+  unreachable: string | undefined;
+  private lastDeliveryMs = performance.now();
+  private checking = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly info: () => Promise<unknown>,
+    private readonly messages: ConsumerMessages,
+  ) {
+    this.timer = setInterval(() => this.check(), FOLLOWER_CONSUMER_CHECK_MS);
+  }
+
+  delivered(): void {
+    this.lastDeliveryMs = performance.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private check(): void {
+    if (this.checking || this.unreachable !== undefined) return;
+    if (performance.now() - this.lastDeliveryMs < FOLLOWER_CONSUMER_CHECK_MS) return;
+    this.checking = true;
+    this.info().then(
+      () => {
+        this.checking = false;
+      },
+      (error: unknown) => {
+        this.checking = false;
+        this.unreachable = errorMessage(error);
+        this.messages.stop();
+      },
+    );
   }
 }
 
@@ -154,17 +206,30 @@ export class LogFollower {
         });
         this.messages = messages;
         if (signal.aborted) messages.stop();
-        for await (const message of messages) {
-          const part = message.headers?.get(LOG_HEADERS.part);
-          if (part) await this.handlePart(message.seq, message.data, part);
-          else {
-            if (this.assembly) this.dropAssembly(message.seq, 'a whole message arrived');
-            await this.handle(message.seq, message.data);
+        const watchdog = new ConsumerWatchdog(() => consumer.info(false), messages);
+        try {
+          for await (const message of messages) {
+            watchdog.delivered();
+            const part = message.headers?.get(LOG_HEADERS.part);
+            if (part) await this.handlePart(message.seq, message.data, part);
+            else {
+              if (this.assembly) this.dropAssembly(message.seq, 'a whole message arrived');
+              await this.handle(message.seq, message.data);
+            }
+            next = message.seq + 1;
+            if (signal.aborted) break;
           }
-          next = message.seq + 1;
-          if (signal.aborted) break;
+        } finally {
+          watchdog.stop();
         }
         await this.settleAll();
+        if (watchdog.unreachable !== undefined && !signal.aborted) {
+          this.statsValue.consumerRestarts++;
+          this.options.logger.warn(
+            { err: watchdog.unreachable, streamSequence: next },
+            'log consumer unreachable; creating a new one',
+          );
+        }
       } catch (error) {
         this.messages?.stop();
         await Promise.allSettled(this.pending.map((entry) => entry.done));

@@ -31,9 +31,17 @@ export class LeaderLease {
     readonly ttlMs: number,
   ) {}
 
-  /** Opens (or creates) the cluster's lease bucket with `ttlMs` as its max age. */
-  static async open(js: JetStreamClient, names: ClusterNames, ttlMs: number): Promise<LeaderLease> {
-    const kv = await js.views.kv(names.leaseBucket, { ttl: ttlMs, history: 1 });
+  /**
+   * Opens (or creates) the cluster's lease bucket with `ttlMs` as its max age; a bucket it creates
+   * gets `replicas` replicas (an existing one keeps its own: see `ensureLeaseReplicas`).
+   */
+  static async open(
+    js: JetStreamClient,
+    names: ClusterNames,
+    ttlMs: number,
+    replicas = 1,
+  ): Promise<LeaderLease> {
+    const kv = await js.views.kv(names.leaseBucket, { ttl: ttlMs, history: 1, replicas });
     return new LeaderLease(kv, ttlMs);
   }
 

@@ -2,6 +2,7 @@ import type { NatsConnection } from 'nats';
 import type { Store } from '@strata/store';
 import type { ReplicationLogger } from '../logger.js';
 import type { ClusterMeta } from '../meta/cluster-meta.js';
+import type { StreamReplicas } from '../stream-replicas.js';
 
 /** How a node takes part in leadership. */
 export type RoleSetting = 'leader' | 'follower' | 'auto';
@@ -33,6 +34,13 @@ export interface ReplicationNodeOptions {
   readonly maxMessageBytes?: number;
   /** Publishes in flight, at most. Default 64. */
   readonly maxInFlightMessages?: number;
+  /**
+   * Replicas of the log stream and the lease bucket (JetStream Raft groups of 1, 3 or 5 servers).
+   * Default: 3 when the NATS deployment shows at least 3 JetStream servers, else 1, and never
+   * fewer than the stream has already. An existing stream with another count is changed; a count
+   * JetStream cannot place fails the start with INVALID_ARGUMENT.
+   */
+  readonly streamReplicas?: StreamReplicas;
   /** Stream limits: the stream drops older messages beyond these (followers then bootstrap). */
   readonly streamMaxBytes?: number;
   readonly streamMaxAgeMs?: number;
