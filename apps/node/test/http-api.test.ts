@@ -348,6 +348,7 @@ describe('strata serve: HTTP API (black box)', function () {
         'strata_flushed_bytes_total',
         'strata_compaction_duration_seconds_total',
         'strata_compaction_output_bytes_total',
+        'strata_write_stall_duration_seconds_count',
         'strata_changefeed_subscribers',
         'nodejs_eventloop_lag_p99_seconds',
       ]) {

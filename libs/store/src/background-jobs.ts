@@ -1,7 +1,7 @@
 import PQueue from 'p-queue';
 import type { CompactionStrategy, Tree } from '@strata/engine';
 import type { Wal } from '@strata/wal';
-import type { StoreEventEmitter } from './store-events.js';
+import type { StallEvent, StoreEventEmitter } from './store-events.js';
 
 /** How hard writers should be held back. */
 export type WritePressure = 'none' | 'slow' | 'stop';
@@ -144,11 +144,19 @@ export class BackgroundJobs {
     return 'none';
   }
 
-  /** Resolves once writers may go on (pressure below `stop`, or the jobs were stopped). */
+  /**
+   * Resolves once writers may go on (pressure below `stop`, or the jobs were stopped). A wait is
+   * reported as a `stall` event, with what caused it and how long it lasted.
+   */
   async waitForCapacity(): Promise<void> {
+    if (this.stopped || this.pressure() !== 'stop') return;
+    const cause: StallEvent['cause'] =
+      this.sealed >= this.limits.maxSealedMemtables ? 'sealed-memtables' : 'level0-segments';
+    const started = performance.now();
     while (!this.stopped && this.pressure() === 'stop') {
       await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
     }
+    this.events.emit('stall', { cause, durationMs: performance.now() - started });
   }
 
   /** Counters for metrics. */

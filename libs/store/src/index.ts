@@ -24,6 +24,7 @@ export type { GroupCommitEvent, LogSyncEvent, LogSyncReason } from '@strata/wal'
 export type {
   CompactionEvent,
   FlushEvent,
+  StallEvent,
   StoreEventListener,
   StoreEventMap,
   StoreEventName,

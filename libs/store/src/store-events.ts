@@ -17,6 +17,17 @@ export interface CompactionEvent {
   readonly durationMs: number;
 }
 
+/**
+ * A write that waited for background work: flushes behind (`sealed-memtables`: the sealed
+ * memtables are at `maxSealedMemtables`) or compaction behind (`level0-segments`: level 0 is at
+ * `level0StopSegments`). One event per waiting write, once it may go on.
+ */
+export interface StallEvent {
+  readonly cause: 'sealed-memtables' | 'level0-segments';
+  /** How long the write waited. */
+  readonly durationMs: number;
+}
+
 /** The events a store reports, by name. */
 export interface StoreEventMap {
   /** After each flush, once the tree's manifest lists the new segment. */
@@ -27,6 +38,8 @@ export interface StoreEventMap {
   readonly groupCommit: GroupCommitEvent;
   /** After each successful sync of a log segment file (fdatasync, or an O_DSYNC group write). */
   readonly fsync: LogSyncEvent;
+  /** After a write stalled on background work, when it goes on. */
+  readonly stall: StallEvent;
 }
 
 /** The name of a store event. */
@@ -64,6 +77,7 @@ export class StoreEventEmitter implements StoreEvents {
     compaction: [],
     groupCommit: [],
     fsync: [],
+    stall: [],
   };
 
   /**

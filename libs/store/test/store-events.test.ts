@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { LeveledStrategy } from '@strata/engine';
 import { createTempDirectory } from '@strata/testing';
 import { Store } from '../src/index.js';
-import type { CompactionEvent, FlushEvent, GroupCommitEvent, LogSyncEvent } from '../src/index.js';
+import type {
+  CompactionEvent,
+  FlushEvent,
+  GroupCommitEvent,
+  LogSyncEvent,
+  StallEvent,
+} from '../src/index.js';
 
 describe('Store.events: flushes and compaction steps as typed events', () => {
   let dir: { path: string; remove(): Promise<void> };
@@ -143,6 +149,33 @@ describe('Store.events: flushes and compaction steps as typed events', () => {
     await store.put('after', 'v');
     expect(commits).to.have.length(11);
     expect(syncs.filter((event) => event.reason === 'group-commit')).to.have.length(11);
+    await store.close();
+  });
+
+  it('reports a write that waited for a flush as a stall, with its cause', async () => {
+    // One sealed memtable at most: a write arriving while the last one is still being flushed
+    // waits for it. Each batch overfills a 64 KiB memtable, so the next one always arrives then.
+    const store = await Store.open(dir.path, {
+      memtableSizeBytes: 64 * 1024,
+      maxSealedMemtables: 1,
+    });
+    const stalls: StallEvent[] = [];
+    store.events.on('stall', (event) => stalls.push(event));
+    for (let batch = 0; batch < 5; batch++) {
+      await store.batch(
+        Array.from({ length: 100 }, (_, index) => ({
+          type: 'put' as const,
+          key: `b${batch}/${index}`,
+          value: 'v'.repeat(1024),
+        })),
+      );
+    }
+    expect(stalls.length).to.be.at.least(1);
+    for (const stall of stalls) {
+      expect(stall.cause).to.equal('sealed-memtables');
+      expect(stall.durationMs).to.be.a('number').at.least(0);
+    }
+    expect((await store.get('b4/99'))?.length).to.equal(1024);
     await store.close();
   });
 });

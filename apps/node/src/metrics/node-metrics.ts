@@ -30,6 +30,8 @@ export class NodeMetrics {
   private readonly logGroupBytes: Histogram;
   private readonly logWriteDuration: Histogram;
   private readonly logSyncDuration: Histogram;
+  private readonly writeStalls: Counter<'cause'>;
+  private readonly writeStallDuration: Histogram;
   private readonly flushBytes: Counter;
   private readonly compactionOutputBytes: Counter;
   private readonly compactionInputBytes: Counter;
@@ -103,6 +105,18 @@ export class NodeMetrics {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
+    this.writeStalls = new Counter({
+      name: 'strata_write_stalls_total',
+      help: 'Writes that waited for background work (cause: sealed-memtables or level0-segments)',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.writeStallDuration = new Histogram({
+      name: 'strata_write_stall_duration_seconds',
+      help: 'How long a stalled write waited for a flush or compaction',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
     this.logSyncDuration = new Histogram({
       name: 'strata_wal_fsync_duration_seconds',
       help: 'Latency of log fsyncs (fdatasync calls, and O_DSYNC group writes)',
@@ -149,6 +163,10 @@ export class NodeMetrics {
         this.logWriteDuration.observe(commit.writeDurationMs / 1000);
       }),
       store.events.on('fsync', (sync) => this.logSyncDuration.observe(sync.durationMs / 1000)),
+      store.events.on('stall', (stall) => {
+        this.writeStalls.inc({ cause: stall.cause });
+        this.writeStallDuration.observe(stall.durationMs / 1000);
+      }),
     ];
     this.detachStore = () => {
       for (const stop of stops) stop();
