@@ -44,4 +44,6 @@ export { FifoStrategy } from './compaction/fifo.js';
 export { inspectTree } from './tools/inspect-tree.js';
 export type { SegmentInspection, TreeInspection } from './tools/inspect-tree.js';
 export { verifyTree } from './tools/verify-tree.js';
+export { treeFiles } from './file-names.js';
+export type { TreeFiles } from './file-names.js';
 export type { VerifyOptions, VerifyReport } from './tools/verify-tree.js';

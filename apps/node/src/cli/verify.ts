@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { StrataError, errnoOf, isStrataError } from '@strata/core';
-import { inspectTree, verifyTree } from '@strata/engine';
+import { inspectTree, treeFiles, verifyTree } from '@strata/engine';
 import { LogReader } from '../offline/log-reader.js';
 import { describeError } from './output.js';
 import type { CommandIo } from './output.js';
@@ -49,7 +48,7 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
     const layout = dataDirectory(flags.data);
     records = await checkLog(layout.walDirectory, findings, notes);
     const treeDirectory = layout.treeDirectory;
-    if (existsSync(join(treeDirectory, 'STRATA-TREE'))) {
+    if (existsSync(treeFiles(treeDirectory).marker)) {
       try {
         // Segment by segment, so that one damaged segment does not hide problems in the others.
         const info = await inspectTree(treeDirectory);
@@ -62,7 +61,7 @@ export async function runVerify(flags: VerifyFlags, io: CommandIo): Promise<numb
           }
         }
       } catch (error) {
-        findings.push(finding(error, join(treeDirectory, 'levels')));
+        findings.push(finding(error, treeFiles(treeDirectory).manifest));
       }
     }
   } catch (error) {

@@ -1,7 +1,6 @@
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { errnoOf } from '@strata/core';
-import { inspectTree } from '@strata/engine';
+import { inspectTree, treeFiles } from '@strata/engine';
 import type { SegmentInspection } from '@strata/engine';
 
 /**
@@ -44,14 +43,14 @@ export interface TreeManifest {
 export async function readTreeManifest(treeDirectory: string): Promise<TreeManifest | undefined> {
   try {
     // The marker is written last when a tree is created: without it there is no tree yet.
-    await access(join(treeDirectory, 'STRATA-TREE'));
+    await access(treeFiles(treeDirectory).marker);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
     throw error;
   }
   const info = await inspectTree(treeDirectory);
   return {
-    path: join(treeDirectory, 'levels'),
+    path: treeFiles(treeDirectory).manifest,
     nextSegmentId: info.nextSegmentId,
     flushedSeqno: info.flushedSeqno,
     levels: info.levels.map((segments) => segments.map(toSegment)),
