@@ -21,6 +21,7 @@ export type { BacklogReading } from './leader/replication-backlog.js';
 export type { ReplicationLogger } from './logger.js';
 export { silentLogger } from './logger.js';
 export { DEFAULT_MAX_UNREPLICATED_BYTES, DEFAULT_MAX_UNREPLICATED_ENTRIES } from './settings.js';
+export { connectToNats, natsServerList } from './nats-connection.js';
 
 // Its metadata (meta.sqlite), also read offline by `strata inspect`.
 export { ClusterMeta } from './meta/cluster-meta.js';

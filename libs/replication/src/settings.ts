@@ -33,6 +33,12 @@ export const DEFAULT_MAX_UNREPLICATED_BYTES = 64 * MIB;
 /** How long `promote` waits for the leader's answer and then for this node to lead. */
 export const DEFAULT_PROMOTE_TIMEOUT_MS = 30_000;
 
+/**
+ * Pause between reconnect attempts to one NATS server: short, so a node moves to another server
+ * of the cluster within a second of losing its own, and the leader's lease rounds go on.
+ */
+export const NATS_RECONNECT_WAIT_MS = 250;
+
 // ------------------------------------------------------------------ messages and the stream
 
 /** Largest record a follower assembles: above the node's largest batch (64 MiB) plus framing. */
@@ -70,6 +76,11 @@ export const FOLLOWER_PULL_EXPIRES_MS = 5_000;
  * heartbeats of a pull, so a lost consumer is replaced within seconds.
  */
 export const FOLLOWER_CONSUMER_CHECK_MS = 5_000;
+/**
+ * Longest a follower waits for a new consumer to be created before it tries another: two pull
+ * expiries, far above a healthy create (milliseconds), far below nats.js's own retries (minutes).
+ */
+export const FOLLOWER_CONSUMER_START_TIMEOUT_MS = 10_000;
 /** Records a follower has appended and awaits the fsync of together. */
 export const FOLLOWER_MAX_PENDING_RECORDS = 4096;
 /** Messages a follower buffers: at most 64 MiB with 1 MiB messages. */

@@ -11,10 +11,11 @@ import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { splitLogMessage } from '../wire/log-message.js';
 import {
-  FOLLOWER_CONSUMER_CHECK_MS,
+  FOLLOWER_CONSUMER_START_TIMEOUT_MS,
   FOLLOWER_PULL_EXPIRES_MS,
   RETRY_DELAY_MS,
 } from '../settings.js';
+import { ConsumerWatchdog, startWithin } from './consumer-health.js';
 
 /** Why a follower stopped applying and needs its node to act. */
 export type FollowerStop =
@@ -77,54 +78,6 @@ class Stop extends Error {
 }
 
 /**
- * Notices an ordered consumer that is gone for good and ends its messages so that the follower
- * makes a new one. nats.js recreates an ordered consumer that the server reports deleted or not
- * found, but in a JetStream cluster the consumer (one replica, in memory) lives on one server:
- * when that server dies, a consumer info request goes unanswered instead, and nats.js retries
- * it forever while nothing arrives. So after {@link FOLLOWER_CONSUMER_CHECK_MS} without a
- * message the watchdog asks for the consumer's info itself; a failed answer (a timeout, no
- * responders, not found) stops the messages. An idle stream costs one info request per period.
- */
-class ConsumerWatchdog {
-  /** Why the consumer was given up, once it was. */
-  unreachable: string | undefined;
-  private lastDeliveryMs = performance.now();
-  private checking = false;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly info: () => Promise<unknown>,
-    private readonly messages: ConsumerMessages,
-  ) {
-    this.timer = setInterval(() => this.check(), FOLLOWER_CONSUMER_CHECK_MS);
-  }
-
-  delivered(): void {
-    this.lastDeliveryMs = performance.now();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private check(): void {
-    if (this.checking || this.unreachable !== undefined) return;
-    if (performance.now() - this.lastDeliveryMs < FOLLOWER_CONSUMER_CHECK_MS) return;
-    this.checking = true;
-    this.info().then(
-      () => {
-        this.checking = false;
-      },
-      (error: unknown) => {
-        this.checking = false;
-        this.unreachable = errorMessage(error);
-        this.messages.stop();
-      },
-    );
-  }
-}
-
-/**
  * The follower's side of replication: an ordered consumer on the log stream, from a stream
  * sequence on. Each message is split into records (length and CRC checked), each record is
  * checked for position and epoch and applied through `store.appendReplicated`, byte for byte.
@@ -135,7 +88,9 @@ class ConsumerWatchdog {
  * beyond the next seqno (a gap) makes it look the seqno up in the stream: held earlier, it
  * restarts the consumer there; no longer held, it stops for a bootstrap; otherwise the message
  * is refused as forged. Garbage, bad checksums, oversized messages and lower epochs are refused
- * and logged; replication goes on with the next message.
+ * and logged; replication goes on with the next message. A consumer that is not created in time,
+ * or that died with its NATS server, is replaced by a new one at the next stream sequence
+ * (consumer-health.ts).
  */
 export class LogFollower {
   private readonly abort = new AbortController();
@@ -200,10 +155,14 @@ export class LogFollower {
         // throws "only specify one of max_messages or max_bytes". Messages are at most
         // maxMessageBytes, so the count bounds the bytes too. Short pulls with heartbeats notice a
         // restarted server within seconds.
-        const messages = await consumer.consume({
-          max_messages: this.options.maxBufferedMessages,
-          expires: FOLLOWER_PULL_EXPIRES_MS,
-        });
+        const messages = await startWithin(
+          consumer.consume({
+            max_messages: this.options.maxBufferedMessages,
+            expires: FOLLOWER_PULL_EXPIRES_MS,
+          }),
+          FOLLOWER_CONSUMER_START_TIMEOUT_MS,
+          signal,
+        );
         this.messages = messages;
         if (signal.aborted) messages.stop();
         const watchdog = new ConsumerWatchdog(() => consumer.info(false), messages);
