@@ -1,14 +1,13 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { StrataError } from '@strata/core';
 import { Store, dataDirectory } from '@strata/store';
-import { ClusterMeta, ReplicationNode } from '@strata/replication';
-import type { RoleSetting } from '@strata/replication';
+import { ClusterMeta, ReplicationNode, connectToNats } from '@strata/replication';
+import type { RoleSetting, StreamReplicas } from '@strata/replication';
 import type { StoreOptions } from '@strata/store';
 import type { SyncMode } from '@strata/wal';
 import { isLoopbackHost } from './http/auth.js';
@@ -71,6 +70,11 @@ export interface ClusterOptions {
   /** Stream limits (older messages are dropped; followers behind them bootstrap). */
   readonly streamMaxBytes?: number;
   readonly streamMaxAgeMs?: number;
+  /**
+   * Replicas of the log stream and the lease bucket (1, 3 or 5). Default: 3 when the NATS
+   * deployment has at least 3 JetStream servers, else 1 (logged at startup with the reason).
+   */
+  readonly streamReplicas?: StreamReplicas;
   /** Largest replication message. Default 1 MiB. */
   readonly maxMessageBytes?: number;
   /** How long an `acks=quorum` write waits. Default 10 s. */
@@ -237,12 +241,7 @@ async function joinCluster(
   });
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({
-      servers: options.natsUrl.split(',').map((server) => server.trim()),
-      name: `strata-${meta.nodeId}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-    });
+    nc = await connectToNats(options.natsUrl, `strata-${meta.nodeId}`);
     const logger = context.logger.child({ component: 'replication' });
     const replication = await ReplicationNode.start({
       nats: nc,
@@ -258,6 +257,7 @@ async function joinCluster(
       ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
       ...(options.streamMaxBytes !== undefined ? { streamMaxBytes: options.streamMaxBytes } : {}),
       ...(options.streamMaxAgeMs !== undefined ? { streamMaxAgeMs: options.streamMaxAgeMs } : {}),
+      ...(options.streamReplicas !== undefined ? { streamReplicas: options.streamReplicas } : {}),
       ...(options.maxMessageBytes !== undefined
         ? { maxMessageBytes: options.maxMessageBytes }
         : {}),

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import type { SyncMode } from '@strata/wal';
 import { startNode } from '../node.js';
@@ -7,7 +7,9 @@ import { StrataError } from '@strata/core';
 import {
   DEFAULT_MAX_UNREPLICATED_BYTES,
   DEFAULT_MAX_UNREPLICATED_ENTRIES,
+  STREAM_REPLICA_CHOICES,
 } from '@strata/replication';
+import type { StreamReplicas } from '@strata/replication';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/context.js';
 import { parseBytes, parseInteger, parseListen } from './parse.js';
 import type { ListenAddress } from './parse.js';
@@ -42,6 +44,7 @@ interface ServeFlags {
   readonly leaseTtlMs: number;
   readonly streamMaxBytes?: number;
   readonly streamMaxAgeMs?: number;
+  readonly streamReplicas?: StreamReplicas;
 }
 
 /** `strata serve`: the node, standalone, on `./data` and 127.0.0.1:7070 by default. */
@@ -172,6 +175,13 @@ export function serveCommand(io: CommandIo): Command {
       parseBytes,
     )
     .option('--stream-max-age-ms <ms>', 'drop stream messages older than this', parseInteger)
+    .option(
+      '--stream-replicas <n>',
+      'JetStream replicas of the log stream and the lease bucket: 1, 3 or 5 (default: 3 when ' +
+        'the NATS deployment has at least 3 servers, else 1; never fewer than the stream has); ' +
+        'an existing stream is changed to it',
+      parseStreamReplicas,
+    )
     .addOption(
       new Option('--log-level <level>', 'log level (logs are JSON lines on stdout)')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -206,8 +216,18 @@ function clusterOptions(flags: ServeFlags): { cluster?: ClusterOptions } {
       ...(flags.advertiseUrl !== undefined ? { advertiseUrl: flags.advertiseUrl } : {}),
       ...(flags.streamMaxBytes !== undefined ? { streamMaxBytes: flags.streamMaxBytes } : {}),
       ...(flags.streamMaxAgeMs !== undefined ? { streamMaxAgeMs: flags.streamMaxAgeMs } : {}),
+      ...(flags.streamReplicas !== undefined ? { streamReplicas: flags.streamReplicas } : {}),
     },
   };
+}
+
+/** Parses `--stream-replicas`: 1, 3 or 5 (a Raft group of an even size gains nothing). */
+function parseStreamReplicas(text: string): StreamReplicas {
+  const replicas = STREAM_REPLICA_CHOICES.find((choice) => String(choice) === text.trim());
+  if (replicas === undefined) {
+    throw new InvalidArgumentError(`"${text}" is not 1, 3 or 5`);
+  }
+  return replicas;
 }
 
 /** Starts the node and serves until SIGTERM or SIGINT; resolves with the exit code. */
