@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Dev cluster: one nats-server (JetStream, 127.0.0.1, free port) and N strata nodes (`serve
-// --role auto`) on free ports, until Ctrl-C. `npm run cluster` builds first, then runs this.
+// Dev cluster: one nats-server (JetStream, 127.0.0.1, free port), or a routed cluster of 3 or 5
+// with --nats-servers, and N strata nodes (`serve --role auto`) on free ports, until Ctrl-C.
+// `npm run cluster` builds first, then runs this.
 //
-//   node tools/cluster/start-cluster.mjs [--nodes 3] [--data-root DIR] [--smoke]
+//   node tools/cluster/start-cluster.mjs [--nodes 3] [--nats-servers 1|3|5] [--data-root DIR] [--smoke]
 //
 // Children are started in their own process groups, so a Ctrl-C in the terminal reaches only this
 // launcher, which stops the nodes (SIGTERM, SIGKILL after 5 s) and then nats-server, by PID.
@@ -29,6 +30,8 @@ const USAGE = `usage: node tools/cluster/start-cluster.mjs [options]
 Starts nats-server (JetStream) and a cluster of strata nodes on 127.0.0.1 until Ctrl-C.
 
   --nodes N          number of nodes (default 3)
+  --nats-servers N   nats-servers: 1 (default), or a routed NATS cluster of 3 or 5; every node
+                     gets every server's URL, and its streams default to 3 replicas with 3 or more
   --data-root DIR    keep node data and the JetStream store in DIR across runs
                      (default: a temp dir, removed on exit)
   --smoke            start, PUT on the leader, read it on every follower, stop; exit 0 or 1
@@ -41,6 +44,8 @@ Environment: NATS_SERVER=<path of nats-server> (default /usr/sbin/nats-server, t
 const children = [];
 let tempRoot;
 let stopping;
+/** nats-server warnings are shown once the NATS side is up (routes refused at start are noise). */
+let natsSettled = false;
 
 main().catch(async (error) => {
   console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
@@ -53,6 +58,7 @@ async function main() {
     args = parseArgs({
       options: {
         nodes: { type: 'string', default: '3' },
+        'nats-servers': { type: 'string', default: '1' },
         'data-root': { type: 'string' },
         smoke: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -71,6 +77,11 @@ async function main() {
   const nodeCount = Number(args.nodes);
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 9) {
     console.error(`cluster: --nodes must be an integer from 1 to 9, got ${args.nodes}`);
+    process.exit(2);
+  }
+  const natsCount = Number(args['nats-servers']);
+  if (![1, 3, 5].includes(natsCount)) {
+    console.error(`cluster: --nats-servers must be 1, 3 or 5, got ${args['nats-servers']}`);
     process.exit(2);
   }
   if (!existsSync(STRATA_JS)) {
@@ -104,15 +115,27 @@ async function main() {
     dataRoot = tempRoot;
   }
 
-  const ports = await freePorts(nodeCount + 1);
-  const natsPort = ports[0];
-  const natsUrl = `nats://127.0.0.1:${natsPort}`;
-  await startNats(natsBinary, natsPort, join(dataRoot, 'nats'));
+  // Per nats-server a client, a route and a monitoring port; then one HTTP port per node.
+  const ports = await freePorts(natsCount * 3 + nodeCount);
+  const natsServers = Array.from({ length: natsCount }, (_unused, index) => ({
+    name: natsCount === 1 ? 'nats' : `nats-${index + 1}`,
+    port: ports[index * 3],
+    clusterPort: ports[index * 3 + 1],
+    monitorPort: ports[index * 3 + 2],
+  }));
+  const natsUrl = natsServers.map((server) => `nats://127.0.0.1:${server.port}`).join(',');
+  await Promise.all(
+    natsServers.map((server) =>
+      startNats(natsBinary, server, natsServers, join(dataRoot, server.name)),
+    ),
+  );
+  if (natsCount > 1) await waitForNatsCluster(natsServers);
+  natsSettled = true;
 
   const nodes = [];
   for (let index = 1; index <= nodeCount; index++) {
     const id = `n${index}`;
-    const port = ports[index];
+    const port = ports[natsCount * 3 + index - 1];
     const argv = [
       STRATA_JS,
       'serve',
@@ -143,14 +166,14 @@ async function main() {
   const leader = await waitForLeader(nodes);
 
   const statuses = await Promise.all(nodes.map((node) => getStatus(node.url)));
-  printTable(nodes, statuses, natsUrl, natsPort, dataRoot);
+  printTable(nodes, statuses, natsServers, dataRoot);
 
   if (args.smoke) {
-    const ok = await smoke(nodes, leader);
+    const ok = await smoke(nodes, leader, natsServers);
     await shutdown(ok ? 0 : 1);
     return;
   }
-  printTryThis(nodes, leader);
+  printTryThis(nodes, leader, natsServers);
   // Only the unexpected exit of a node is reported (see startNode); wait for a signal.
 }
 
@@ -202,17 +225,43 @@ function prefixLines(stream, name, out, keep = () => true) {
   });
 }
 
-async function startNats(binary, port, storeDirectory) {
+/** True for a nats-server entry of {@link children}. */
+function isNats(entry) {
+  return entry.name === 'nats' || entry.name.startsWith('nats-');
+}
+
+/** Starts one nats-server; `all` are the servers of its cluster (itself alone: no cluster). */
+async function startNats(binary, server, all, storeDirectory) {
   mkdirSync(storeDirectory, { recursive: true });
-  const entry = launch('nats', binary, [
+  const clusterArgs =
+    all.length === 1
+      ? []
+      : [
+          '-n',
+          server.name,
+          '-m',
+          String(server.monitorPort),
+          '--cluster_name',
+          `strata-${CLUSTER}`,
+          '--cluster',
+          `nats://127.0.0.1:${server.clusterPort}`,
+          '--routes',
+          all
+            .filter((other) => other !== server)
+            .map((other) => `nats://127.0.0.1:${other.clusterPort}`)
+            .join(','),
+        ];
+  const entry = launch(server.name, binary, [
     '-js',
     '-a',
     '127.0.0.1',
     '-p',
-    String(port),
+    String(server.port),
     '-sd',
     storeDirectory,
+    ...clusterArgs,
   ]);
+  const name = server.name;
   const { child } = entry;
   let ready = false;
   let recent = [];
@@ -220,7 +269,14 @@ async function startNats(binary, port, storeDirectory) {
   const watch = (stream) =>
     createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
       if (!ready) recent = [...recent.slice(-30), line];
-      else if (/\[(WRN|ERR|FTL)\]/.test(line)) process.stderr.write(`nats | ${line}\n`);
+      // Without a system account (none is configured here) a clustered server warns that it
+      // cannot send advisories whenever assets move: noise.
+      else if (
+        natsSettled &&
+        /\[(WRN|ERR|FTL)\]/.test(line) &&
+        !line.includes('system account not setup')
+      )
+        process.stderr.write(`${name} | ${line}\n`);
     });
   watch(child.stdout);
   watch(child.stderr);
@@ -233,7 +289,7 @@ async function startNats(binary, port, storeDirectory) {
     child.once('close', (code, signal) =>
       rejectReady(
         new Error(
-          `nats-server exited (${signal ?? `code ${code}`}) during start:\n${recent.join('\n')}`,
+          `${name} exited (${signal ?? `code ${code}`}) during start:\n${recent.join('\n')}`,
         ),
       ),
     );
@@ -241,7 +297,7 @@ async function startNats(binary, port, storeDirectory) {
   let timer;
   const tooSlow = new Promise((_resolve, rejectSlow) => {
     timer = setTimeout(
-      () => rejectSlow(new Error(`nats-server not ready within 15 s:\n${recent.join('\n')}`)),
+      () => rejectSlow(new Error(`${name} not ready within 15 s:\n${recent.join('\n')}`)),
       15_000,
     );
   });
@@ -254,9 +310,39 @@ async function startNats(binary, port, storeDirectory) {
   child.once('close', (code, signal) => {
     if (!entry.expectedExit)
       console.error(
-        `cluster: nats-server (pid ${child.pid}) exited unexpectedly (${signal ?? `code ${code}`}); the nodes cannot replicate`,
+        `cluster: ${name} (pid ${child.pid}) exited unexpectedly (${signal ?? `code ${code}`})` +
+          (all.length === 1 ? '; the nodes cannot replicate' : ''),
       );
   });
+}
+
+/**
+ * Waits until every server of a NATS cluster answers `/healthz` with ok and all name the same
+ * JetStream meta leader (`/jsz`): before that, creating an R3 stream fails.
+ */
+async function waitForNatsCluster(servers) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let last = 'no answer yet';
+  for (;;) {
+    try {
+      const leaders = new Set();
+      for (const server of servers) {
+        const monitor = `http://127.0.0.1:${server.monitorPort}`;
+        const health = await http('GET', `${monitor}/healthz`, { timeoutMs: 2_000 });
+        if (health.status !== 200) throw new Error(`${server.name} /healthz: ${health.body}`);
+        const jsz = JSON.parse((await http('GET', `${monitor}/jsz`, { timeoutMs: 2_000 })).body);
+        if (!jsz.meta_cluster?.leader) throw new Error(`${server.name}: no JetStream meta leader`);
+        leaders.add(jsz.meta_cluster.leader);
+      }
+      if (leaders.size === 1) return;
+      last = `meta leaders differ: ${[...leaders].join(', ')}`;
+    } catch (error) {
+      last = error.message;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the NATS cluster was not ready in ${START_TIMEOUT_MS / 1000} s: ${last}`);
+    await sleep(150);
+  }
 }
 
 function startNode(node) {
@@ -267,7 +353,7 @@ function startNode(node) {
   entry.child.once('close', (code, signal) => {
     if (entry.expectedExit) return;
     const how = signal ?? `code ${code}`;
-    const alive = children.filter((other) => other.name !== 'nats' && isRunning(other.child));
+    const alive = children.filter((other) => !isNats(other) && isRunning(other.child));
     console.error(
       `\ncluster: ${node.id} (pid ${entry.child.pid}, ${node.url}) exited (${how}), not stopped by this launcher; ` +
         `still running: ${alive.map((other) => other.name).join(', ') || 'no node'}\n` +
@@ -279,8 +365,8 @@ function startNode(node) {
 /** Stops every child: nodes first (SIGTERM, SIGKILL after 5 s), then nats-server; exits. */
 function shutdown(code) {
   stopping ??= (async () => {
-    const nodes = children.filter((entry) => entry.name !== 'nats');
-    const nats = children.filter((entry) => entry.name === 'nats');
+    const nodes = children.filter((entry) => !isNats(entry));
+    const nats = children.filter((entry) => isNats(entry));
     await Promise.all(nodes.map((entry) => stopChild(entry)));
     await Promise.all(nats.map((entry) => stopChild(entry)));
     if (tempRoot !== undefined) {
@@ -313,7 +399,7 @@ let signals = 0;
 function onSignal(signal) {
   signals++;
   if (signals === 1) {
-    console.error(`\ncluster: ${signal}: stopping the nodes, then nats-server`);
+    console.error(`\ncluster: ${signal}: stopping the nodes, then the nats-servers`);
     void shutdown(0);
     return;
   }
@@ -395,7 +481,7 @@ async function waitForLeader(nodes) {
 
 // ------------------------------------------------------------------ output and smoke test
 
-function printTable(nodes, statuses, natsUrl, natsPort, dataRoot) {
+function printTable(nodes, statuses, natsServers, dataRoot) {
   const rows = [
     ['node', 'url', 'role', 'epoch', 'pid'],
     ...nodes.map((node, index) => [
@@ -412,9 +498,18 @@ function printTable(nodes, statuses, natsUrl, natsPort, dataRoot) {
       .map((cell, column) => cell.padEnd(widths[column]))
       .join('  ')
       .trimEnd();
-  const nats = children.find((entry) => entry.name === 'nats');
   console.log(`\nstrata dev cluster "${CLUSTER}" is up`);
-  console.log(`nats-server ${natsUrl} (pid ${nats.child.pid}, port ${natsPort})`);
+  for (const server of natsServers) {
+    const entry = children.find((child) => child.name === server.name);
+    console.log(
+      `${server.name.padEnd(6)} nats://127.0.0.1:${server.port} (pid ${entry.child.pid}` +
+        (natsServers.length > 1
+          ? `, routes ${server.clusterPort}, monitoring http://127.0.0.1:${server.monitorPort})`
+          : ')'),
+    );
+  }
+  if (natsServers.length > 1)
+    console.log(`streams: ${natsServers.length} JetStream servers, so 3 replicas by default`);
   console.log(`data ${dataRoot}${tempRoot === undefined ? ' (kept)' : ' (removed on exit)'}\n`);
   console.log(`  ${line(rows[0])}`);
   console.log(`  ${widths.map((width) => '-'.repeat(width)).join('  ')}`);
@@ -422,7 +517,7 @@ function printTable(nodes, statuses, natsUrl, natsPort, dataRoot) {
   console.log('');
 }
 
-function printTryThis(nodes, leader) {
+function printTryThis(nodes, leader, natsServers) {
   const follower = nodes.find((node) => node !== leader);
   const cli = `node ${relative(process.cwd(), STRATA_JS) || STRATA_JS}`;
   const lines = [
@@ -437,12 +532,37 @@ function printTryThis(nodes, leader) {
       `  ${cli} promote --url ${follower.url}      # hand leadership to ${follower.id}`,
     );
   }
+  if (natsServers.length > 1) {
+    const first = natsServers[0];
+    const pid = children.find((child) => child.name === first.name).child.pid;
+    lines.push(
+      `  curl -s 'http://127.0.0.1:${first.monitorPort}/jsz?streams=true' | grep leader      # who leads the streams`,
+      `  kill -9 ${pid}      # lose ${first.name}: its streams elect new leaders, writes go on`,
+    );
+  }
   lines.push('', 'Ctrl-C stops everything.', '');
   console.log(lines.join('\n'));
 }
 
-/** PUT on the leader, a minSeqno GET on each follower; prints OK or what failed. */
-async function smoke(nodes, leader) {
+/** With a NATS cluster: the log stream has 3 replicas (the default), per `/jsz` of each server. */
+async function checkReplicas(natsServers) {
+  const stream = `STRATA_${CLUSTER}`;
+  for (const server of natsServers) {
+    const url = `http://127.0.0.1:${server.monitorPort}/jsz?accounts=true&streams=true&config=true`;
+    const jsz = JSON.parse((await http('GET', url)).body);
+    const details = (jsz.account_details ?? []).flatMap((account) => account.stream_detail ?? []);
+    const replicas = details.find((detail) => detail.name === stream)?.config?.num_replicas;
+    if (replicas !== 3)
+      throw new Error(`${server.name} reports ${stream} with ${replicas} replicas`);
+  }
+  console.log(`smoke: ${stream} has 3 replicas on ${natsServers.length} nats-servers`);
+}
+
+/**
+ * PUT on the leader, a minSeqno GET on each follower (and with a NATS cluster, the stream's
+ * replicas); prints OK or what failed.
+ */
+async function smoke(nodes, leader, natsServers) {
   const key = `smoke-${Date.now()}`;
   const value = `hello from the smoke test ${process.pid}`;
   try {
@@ -457,6 +577,7 @@ async function smoke(nodes, leader) {
       if (get.body !== value) throw new Error(`GET on ${node.id}: got ${JSON.stringify(get.body)}`);
       console.log(`smoke: GET ${key}?minSeqno=${seqno} on ${node.id} -> the value`);
     }
+    if (natsServers.length > 1) await checkReplicas(natsServers);
     console.log('OK');
     return true;
   } catch (error) {
