@@ -1,6 +1,7 @@
 // The follower of the replication benchmark, in its own process (forked with IPC by run.ts):
 // opens its store with `sync: 'always'`, runs a LogFollower from a stream sequence, and records
-// when each message's records are applied (durable and visible in the store).
+// when each message's records are applied (durable and visible in the store); while asked, it
+// also pushes its applied seqno (at most once per event loop turn) for quorum waits.
 import { Store } from '@strata/store';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
@@ -22,6 +23,7 @@ export type FollowerCommand =
     }
   | { readonly cmd: 'timeline' }
   | { readonly cmd: 'wait'; readonly seqno: number }
+  | { readonly cmd: 'report-applied'; readonly on: boolean }
   | { readonly cmd: 'stop' };
 
 export type FollowerReply =
@@ -44,6 +46,8 @@ export type FollowerReply =
       readonly lastSeqno: number;
       readonly refused: number;
     }
+  | { readonly kind: 'reporting'; readonly lastSeqno: number; readonly atMs: number }
+  | { readonly kind: 'applied'; readonly lastSeqno: number; readonly atMs: number }
   | { readonly kind: 'error'; readonly message: string };
 
 let store: Store | undefined;
@@ -51,6 +55,19 @@ let nc: NatsConnection | undefined;
 let follower: LogFollower | undefined;
 let seqnos: number[] = [];
 let times: number[] = [];
+let reportApplied = false;
+let pushScheduled = false;
+let lastApplied = { lastSeqno: 0, atMs: 0 };
+
+/** Pushes the latest applied seqno once this turn of the event loop is over. */
+const pushApplied = (): void => {
+  if (!reportApplied || pushScheduled) return;
+  pushScheduled = true;
+  setImmediate(() => {
+    pushScheduled = false;
+    if (reportApplied) send({ kind: 'applied', ...lastApplied });
+  });
+};
 
 /** CPU time (user + system) of this process so far, in ms. */
 const cpuMs = (): number => {
@@ -64,7 +81,8 @@ const send = (reply: FollowerReply): void => {
 
 async function start(url: string, directory: string, from: number): Promise<void> {
   store = await Store.open(directory, { sync: 'always' });
-  nc = await connect({ servers: url });
+  // One URL, or a NATS cluster's URLs comma-separated.
+  nc = await connect({ servers: url.split(','), maxReconnectAttempts: -1 });
   const jsm = await nc.jetstreamManager();
   const names = clusterNames(CLUSTER);
   const index = new StreamIndex(jsm, names, MAX_MESSAGE_BYTES * 64);
@@ -77,8 +95,11 @@ async function start(url: string, directory: string, from: number): Promise<void
     maxBufferedMessages: Number(process.env['BENCH_BUFFERED'] ?? MAX_BUFFERED_MESSAGES),
     logger: silentLogger,
     onApplied: (_sequence, lastSeqno) => {
+      const atMs = nowMs();
       seqnos.push(lastSeqno);
-      times.push(nowMs());
+      times.push(atMs);
+      lastApplied = { lastSeqno, atMs };
+      pushApplied();
     },
     onStop: (reason) => send({ kind: 'error', message: `follower stopped: ${reason.kind}` }),
   });
@@ -123,6 +144,10 @@ process.on('message', (message: FollowerCommand) => {
       case 'wait':
         await (store as Store).waitForSeqno(message.seqno);
         send({ kind: 'reached', seqno: message.seqno, atMs: nowMs(), cpuMs: cpuMs() });
+        return;
+      case 'report-applied':
+        reportApplied = message.on;
+        send({ kind: 'reporting', ...lastApplied });
         return;
       case 'stop':
         return stop();
