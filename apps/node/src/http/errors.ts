@@ -189,6 +189,22 @@ function answer(code: HttpErrorCode, fields: Record<string, unknown>): HttpError
   };
 }
 
+/**
+ * The `Location` header of a 421 `NOT_LEADER` answer that names the leader: the same request
+ * (`pathAndQuery`, as the client sent it) on the leader's URL; undefined for any other answer.
+ * A node names the leader only when it refuses a write at admission, before anything is written,
+ * so a client may send the same request there, conditional or not. A 421 without it (no leader
+ * known yet, or a leader that stepped down while the write waited for its quorum) says nothing
+ * about whether the write was made.
+ */
+export function notLeaderLocation(body: ErrorBody, pathAndQuery: string): string | undefined {
+  const leaderUrl = body.error.leaderUrl;
+  if (body.error.code !== 'NOT_LEADER' || typeof leaderUrl !== 'string' || leaderUrl === '') {
+    return undefined;
+  }
+  return `${leaderUrl.replace(/\/+$/, '')}${pathAndQuery}`;
+}
+
 /** A StrataError `INVALID_ARGUMENT` (the code most input checks raise). */
 export function invalidArgument(message: string): StrataError {
   return new StrataError('INVALID_ARGUMENT', message);

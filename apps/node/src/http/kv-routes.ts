@@ -146,6 +146,11 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
   });
 }
 
+/** The URL (path and query) a client sent, before {@link rewriteKeyUrl}. */
+export function originalUrl(request: IncomingMessage): string {
+  return originalUrls.get(request) ?? request.url ?? '';
+}
+
 /** The path a client sent (before {@link rewriteKeyUrl}), without its query. */
 export function originalPath(request: IncomingMessage): string {
   const url = originalUrls.get(request) ?? request.url ?? '';

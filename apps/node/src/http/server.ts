@@ -9,11 +9,17 @@ import { registerBatchRoute } from './batch-route.js';
 import { registerBodyAdmission } from './body-admission.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './context.js';
 import type { HttpApiOptions, RouteContext } from './context.js';
-import { clientErrorAnswer, isBodyTooLargeError, rawHttpAnswer, toHttpError } from './errors.js';
+import {
+  clientErrorAnswer,
+  isBodyTooLargeError,
+  notLeaderLocation,
+  rawHttpAnswer,
+  toHttpError,
+} from './errors.js';
 import type { HttpErrorCode } from './errors.js';
 import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
-import { originalPath, registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
+import { originalPath, originalUrl, registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
 import { checkQueryParameters, unmatchedRoute } from './route-table.js';
 import { registerRangeDeleteRoute, registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
@@ -186,6 +192,9 @@ export function createHttpServer(
       return;
     }
     if (statusCode === 401) void reply.header('www-authenticate', 'Bearer');
+    // A 421 that names the leader says where to send the same request.
+    const location = notLeaderLocation(body, originalUrl(request.raw));
+    if (location !== undefined) void reply.header('location', location);
     return reply.code(statusCode).send(body);
   });
 
