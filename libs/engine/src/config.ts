@@ -44,6 +44,13 @@ export interface TreeOptions extends Partial<PersistedTreeConfig> {
    * system cannot cross a thread boundary).
    */
   readonly jobExecution?: 'auto' | 'worker' | 'inline';
+  /**
+   * The wall clock, in milliseconds since the Unix epoch, that decides whether an expiring value
+   * (`Tree.insert` with `expiresAtMs`) has expired: it has once `clock() >= expiresAtMs`. Point
+   * reads call it at most once per call, iterators once when created (one instant per scan).
+   * Default `Date.now`; tests inject a clock they advance.
+   */
+  readonly clock?: () => number;
 }
 
 /** Resolved configuration of an open tree. */
@@ -55,6 +62,7 @@ export interface TreeConfig extends PersistedTreeConfig {
   readonly maxValueSizeBytes: number;
   readonly targetSegmentSizeBytes: number;
   readonly jobExecution: 'auto' | 'worker' | 'inline';
+  readonly clock: () => number;
 }
 
 /** Largest key accepted: the limit every layer shares (64 KiB). */
@@ -116,12 +124,16 @@ export function resolveConfig(path: string, options: TreeOptions): TreeConfig {
     maxValueSizeBytes: options.maxValueSizeBytes ?? 64 * 1024 * 1024,
     targetSegmentSizeBytes: options.targetSegmentSizeBytes ?? 64 * 1024 * 1024,
     jobExecution: options.jobExecution ?? 'auto',
+    clock: options.clock ?? Date.now,
   };
   validatePersistedConfig(config);
   requireInteger('blockCacheSizeBytes', config.blockCacheSizeBytes, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('maxOpenFiles', config.maxOpenFiles, 1, 1_000_000);
   requireInteger('maxValueSizeBytes', config.maxValueSizeBytes, 0, 1024 * 1024 * 1024);
   requireInteger('targetSegmentSizeBytes', config.targetSegmentSizeBytes, 256, 2 ** 31);
+  if (typeof config.clock !== 'function') {
+    throw new StrataError('INVALID_ARGUMENT', 'option clock must be a function');
+  }
   return config;
 }
 

@@ -5,7 +5,9 @@
  * methods, the compaction strategies, and the offline tools. Everything else is internal; the
  * engine's own tests import it by path. Range deletes are methods of the tree
  * (`Tree.removeRange`, and `Tree.removeRangeFrom` for a log record's bytes) and of a memtable
- * filled by recovery (`Memtable.insertRangeTombstone`): they need no type of their own.
+ * filled by recovery (`Memtable.insertRangeTombstone`): they need no type of their own. A value
+ * may carry a deadline (`Tree.insert(key, value, seqno, expiresAtMs)`): from then on reads treat
+ * it as a tombstone, judged by `TreeOptions.clock`; `Tree.expiringEntries` lists such values.
  *
  * @example
  * ```ts
@@ -23,7 +25,11 @@
 export { Tree } from './tree.js';
 export type { TreeOptions, TreeConfig } from './config.js';
 export type { InternalEntry, KeyValue, ValueKindCode } from './entry.js';
-export { ValueKind } from './entry.js';
+export { EXPIRY_PREFIX_BYTES, ValueKind } from './entry.js';
+// Expiring values (`Tree.insert` with `expiresAtMs`): what `getInternalEntry` callers and
+// `Tree.expiringEntries` need.
+export type { ExpiringEntry } from './expiring.js';
+export { expiresAtMsOf, userValueOf } from './expiring.js';
 export type { KeyRange, TreeIterator } from './iterators/tree-iterator.js';
 export type { Snapshot } from './read/snapshot.js';
 export { Memtable } from './memtable/memtable.js';

@@ -15,6 +15,8 @@ import type { TreeConfig, TreeOptions } from './config.js';
 import { resolveConfig } from './config.js';
 import type { InternalEntry, KeyValue } from './entry.js';
 import { MAX_SEQNO, ValueKind } from './entry.js';
+import type { ExpiringEntry } from './expiring.js';
+import { checkExpiresAtMs, expiringValue, visibleValue } from './expiring.js';
 import { Flusher } from './flush.js';
 import { checkKey, checkKeyLength, checkSeqno, checkValueLength } from './input-checks.js';
 import type { KeyRange, ResolvedRange, TreeIterator } from './iterators/tree-iterator.js';
@@ -24,6 +26,7 @@ import { VersionSet } from './levels/version-set.js';
 import type { Memtable } from './memtable/memtable.js';
 import { MemtableSet } from './memtable/memtable-set.js';
 import type { SealedMemtable } from './memtable/memtable-set.js';
+import { listExpiringEntries } from './read/expiring-entries.js';
 import { countPairs, firstPair, lastPair } from './read/iterator-reads.js';
 import { openTreeIterator } from './read/open-iterator.js';
 import { evict, getFromMemory, readEntry } from './read/point-read.js';
@@ -127,26 +130,51 @@ export class Tree implements ReadsAtSeqno {
   /**
    * Inserts a version of `key`. Returns `[itemSizeBytes, memtableSizeBytes]`.
    *
-   * @throws StrataError `KEY_TOO_LARGE`, `VALUE_TOO_LARGE`, `INVALID_ARGUMENT`, `CLOSED`
+   * With `expiresAtMs` above 0 (ms since the Unix epoch) the version is an expiring value
+   * ({@link ValueKind.Expiring}): once the tree's clock (`TreeOptions.clock`) reaches the
+   * deadline, every read treats it as a tombstone, hiding older versions of the key; a later
+   * version without a deadline is a plain value again. Such an insert allocates the stored value
+   * (deadline prefix + value); one without a deadline allocates nothing.
+   *
+   * @throws StrataError `KEY_TOO_LARGE`, `VALUE_TOO_LARGE`, `INVALID_ARGUMENT` (also for an
+   * `expiresAtMs` that is not a safe integer >= 0), `CLOSED`
+   *
+   * @example
+   * ```ts
+   * tree.insert(Buffer.from('session'), Buffer.from('x'), 7, Date.now() + 60_000); // for a minute
+   * ```
    */
-  insert(key: Uint8Array, value: Uint8Array, seqno: number): [number, number] {
+  insert(
+    key: Uint8Array,
+    value: Uint8Array,
+    seqno: number,
+    expiresAtMs: number = 0,
+  ): [number, number] {
     this.checkWrite(key, seqno);
     if (!(value instanceof Uint8Array)) {
       throw new StrataError('INVALID_ARGUMENT', 'value must be a Uint8Array');
     }
     checkValueLength(value.length, this.config.maxValueSizeBytes);
+    if (expiresAtMs !== 0) {
+      checkExpiresAtMs(expiresAtMs);
+      const stored = expiringValue(value, 0, value.length, expiresAtMs);
+      if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
+      return this.memtables.active.insert(key, stored, seqno, ValueKind.Expiring);
+    }
     if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.memtables.active.insert(key, value, seqno, ValueKind.Value);
   }
 
   /**
    * Inserts a value whose key and value are byte ranges of `source` (a log record being replayed,
-   * say), with the checks of {@link insert} but without a view or a result array per entry.
-   * Returns the active memtable's size in bytes.
+   * say), with the checks of {@link insert} but without a view or a result array per entry (with
+   * `expiresAtMs` above 0, an expiring value as in {@link insert}, which allocates its stored
+   * value). Returns the active memtable's size in bytes.
    *
    * @example
    * ```ts
    * tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
+   * tree.insertFrom(record, keyStart, keyLength, valueStart, valueLength, seqno, expiresAtMs);
    * ```
    */
   insertFrom(
@@ -156,9 +184,24 @@ export class Tree implements ReadsAtSeqno {
     valueStart: number,
     valueLength: number,
     seqno: number,
+    expiresAtMs: number = 0,
   ): number {
     this.checkWriteRange(keyLength, seqno);
     checkValueLength(valueLength, this.config.maxValueSizeBytes);
+    if (expiresAtMs !== 0) {
+      checkExpiresAtMs(expiresAtMs);
+      invariant(
+        keyStart >= 0 &&
+          keyStart + keyLength <= source.length &&
+          valueStart >= 0 &&
+          valueStart + valueLength <= source.length,
+        'key or value range outside its source',
+      );
+      const stored = expiringValue(source, valueStart, valueLength, expiresAtMs);
+      if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
+      const key = source.subarray(keyStart, keyStart + keyLength);
+      return this.memtables.active.insert(key, stored, seqno, ValueKind.Expiring)[1];
+    }
     if (seqno >= this.readSeqno) this.readSeqno = seqno + 1;
     return this.memtables.active.insertFrom(
       source,
@@ -254,7 +297,9 @@ export class Tree implements ReadsAtSeqno {
 
   /**
    * The newest version of `key` below `seqno` (default: all), as stored: tombstones are returned
-   * unless `evictTombstone`.
+   * unless `evictTombstone`; expiring values are returned as stored (kind
+   * {@link ValueKind.Expiring}, deadline prefix included), expired or not: read them with
+   * `expiresAtMsOf` and `userValueOf`.
    */
   async getInternalEntry(
     key: Uint8Array,
@@ -267,22 +312,26 @@ export class Tree implements ReadsAtSeqno {
     return entry === undefined ? undefined : evict(entry, evictTombstone);
   }
 
-  /** The value of `key` visible below `seqno` (default: latest), or `undefined`. */
+  /**
+   * The value of `key` visible below `seqno` (default: latest), or `undefined` (for an expiring
+   * value whose deadline the clock has reached, too: it hides older versions like a tombstone).
+   */
   get(key: Uint8Array, seqno: number = MAX_SEQNO): Promise<Buffer | undefined> {
+    const clock = this.config.clock;
     try {
       checkKey(key);
       this.checkOpen();
       // Everything in memory (the common case): answered without a promise per level.
       const entry = getFromMemory(this.memtables, this.versions.current, key, seqno);
       if (entry !== NOT_CACHED) {
-        return Promise.resolve(
-          entry === undefined || entry.kind === ValueKind.Tombstone ? undefined : entry.value,
-        );
+        return Promise.resolve(entry === undefined ? undefined : visibleValue(entry, clock));
       }
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return this.getInternalEntry(key, true, seqno).then((entry) => entry?.value);
+    return this.getInternalEntry(key, true, seqno).then((entry) =>
+      entry === undefined ? undefined : visibleValue(entry, clock),
+    );
   }
 
   /** True when `key` has a visible value below `seqno`. */
@@ -341,6 +390,30 @@ export class Tree implements ReadsAtSeqno {
       throw new StrataError('INVALID_ARGUMENT', `snapshot seqno must be a safe integer >= 0`);
     }
     return new Snapshot(this, seqno, this.snapshots.open(seqno));
+  }
+
+  /**
+   * Every expiring version stored in the tree ({@link ValueKind.Expiring} entries of the active
+   * and sealed memtables and of every segment), to rebuild an index of deadlines: segments are
+   * read through their expiry blocks, never their data blocks, one segment at a time. The view is
+   * the tree's state at the first step (its version stays pinned until the loop ends). The order
+   * is unspecified, and versions already superseded by a newer version (or a tombstone, or a
+   * range tombstone) are listed too: check the key's current version before acting. Keys are
+   * read-only views.
+   *
+   * @throws StrataError `CORRUPTION` naming the file and offset of a damaged expiry block,
+   * `IO_ERROR`, `CLOSED`.
+   *
+   * @example
+   * ```ts
+   * for await (const { key, seqno, expiresAtMs } of tree.expiringEntries()) {
+   *   deadlines.add(Buffer.from(key), seqno, expiresAtMs);
+   * }
+   * ```
+   */
+  expiringEntries(): AsyncIterable<ExpiringEntry> {
+    this.checkOpen();
+    return listExpiringEntries(this.memtables, this.versions);
   }
 
   // ---------------------------------------------------------------- memtables
@@ -564,6 +637,7 @@ export class Tree implements ReadsAtSeqno {
       this.versions.current,
       range,
       seqno ?? this.readSeqno,
+      this.config.clock(),
     );
   }
 

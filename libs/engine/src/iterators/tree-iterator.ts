@@ -1,7 +1,7 @@
 import type { KeyValue } from '../entry.js';
-import { ValueKind } from '../entry.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
 import type { TombstoneCoverage } from '../range-tombstones/coverage.js';
-import { compareKeys, equalKeys } from '../util/bytes.js';
+import { compareKeys, equalKeys, readU64 } from '../util/bytes.js';
 import type { Cursor, Direction, SeekBound } from './cursor.js';
 import { NEEDS_IO } from './cursor.js';
 
@@ -36,8 +36,9 @@ const IO = Symbol('io');
 
 /**
  * One direction of visible entries: the merged versions reduced to the newest version below the
- * read seqno per key, tombstones hidden (point tombstones, and versions older than a range
- * tombstone covering their key), stopping at the far bound.
+ * read seqno per key, tombstones hidden (point tombstones, expiring values whose deadline is at or
+ * before the iterator's instant, and versions older than a range tombstone covering their key),
+ * stopping at the far bound. An unexpired expiring value shows without its deadline prefix.
  */
 class VisibleStream {
   private started = false;
@@ -59,6 +60,7 @@ class VisibleStream {
     private readonly readSeqno: number,
     private readonly farBound: SeekBound | undefined,
     private readonly tombstones: TombstoneSource | undefined,
+    private readonly nowMs: number,
   ) {
     this.forward = direction === 'forward';
   }
@@ -110,7 +112,7 @@ class VisibleStream {
         this.found = true;
         this.foundKind = cursor.kind;
         this.foundSeqno = seqno;
-        this.foundValue = cursor.kind === ValueKind.Value ? cursor.value() : undefined;
+        this.foundValue = cursor.kind !== ValueKind.Tombstone ? cursor.value() : undefined;
       }
       if (cursor.advance() === NEEDS_IO) {
         this.blocked = true;
@@ -133,11 +135,18 @@ class VisibleStream {
   private finishGroup(): KeyValue | undefined {
     const key = this.groupKey;
     this.groupKey = undefined;
-    if (key === undefined || !this.found || this.foundKind !== ValueKind.Value) return undefined;
+    if (key === undefined || !this.found || this.foundKind === ValueKind.Tombstone)
+      return undefined;
     if (this.coverage !== undefined && this.foundSeqno < this.coverage.seqnoAt(key)) {
       return undefined;
     }
-    return { key, value: this.foundValue!, seqno: this.foundSeqno };
+    let value = this.foundValue!;
+    if (this.foundKind === ValueKind.Expiring) {
+      // Expired: a tombstone for this reader (the older versions were passed over above).
+      if (this.nowMs >= readU64(value, 0)) return undefined;
+      value = value.subarray(EXPIRY_PREFIX_BYTES);
+    }
+    return { key, value, seqno: this.foundSeqno };
   }
 
   private beyondFarBound(key: Buffer): boolean {
@@ -177,7 +186,9 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
     private readonly range: ResolvedRange,
     private readonly readSeqno: number,
     private release: (() => void) | undefined,
-    private readonly tombstones?: TombstoneSource,
+    private readonly tombstones: TombstoneSource | undefined,
+    /** The instant (ms since the epoch) at which expiring values are judged, for the whole scan. */
+    private readonly nowMs: number,
   ) {}
 
   /** The next pair in key order, or `undefined` at the end. */
@@ -189,6 +200,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       this.readSeqno,
       this.range.upper,
       this.tombstones,
+      this.nowMs,
     );
     return this.take(this.front, true);
   }
@@ -202,6 +214,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       this.readSeqno,
       this.range.lower,
       this.tombstones,
+      this.nowMs,
     );
     return this.take(this.back, false);
   }
@@ -218,6 +231,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       this.readSeqno,
       this.range.upper,
       this.tombstones,
+      this.nowMs,
     );
     return this.gather(this.front, true, max);
   }
@@ -231,6 +245,7 @@ export class TreeIterator implements AsyncIterable<KeyValue> {
       this.readSeqno,
       this.range.lower,
       this.tombstones,
+      this.nowMs,
     );
     return this.gather(this.back, false, max);
   }

@@ -1,9 +1,11 @@
 import { StrataError, invariant } from '@strata/core';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+import { ValueKind } from '../entry.js';
+import type { ExpiringEntry } from '../expiring.js';
 import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import { NOT_COVERED } from '../range-tombstones/fragments.js';
 import { MemtableTombstones } from '../range-tombstones/memtable-tombstones.js';
-import { compareRanges } from '../util/bytes.js';
+import { compareRanges, readU64 } from '../util/bytes.js';
 import { EntryArena } from './arena.js';
 import { SlotTree } from './btree.js';
 import type { SharedMemtableState } from './layout.js';
@@ -44,6 +46,8 @@ export class Memtable {
   /** Highest seqno inserted; meaningful only when the memtable holds an entry (seqnos are >= 0). */
   private maxSeqno = 0;
   private mutationCount = 0;
+  /** Expiring entries inserted (counted by inserts; a frozen memtable counts on demand). */
+  private expiringCount = 0;
   private readonly frozen: boolean;
   private tombstones: MemtableTombstones | undefined;
 
@@ -273,9 +277,35 @@ export class Memtable {
     );
     this.tree.insert(entry, keyLength, seqno);
     this.mutationCount++;
+    if (kind === ValueKind.Expiring) this.expiringCount++;
     this.sizeBytes += keyLength + valueLength + ENTRY_OVERHEAD_BYTES;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
     return this.sizeBytes;
+  }
+
+  /**
+   * Every {@link ValueKind.Expiring} entry inserted so far, in insertion order (superseded
+   * versions included), without walking the order: a scan of the kinds array, skipped when the
+   * memtable holds none. Entries inserted while the generator is suspended are not listed.
+   *
+   * @example
+   * ```ts
+   * for (const { key, seqno, expiresAtMs } of memtable.expiringEntries()) index(key, expiresAtMs);
+   * ```
+   */
+  *expiringEntries(): Generator<ExpiringEntry> {
+    if (!this.frozen && this.expiringCount === 0) return;
+    const arena = this.arena;
+    const count = arena.count;
+    for (let entry = 0; entry < count; entry++) {
+      // Read through the arena each time: its arrays are replaced when it grows.
+      if (arena.kinds[entry] !== ValueKind.Expiring) continue;
+      yield {
+        key: arena.key(entry),
+        seqno: arena.seqno(entry),
+        expiresAtMs: readU64(arena.value(entry), 0),
+      };
+    }
   }
 
   /**

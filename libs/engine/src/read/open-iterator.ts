@@ -14,14 +14,14 @@ import { IteratorTombstones } from './iterator-tombstones.js';
 const finalizer = new FinalizationRegistry<() => void>((release) => release());
 
 /**
- * An iterator over `range` at `readSeqno`, merging `memtables` and the segments of `version` that
+ * An iterator over `range` at `readSeqno`, with expiring values judged at `nowMs`, merging `memtables` and the segments of `version` that
  * overlap the range. The version is pinned until the iterator is closed (or collected), so its
  * segments outlive any compaction meanwhile. Range tombstones are honoured when a memtable or a
  * segment of the range holds any (see {@link IteratorTombstones}).
  *
  * @example
  * ```ts
- * const iterator = openTreeIterator(memtables.all(), versions.current, resolveRange({}), 10);
+ * const iterator = openTreeIterator(memtables.all(), versions.current, resolveRange({}), 10, Date.now());
  * ```
  */
 export function openTreeIterator(
@@ -29,6 +29,7 @@ export function openTreeIterator(
   version: Version,
   range: ResolvedRange,
   readSeqno: number,
+  nowMs: number,
 ): TreeIterator {
   version.acquire();
   const segments = version.allSegments().filter((s) => overlapsRange(s, range));
@@ -56,7 +57,7 @@ export function openTreeIterator(
           readSeqno,
         )
       : undefined;
-  const iterator = new TreeIterator(makeCursor, range, readSeqno, release, tombstones);
+  const iterator = new TreeIterator(makeCursor, range, readSeqno, release, tombstones, nowMs);
   finalizer.register(
     iterator,
     () => {

@@ -1,6 +1,7 @@
 import type { VarintCursor } from '@strata/core';
 import { corruptionError, readVarint, skipVarint } from '@strata/core';
 import { compareKeyTo } from '../util/bytes.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
 
 /** {@link searchBlock} found no entry at or after the target in this block: look in the next. */
 export const PAST_END = -1;
@@ -97,8 +98,12 @@ export function searchBlock(
     }
     if (at >= entriesEnd) failBlock(file, offset, 'truncated entry');
     const kind = data[at++]!;
-    // Same rule as the full decoder: a kind other than value (0) or tombstone (1) is damage.
-    if (kind > 1) failBlock(file, offset, 'bad entry kind');
+    // Same rules as the full decoder: a kind other than value (0), tombstone (1) or expiring
+    // value (2) is damage, and so is an expiring value too short for its deadline.
+    if (kind > ValueKind.Expiring) failBlock(file, offset, 'bad entry kind');
+    if (kind === ValueKind.Expiring && valueLength < EXPIRY_PREFIX_BYTES) {
+      failBlock(file, offset, 'expiring entry without its deadline');
+    }
     const seqnoAt = at;
     at = skipVarint(data, at, entriesEnd, cursor);
     if (shared > previousLength) failBlock(file, offset, 'bad shared prefix');

@@ -2,6 +2,7 @@ import type { VarintCursor } from '@strata/core';
 import { corruptionError, invariant, readVarint, writeVarint } from '@strata/core';
 import { compareKeyTo, copyRange } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
 
 /**
  * Data block layout (before framing):
@@ -271,7 +272,10 @@ export function decodeBlock(data: Buffer, file: string, offset: number): Decoded
     cursor.offset = at;
     const seqno = readVarint(data, cursor, entriesEnd);
     at = cursor.offset;
-    if (kind > 1) failDecode(file, offset, `unknown entry kind ${kind}`);
+    if (kind > ValueKind.Expiring) failDecode(file, offset, `unknown entry kind ${kind}`);
+    if (kind === ValueKind.Expiring && valueLength < EXPIRY_PREFIX_BYTES) {
+      failDecode(file, offset, 'expiring entry without its deadline');
+    }
     if (shared > previousLength || (isRestart && shared !== 0)) {
       failDecode(file, offset, 'bad shared prefix');
     }

@@ -4,6 +4,7 @@ import { allocateCacheId } from '../cache/block-cache.js';
 import type { DescriptorTable } from '../cache/descriptor-table.js';
 import { asBuffer, compareKeys, equalKeys } from '../util/bytes.js';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
+import type { ExpiringEntry } from '../expiring.js';
 import { decodeRangeTombstoneBlock } from '../range-tombstones/block.js';
 import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import { NOT_COVERED } from '../range-tombstones/fragments.js';
@@ -95,6 +96,8 @@ export class Segment {
   readonly cacheId = allocateCacheId();
   /** True when the segment stores range tombstones (known from the metadata, before any load). */
   readonly hasRangeTombstones: boolean;
+  /** True when the segment stores expiring entries (and an expiry block listing them). */
+  readonly hasExpiringEntries: boolean = false;
   /** `meta.maxKeyExclusive` as a field of its own: every get of a level reads it. */
   private readonly maxKeyExclusive: boolean;
   private parts: LoadedParts | undefined;
@@ -329,6 +332,11 @@ export class Segment {
       out.push(data);
     }
     return out;
+  }
+
+  /** The entries of the segment's expiry block (none until segments store one). */
+  readExpiringEntries(): Promise<ExpiringEntry[]> {
+    return Promise.resolve([]);
   }
 
   /** Forgets cached blocks and the open handle (the file is going away). */
