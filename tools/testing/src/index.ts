@@ -17,3 +17,9 @@ export { armPowerFailure } from './power-failure.js';
 export type { PowerFailure } from './power-failure.js';
 export { runUntilKilled } from './kill-after-ready.js';
 export type { KillAfterReadyOptions } from './kill-after-ready.js';
+export {
+  networkNamespacesUnavailable,
+  removeLeftoverNetworkLabs,
+  startNetworkLab,
+} from './network-namespaces.js';
+export type { LabHost, NetworkLab, NetworkLabOptions } from './network-namespaces.js';
