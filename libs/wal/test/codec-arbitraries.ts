@@ -14,7 +14,10 @@ import type { LogBatch, LogBatchInput, LogEntry } from '../src/index.js';
 /** Generous limits for encoding arbitrary batches. */
 export const limits = { maxKeyBytes: 65536, maxValueBytes: 1 << 20, maxRecordBytes: 1 << 26 };
 
-/** Any valid entry: puts, deletes and range deletes with binary keys and values. */
+/**
+ * Any valid entry: puts (some with a deadline), deletes (some marked expired) and range deletes
+ * with binary keys and values.
+ */
 export const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
   fc.record({
     op: fc.constant(LogOp.Put),
@@ -22,9 +25,24 @@ export const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
     value: fc.uint8Array({ maxLength: 300 }),
   }),
   fc.record({
+    op: fc.constant(LogOp.Put),
+    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    value: fc.uint8Array({ maxLength: 300 }),
+    expiresAtMs: fc.oneof(
+      fc.integer({ min: 1, max: 2 ** 42 }),
+      fc.constant(Number.MAX_SAFE_INTEGER),
+    ),
+  }),
+  fc.record({
     op: fc.constant(LogOp.Delete),
     key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
     value: fc.constant(new Uint8Array(0)),
+  }),
+  fc.record({
+    op: fc.constant(LogOp.Delete),
+    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    value: fc.constant(new Uint8Array(0)),
+    expired: fc.constant(true),
   }),
   fc
     .tuple(

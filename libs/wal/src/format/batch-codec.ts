@@ -65,6 +65,24 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} value must be bytes`);
   }
   checkEntryLimits(op, index, key.byteLength, value.byteLength, limits);
+  const { expiresAtMs, expired } = entry;
+  if (expiresAtMs !== undefined && expiresAtMs !== 0) {
+    if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs < 0) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `entry ${index} expiresAtMs must be a non-negative integer, got ${String(expiresAtMs)}`,
+      );
+    }
+    if (op !== 1) {
+      throw new StrataError('INVALID_ARGUMENT', `entry ${index}: only a put can carry expiresAtMs`);
+    }
+  }
+  if (expired !== undefined && expired !== false && (expired !== true || op !== 2)) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `entry ${index}: only a delete can carry the expired marker (a boolean)`,
+    );
+  }
   if (op === 3 && Buffer.compare(key, value) >= 0) {
     throw new StrataError(
       'INVALID_ARGUMENT',

@@ -71,6 +71,8 @@ export interface EntryVisitor {
   /**
    * One entry: `index` counts from 0 within the record (its seqno is the record's first seqno +
    * index); key and value are `record[keyStart, keyStart + keyLength)` and likewise for the value.
+   * `expiresAtMs` is a put's deadline (0 = none); `expired` marks a delete written because a
+   * key's time to live ended.
    */
   entry(
     op: number,
@@ -80,6 +82,8 @@ export interface EntryVisitor {
     keyLength: number,
     valueStart: number,
     valueLength: number,
+    expiresAtMs: number,
+    expired: boolean,
   ): void;
 }
 
@@ -118,6 +122,8 @@ export function visitEntries(record: Buffer, visitor: EntryVisitor, source?: Rec
       cursor.keyLength,
       cursor.valueStart,
       cursor.valueLength,
+      cursor.expiresAtMs,
+      cursor.expired,
     );
   }
   if (index === 0) throw malformed('a batch needs entries', RECORD_HEADER_BYTES, cursor);
@@ -139,6 +145,8 @@ class RecordCursor implements VarintCursor {
   keyLength = 0;
   valueStart = 0;
   valueLength = 0;
+  expiresAtMs = 0;
+  expired = false;
 
   constructor(readonly source: RecordSource | undefined) {
     this.file = source?.file ?? 'a record';
@@ -146,9 +154,16 @@ class RecordCursor implements VarintCursor {
   }
 }
 
-/** The rules every entry follows: a known op; a key unless it starts an epoch, which has none. */
+/**
+ * The rules every entry follows: a known op; a key unless it starts an epoch, which has none; a
+ * deadline only on a put, the expired marker only on a delete.
+ */
 function checkEntryShape(cursor: RecordCursor, entryStart: number): void {
   const { op, keyLength, valueLength } = cursor;
+  if (cursor.expiresAtMs !== 0 && op !== 1)
+    throw malformed(`op ${op} with a deadline (only puts expire)`, entryStart, cursor);
+  if (cursor.expired && op !== 2)
+    throw malformed(`op ${op} with the expired marker (only deletes carry it)`, entryStart, cursor);
   if (op === 4) {
     if (keyLength !== 0 || valueLength !== 0)
       throw malformed('epoch start with a key or value', entryStart, cursor);
@@ -167,6 +182,8 @@ function decodeEntry(bytes: Buffer, cursor: RecordCursor, end: number): LogEntry
     op: cursor.op as LogOp,
     key: keyLength === 0 ? EMPTY : bytes.subarray(keyStart, keyStart + keyLength),
     value: valueLength === 0 ? EMPTY : bytes.subarray(valueStart, valueStart + valueLength),
+    expiresAtMs: cursor.expiresAtMs,
+    expired: cursor.expired,
   };
 }
 
@@ -181,10 +198,17 @@ function scanEntry(bytes: Buffer, cursor: RecordCursor, end: number): void {
   cursor.keyLength = 0;
   cursor.valueStart = 0;
   cursor.valueLength = 0;
+  cursor.expiresAtMs = 0;
+  cursor.expired = false;
   while (cursor.offset < end) {
     const tag = readTag(bytes, cursor, end);
     if (tag === 0x08) {
       cursor.op = varint(bytes, cursor, end);
+    } else if (tag === 0x20) {
+      cursor.expiresAtMs = varint(bytes, cursor, end);
+    } else if (tag === 0x28) {
+      // proto3 bool: any non-zero varint is true.
+      cursor.expired = varint(bytes, cursor, end) !== 0;
     } else if (tag === 0x12 || tag === 0x1a) {
       const length = varint(bytes, cursor, end);
       const at = cursor.offset;
@@ -204,9 +228,12 @@ function scanEntry(bytes: Buffer, cursor: RecordCursor, end: number): void {
   checkEntryShape(cursor, start);
 }
 
-/** Field numbers of LogBatch (epoch, first seqno, timestamp, chain, entries) and of LogEntry. */
+/**
+ * Field numbers of LogBatch (epoch, first seqno, timestamp, chain, entries) and of LogEntry (op,
+ * key, value, expires_at_ms, expired).
+ */
 const BATCH_FIELDS = 5;
-const ENTRY_FIELDS = 3;
+const ENTRY_FIELDS = 5;
 
 /**
  * Reads the varint at the cursor (ending before `end`) with core's reader and moves past it;

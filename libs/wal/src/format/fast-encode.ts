@@ -67,6 +67,15 @@ export function writeBatch(
     at = writeVarint(target, at, entry.op);
     at = writeBytesField(target, at, 0x12, entry.key);
     at = writeBytesField(target, at, 0x1a, entry.value);
+    const expiresAtMs = entry.expiresAtMs;
+    if (expiresAtMs !== undefined && expiresAtMs !== 0) {
+      target[at++] = 0x20;
+      at = writeVarint(target, at, expiresAtMs);
+    }
+    if (entry.expired === true) {
+      target[at++] = 0x28;
+      target[at++] = 1;
+    }
   }
   // Not invariant(): its message would be built for every record.
   if (at !== target.length)
@@ -82,6 +91,9 @@ function entryBytes(entry: LogEntry): number {
   if (keyLength !== 0) size += 1 + varintBytes(keyLength) + keyLength;
   const valueLength = entry.value.length;
   if (valueLength !== 0) size += 1 + varintBytes(valueLength) + valueLength;
+  const expiresAtMs = entry.expiresAtMs;
+  if (expiresAtMs !== undefined && expiresAtMs !== 0) size += 1 + varintBytes(expiresAtMs);
+  if (entry.expired === true) size += 2;
   return size;
 }
 

@@ -22,6 +22,13 @@ export interface LogEntry {
   readonly key: Uint8Array;
   /** The value for `Put`, the exclusive end key for `DeleteRange`, empty for `Delete`. */
   readonly value: Uint8Array;
+  /**
+   * `Put` only: the wall-clock deadline (ms since the Unix epoch) after which the value is not
+   * served; absent or 0 = never. Absolute, so replicas and replays agree.
+   */
+  readonly expiresAtMs?: number;
+  /** `Delete` only: written by the leader because the key's time to live ended. */
+  readonly expired?: boolean;
 }
 
 /**
