@@ -124,7 +124,7 @@ describe('Tree.removeRange: segment format', () => {
         return isStrataError(error) ? error.code : 'untyped';
       }
     };
-    expect(code({ ...meta, formatVersion: 3 })).to.equal('UNSUPPORTED_FORMAT');
+    expect(code({ ...meta, formatVersion: 4 })).to.equal('UNSUPPORTED_FORMAT');
     expect(code({ ...meta, rangeTombstoneCount: undefined })).to.equal('CORRUPTION');
     expect(code({ ...meta, formatVersion: 1 })).to.equal('CORRUPTION');
     expect(code({ ...meta, maxKeyExclusive: false })).to.equal('CORRUPTION');

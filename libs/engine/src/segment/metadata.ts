@@ -13,9 +13,23 @@ export const SEGMENT_FORMAT_VERSION = 1;
  * (`UNSUPPORTED_FORMAT`) instead of reading it without its deletions.
  */
 export const RANGE_TOMBSTONE_FORMAT_VERSION = 2;
+/**
+ * Version of a segment that holds expiring entries: an expiry block (see `expiry-block.ts`) sits
+ * between the last data block and the block index. From this version on the metadata says which
+ * optional blocks exist: the expiry block always (`expiringCount`, `expiryOffset`,
+ * `expirySizeBytes`), the range-tombstone block when `rangeTombstoneCount` is present. Segments
+ * without expiring entries are still written as version 1 or 2, so older versions of Strata read
+ * them; they refuse a version 3 segment (`UNSUPPORTED_FORMAT`) instead of reading it without
+ * its deadlines.
+ */
+export const EXPIRY_FORMAT_VERSION = 3;
 
 function isKnownFormatVersion(version: unknown): boolean {
-  return version === SEGMENT_FORMAT_VERSION || version === RANGE_TOMBSTONE_FORMAT_VERSION;
+  return (
+    version === SEGMENT_FORMAT_VERSION ||
+    version === RANGE_TOMBSTONE_FORMAT_VERSION ||
+    version === EXPIRY_FORMAT_VERSION
+  );
 }
 const SEGMENT_MAGIC = 0x53475453; // "STGS" little-endian
 /** Size of the fixed footer at the end of every segment file. */
@@ -60,6 +74,20 @@ export interface SegmentMetadata {
    * none, which is every segment of format version 1.
    */
   readonly rangeTombstoneCount?: number;
+  /**
+   * Expiring entries stored (`ValueKind.Expiring`, every version included), all listed by the
+   * expiry block; present exactly in format version 3 segments, and then at least 1.
+   */
+  readonly expiringCount?: number;
+  /** Offset of the expiry block: the end of the data blocks (version 3 only). */
+  readonly expiryOffset?: number;
+  /** Framed size of the expiry block; it ends where the block index starts (version 3 only). */
+  readonly expirySizeBytes?: number;
+}
+
+/** Expiring entries a segment stores (0 for most). */
+export function expiringCountOf(meta: SegmentMetadata): number {
+  return meta.expiringCount ?? 0;
 }
 
 /** Range tombstone pieces a segment stores (0 for most). */
@@ -81,6 +109,7 @@ export function metadataToJson(meta: SegmentMetadata): SegmentMetadataJson {
 export function metadataAgrees(stored: SegmentMetadata, listed: SegmentMetadata): boolean {
   return (
     stored.id === listed.id &&
+    stored.formatVersion === listed.formatVersion &&
     stored.itemCount === listed.itemCount &&
     stored.blockCount === listed.blockCount &&
     stored.maxSeqno === listed.maxSeqno &&
@@ -89,7 +118,10 @@ export function metadataAgrees(stored: SegmentMetadata, listed: SegmentMetadata)
     stored.minKey.equals(listed.minKey) &&
     stored.maxKey.equals(listed.maxKey) &&
     stored.maxKeyExclusive === listed.maxKeyExclusive &&
-    rangeTombstoneCountOf(stored) === rangeTombstoneCountOf(listed)
+    rangeTombstoneCountOf(stored) === rangeTombstoneCountOf(listed) &&
+    stored.expiringCount === listed.expiringCount &&
+    stored.expiryOffset === listed.expiryOffset &&
+    stored.expirySizeBytes === listed.expirySizeBytes
   );
 }
 
@@ -122,18 +154,26 @@ export function metadataFromJson(json: unknown, file: string): SegmentMetadata {
   if (!isKnownFormatVersion(j.formatVersion)) {
     throw new StrataError(
       'UNSUPPORTED_FORMAT',
-      `segment format version ${j.formatVersion} in ${file} is not supported (expected ${SEGMENT_FORMAT_VERSION} or ${RANGE_TOMBSTONE_FORMAT_VERSION})`,
+      `segment format version ${j.formatVersion} in ${file} is not supported (expected ${SEGMENT_FORMAT_VERSION} to ${EXPIRY_FORMAT_VERSION})`,
       { details: { file } },
     );
   }
-  // Range tombstones exactly in version 2 segments, and an exclusive end only with them.
-  const withTombstones = j.formatVersion === RANGE_TOMBSTONE_FORMAT_VERSION;
+  // Range tombstones always in version 2 segments, never in version 1, as the metadata says in
+  // version 3; an exclusive end only with them. The expiry block exactly in version 3.
+  const withExpiry = j.formatVersion === EXPIRY_FORMAT_VERSION;
   const count = j.rangeTombstoneCount;
+  const withTombstones =
+    j.formatVersion === RANGE_TOMBSTONE_FORMAT_VERSION || (withExpiry && count !== undefined);
   if (
-    (withTombstones
-      ? typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1
-      : count !== undefined) ||
-    (j.maxKeyExclusive !== undefined && (j.maxKeyExclusive !== true || !withTombstones))
+    (withTombstones ? !isCount(count, 1) : count !== undefined) ||
+    (j.maxKeyExclusive !== undefined && (j.maxKeyExclusive !== true || !withTombstones)) ||
+    (withExpiry
+      ? !isCount(j.expiringCount, 1) ||
+        !isCount(j.expiryOffset, 0) ||
+        !isCount(j.expirySizeBytes, 1)
+      : j.expiringCount !== undefined ||
+        j.expiryOffset !== undefined ||
+        j.expirySizeBytes !== undefined)
   ) {
     throw corruptionError(file, 0, 'malformed segment metadata');
   }
@@ -144,8 +184,14 @@ export function metadataFromJson(json: unknown, file: string): SegmentMetadata {
   };
 }
 
+function isCount(value: unknown, min: number): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+}
+
 /** Offsets of the trailing blocks, as recorded in the footer. */
 export interface SegmentFooter {
+  /** The format version (1, 2 or 3); the metadata block records the same. */
+  readonly formatVersion: number;
   readonly indexOffset: number;
   readonly indexSizeBytes: number;
   readonly filterOffset: number;
@@ -153,7 +199,9 @@ export interface SegmentFooter {
   /**
    * The range-tombstone block lies between the filter and the metadata: it is not in the footer
    * (whose layout every version shares) but follows from the offsets around it. Size 0 in a
-   * version 1 segment, above 0 in a version 2 one.
+   * version 1 segment, above 0 in a version 2 one, either in a version 3 one (as its metadata
+   * says). The expiry block of a version 3 segment is not in the footer either: the metadata
+   * places it right before the index (see {@link checkFooterAgainstMetadata}).
    */
   readonly rangeTombstoneSizeBytes: number;
   readonly metaOffset: number;
@@ -168,10 +216,7 @@ export function rangeTombstoneOffsetOf(footer: SegmentFooter): number {
 export function encodeFooter(footer: SegmentFooter): Buffer {
   const out = Buffer.alloc(FOOTER_BYTES);
   out.writeUInt32LE(SEGMENT_MAGIC, 0);
-  out.writeUInt32LE(
-    footer.rangeTombstoneSizeBytes > 0 ? RANGE_TOMBSTONE_FORMAT_VERSION : SEGMENT_FORMAT_VERSION,
-    4,
-  );
+  out.writeUInt32LE(footer.formatVersion, 4);
   writeU64(out, 8, footer.indexOffset);
   out.writeUInt32LE(footer.indexSizeBytes, 16);
   writeU64(out, 20, footer.filterOffset);
@@ -206,6 +251,7 @@ export function decodeFooter(
   const filterSizeBytes = bytes.readUInt32LE(28);
   const metaOffset = readU64(bytes, 32);
   const footer: SegmentFooter = {
+    formatVersion: version,
     indexOffset: readU64(bytes, 8),
     indexSizeBytes: bytes.readUInt32LE(16),
     filterOffset,
@@ -218,8 +264,34 @@ export function decodeFooter(
     footer.indexOffset + footer.indexSizeBytes === footer.filterOffset &&
     (version === RANGE_TOMBSTONE_FORMAT_VERSION
       ? footer.rangeTombstoneSizeBytes > 0
-      : footer.rangeTombstoneSizeBytes === 0) &&
+      : version === SEGMENT_FORMAT_VERSION
+        ? footer.rangeTombstoneSizeBytes === 0
+        : footer.rangeTombstoneSizeBytes >= 0) &&
     footer.metaOffset + footer.metaSizeBytes === at;
   if (!ordered) throw corruptionError(file, at, 'segment footer offsets are inconsistent');
   return footer;
+}
+
+/**
+ * Checks that a segment's footer and its own metadata block describe the same file: the same
+ * format version, a range-tombstone block exactly when the metadata counts range tombstones, and
+ * an expiry block (version 3) ending exactly where the block index starts, after at least one
+ * data block.
+ *
+ * @throws StrataError `CORRUPTION` naming `file` and the metadata block's offset.
+ */
+export function checkFooterAgainstMetadata(
+  footer: SegmentFooter,
+  meta: SegmentMetadata,
+  file: string,
+): void {
+  const expiryAt = meta.expiryOffset;
+  const agrees =
+    footer.formatVersion === meta.formatVersion &&
+    footer.rangeTombstoneSizeBytes > 0 === rangeTombstoneCountOf(meta) > 0 &&
+    (expiryAt === undefined ||
+      (expiryAt > 0 && expiryAt + meta.expirySizeBytes! === footer.indexOffset));
+  if (!agrees) {
+    throw corruptionError(file, footer.metaOffset, 'segment footer disagrees with its metadata');
+  }
 }

@@ -16,9 +16,12 @@ import { ABSENT, PAST_END, searchBlock } from './block-search.js';
 import { BlockIndex } from './block-index.js';
 import { BloomFilter, hashKey } from './bloom-filter.js';
 import type { SegmentMetadata } from './metadata.js';
+import { readExpiryBlock } from './expiry-block.js';
 import {
   FOOTER_BYTES,
+  checkFooterAgainstMetadata,
   decodeFooter,
+  expiringCountOf,
   metadataAgrees,
   metadataFromJson,
   rangeTombstoneCountOf,
@@ -60,6 +63,8 @@ class LoadedParts {
     private readonly indexBytes: Buffer,
     private readonly path: string,
     private readonly indexOffset: number,
+    /** Where the data blocks end: the index, or the expiry block before it. */
+    private readonly dataEndOffset: number,
     private readonly blockCount: number,
   ) {}
 
@@ -70,7 +75,7 @@ class LoadedParts {
 
   private decodeIndex(): BlockIndex {
     const at = this.indexOffset;
-    const index = BlockIndex.decode(this.indexBytes, this.path, at, at);
+    const index = BlockIndex.decode(this.indexBytes, this.path, at, this.dataEndOffset);
     if (index.count !== this.blockCount) {
       throw corruptionError(this.path, at, 'block count disagrees with metadata');
     }
@@ -97,7 +102,7 @@ export class Segment {
   /** True when the segment stores range tombstones (known from the metadata, before any load). */
   readonly hasRangeTombstones: boolean;
   /** True when the segment stores expiring entries (and an expiry block listing them). */
-  readonly hasExpiringEntries: boolean = false;
+  readonly hasExpiringEntries: boolean;
   /** `meta.maxKeyExclusive` as a field of its own: every get of a level reads it. */
   private readonly maxKeyExclusive: boolean;
   private parts: LoadedParts | undefined;
@@ -109,6 +114,7 @@ export class Segment {
     private readonly context: SegmentContext,
   ) {
     this.hasRangeTombstones = rangeTombstoneCountOf(meta) > 0;
+    this.hasExpiringEntries = expiringCountOf(meta) > 0;
     this.maxKeyExclusive = meta.maxKeyExclusive === true;
   }
 
@@ -334,9 +340,14 @@ export class Segment {
     return out;
   }
 
-  /** The entries of the segment's expiry block (none until segments store one). */
+  /**
+   * The expiring entries the segment stores, from its expiry block alone (read and verified
+   * through the descriptor table; no data block is read, none is cached); `[]` when it has none.
+   *
+   * @throws StrataError `CORRUPTION` naming the file and the block's offset, `IO_ERROR`.
+   */
   readExpiringEntries(): Promise<ExpiringEntry[]> {
-    return Promise.resolve([]);
+    return readExpiryBlock(this.context.descriptorTable, this.path, this.meta);
   }
 
   /** Forgets cached blocks and the open handle (the file is going away). */
@@ -378,6 +389,7 @@ export class Segment {
       throw corruptionError(this.path, footer.metaOffset, 'segment metadata is not JSON');
     }
     const stored = metadataFromJson(metaJson, this.path);
+    checkFooterAgainstMetadata(footer, stored, this.path);
     const m = this.meta;
     const agrees = metadataAgrees(stored, m);
     if (!agrees) {
@@ -424,6 +436,7 @@ export class Segment {
       indexRaw,
       this.path,
       footer.indexOffset,
+      m.expiryOffset ?? footer.indexOffset,
       m.blockCount,
     );
   }

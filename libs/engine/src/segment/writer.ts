@@ -3,7 +3,7 @@ import type { FileHandle, FileSystem } from '@strata/core';
 import { crc32c, invariant, ioError } from '@strata/core';
 import type { CompressionType } from '../config.js';
 import type { ValueKindCode } from '../entry.js';
-import { ValueKind } from '../entry.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
 import { encodeRangeTombstoneBlock } from '../range-tombstones/block.js';
 import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import { BlockBuilder } from './block.js';
@@ -11,8 +11,10 @@ import { compareKeys, copyRange } from '../util/bytes.js';
 import { frameBlock, frameBlockInto, maxFramedSizeBytes } from './block-codec.js';
 import { BlockIndexBuilder } from './block-index.js';
 import { BloomFilterBuilder } from './bloom-filter.js';
+import { ExpiryBlockBuilder, deadlineAt } from './expiry-block.js';
 import type { SegmentMetadata } from './metadata.js';
 import {
+  EXPIRY_FORMAT_VERSION,
   RANGE_TOMBSTONE_FORMAT_VERSION,
   SEGMENT_FORMAT_VERSION,
   encodeFooter,
@@ -39,8 +41,9 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 const SPARE_CHUNKS = 2;
 
 /**
- * Writes one immutable segment file: data blocks, block index, bloom filter, range tombstones (only
- * when there are any: format version 2), metadata, footer. The file is written under a temporary
+ * Writes one immutable segment file: data blocks, the expiry block (only when an expiring entry
+ * was added: format version 3), block index, bloom filter, range tombstones (only when there are
+ * any: format version 2, or 3 with expiring entries), metadata, footer. The file is written under a temporary
  * name, fsynced, renamed into place and its folder fsynced, so a segment file either exists whole
  * or not at all.
  *
@@ -74,6 +77,8 @@ export class SegmentWriter {
   private maxSeqno = 0;
   private uncompressedSizeBytes = 0;
   private rangeTombstones: RangeTombstoneFragments | undefined;
+  /** The expiring entries added, for the expiry block. */
+  private readonly expiring = new ExpiryBlockBuilder();
   private readonly tempPath: string;
   private readonly finalPath: string;
 
@@ -196,6 +201,11 @@ export class SegmentWriter {
     this.previousSeqno = seqno;
     this.itemCount++;
     if (kind === ValueKind.Tombstone) this.tombstoneCount++;
+    else if (kind === ValueKind.Expiring) {
+      invariant(valueLength >= EXPIRY_PREFIX_BYTES, 'expiring entry without its deadline');
+      const expiresAtMs = deadlineAt(valueSource, valueStart);
+      this.expiring.addFrom(keySource, keyStart, keyLength, seqno, expiresAtMs);
+    }
     if (seqno < this.minSeqno) this.minSeqno = seqno;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
     return this.pendingBytes > 0;
@@ -245,6 +255,10 @@ export class SegmentWriter {
     this.cutBlock();
     this.sealChunk();
     const dataEnd = this.offset;
+    const expiringCount = this.expiring.count;
+    const expiryBlock =
+      expiringCount > 0 ? frameBlock(this.expiring.finish(), 'none') : Buffer.alloc(0);
+    const indexOffset = dataEnd + expiryBlock.length;
     const indexBlock = frameBlock(this.index.finish(), 'none');
     const filterRaw = this.bloom.finish();
     const filterBlock = filterRaw ? frameBlock(filterRaw, 'none') : Buffer.alloc(0);
@@ -253,7 +267,12 @@ export class SegmentWriter {
       : Buffer.alloc(0);
     const base = {
       id: this.options.id,
-      formatVersion: tombstones ? RANGE_TOMBSTONE_FORMAT_VERSION : SEGMENT_FORMAT_VERSION,
+      formatVersion:
+        expiringCount > 0
+          ? EXPIRY_FORMAT_VERSION
+          : tombstones
+            ? RANGE_TOMBSTONE_FORMAT_VERSION
+            : SEGMENT_FORMAT_VERSION,
       itemCount: this.itemCount,
       tombstoneCount: this.tombstoneCount,
       keyCount: this.keyCount,
@@ -265,11 +284,14 @@ export class SegmentWriter {
       compression: this.options.compression,
       newestDataAtMs: this.options.newestDataAtMs,
       ...(tombstones ? { rangeTombstoneCount: tombstones.count } : {}),
+      ...(expiringCount > 0
+        ? { expiringCount, expiryOffset: dataEnd, expirySizeBytes: expiryBlock.length }
+        : {}),
     };
     // The metadata records the file size, which depends on the metadata's own length: iterate until
     // the length is stable (at most a couple of rounds, as only digits change).
     const fixedBytes =
-      dataEnd + indexBlock.length + filterBlock.length + tombstoneBlock.length + 48;
+      indexOffset + indexBlock.length + filterBlock.length + tombstoneBlock.length + 48;
     let metaBlock: Buffer = Buffer.alloc(0);
     let meta: SegmentMetadata = { ...base, fileSizeBytes: 0 };
     for (let round = 0; round < 5; round++) {
@@ -282,19 +304,22 @@ export class SegmentWriter {
     metaBlock = frameBlock(Buffer.from(JSON.stringify(metadataToJson(meta))), 'none');
     invariant(fixedBytes + metaBlock.length === meta.fileSizeBytes, 'segment size accounting');
     const footer = encodeFooter({
-      indexOffset: dataEnd,
+      formatVersion: meta.formatVersion,
+      indexOffset,
       indexSizeBytes: indexBlock.length,
-      filterOffset: dataEnd + indexBlock.length,
+      filterOffset: indexOffset + indexBlock.length,
       filterSizeBytes: filterBlock.length,
       rangeTombstoneSizeBytes: tombstoneBlock.length,
-      metaOffset: dataEnd + indexBlock.length + filterBlock.length + tombstoneBlock.length,
+      metaOffset: indexOffset + indexBlock.length + filterBlock.length + tombstoneBlock.length,
       metaSizeBytes: metaBlock.length,
     });
     footer.writeUInt32LE(crc32c(footer.subarray(0, 44)), 44);
+    if (expiryBlock.length > 0) this.pending.push(expiryBlock);
     this.pending.push(indexBlock, filterBlock);
     if (tombstoneBlock.length > 0) this.pending.push(tombstoneBlock);
     this.pending.push(metaBlock, footer);
     this.pendingBytes +=
+      expiryBlock.length +
       indexBlock.length +
       filterBlock.length +
       tombstoneBlock.length +

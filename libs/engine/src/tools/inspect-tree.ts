@@ -19,6 +19,8 @@ export interface SegmentInspection {
   readonly tombstoneCount: number;
   /** Range tombstone pieces stored (0 for a segment of format version 1). */
   readonly rangeTombstoneCount: number;
+  /** Expiring entries stored, listed by the segment's expiry block (0 below format version 3). */
+  readonly expiringCount: number;
   /** Distinct keys. */
   readonly keyCount: number;
   readonly blockCount: number;
@@ -87,6 +89,7 @@ export async function inspectTree(
         itemCount: meta.itemCount,
         tombstoneCount: meta.tombstoneCount,
         rangeTombstoneCount: meta.rangeTombstoneCount ?? 0,
+        expiringCount: meta.expiringCount ?? 0,
         keyCount: meta.keyCount,
         blockCount: meta.blockCount,
         minKey: meta.minKey,

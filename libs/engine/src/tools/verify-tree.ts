@@ -1,6 +1,7 @@
 import type { FileSystem } from '@strata/core';
 import { corruptionError, crc32c, errnoOf, ioError, nodeFileSystem } from '@strata/core';
-import { ValueKind } from '../entry.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
+import type { ExpiringEntry } from '../expiring.js';
 import { segmentPath } from '../file-names.js';
 import { decodeRangeTombstoneBlock } from '../range-tombstones/block.js';
 import { readTreeState } from '../recovery.js';
@@ -8,16 +9,19 @@ import { decodeBlock } from '../segment/block.js';
 import { unframeBlock } from '../segment/block-codec.js';
 import { BlockIndex } from '../segment/block-index.js';
 import { BloomFilter } from '../segment/bloom-filter.js';
+import { decodeExpiryBlock } from '../segment/expiry-block.js';
 import type { SegmentMetadata } from '../segment/metadata.js';
 import {
   FOOTER_BYTES,
+  checkFooterAgainstMetadata,
   decodeFooter,
+  expiringCountOf,
   metadataAgrees,
   metadataFromJson,
   rangeTombstoneCountOf,
   rangeTombstoneOffsetOf,
 } from '../segment/metadata.js';
-import { compareKeys } from '../util/bytes.js';
+import { compareKeys, readU64 } from '../util/bytes.js';
 import type { ReadOnlyOptions } from './inspect-tree.js';
 
 /** What verifying one segment covered, reported through {@link VerifyOptions.onSegment}. */
@@ -25,7 +29,10 @@ export interface SegmentVerification {
   readonly id: number;
   readonly level: number;
   readonly file: string;
-  /** Blocks checked: data blocks plus index, filter and range tombstones (when present), metadata. */
+  /**
+   * Blocks checked: data blocks plus index, filter, range tombstones and expiry block (when
+   * present), metadata.
+   */
   readonly blocks: number;
   readonly bytes: number;
   readonly items: number;
@@ -52,9 +59,10 @@ export interface VerifyReport {
 /**
  * Checks a tree without writing: marker, config and manifest (checksummed), then each listed
  * segment whole: size, footer checksum and offsets, metadata block (and its agreement with the
- * manifest), block index, bloom filter, range tombstones (order, count against the metadata), and
- * every data block (checksum, decompression, decoding, key order, last key against the index,
- * item and tombstone counts against the metadata). An
+ * manifest), block index, bloom filter, range tombstones (order, count against the metadata), the
+ * expiry block (decoding, count against the metadata, and exactly the expiring entries of the
+ * data blocks, deadlines included), and every data block (checksum, decompression, decoding, key
+ * order, last key against the index, item and tombstone counts against the metadata). An
  * offline tool for the CLI, not a method of the tree.
  *
  * @returns how much was checked.
@@ -120,11 +128,14 @@ async function verifySegment(
   } catch {
     throw corruptionError(file, footer.metaOffset, 'segment metadata is not JSON');
   }
-  if (!metadataAgrees(metadataFromJson(metaJson, file), meta)) {
+  const stored = metadataFromJson(metaJson, file);
+  checkFooterAgainstMetadata(footer, stored, file);
+  if (!metadataAgrees(stored, meta)) {
     throw corruptionError(file, footer.metaOffset, 'segment metadata disagrees with the manifest');
   }
   const indexRaw = block(footer.indexOffset, footer.indexSizeBytes);
-  const index = BlockIndex.decode(indexRaw, file, footer.indexOffset, footer.indexOffset);
+  const dataEnd = meta.expiryOffset ?? footer.indexOffset;
+  const index = BlockIndex.decode(indexRaw, file, footer.indexOffset, dataEnd);
   if (index.count !== meta.blockCount) {
     throw corruptionError(file, footer.indexOffset, 'block count disagrees with metadata');
   }
@@ -152,6 +163,21 @@ async function verifySegment(
     );
   }
 
+  let expiring: ExpiringEntry[] = [];
+  const expiryAt = meta.expiryOffset ?? footer.indexOffset;
+  if (meta.expiryOffset !== undefined) {
+    expiring = decodeExpiryBlock(block(expiryAt, meta.expirySizeBytes!), file, expiryAt);
+    blocks++;
+  }
+  if (expiring.length !== expiringCountOf(meta)) {
+    throw corruptionError(file, expiryAt, 'expiring entry count disagrees with the metadata');
+  }
+  // The expiring entries of the data blocks, in order, must be exactly the listed ones.
+  let listed = 0;
+  const unlisted = (at: number): never => {
+    throw corruptionError(file, at, 'expiring entries disagree with the expiry block');
+  };
+
   let items = 0;
   let tombstones = 0;
   let previousLast: Buffer | undefined;
@@ -171,6 +197,18 @@ async function verifySegment(
       previousLast = key;
       previousSeqno = seqno;
       if (decoded.kinds[i] === ValueKind.Tombstone) tombstones++;
+      if (decoded.kinds[i] === ValueKind.Expiring) {
+        const expected = expiring[listed++] ?? unlisted(at);
+        const value = decoded.valueAt(i);
+        if (
+          value.length < EXPIRY_PREFIX_BYTES ||
+          !expected.key.equals(key) ||
+          expected.seqno !== seqno ||
+          expected.expiresAtMs !== readU64(value, 0)
+        ) {
+          unlisted(at);
+        }
+      }
     }
     if (!previousLast!.equals(index.lastKey(blockNo))) {
       throw corruptionError(file, at, 'last key of the block disagrees with the index');
@@ -178,6 +216,7 @@ async function verifySegment(
     items += decoded.count;
   }
   blocks += index.count;
+  if (listed !== expiring.length) unlisted(expiryAt);
   if (items !== meta.itemCount || tombstones !== meta.tombstoneCount) {
     throw corruptionError(file, 0, 'entry counts disagree with the segment metadata');
   }
