@@ -130,10 +130,24 @@ export class ReplicationNode {
     return this.node.currentLeader();
   }
 
-  /** Throws `NOT_LEADER` (details.leaderUrl when known) unless this node accepts writes now. */
+  /**
+   * Throws `NOT_LEADER` (details.leaderUrl when known) unless this node accepts writes now: it
+   * leads, is not handing over, and renewed its lease within the share of its time to live a
+   * leader may use (a leader cut off from NATS stops taking writes within its lease, before its
+   * hung renewal fails and it steps down).
+   */
   assertLeader(): void {
     const node = this.node;
-    if (node.role === 'leader' && !node.handingOff && !node.closed) return;
+    if (node.role === 'leader' && !node.handingOff && !node.closed) {
+      const staleForMs = node.leaseStaleForMs();
+      if (staleForMs === undefined) return;
+      throw new StrataError(
+        'NOT_LEADER',
+        `this leader's lease was last renewed ${staleForMs} ms ago (time to live ` +
+          `${node.lease.ttlMs} ms): it takes no writes unless it renews the lease`,
+        { details: {} },
+      );
+    }
     const leader = node.knownLeader;
     throw new StrataError(
       'NOT_LEADER',

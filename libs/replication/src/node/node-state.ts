@@ -13,6 +13,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_UNREPLICATED_BYTES,
   DEFAULT_MAX_UNREPLICATED_ENTRIES,
+  LEASE_STEP_DOWN_FRACTION,
 } from '../settings.js';
 import type { NodeRole, NodeStatus } from '../status/node-status.js';
 import type { StreamIndex } from '../stream-index.js';
@@ -34,6 +35,7 @@ export class NodeState {
   follower: LogFollower | undefined;
   /** Revision of the lease this node holds; undefined when it holds none. */
   leaseRevision: number | undefined;
+  /** When the last successful renewal (or take-over) of the lease was sent (`Date.now()`). */
   leaseRenewedAtMs = 0;
   knownLeader: LeaseHolder | undefined;
   readonly peers = new Map<string, NodeStatus>();
@@ -80,6 +82,17 @@ export class NodeState {
   /** The leader as this node knows it: itself while it leads. */
   currentLeader(): LeaseHolder | undefined {
     return this.role === 'leader' ? this.selfHolder() : this.knownLeader;
+  }
+
+  /**
+   * Milliseconds since the lease was last renewed when that is more than the share of its time
+   * to live a leader may use ({@link LEASE_STEP_DOWN_FRACTION}), else undefined: past it another
+   * node may soon hold the lease, so this one must take no more writes even before a hung
+   * renewal fails and it steps down.
+   */
+  leaseStaleForMs(nowMs = Date.now()): number | undefined {
+    const sinceMs = nowMs - this.leaseRenewedAtMs;
+    return sinceMs > this.lease.ttlMs * LEASE_STEP_DOWN_FRACTION ? sinceMs : undefined;
   }
 
   /** Runs `work` after every role change before it; a failure is logged for the chain. */

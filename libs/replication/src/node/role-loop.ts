@@ -41,13 +41,16 @@ export function tick(node: NodeState): Promise<void> {
 
 async function renew(node: NodeState): Promise<void> {
   const holder = node.selfHolder();
+  // The renewed lease runs from when the server wrote it, at the latest from when the request
+  // left: counting from the answer would add the round trip (seconds, on a slow NATS) to it.
+  const sentAtMs = Date.now();
   const revision = await node.lease.update(holder, node.leaseRevision ?? 0);
   if (revision === undefined) {
     await stepDown(node, 'another node holds the lease');
     return;
   }
   node.leaseRevision = revision;
-  node.leaseRenewedAtMs = Date.now();
+  node.leaseRenewedAtMs = sentAtMs;
 }
 
 async function campaign(node: NodeState): Promise<void> {
@@ -78,6 +81,7 @@ async function becomeLeader(node: NodeState, revision: number): Promise<void> {
   const epoch =
     Math.max(node.store.epoch, tail.last?.epoch ?? 0, node.options.meta.term().epoch) + 1;
   node.leaseRevision = revision;
+  const sentAtMs = Date.now();
   const renewed = await node.lease.update({ ...node.selfHolder(), epoch }, revision);
   if (renewed === undefined) {
     node.logger.warn({}, 'lost the lease while taking leadership');
@@ -85,7 +89,7 @@ async function becomeLeader(node: NodeState, revision: number): Promise<void> {
     return;
   }
   node.leaseRevision = renewed;
-  node.leaseRenewedAtMs = Date.now();
+  node.leaseRenewedAtMs = sentAtMs;
   node.quorum.reset();
   node.backlog.reset(node.store.lastSeqno, node.store.appliedLogBytes);
   node.role = 'leader';
