@@ -6,16 +6,42 @@ import { MajorCompactionStrategy } from '../src/compaction/major.js';
 import { LeveledStrategy, SizeTieredStrategy, Tree } from '../src/index.js';
 import { codeOf, tinyOptions } from './helpers.js';
 
+/** A key's newest value and its deadline (0: never expires). */
+interface Versioned {
+  readonly value: string;
+  readonly expiresAtMs: number;
+  readonly seqno: number;
+}
+
 interface Model {
-  current: Map<string, string>;
+  current: Map<string, Versioned>;
   nextSeqno: number;
-  snapshots: { state: Map<string, string> }[];
+  snapshots: { state: Map<string, Versioned> }[];
+  /** The tree's clock: an expiring value is gone once it reaches the deadline. */
+  nowMs: number;
+  /** Every expiring version ever inserted, as `key@seqno:expiresAtMs`. */
+  expiringInserted: Set<string>;
 }
 
 interface Real {
   tree: Tree;
   fs: SimulatedFileSystem;
   snapshots: Snapshot[];
+  /** What the tree's injected clock reads. */
+  clock: { nowMs: number };
+}
+
+/** Expired values the model hid from a read, over all runs: the test must exercise expiry. */
+let expiredHidden = 0;
+
+/** The pairs a reader sees at `nowMs`: expired values read like deleted ones. */
+function visible(state: Map<string, Versioned>, nowMs: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, { value, expiresAtMs }] of state) {
+    if (expiresAtMs === 0 || nowMs < expiresAtMs) out.set(key, value);
+    else expiredHidden++;
+  }
+  return out;
 }
 
 const options = { ...tinyOptions, blockSizeBytes: 96, targetSegmentSizeBytes: 600, levelCount: 4 };
@@ -46,14 +72,50 @@ class Insert implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly key: string,
     readonly value: string,
+    /** Time to live from the current instant; 0 for a value that never expires. */
+    readonly ttlMs = 0,
   ) {}
   check = (): boolean => true;
   run(m: Model, r: Real): Promise<void> {
-    r.tree.insert(Buffer.from(this.key), Buffer.from(this.value), m.nextSeqno++);
-    m.current.set(this.key, this.value);
+    const expiresAtMs = this.ttlMs === 0 ? 0 : m.nowMs + this.ttlMs;
+    const seqno = m.nextSeqno++;
+    r.tree.insert(Buffer.from(this.key), Buffer.from(this.value), seqno, expiresAtMs);
+    m.current.set(this.key, { value: this.value, expiresAtMs, seqno });
+    if (expiresAtMs > 0) m.expiringInserted.add(`${this.key}@${seqno}:${expiresAtMs}`);
     return Promise.resolve();
   }
-  toString = (): string => `insert(${this.key}, ${JSON.stringify(this.value)})`;
+  toString = (): string =>
+    `insert(${this.key}, ${JSON.stringify(this.value)}${this.ttlMs > 0 ? `, ttl ${this.ttlMs}` : ''})`;
+}
+
+/**
+ * `Tree.expiringEntries` lists the newest version of every key that is an expiring value (expired
+ * or not), and nothing that was not inserted as one (superseded versions may stay listed).
+ */
+class ExpiringEntries implements fc.AsyncCommand<Model, Real> {
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const listed = new Set<string>();
+    for await (const { key, seqno, expiresAtMs } of r.tree.expiringEntries()) {
+      listed.add(`${key.toString()}@${seqno}:${expiresAtMs}`);
+    }
+    for (const entry of listed) expect(m.expiringInserted.has(entry), entry).to.equal(true);
+    for (const [key, { seqno, expiresAtMs }] of m.current) {
+      if (expiresAtMs > 0) expect(listed.has(`${key}@${seqno}:${expiresAtMs}`)).to.equal(true);
+    }
+  }
+  toString = (): string => 'expiringEntries';
+}
+
+class AdvanceClock implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): Promise<void> {
+    m.nowMs += this.ms;
+    r.clock.nowMs = m.nowMs;
+    return Promise.resolve();
+  }
+  toString = (): string => `advanceClock(${this.ms})`;
 }
 
 class Remove implements fc.AsyncCommand<Model, Real> {
@@ -90,7 +152,7 @@ class RemoveRange implements fc.AsyncCommand<Model, Real> {
 class Ends implements fc.AsyncCommand<Model, Real> {
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
-    const expected = sortedEntries(m.current);
+    const expected = sortedEntries(visible(m.current, m.nowMs));
     const first = await r.tree.firstKeyValue();
     const last = await r.tree.lastKeyValue();
     expect(first?.key.toString()).to.equal(expected[0]?.[0]);
@@ -105,7 +167,8 @@ class Get implements fc.AsyncCommand<Model, Real> {
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
     const got = await r.tree.get(Buffer.from(this.key));
-    expect(got?.toString()).to.equal(m.current.get(this.key));
+    expect(got?.toString()).to.equal(visible(m.current, m.nowMs).get(this.key));
+    expect(await r.tree.containsKey(Buffer.from(this.key))).to.equal(got !== undefined);
   }
   toString = (): string => `get(${this.key})`;
 }
@@ -118,7 +181,9 @@ class Range implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
-    const expected = sortedEntries(m.current).filter(([k]) => inRange(k, this.lo, this.hi));
+    const expected = sortedEntries(visible(m.current, m.nowMs)).filter(([k]) =>
+      inRange(k, this.lo, this.hi),
+    );
     const iterator = r.tree.range({ gte: Buffer.from(this.lo), lt: Buffer.from(this.hi) });
     const got = await drain(this.reverse ? iterator.reverse() : iterator);
     expect(got).to.deep.equal(this.reverse ? expected.reverse() : expected);
@@ -130,7 +195,9 @@ class Prefix implements fc.AsyncCommand<Model, Real> {
   constructor(readonly prefix: string) {}
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
-    const expected = sortedEntries(m.current).filter(([k]) => k.startsWith(this.prefix));
+    const expected = sortedEntries(visible(m.current, m.nowMs)).filter(([k]) =>
+      k.startsWith(this.prefix),
+    );
     expect(await drain(r.tree.prefix(Buffer.from(this.prefix)))).to.deep.equal(expected);
   }
   toString = (): string => `prefix(${this.prefix})`;
@@ -140,7 +207,7 @@ class Meet implements fc.AsyncCommand<Model, Real> {
   constructor(readonly pattern: boolean[]) {}
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
-    const expected = sortedEntries(m.current);
+    const expected = sortedEntries(visible(m.current, m.nowMs));
     const iterator = r.tree.iter();
     const front: [string, string][] = [];
     const back: [string, string][] = [];
@@ -173,7 +240,8 @@ class SnapshotRead implements fc.AsyncCommand<Model, Real> {
   check = (m: Readonly<Model>): boolean => m.snapshots.length > 0;
   async run(m: Model, r: Real): Promise<void> {
     const i = this.index % m.snapshots.length;
-    const state = m.snapshots[i]!.state;
+    // A snapshot fixes the versions, not the instant: its expiring values expire meanwhile.
+    const state = visible(m.snapshots[i]!.state, m.nowMs);
     const snapshot = r.snapshots[i]!;
     expect((await snapshot.get(Buffer.from(this.key)))?.toString()).to.equal(state.get(this.key));
     expect(await drain(snapshot.iter())).to.deep.equal(sortedEntries(state));
@@ -225,13 +293,13 @@ class Reopen implements fc.AsyncCommand<Model, Real> {
     r.snapshots = [];
     m.snapshots = [];
     await r.tree.close();
-    r.tree = await Tree.open('/tree', { fileSystem: r.fs });
+    r.tree = await Tree.open('/tree', { fileSystem: r.fs, clock: () => r.clock.nowMs });
     expect(r.tree.getHighestSeqno() ?? -1).to.be.lessThan(m.nextSeqno);
   }
   toString = (): string => 'reopen';
 }
 
-describe('Tree: model-based property test against a Map (puts, deletes, range deletes)', function () {
+describe('Tree: model-based property test against a Map (puts, TTL puts, deletes, range deletes)', function () {
   this.timeout(180_000);
 
   it('behaves like a sorted map with snapshots through flushes, compactions and reopens', async () => {
@@ -242,6 +310,15 @@ describe('Tree: model-based property test against a Map (puts, deletes, range de
         fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
         fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
         fc.tuple(keyArb, valueArb).map(([k, v]) => new Insert(k, v)),
+        // Deadlines a few clock steps ahead: values expire under reads, snapshots, flushes.
+        fc
+          .tuple(keyArb, valueArb, fc.integer({ min: 1, max: 40 }))
+          .map(([k, v, ttl]) => new Insert(k, v, ttl)),
+        fc
+          .tuple(keyArb, valueArb, fc.integer({ min: 1, max: 40 }))
+          .map(([k, v, ttl]) => new Insert(k, v, ttl)),
+        fc.integer({ min: 1, max: 15 }).map((ms) => new AdvanceClock(ms)),
+        fc.constant(new ExpiringEntries()),
         keyArb.map((k) => new Remove(k)),
         // Bounds of one to three letters, and "e" past every key: ranges from a key to all.
         fc.tuple(keyArb, fc.oneof(keyArb, fc.constant('e'))).map(([a, b]) => new RemoveRange(a, b)),
@@ -266,9 +343,20 @@ describe('Tree: model-based property test against a Map (puts, deletes, range de
     await fc.assert(
       fc.asyncProperty(commands, async (cmds) => {
         const fs = new SimulatedFileSystem();
-        const tree = await Tree.open('/tree', { fileSystem: fs, ...options });
-        const real: Real = { tree, fs, snapshots: [] };
-        const model: Model = { current: new Map(), nextSeqno: 0, snapshots: [] };
+        const clock = { nowMs: 1_700_000_000_000 };
+        const tree = await Tree.open('/tree', {
+          fileSystem: fs,
+          ...options,
+          clock: () => clock.nowMs,
+        });
+        const real: Real = { tree, fs, snapshots: [], clock };
+        const model: Model = {
+          current: new Map(),
+          nextSeqno: 0,
+          snapshots: [],
+          nowMs: clock.nowMs,
+          expiringInserted: new Set(),
+        };
         try {
           await fc.asyncModelRun(() => ({ model, real }), cmds);
           stats.runs++;
@@ -281,7 +369,10 @@ describe('Tree: model-based property test against a Map (puts, deletes, range de
           // Whatever happened, a final full compaction and reopen must preserve the map.
           await real.tree.majorCompact();
           await new Reopen().run(model, real);
-          expect(await drain(real.tree.iter())).to.deep.equal(sortedEntries(model.current));
+          expect(await drain(real.tree.iter())).to.deep.equal(
+            sortedEntries(visible(model.current, model.nowMs)),
+          );
+          await new ExpiringEntries().run(model, real);
         } finally {
           for (const snapshot of real.snapshots) snapshot.close();
           await real.tree.close();
@@ -304,5 +395,6 @@ describe('Tree: model-based property test against a Map (puts, deletes, range de
     // The sizes are tiny so that the runs really exercise many segments and deep levels.
     expect(stats.maxSegments).to.be.greaterThan(3);
     expect(stats.maxLevel).to.be.greaterThan(1);
+    expect(expiredHidden).to.be.greaterThan(0);
   });
 });

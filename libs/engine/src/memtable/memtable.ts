@@ -1,6 +1,6 @@
 import { StrataError, invariant } from '@strata/core';
 import type { InternalEntry, ValueKindCode } from '../entry.js';
-import { ValueKind } from '../entry.js';
+import { EXPIRY_PREFIX_BYTES, ValueKind } from '../entry.js';
 import type { ExpiringEntry } from '../expiring.js';
 import type { RangeTombstoneFragments } from '../range-tombstones/fragments.js';
 import { NOT_COVERED } from '../range-tombstones/fragments.js';
@@ -265,6 +265,10 @@ export class Memtable {
     kind: ValueKindCode,
   ): number {
     invariant(!this.frozen, 'insert into a frozen (shared) memtable');
+    invariant(
+      kind !== ValueKind.Expiring || valueLength >= EXPIRY_PREFIX_BYTES,
+      'expiring entry without its deadline',
+    );
     const entry = this.arena.add(
       keySource,
       keyStart,
