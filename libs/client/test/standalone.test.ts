@@ -174,7 +174,7 @@ describe('StrataClient against one standalone node', function () {
     const refused = await failure(anonymous.get('doc'));
     expect(refused).to.include({ code: 'UNAUTHENTICATED', status: 401, node: node.url });
     expect(Date.now() - started, 'a final answer is not retried until the deadline').to.be.below(
-      5_000,
+      15_000,
     );
 
     expect((await failure(client.put('..', 'x'))).code).to.equal('INVALID_ARGUMENT');
@@ -188,7 +188,7 @@ describe('StrataClient against one standalone node', function () {
     const started = Date.now();
     const unreachable = await failure(nowhere.get('k'));
     expect(unreachable.code).to.equal('UNAVAILABLE');
-    expect(Date.now() - started).to.be.within(300, 3_000);
+    expect(Date.now() - started).to.be.within(300, 10_000);
     expect((await failure(nowhere.put('k', 'v'))).code).to.equal('UNAVAILABLE');
 
     const controller = new AbortController();

@@ -99,7 +99,8 @@ export class StrataNode {
     );
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), 30_000);
+      // Generous: on a loaded shared machine, loading the node through tsx takes long.
+      timer = setTimeout(() => resolve(false), 120_000);
     });
     const ready = await Promise.race([listening, timedOut]);
     clearTimeout(timer);
@@ -176,7 +177,7 @@ export async function waitFor<T>(
 /** Waits until exactly one running node leads and every running node names it; returns it. */
 export function waitForLeader(
   nodes: readonly StrataNode[],
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<StrataNode> {
   const running = (): StrataNode[] => nodes.filter((node) => node.running);
   return waitFor(

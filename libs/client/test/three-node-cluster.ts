@@ -30,7 +30,7 @@ export async function startThreeNodeCluster(
     await Promise.all(nodes.map((node) => node.start()));
     // Leadership may still move while a new cluster settles: it has settled once a leader
     // took a write with a quorum and all three nodes still name it.
-    await waitFor('a first write acknowledged by a quorum', 60_000, async () => {
+    await waitFor('a first write acknowledged by a quorum', 120_000, async () => {
       const current = await waitForLeader(nodes);
       const answer = await fetch(`${current.url}/v1/kv/settled`, { method: 'PUT', body: '1' });
       await answer.arrayBuffer();
