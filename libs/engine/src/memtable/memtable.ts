@@ -265,10 +265,10 @@ export class Memtable {
     kind: ValueKindCode,
   ): number {
     invariant(!this.frozen, 'insert into a frozen (shared) memtable');
-    invariant(
-      kind !== ValueKind.Expiring || valueLength >= EXPIRY_PREFIX_BYTES,
-      'expiring entry without its deadline',
-    );
+    if (kind === ValueKind.Expiring) {
+      invariant(valueLength >= EXPIRY_PREFIX_BYTES, 'expiring entry without its deadline');
+      this.expiringCount++;
+    }
     const entry = this.arena.add(
       keySource,
       keyStart,
@@ -281,7 +281,6 @@ export class Memtable {
     );
     this.tree.insert(entry, keyLength, seqno);
     this.mutationCount++;
-    if (kind === ValueKind.Expiring) this.expiringCount++;
     this.sizeBytes += keyLength + valueLength + ENTRY_OVERHEAD_BYTES;
     if (seqno > this.maxSeqno) this.maxSeqno = seqno;
     return this.sizeBytes;
