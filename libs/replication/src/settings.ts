@@ -38,6 +38,21 @@ export const DEFAULT_PROMOTE_TIMEOUT_MS = 30_000;
  * of the cluster within a second of losing its own, and the leader's lease rounds go on.
  */
 export const NATS_RECONNECT_WAIT_MS = 250;
+/**
+ * A node pings its NATS server this often and leaves it after {@link NATS_MAX_PINGS_OUT}
+ * unanswered pings (in about three intervals). A server cut off by the network sends no reset:
+ * with nats.js's default (2 minutes, so 4 to 6 minutes) a follower stayed on a partitioned-away
+ * server and the cluster lost its quorum for minutes (partition suite, NATS split 1/2).
+ */
+export const NATS_PING_INTERVAL_MS = 2_000;
+/** Unanswered pings after which the connection is dropped and another server tried. */
+export const NATS_MAX_PINGS_OUT = 2;
+/**
+ * Longest wait for one server to accept a connection and greet: a partitioned-away server
+ * drops the attempt silently, and nats.js's default (20 s) spent on it delays the move to a
+ * live server by as much; a live server greets in milliseconds.
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 2_000;
 
 // ------------------------------------------------------------------ messages and the stream
 

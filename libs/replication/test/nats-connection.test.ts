@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { performance } from 'node:perf_hooks';
 import { Events } from 'nats';
 import type { NatsConnection } from 'nats';
 import { rejectionOf, startNatsCluster } from '@strata/testing';
 import type { NatsClusterHandle } from '@strata/testing';
 import { connectToNats, natsServerList } from '../src/index.js';
+import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS } from '../src/settings.js';
 
 describe('connectToNats', function () {
   this.timeout(120_000);
@@ -58,5 +60,26 @@ describe('connectToNats', function () {
     }
     const ack = await nc.jetstream().publish('move', Buffer.from('after the move'));
     expect(ack.seq).to.equal(1);
+  });
+
+  it('leaves a server that stops answering without closing the connection within seconds (ping interval, connect timeout)', async () => {
+    cluster = await startNatsCluster();
+    nc = await connectToNats(cluster.url, 'strata-test');
+    const own = cluster.member(nc.info!.server_name);
+    const reconnected = (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === Events.Reconnect) return performance.now();
+      }
+      return Number.NaN;
+    })();
+    // Frozen: its sockets stay open and nothing is answered, as behind a network partition.
+    await own.pause();
+    const frozenAt = performance.now();
+    const movedAfterMs = (await reconnected) - frozenAt;
+    expect(nc.info?.server_name).to.not.equal(own.name);
+    // Three ping intervals to call it stale, perhaps one connect timeout on it again, then a
+    // live server (nats.js's defaults: 4 to 6 minutes, then 20 s per attempt on it).
+    expect(movedAfterMs).to.be.at.most(3 * NATS_PING_INTERVAL_MS + NATS_CONNECT_TIMEOUT_MS + 2_000);
+    own.resume();
   });
 });
