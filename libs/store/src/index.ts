@@ -6,13 +6,14 @@
  * @packageDocumentation
  */
 export { Store } from './store.js';
-export type { BatchOptions, StoreStats, StoreStatus, WriteOptions } from './store.js';
+export type { BatchOptions, PutOptions, StoreStats, StoreStatus, WriteOptions } from './store.js';
 export type { Conflict, PrefixCheck } from './write/conditions.js';
 export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
 export type { CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';
 export type { HistoryOptions, HistoryPage, KeyVersion } from './read/key-history.js';
 export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './read/key-history.js';
+export { MAX_TTL_MS } from './write/log-entries.js';
 export type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './read/store-iterator.js';
@@ -23,6 +24,7 @@ export type { BackgroundStats } from './background-jobs.js';
 export type { GroupCommitEvent, LogSyncEvent, LogSyncReason } from '@strata/wal';
 export type {
   CompactionEvent,
+  ExpiryEvent,
   FlushEvent,
   StallEvent,
   StoreEventListener,

@@ -49,6 +49,24 @@ export interface StoreOptions {
   readonly fileSystem?: FileSystem;
   /** Where the tree runs flush and compaction: see the engine's `jobExecution`. Default `auto`. */
   readonly jobExecution?: 'auto' | 'worker' | 'inline';
+  /**
+   * The wall clock in milliseconds since the Unix epoch: it sets the deadline of a put with
+   * `ttlMs` and decides when that value stops being served. Default `Date.now`; tests pass a clock
+   * they advance.
+   */
+  readonly clock?: () => number;
+  /**
+   * Whether this store writes the expiry events (deletes marked `expired`) of keys whose time to
+   * live ended. Default true; a replicated node opens with false and enables it while it leads
+   * (`Store.setExpiryWrites`), since followers receive the leader's expiry events.
+   */
+  readonly expiryWrites?: boolean;
+  /**
+   * Deadlines of expiring keys held in memory to find the next expiries. Beyond it, the later
+   * deadlines are found again from the tree's expiry blocks when their time comes. Default
+   * 1,000,000 (about 100 MiB at most with 32-byte keys).
+   */
+  readonly maxDeadlinesInMemory?: number;
 }
 
 /** {@link StoreOptions} with defaults applied. */
@@ -77,13 +95,20 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     pointInTimeRecovery: options.pointInTimeRecovery ?? false,
     fileSystem: options.fileSystem ?? nodeFileSystem,
     jobExecution: options.jobExecution ?? 'auto',
+    clock: options.clock ?? Date.now,
+    expiryWrites: options.expiryWrites ?? true,
+    maxDeadlinesInMemory: options.maxDeadlinesInMemory ?? 1_000_000,
   };
+  if (typeof resolved.clock !== 'function') {
+    throw new StrataError('INVALID_ARGUMENT', 'clock must be a function');
+  }
   const positive: [string, number][] = [
     ['memtableSizeBytes', resolved.memtableSizeBytes],
     ['maxSealedMemtables', resolved.maxSealedMemtables],
     ['level0SlowdownSegments', resolved.level0SlowdownSegments],
     ['level0StopSegments', resolved.level0StopSegments],
     ['epoch', resolved.epoch],
+    ['maxDeadlinesInMemory', resolved.maxDeadlinesInMemory],
   ];
   for (const [name, value] of positive) {
     if (!Number.isSafeInteger(value) || value < 1) {

@@ -42,6 +42,7 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
       blockCacheSizeBytes: options.blockCacheSizeBytes,
       maxValueSizeBytes: options.maxValueBytes,
       jobExecution: options.jobExecution,
+      clock: options.clock,
     });
     const flushedSeqno = tree.getHighestPersistedSeqno() ?? 0;
     wal = await Wal.open(directory.walDirectory, {

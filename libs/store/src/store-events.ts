@@ -28,6 +28,14 @@ export interface StallEvent {
   readonly durationMs: number;
 }
 
+/** Expiry events the store wrote: one log record of deletes marked `expired`. */
+export interface ExpiryEvent {
+  /** Keys expired by the record. */
+  readonly keys: number;
+  readonly firstSeqno: number;
+  readonly lastSeqno: number;
+}
+
 /** The events a store reports, by name. */
 export interface StoreEventMap {
   /** After each flush, once the tree's manifest lists the new segment. */
@@ -40,6 +48,8 @@ export interface StoreEventMap {
   readonly fsync: LogSyncEvent;
   /** After a write stalled on background work, when it goes on. */
   readonly stall: StallEvent;
+  /** After the store wrote expiry events for keys whose time to live ended. */
+  readonly expiry: ExpiryEvent;
 }
 
 /** The name of a store event. */
@@ -78,6 +88,7 @@ export class StoreEventEmitter implements StoreEvents {
     groupCommit: [],
     fsync: [],
     stall: [],
+    expiry: [],
   };
 
   /**

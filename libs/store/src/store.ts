@@ -4,6 +4,7 @@
 // members) with its TSDoc, and splitting it would split the API a user reads in one place.
 import { Lifecycle, StrataError, invariant } from '@strata/core';
 import type { FileSystem, LifecycleStatus } from '@strata/core';
+import { ValueKind, expiresAtMsOf, userValueOf } from '@strata/engine';
 import type { Tree } from '@strata/engine';
 import type { RecoveryReport, Wal } from '@strata/wal';
 import { BatchApplier } from './apply/batch-applier.js';
@@ -35,6 +36,8 @@ import type { OpenedParts } from './recovery.js';
 import { StoreEventEmitter } from './store-events.js';
 import type { StoreEvents } from './store-events.js';
 import { truncateStoreLog } from './truncate-log.js';
+import { DeadlineIndex } from './expiry/deadline-index.js';
+import { ExpiryWriter } from './expiry/expiry-writer.js';
 import { EarlyApply } from './write/early-apply.js';
 import { batchEntries, deleteEntry, deleteRangeEntry, putEntry } from './write/log-entries.js';
 import type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
@@ -54,6 +57,16 @@ export type StoreStatus = LifecycleStatus;
 export interface WriteOptions {
   /** Write only if the key's version (its last put's seqno, 0 when absent) equals this. */
   readonly ifSeqno?: number;
+}
+
+/** Options of {@link Store.put}. */
+export interface PutOptions extends WriteOptions {
+  /**
+   * Time to live in milliseconds: the value is not served once the store's clock passes the put's
+   * time + `ttlMs` (a deadline stored with the event, so every replica agrees), and an expiry event
+   * (a delete marked `expired`) follows. A later put without `ttlMs` makes the key permanent.
+   */
+  readonly ttlMs?: number;
 }
 
 /** Options of {@link Store.batch}. */
@@ -110,6 +123,8 @@ export class Store {
   private readonly commit: OrderedCommit;
   private readonly writes: WritePath;
   private readonly feed: ChangeFeed;
+  private readonly deadlines: DeadlineIndex;
+  private readonly expiry: ExpiryWriter;
   /** Log segments starting below this seqno were not read when the log was opened. */
   private readonly logVerifiedFromSeqno: number;
 
@@ -136,7 +151,19 @@ export class Store {
       (error) => this.writes.failStop(error, 'background flush or compaction failed'),
     );
     this.historyWindow = new HistoryWindow(tree, this.notifier, options.historyRetentionSeqnos);
-    this.early = new EarlyApply(tree, wal, this.jobs, options.memtableSizeBytes, this.lifecycle);
+    this.deadlines = new DeadlineIndex(options.maxDeadlinesInMemory);
+    const onDeadline = (key: Buffer, seqno: number, expiresAtMs: number): void => {
+      this.deadlines.add(key, seqno, expiresAtMs);
+      this.expiry.noteDeadline(expiresAtMs);
+    };
+    this.early = new EarlyApply(
+      tree,
+      wal,
+      this.jobs,
+      options.memtableSizeBytes,
+      this.lifecycle,
+      onDeadline,
+    );
     this.applier = new BatchApplier(
       tree,
       this.notifier,
@@ -145,6 +172,7 @@ export class Store {
       this.jobs,
       options.memtableSizeBytes,
       this.early,
+      onDeadline,
     );
     this.commit = new OrderedCommit(this.notifier, this.applier);
     const unpublished = new UnpublishedBatches();
@@ -156,10 +184,19 @@ export class Store {
       this.commit,
       this.applier,
       unpublished,
-      new ConditionCheck(tree, wal, this.notifier, this.recent, unpublished),
+      new ConditionCheck(tree, wal, this.notifier, this.recent, unpublished, options.clock),
       Math.max(options.epoch, wal.lastEpoch),
     );
     this.feed = new ChangeFeed(wal, this.notifier, this.recent, this.lifecycle);
+    this.expiry = new ExpiryWriter(
+      this.deadlines,
+      tree,
+      (entries, conditions) => this.writes.write(entries, conditions),
+      options.clock,
+      this.lifecycle,
+      options.expiryWrites,
+      (written) => this.emitter.emit('expiry', written),
+    );
     wal.onAppendsRefused((nextSeqno) => this.early.discardRefused(nextSeqno));
   }
 
@@ -178,10 +215,14 @@ export class Store {
       store.historyWindow.move();
       await replayLog(parts, store.notifier, store.jobs, resolved.memtableSizeBytes);
       store.historyWindow.move();
+      // The deadlines of every expiring put the tree holds, from the segments' expiry blocks and
+      // the memtable the replay filled: no key is scanned.
+      await store.deadlines.rebuild(parts.tree.expiringEntries());
       // A crash may have left level 0 at the stop trigger: compaction must run now, or writes
       // would wait for a flush that never comes.
       store.jobs.scheduleCompaction();
       store.lifecycle.opened();
+      store.expiry.setEnabled(resolved.expiryWrites);
       return store;
     } catch (error) {
       await abandonParts(parts);
@@ -280,18 +321,29 @@ export class Store {
    * its last put; 0 when it is absent or deleted) equals it, checked against every write ordered
    * before this one. `ifSeqno: 0` creates the key only if it is absent.
    *
+   * With `ttlMs`, the value lives that many milliseconds (see {@link PutOptions.ttlMs}); a key
+   * whose time to live ended reads as absent (version 0) everywhere, `at` and history included.
+   *
    * @throws StrataError `CONFLICT` when the version differs: nothing is written, no seqno is
-   * taken; `details.conflicts` holds the expected and the actual version.
+   * taken; `details.conflicts` holds the expected and the actual version. `INVALID_ARGUMENT` for
+   * a `ttlMs` that is not a whole number of milliseconds from 1 to about 100 years.
    *
    * @example
    * ```ts
+   * await store.put('session/ab12', token, { ttlMs: 30 * 60_000 }); // gone in 30 minutes
    * const current = await store.getEntry('counter');
    * const next = Number(current?.value ?? 0) + 1;
    * await store.put('counter', String(next), { ifSeqno: current?.seqno ?? 0 }); // or CONFLICT
    * ```
    */
-  async put(key: BytesLike, value: BytesLike, options: WriteOptions = {}): Promise<WriteResult> {
-    const entry = putEntry(key, value, this.options.maxKeyBytes);
+  async put(key: BytesLike, value: BytesLike, options: PutOptions = {}): Promise<WriteResult> {
+    const entry = putEntry(
+      key,
+      value,
+      this.options.maxKeyBytes,
+      options.ttlMs,
+      this.options.clock(),
+    );
     const result = await this.writes.write([entry], this.keyCondition(entry.key, options));
     return { seqno: result.firstSeqno, epoch: result.epoch };
   }
@@ -329,7 +381,7 @@ export class Store {
     operations: readonly BatchOperation[],
     options: BatchOptions = {},
   ): Promise<BatchResult> {
-    const entries = batchEntries(operations, this.options.maxKeyBytes);
+    const entries = batchEntries(operations, this.options.maxKeyBytes, this.options.clock());
     const conditions = batchConditions(
       operations,
       entries,
@@ -394,6 +446,15 @@ export class Store {
     return this.feed.readRecord(seqno);
   }
 
+  /**
+   * Starts or stops writing expiry events (deletes marked `expired` for keys whose time to live
+   * ended). A replicated node enables it while it leads; followers apply the leader's events.
+   * Reads hide expired values either way.
+   */
+  setExpiryWrites(enabled: boolean): void {
+    this.expiry.setEnabled(enabled);
+  }
+
   /** Raises the epoch for new writes (replication: a new leadership term). Never lowers it. */
   setEpoch(epoch: number): void {
     this.writes.setEpoch(epoch);
@@ -416,18 +477,25 @@ export class Store {
     }
   }
 
-  /** The value of `key` and the seqno of the write that set it, or `undefined`. */
+  /**
+   * The value of `key` and the seqno of the write that set it (with its deadline when it has a
+   * time to live), or `undefined`.
+   */
   async getEntry(
     key: BytesLike,
     options: ReadOptions = {},
-  ): Promise<{ value: Buffer; seqno: number } | undefined> {
+  ): Promise<{ value: Buffer; seqno: number; expiresAtMs?: number } | undefined> {
     this.lifecycle.checkReadable();
     const entry = await this.tree.getInternalEntry(
       this.key(key),
       true,
       this.historyWindow.readSeqno(options.at),
     );
-    return entry === undefined ? undefined : { value: entry.value, seqno: entry.seqno };
+    if (entry === undefined) return undefined;
+    if (entry.kind !== ValueKind.Expiring) return { value: entry.value, seqno: entry.seqno };
+    const expiresAtMs = expiresAtMsOf(entry);
+    if (this.options.clock() >= expiresAtMs) return undefined;
+    return { value: userValueOf(entry), seqno: entry.seqno, expiresAtMs };
   }
 
   /**
@@ -454,6 +522,7 @@ export class Store {
       (seqno) => this.feed.readRecord(seqno),
       this.key(key),
       options,
+      this.options.clock(),
     );
   }
 
@@ -570,6 +639,7 @@ export class Store {
     if (this.lifecycle.closing) return;
     const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
     this.lifecycle.beginClose();
+    await this.expiry.stop();
     if (this.writes.inFlight > 0) await this.writes.drained();
     this.feed.close();
     this.notifier.close();

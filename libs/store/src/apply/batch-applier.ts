@@ -7,6 +7,7 @@ import type { RecentRecords } from '../change-feed/recent-records.js';
 import type { CommitNotifier } from '../commit-notifier.js';
 import type { HistoryWindow } from '../read/history-window.js';
 import { RecordApplier } from './record-applier.js';
+import type { DeadlineListener } from './record-applier.js';
 
 /** How many batches are in the memtable while their log write is in flight (see EarlyApply). */
 export interface EarlyBatchCount {
@@ -34,8 +35,9 @@ export class BatchApplier {
     private readonly jobs: BackgroundJobs,
     private readonly memtableSizeBytes: number,
     private readonly early: EarlyBatchCount,
+    private readonly onDeadline: DeadlineListener,
   ) {
-    this.recordApplier = new RecordApplier(tree, 0);
+    this.recordApplier = new RecordApplier(tree, 0, onDeadline);
   }
 
   /** Bytes of log records applied since open (a running total). */
@@ -62,7 +64,7 @@ export class BatchApplier {
 
   /** Inserts a committed batch into the memtable and makes it visible, in seqno order. */
   private apply(firstSeqno: number, entries: readonly LogEntry[], record: Buffer): void {
-    insertEntries(this.tree, firstSeqno, entries);
+    insertEntries(this.tree, firstSeqno, entries, this.onDeadline);
     this.applied(firstSeqno, firstSeqno + entries.length - 1, record);
   }
 
@@ -83,12 +85,24 @@ export class BatchApplier {
   }
 }
 
-/** Inserts a batch's entries into the active memtable, the first at `firstSeqno`. */
-export function insertEntries(tree: Tree, firstSeqno: number, entries: readonly LogEntry[]): void {
+/**
+ * Inserts a batch's entries into the active memtable, the first at `firstSeqno`; `onDeadline`
+ * learns of each put that expires.
+ */
+export function insertEntries(
+  tree: Tree,
+  firstSeqno: number,
+  entries: readonly LogEntry[],
+  onDeadline: DeadlineListener,
+): void {
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index] as LogEntry;
-    if (entry.op === LogOp.Put) tree.insert(entry.key, entry.value, firstSeqno + index);
-    else if (entry.op === LogOp.Delete) tree.remove(entry.key, firstSeqno + index);
+    if (entry.op === LogOp.Put) {
+      const expiresAtMs = entry.expiresAtMs ?? 0;
+      tree.insert(entry.key, entry.value, firstSeqno + index, expiresAtMs);
+      // The key may be a view of a caller's buffer: the index keeps a copy.
+      if (expiresAtMs !== 0) onDeadline(Buffer.from(entry.key), firstSeqno + index, expiresAtMs);
+    } else if (entry.op === LogOp.Delete) tree.remove(entry.key, firstSeqno + index);
     else if (entry.op === LogOp.DeleteRange) {
       tree.removeRange(entry.key, entry.value, firstSeqno + index);
     }

@@ -1,7 +1,8 @@
 import { StrataError } from '@strata/core';
-import { ValueKind } from '@strata/engine';
+import { ValueKind, expiresAtMsOf, userValueOf } from '@strata/engine';
 import type { Tree } from '@strata/engine';
-import { readRecordHeader } from '@strata/wal';
+import { readRecordHeader, visitEntries } from '@strata/wal';
+import type { EntryVisitor } from '@strata/wal';
 import type { HistoryWindow } from './history-window.js';
 
 /** One version of a key, as {@link Store.history} lists it. */
@@ -9,10 +10,17 @@ export interface KeyVersion {
   /** The seqno of the write. */
   readonly seqno: number;
   readonly type: 'put' | 'delete';
-  /** The value a put wrote; undefined for a delete. */
+  /** The value a put wrote; undefined for a delete and for a put whose time to live ended. */
   readonly value: Buffer | undefined;
   /** When the leader accepted the write (milliseconds since the Unix epoch); undefined when the log no longer holds it. */
   readonly timestampMs: number | undefined;
+  /** A put with a time to live: its deadline (milliseconds since the Unix epoch). */
+  readonly expiresAtMs?: number;
+  /**
+   * A put: its time to live has ended (its value is no longer served). A delete: the leader wrote
+   * it because the key's time to live ended (known while the log holds its record).
+   */
+  readonly expired?: boolean;
 }
 
 /** Options of {@link Store.history}. */
@@ -57,6 +65,7 @@ export async function keyHistory(
   readRecord: (seqno: number) => Promise<Buffer | undefined>,
   key: Buffer,
   options: HistoryOptions,
+  nowMs: number,
 ): Promise<HistoryPage> {
   const limit = options.limit ?? HISTORY_DEFAULT_LIMIT;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > HISTORY_MAX_LIMIT) {
@@ -98,14 +107,30 @@ export async function keyHistory(
       exhausted = true;
       break;
     }
-    const header = readRecordHeader((await readRecord(entry.seqno)) ?? Buffer.alloc(0));
-    const put = entry.kind === ValueKind.Value;
-    versions.push({
-      seqno: entry.seqno,
-      type: put ? 'put' : 'delete',
-      value: put ? Buffer.from(entry.value) : undefined,
-      timestampMs: header?.timestampMs,
-    });
+    const record = (await readRecord(entry.seqno)) ?? Buffer.alloc(0);
+    const header = readRecordHeader(record);
+    if (entry.kind === ValueKind.Tombstone) {
+      const expired =
+        header !== undefined && deletedByExpiry(record, entry.seqno - header.firstSeqno);
+      versions.push({
+        seqno: entry.seqno,
+        type: 'delete',
+        value: undefined,
+        timestampMs: header?.timestampMs,
+        ...(expired ? { expired } : {}),
+      });
+    } else {
+      const expiresAtMs = expiresAtMsOf(entry);
+      const expired = expiresAtMs !== 0 && nowMs >= expiresAtMs;
+      versions.push({
+        seqno: entry.seqno,
+        type: 'put',
+        // Never served past its deadline, in history as anywhere else.
+        value: expired ? undefined : Buffer.from(userValueOf(entry)),
+        timestampMs: header?.timestampMs,
+        ...(expiresAtMs !== 0 ? { expiresAtMs, expired } : {}),
+      });
+    }
     bound = entry.seqno;
     if (oldest > 0 && entry.seqno <= oldest) {
       // The version visible at the oldest readable seqno is exact; older ones may be gone.
@@ -122,4 +147,16 @@ export async function keyHistory(
     truncated,
     oldestReadableSeqno: oldest,
   };
+}
+
+/** True when entry `index` of `record` is a delete carrying the expired marker. */
+function deletedByExpiry(record: Buffer, index: number): boolean {
+  let expired = false;
+  const visitor: EntryVisitor = {
+    entry: (_op, at, _record, _ks, _kl, _vs, _vl, _expiresAtMs, marked) => {
+      if (at === index) expired = marked;
+    },
+  };
+  visitEntries(record, visitor);
+  return expired;
 }

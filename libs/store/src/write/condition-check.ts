@@ -1,5 +1,5 @@
 import { StrataError } from '@strata/core';
-import { ValueKind } from '@strata/engine';
+import { ValueKind, expiresAtMsOf } from '@strata/engine';
 import type { Tree } from '@strata/engine';
 import { visitEntries } from '@strata/wal';
 import type { Wal } from '@strata/wal';
@@ -31,6 +31,7 @@ export class ConditionCheck {
     private readonly notifier: CommitNotifier,
     private readonly recent: RecentRecords,
     private readonly unpublished: UnpublishedBatches,
+    private readonly clock: () => number,
   ) {}
 
   /**
@@ -62,8 +63,9 @@ export class ConditionCheck {
         true,
         readBound,
       );
-      state.versions[index] =
-        entry === undefined || entry.kind !== ValueKind.Value ? 0 : entry.seqno;
+      const present = entry !== undefined && entry.kind !== ValueKind.Tombstone;
+      state.versions[index] = present ? entry.seqno : 0;
+      state.deadlines[index] = present ? expiresAtMsOf(entry) : 0;
     }
     state.countAbove(readSeqno);
     state.preparedAt = readSeqno;
@@ -89,7 +91,7 @@ export class ConditionCheck {
     }
     state.countAbove(applied);
     this.unpublished.forEach((firstSeqno, entries) => state.batch(firstSeqno, entries));
-    return state.conflicts();
+    return state.conflicts(this.clock());
   }
 
   /** Feeds `state` the committed writes from `fromSeqno` to `toSeqno`, in seqno order. */

@@ -40,6 +40,11 @@ export interface WriteConditions {
   readonly ifSeqnos: readonly number[];
   readonly prefixes: readonly Buffer[];
   readonly noWritesAfter: readonly number[];
+  /**
+   * Compare raw versions: an expiring put whose deadline passed still counts as the key's version
+   * (the expiry writer deletes exactly that put). Otherwise an expired key's version is 0.
+   */
+  readonly ignoreExpiry?: boolean;
 }
 
 /** Checks `ifSeqno` (a version: a non-negative integer); INVALID_ARGUMENT otherwise. */
@@ -113,6 +118,8 @@ export function batchConditions(
 export class ConditionState implements EntryVisitor {
   /** Per key check: the key's version (seqno of its last put, 0 when absent or deleted). */
   readonly versions: number[];
+  /** Per key check: the deadline of that put (0: it never expires). */
+  readonly deadlines: number[];
   /** Per prefix check: the newest write under the prefix seen, 0 for none. */
   readonly newestUnderPrefix: number[];
   private readonly prefixEnds: (Buffer | undefined)[];
@@ -125,6 +132,7 @@ export class ConditionState implements EntryVisitor {
 
   constructor(readonly conditions: WriteConditions) {
     this.versions = conditions.keys.map(() => 0);
+    this.deadlines = conditions.keys.map(() => 0);
     this.newestUnderPrefix = conditions.prefixes.map(() => 0);
     this.prefixEnds = conditions.prefixes.map((prefix) => prefixUpperBound(prefix));
   }
@@ -143,6 +151,7 @@ export class ConditionState implements EntryVisitor {
     keyLength: number,
     valueStart: number,
     valueLength: number,
+    expiresAtMs: number,
   ): void {
     this.write(
       op,
@@ -152,6 +161,8 @@ export class ConditionState implements EntryVisitor {
       keyLength,
       valueStart,
       valueLength,
+      record,
+      expiresAtMs,
     );
   }
 
@@ -168,16 +179,22 @@ export class ConditionState implements EntryVisitor {
         0,
         entry.op === LogOp.DeleteRange ? entry.value.length : 0,
         entry.value,
+        entry.expiresAtMs ?? 0,
       );
     }
   }
 
-  /** The failed checks; empty when the write may go ahead. */
-  conflicts(): Conflict[] {
+  /**
+   * The failed checks at the instant `nowMs` (a key whose put expired by then has version 0);
+   * empty when the write may go ahead.
+   */
+  conflicts(nowMs: number): Conflict[] {
     const found: Conflict[] = [];
-    const { keys, ifSeqnos, prefixes, noWritesAfter } = this.conditions;
+    const { keys, ifSeqnos, prefixes, noWritesAfter, ignoreExpiry } = this.conditions;
     for (let index = 0; index < keys.length; index++) {
-      const actualSeqno = this.versions[index] as number;
+      const deadline = this.deadlines[index] as number;
+      const expired = deadline !== 0 && nowMs >= deadline && ignoreExpiry !== true;
+      const actualSeqno = expired ? 0 : (this.versions[index] as number);
       const expectedSeqno = ifSeqnos[index] as number;
       if (actualSeqno !== expectedSeqno) {
         found.push({ kind: 'key', key: keys[index] as Buffer, expectedSeqno, actualSeqno });
@@ -206,7 +223,8 @@ export class ConditionState implements EntryVisitor {
     keyLength: number,
     valueStart: number,
     valueLength: number,
-    valueSource: Uint8Array = source,
+    valueSource: Uint8Array,
+    expiresAtMs: number,
   ): void {
     if (seqno <= this.floorSeqno) return;
     if (op !== LogOp.Put && op !== LogOp.Delete && op !== LogOp.DeleteRange) return;
@@ -218,7 +236,10 @@ export class ConditionState implements EntryVisitor {
           ? compareBytes(source, keyStart, keyLength, key, 0, key.length) <= 0 &&
             compareBytes(key, 0, key.length, valueSource, valueStart, valueLength) < 0
           : compareBytes(source, keyStart, keyLength, key, 0, key.length) === 0;
-      if (hit) this.versions[index] = op === LogOp.Put ? seqno : 0;
+      if (hit) {
+        this.versions[index] = op === LogOp.Put ? seqno : 0;
+        this.deadlines[index] = op === LogOp.Put ? expiresAtMs : 0;
+      }
     }
     for (let index = 0; index < prefixes.length; index++) {
       const prefix = prefixes[index] as Buffer;

@@ -1,6 +1,7 @@
 import type { Tree } from '@strata/engine';
 import type { AppendResult, LogEntry, Wal } from '@strata/wal';
 import { insertEntries } from '../apply/batch-applier.js';
+import type { DeadlineListener } from '../apply/record-applier.js';
 import type { BackgroundJobs } from '../background-jobs.js';
 import type { Lifecycle } from '@strata/core';
 
@@ -36,6 +37,7 @@ export class EarlyApply {
     private readonly jobs: BackgroundJobs,
     private readonly memtableSizeBytes: number,
     private readonly lifecycle: Lifecycle,
+    private readonly onDeadline: DeadlineListener,
   ) {}
 
   /** Batches in the memtable whose log write is still in flight. */
@@ -75,7 +77,7 @@ export class EarlyApply {
     const refusals = this.refusals;
     await Promise.resolve();
     // A refusal in between already discarded what was applied early; this batch was part of it.
-    if (this.refusals === refusals) insertEntries(this.tree, firstSeqno, entries);
+    if (this.refusals === refusals) insertEntries(this.tree, firstSeqno, entries, this.onDeadline);
     return appending;
   }
 

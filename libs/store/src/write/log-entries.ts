@@ -12,6 +12,8 @@ export type BatchOperation =
       readonly value: BytesLike;
       /** Only if the key's version equals this (see `Store.put`). */
       readonly ifSeqno?: number;
+      /** Time to live in milliseconds (see `Store.put`). */
+      readonly ttlMs?: number;
     }
   | {
       readonly type: 'delete';
@@ -31,9 +33,43 @@ export type KeyRangeToDelete =
 
 const EMPTY = Buffer.alloc(0);
 
-/** The log entry of a put, its key checked against `maxKeyBytes`. */
-export function putEntry(key: BytesLike, value: BytesLike, maxKeyBytes: number): LogEntry {
-  return { op: LogOp.Put, key: keyBytes(key, maxKeyBytes), value: toBytes(value, 'value') };
+/** The longest time to live: about 100 years, far beyond any deadline a clock can reach. */
+export const MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Checks a time to live: a whole number of milliseconds from 1 to {@link MAX_TTL_MS}.
+ *
+ * @throws StrataError `INVALID_ARGUMENT` otherwise.
+ */
+export function checkTtlMs(ttlMs: unknown, what = 'ttlMs'): number {
+  if (
+    typeof ttlMs !== 'number' ||
+    !Number.isSafeInteger(ttlMs) ||
+    ttlMs < 1 ||
+    ttlMs > MAX_TTL_MS
+  ) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `${what} must be a whole number of milliseconds from 1 to ${MAX_TTL_MS}, got ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
+}
+
+/**
+ * The log entry of a put, its key checked against `maxKeyBytes`; with `ttlMs`, it expires that
+ * long after `nowMs` (the deadline is stored absolute, so replicas and replays agree on it).
+ */
+export function putEntry(
+  key: BytesLike,
+  value: BytesLike,
+  maxKeyBytes: number,
+  ttlMs?: number,
+  nowMs = 0,
+): LogEntry {
+  const entry = { op: LogOp.Put, key: keyBytes(key, maxKeyBytes), value: toBytes(value, 'value') };
+  if (ttlMs === undefined) return entry;
+  return { ...entry, expiresAtMs: nowMs + checkTtlMs(ttlMs) };
 }
 
 /** The log entry of a delete (a tombstone), its key checked against `maxKeyBytes`. */
@@ -82,19 +118,24 @@ export function deleteRangeEntry(range: KeyRangeToDelete, maxKeyBytes: number): 
 /**
  * The log entries of a batch's operations, in order.
  *
- * @throws StrataError `INVALID_ARGUMENT` for an empty batch or an operation of unknown type,
- * `KEY_TOO_LARGE`.
+ * @throws StrataError `INVALID_ARGUMENT` for an empty batch, an operation of unknown type or a
+ * bad `ttlMs`, `KEY_TOO_LARGE`.
  */
 export function batchEntries(
   operations: readonly BatchOperation[],
   maxKeyBytes: number,
+  nowMs: number,
 ): LogEntry[] {
   const list: readonly BatchOperation[] = operations;
   if (!Array.isArray(list) || list.length === 0) {
     throw new StrataError('INVALID_ARGUMENT', 'a batch needs at least one operation');
   }
   return list.map((operation: BatchOperation, index): LogEntry => {
-    if (operation?.type === 'put') return putEntry(operation.key, operation.value, maxKeyBytes);
+    if (operation?.type === 'put') {
+      const ttlMs = operation.ttlMs;
+      if (ttlMs !== undefined) checkTtlMs(ttlMs, `operation ${index} ttlMs`);
+      return putEntry(operation.key, operation.value, maxKeyBytes, ttlMs, nowMs);
+    }
     if (operation?.type === 'delete') return deleteEntry(operation.key, maxKeyBytes);
     if (operation?.type === 'deleteRange') return deleteRangeEntry(operation, maxKeyBytes);
     throw new StrataError(
