@@ -128,6 +128,8 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
     maxValueBytes,
     ...(options.sync ? { sync: options.sync } : {}),
     ...(options.memtableSizeBytes ? { memtableSizeBytes: options.memtableSizeBytes } : {}),
+    // In a cluster only the leader writes expiry events (replication enables them as it leads).
+    ...(options.cluster ? { expiryWrites: false } : {}),
   };
   // Every store this node opens (a cluster node reopens after a cut-back or a bootstrap) gets its
   // recovery findings logged and its trusted log segments checked in the background.

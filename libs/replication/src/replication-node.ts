@@ -103,6 +103,8 @@ export class ReplicationNode {
     if (recovered !== 'none')
       (options.logger ?? silentLogger).warn({ recovered }, 'finished an interrupted bootstrap');
     const store = await options.openStore();
+    // Only a leader writes expiry events (role-loop enables them); a follower applies the leader's.
+    store.setExpiryWrites(false);
     const node = new ReplicationNode(
       new NodeState(
         { ...options, maxMessageBytes },

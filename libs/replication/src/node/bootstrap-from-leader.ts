@@ -39,6 +39,7 @@ export async function bootstrapFromLeader(node: NodeState, why: string): Promise
         );
       } finally {
         node.store = await node.options.openStore();
+        node.store.setExpiryWrites(false);
       }
       return;
     }

@@ -51,8 +51,10 @@ export async function cutBack(node: NodeState, conflictSeqno: number, why: strin
   } catch (error) {
     if (!isStrataError(error, 'DIVERGED')) throw error;
     node.store = await node.options.openStore();
+    node.store.setExpiryWrites(false);
     await bootstrapFromLeader(node, `the unreplicated tail is already flushed: ${error.message}`);
     return;
   }
   node.store = await node.options.openStore();
+  node.store.setExpiryWrites(false);
 }

@@ -97,6 +97,8 @@ async function becomeLeader(node: NodeState, revision: number): Promise<void> {
   node.knownLeader = { ...node.selfHolder(), epoch };
   recordTerm(node, epoch, node.options.nodeId, node.options.url);
   await node.store.startEpoch(epoch);
+  // The leader writes the expiry events of keys whose time to live ended; followers apply them.
+  node.store.setExpiryWrites(true);
   node.publisher = new LogPublisher(node.store, node.options.nats.jetstream(), node.index, {
     names: node.names,
     epoch,
@@ -130,6 +132,7 @@ export async function stepDown(
   if (node.role !== 'leader') return;
   node.logger.warn({ reason }, 'stepping down');
   node.role = 'follower';
+  node.store.setExpiryWrites(false);
   node.handingOff = false;
   node.quorum.abort(new StrataError('NOT_LEADER', `this node stepped down: ${reason}`));
   await node.publisher?.stop();
