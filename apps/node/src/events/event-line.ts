@@ -17,7 +17,9 @@ export interface EventFilter {
  * The NDJSON lines of one log batch (one per entry, each ending in `\n`), as `GET /v1/events`
  * and `strata replay` print them: `{"seqno","epoch","type","key","value","timestamp"}`, `type`
  * `put`, `delete` (`value` null), `delete-range` or `epoch-start` (a new leader's first record:
- * empty key, `value` null), `timestamp` in milliseconds since the Unix epoch.
+ * empty key, `value` null), `timestamp` in milliseconds since the Unix epoch. A put with a time
+ * to live adds `"expiresAt"` (its deadline, ms since the Unix epoch); the delete the leader wrote
+ * because a key's time to live ended adds `"expired": true`.
  */
 export function eventLines(batch: LogBatch, filter: EventFilter): string {
   let out = '';
@@ -39,6 +41,8 @@ export function eventLines(batch: LogBatch, filter: EventFilter): string {
             ? encodeJsonBytes(entry.value, filter.encoding)
             : null,
         timestamp: batch.timestampMs,
+        ...(entry.expiresAtMs ? { expiresAt: entry.expiresAtMs } : {}),
+        ...(entry.expired === true ? { expired: true } : {}),
       }) + '\n';
   }
   return out;

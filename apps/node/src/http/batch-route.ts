@@ -134,11 +134,16 @@ function parseOperation(op: unknown, index: number, bodyEncoding: JsonEncoding):
     if (typeof fields.value !== 'string') {
       throw invalidArgument(`ops[${index}].value must be a string`);
     }
+    const ttlMs = fields.ttlMs;
+    if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs))) {
+      throw invalidArgument(`ops[${index}].ttlMs must be a whole number of milliseconds`);
+    }
     return {
       type: 'put',
       key,
       value: decodeJsonBytes(fields.value, encoding, `ops[${index}].value`),
       ...condition,
+      ...(ttlMs === undefined ? {} : { ttlMs }),
     };
   }
   if (fields.type === 'delete') return { type: 'delete', key, ...condition };

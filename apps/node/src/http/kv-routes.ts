@@ -48,7 +48,8 @@ export function rewriteKeyUrl(request: IncomingMessage): string {
  * `/`, `%2F` and `..` are plain key bytes. Values are bytes whatever the content type. A GET
  * answers the key's version (the seqno of its last put) as `X-Seqno` and as the `ETag`; PUT and
  * DELETE take it back as `?ifSeqno=N` or `If-Match: "N"` (409 CONFLICT when it changed), and
- * `If-None-Match: *` creates a key only if it is absent. `GET /v1/history/:key?limit=&before=`
+ * `If-None-Match: *` creates a key only if it is absent. `PUT ?ttlMs=N` gives the value a time to
+ * live (a GET then answers its deadline as `X-Expires-At-Ms`). `GET /v1/history/:key?limit=&before=`
  * lists the key's versions newest first (`cursor` is the next page's `before`); it is a route of its
  * own so that a key may itself end in `/history`.
  */
@@ -68,7 +69,11 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
           { details: { limitBytes: options.maxValueBytes } },
         );
       }
-      const writeOptions = writeOptionsOf(request);
+      const ttlMs = queryInteger(request.query as Query, 'ttlMs', 1);
+      const writeOptions = {
+        ...writeOptionsOf(request),
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+      };
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'put' });
       const result = await context.store.put(key, value, writeOptions);
@@ -110,6 +115,8 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
         type: version.type,
         value: version.value === undefined ? null : encodeJsonBytes(version.value, encoding),
         timestamp: version.timestampMs ?? null,
+        ...(version.expiresAtMs === undefined ? {} : { expiresAt: version.expiresAtMs }),
+        ...(version.expired === undefined ? {} : { expired: version.expired }),
       })),
       cursor: page.nextBefore ?? null,
       truncated: page.truncated,
@@ -138,6 +145,7 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
         `key not found${at === undefined ? '' : ` at seqno ${at}`}`,
       );
     }
+    if (entry.expiresAtMs !== undefined) reply.header('x-expires-at-ms', String(entry.expiresAtMs));
     return reply
       .header('x-seqno', String(entry.seqno))
       .header('etag', versionTag(entry.seqno))

@@ -18,7 +18,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/healthz', query: [] },
   { method: 'GET', path: '/metrics', query: [] },
   { method: 'GET', path: '/v1/status', query: [] },
-  { method: 'PUT', path: '/v1/kv/:key', query: ['ifSeqno', 'acks'] },
+  { method: 'PUT', path: '/v1/kv/:key', query: ['ifSeqno', 'ttlMs', 'acks'] },
   { method: 'DELETE', path: '/v1/kv/:key', query: ['ifSeqno', 'acks'] },
   { method: 'GET', path: '/v1/kv/:key', query: ['at', 'minSeqno', 'timeoutMs'] },
   { method: 'GET', path: '/v1/history/:key', query: ['limit', 'before', 'encoding'] },
