@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the programs the test suite runs for real are on this machine, before any test starts:
-// the tests use a real nats-server (replication, cluster), never a mock. `npm test` runs this first
+// the tests use a real nats-server (replication, cluster), never a mock, and Prometheus's own
+// promtool to check the /metrics output (its lint rules). `npm test` runs this first
 // and `.ci/run` calls it, so a fresh machine needs nothing done by hand.
 //
 // A missing program is installed from Debian when we are root and apt-get exists; otherwise this
@@ -17,6 +18,13 @@ const REQUIREMENTS = [
     envVariable: 'NATS_SERVER',
     debianPath: '/usr/sbin/nats-server',
     debianPackage: 'nats-server',
+    versionArgs: ['--version'],
+  },
+  {
+    name: 'promtool',
+    envVariable: 'PROMTOOL',
+    debianPath: '/usr/bin/promtool',
+    debianPackage: 'prometheus',
     versionArgs: ['--version'],
   },
 ];
