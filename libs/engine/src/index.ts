@@ -42,6 +42,7 @@ export type {
   CompactionView,
   CompactionChoice,
 } from './compaction/strategy.js';
+export type { CompactionStepResult } from './compaction/compactor.js';
 export { LeveledStrategy } from './compaction/leveled.js';
 export { SizeTieredStrategy } from './compaction/tiered.js';
 export { FifoStrategy } from './compaction/fifo.js';

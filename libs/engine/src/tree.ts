@@ -7,6 +7,7 @@ import { BlockCache } from './cache/block-cache.js';
 import { DescriptorTable } from './cache/descriptor-table.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { Compactor } from './compaction/compactor.js';
+import type { CompactionStepResult } from './compaction/compactor.js';
 import { jobRunnerFor } from './compaction/job-runner.js';
 import { LeveledStrategy } from './compaction/leveled.js';
 import { MajorCompactionStrategy } from './compaction/major.js';
@@ -520,15 +521,20 @@ export class Tree implements ReadsAtSeqno {
 
   // ---------------------------------------------------------------- compaction
 
-  /** Runs one compaction step chosen by `strategy`; compactions run one at a time. */
-  async compact(strategy: CompactionStrategy = new LeveledStrategy()): Promise<void> {
+  /**
+   * Runs one compaction step chosen by `strategy`; compactions run one at a time. Resolves with
+   * what the step did (segments and bytes in and out), or `undefined` when there was nothing to do.
+   */
+  async compact(
+    strategy: CompactionStrategy = new LeveledStrategy(),
+  ): Promise<CompactionStepResult | undefined> {
     this.checkOpen();
     return this.compactor.compact(strategy);
   }
 
   /** Merges every segment into the last level, dropping all garbage no snapshot needs. */
   async majorCompact(targetSegmentSizeBytes?: number): Promise<void> {
-    return this.compact(new MajorCompactionStrategy(targetSegmentSizeBytes));
+    await this.compact(new MajorCompactionStrategy(targetSegmentSizeBytes));
   }
 
   /** True while a compaction runs. */
@@ -571,6 +577,16 @@ export class Tree implements ReadsAtSeqno {
   /** Segment ids per level (for tools and tests). */
   levelSegmentIds(): number[][] {
     return this.versions.current.levels.map((level) => level.map((s) => s.id));
+  }
+
+  /**
+   * Each level's segments (level 0 first) with their ids and file sizes: per-level sizes for
+   * metrics, and what a compaction step read and wrote (the segments it replaced and added).
+   */
+  levelSegments(): { readonly id: number; readonly fileSizeBytes: number }[][] {
+    return this.versions.current.levels.map((level) =>
+      level.map((segment) => ({ id: segment.id, fileSizeBytes: segment.meta.fileSizeBytes })),
+    );
   }
 
   /** Entries in memtables and segments, versions and tombstones included: an upper bound. */

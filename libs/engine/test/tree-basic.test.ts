@@ -81,6 +81,13 @@ describe('Tree: writes and reads in memory and on disk', () => {
     expect(s(await tree.get(b('k0001'), 500))).to.equal('v1');
     expect(await tree.len()).to.equal(200);
     expect(tree.diskSpace()).to.be.greaterThan(1000);
+    // Two flushes, two level-0 segments: their sizes add up to the tree's disk space.
+    const levels = tree.levelSegments();
+    expect(levels[0]!.map((segment) => segment.id)).to.deep.equal(tree.levelSegmentIds()[0]);
+    expect(levels.flat()).to.have.length(2);
+    expect(levels.flat().reduce((sum, segment) => sum + segment.fileSizeBytes, 0)).to.equal(
+      tree.diskSpace(),
+    );
     expect(tree.getHighestPersistedSeqno()).to.equal(500);
     expect((await tree.firstKeyValue())?.key.toString()).to.equal('k0000');
     expect((await tree.lastKeyValue())?.key.toString()).to.equal('k0199');

@@ -24,6 +24,10 @@ export interface BackgroundStats {
   readonly compactions: number;
   /** Time spent in compaction steps. */
   readonly compactionDurationMs: number;
+  /** Bytes of segment files compaction steps took out of the levels (merge inputs, drops). */
+  readonly compactionInputBytes: number;
+  /** Bytes of segment files compaction steps wrote. */
+  readonly compactionOutputBytes: number;
   readonly sealedMemtables: number;
   readonly droppedLogSegments: number;
 }
@@ -44,6 +48,8 @@ export class BackgroundJobs {
   private flushDurationMs = 0;
   private compactions = 0;
   private compactionDurationMs = 0;
+  private compactionInputBytes = 0;
+  private compactionOutputBytes = 0;
   private droppedLogSegments = 0;
   private compactionQueued = false;
   private logPins = 0;
@@ -104,14 +110,15 @@ export class BackgroundJobs {
         for (let step = 0; step < 64 && !this.stopped; step++) {
           // Flushes go first: while one is pending, let it run before more compaction.
           if (this.flushQueue.size > 0) await this.flushQueue.onIdle();
-          const before = layoutOf(this.tree);
           const started = performance.now();
-          await this.tree.compact(this.strategy);
-          if (layoutOf(this.tree) === before) break;
+          const result = await this.tree.compact(this.strategy);
+          if (result === undefined) break;
           const durationMs = performance.now() - started;
           this.compactions++;
           this.compactionDurationMs += durationMs;
-          this.events.emit('compaction', { durationMs });
+          this.compactionInputBytes += result.inputBytes;
+          this.compactionOutputBytes += result.outputBytes;
+          this.events.emit('compaction', { ...result, durationMs });
           this.wake();
         }
       } catch (error) {
@@ -167,6 +174,8 @@ export class BackgroundJobs {
       flushDurationMs: Math.round(this.flushDurationMs),
       compactions: this.compactions,
       compactionDurationMs: Math.round(this.compactionDurationMs),
+      compactionInputBytes: this.compactionInputBytes,
+      compactionOutputBytes: this.compactionOutputBytes,
       sealedMemtables: this.sealed,
       droppedLogSegments: this.droppedLogSegments,
     };
@@ -190,8 +199,4 @@ export class BackgroundJobs {
   private wake(): void {
     for (const resolve of this.capacityWaiters.splice(0)) resolve();
   }
-}
-
-function layoutOf(tree: Tree): string {
-  return JSON.stringify(tree.levelSegmentIds());
 }

@@ -13,8 +13,18 @@ export interface FlushEvent {
 
 /** One compaction step that changed the tree's levels (a merge, a move or a drop). */
 export interface CompactionEvent {
+  /** `merge` (inputs read, outputs written), `move` (to another level, no file touched) or `drop`. */
+  readonly kind: 'merge' | 'move' | 'drop';
   /** Time the step took, its manifest write included. */
   readonly durationMs: number;
+  /** Segments the step took out of the levels: a merge's inputs, or the dropped segments. */
+  readonly inputSegments: number;
+  /** Bytes of their files (read by a merge; a drop reads nothing). */
+  readonly inputBytes: number;
+  /** Segments the step wrote (a merge's outputs). */
+  readonly outputSegments: number;
+  /** Bytes of the segment files the step wrote. */
+  readonly outputBytes: number;
 }
 
 /**

@@ -85,6 +85,15 @@ export interface StoreStats {
   readonly segmentCount: number;
   readonly firstLevelSegmentCount: number;
   readonly diskSpaceBytes: number;
+  /** Each level's segments and their file bytes, level 0 first. */
+  readonly levels: readonly { readonly segmentCount: number; readonly sizeBytes: number }[];
+  /** The tree's block cache: lookups that found their block, lookups that read it, what it holds. */
+  readonly blockCache: {
+    readonly hits: number;
+    readonly misses: number;
+    readonly entries: number;
+    readonly sizeBytes: number;
+  };
   readonly background: BackgroundStats;
   readonly subscribers: number;
 }
@@ -618,6 +627,11 @@ export class Store {
       segmentCount: this.tree.segmentCount(),
       firstLevelSegmentCount: this.tree.firstLevelSegmentCount(),
       diskSpaceBytes: this.tree.diskSpace(),
+      levels: this.tree.levelSegments().map((level) => ({
+        segmentCount: level.length,
+        sizeBytes: level.reduce((sum, segment) => sum + segment.fileSizeBytes, 0),
+      })),
+      blockCache: this.tree.cacheStats(),
       background: this.jobs.stats(),
       subscribers: this.feed.subscribers,
     };

@@ -71,10 +71,48 @@ describe('Store.events: flushes and compaction steps as typed events', () => {
     for (let round = 0; round < 4; round++) await writeAndFlush(store, `r${round}`, 100);
     await store.waitForBackgroundWork();
 
-    const background = store.stats().background;
+    const stats = store.stats();
+    const background = stats.background;
     expect(background.compactions).to.be.above(0);
     expect(compactions).to.have.length(background.compactions);
-    expect(store.stats().firstLevelSegmentCount).to.be.below(2);
+    expect(stats.firstLevelSegmentCount).to.be.below(2);
+    // Bytes in and out: the events add up to the counters, and the merges read the four flushed
+    // segments (nothing else was ever in the tree) and wrote what the levels hold now.
+    const sum = (pick: (event: CompactionEvent) => number): number =>
+      compactions.reduce((total, event) => total + pick(event), 0);
+    expect(sum((event) => event.inputBytes)).to.equal(background.compactionInputBytes);
+    expect(sum((event) => event.outputBytes)).to.equal(background.compactionOutputBytes);
+    const merges = compactions.filter((event) => event.kind === 'merge');
+    expect(merges.length).to.be.above(0);
+    for (const merge of merges) {
+      expect(merge.inputSegments).to.be.above(0);
+      expect(merge.outputSegments).to.be.above(0);
+      expect(merge.outputBytes).to.be.above(0);
+    }
+    const levelBytes = stats.levels.reduce((total, level) => total + level.sizeBytes, 0);
+    expect(levelBytes).to.equal(stats.diskSpaceBytes);
+    expect(stats.levels.reduce((total, level) => total + level.segmentCount, 0)).to.equal(
+      stats.segmentCount,
+    );
+    // Every segment the merges wrote is either in the levels now or was an input of a later merge.
+    expect(
+      background.flushedBytes + background.compactionOutputBytes - background.compactionInputBytes,
+    ).to.equal(levelBytes);
+    await store.close();
+  });
+
+  it('counts block cache hits and misses of reads from segments in stats()', async () => {
+    const store = await Store.open(dir.path);
+    await writeAndFlush(store, 'a', 200);
+    const before = store.stats().blockCache;
+    expect((await store.get('a/00007'))?.toString()).to.equal('v'.repeat(100));
+    const afterFirst = store.stats().blockCache;
+    expect(afterFirst.misses).to.be.above(before.misses);
+    expect((await store.get('a/00007'))?.toString()).to.equal('v'.repeat(100));
+    const afterSecond = store.stats().blockCache;
+    expect(afterSecond.hits).to.be.above(afterFirst.hits);
+    expect(afterSecond.misses).to.equal(afterFirst.misses);
+    expect(afterSecond.sizeBytes).to.be.above(0);
     await store.close();
   });
 

@@ -12,6 +12,23 @@ import type { JobRunner } from './job-runner.js';
 import { writerSettingsFor } from './merge-job.js';
 import type { CompactionStrategy, CompactionView } from './strategy.js';
 
+/**
+ * What one compaction step did: `merge` read its inputs and wrote its outputs, `move` put
+ * segments on another level (nothing read or written: no inputs, no outputs), `drop` removed
+ * whole segments (its inputs, unread).
+ */
+export interface CompactionStepResult {
+  readonly kind: 'merge' | 'move' | 'drop';
+  /** Segments the step took out of the levels (merged or dropped). */
+  readonly inputSegments: number;
+  /** Bytes of their files. */
+  readonly inputBytes: number;
+  /** Segments the step wrote. */
+  readonly outputSegments: number;
+  /** Bytes of their files. */
+  readonly outputBytes: number;
+}
+
 /** What a compactor works with: the tree's parts, and its open check. */
 export interface CompactorParts {
   readonly config: TreeConfig;
@@ -40,8 +57,11 @@ export class Compactor {
 
   constructor(private readonly parts: CompactorParts) {}
 
-  /** Runs one step chosen by `strategy`, after the steps queued before it. */
-  compact(strategy: CompactionStrategy): Promise<void> {
+  /**
+   * Runs one step chosen by `strategy`, after the steps queued before it; resolves with what it
+   * did, or `undefined` when the strategy had nothing to do.
+   */
+  compact(strategy: CompactionStrategy): Promise<CompactionStepResult | undefined> {
     // Counted from the call on, so isCompacting() is true as soon as a compaction is requested.
     this.requested++;
     return this.queue
@@ -61,19 +81,25 @@ export class Compactor {
     return this.queue.idle();
   }
 
-  private async runStep(strategy: CompactionStrategy): Promise<void> {
+  private async runStep(strategy: CompactionStrategy): Promise<CompactionStepResult | undefined> {
     const { config, versions } = this.parts;
     this.parts.checkOpen();
     const choice = strategy.choose(this.view());
     const current = versions.current;
-    if (choice.kind === 'none') return;
+    if (choice.kind === 'none') return undefined;
     if (choice.kind === 'drop') {
       const ids = new Set(choice.ids);
       const dropped = current.allSegments().filter((s) => ids.has(s.id));
       versions.install(current.derive({ remove: ids }));
       await versions.persist();
       for (const segment of dropped) versions.markObsolete(segment);
-      return;
+      return {
+        kind: 'drop',
+        inputSegments: dropped.length,
+        inputBytes: dropped.reduce((sum, s) => sum + s.meta.fileSizeBytes, 0),
+        outputSegments: 0,
+        outputBytes: 0,
+      };
     }
     if (choice.kind === 'move') {
       const ids = new Set(choice.ids);
@@ -85,7 +111,7 @@ export class Compactor {
         }),
       );
       await versions.persist();
-      return;
+      return { kind: 'move', inputSegments: 0, inputBytes: 0, outputSegments: 0, outputBytes: 0 };
     }
     const ids = new Set(choice.inputIds);
     const inputs = current.allSegments().filter((s) => ids.has(s.id));
@@ -133,6 +159,13 @@ export class Compactor {
     );
     await versions.persist();
     for (const segment of inputs) versions.markObsolete(segment);
+    return {
+      kind: 'merge',
+      inputSegments: inputs.length,
+      inputBytes,
+      outputSegments: outputs.length,
+      outputBytes: outputs.reduce((sum, s) => sum + s.meta.fileSizeBytes, 0),
+    };
   }
 
   /** What the strategy chooses from. */
