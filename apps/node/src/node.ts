@@ -277,7 +277,7 @@ async function joinCluster(
     const connection = nc;
     const hooks: ClusterHooks = {
       assertAcceptsWrites: () => replication.assertAcceptsWrites(),
-      acknowledge: (seqno) => replication.waitForQuorum(seqno),
+      acknowledge: (seqno, epoch, acks) => replication.acknowledgeWrite(seqno, epoch, acks),
       defaultAcks: options.acks ?? 'quorum',
       status: () => ({ ...replication.status(), meta: meta.snapshot() }),
       checkpointArchive: (signal) => replication.checkpointArchive(signal),

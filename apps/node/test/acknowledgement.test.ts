@@ -107,6 +107,7 @@ describe('acknowledgements in a 3-node cluster (real nats-server, SIGSTOP and SI
       expect(answer.code, JSON.stringify(answered)).to.be.oneOf([
         'TIMEOUT',
         'NOT_LEADER',
+        'OUTCOME_UNKNOWN',
         'REPLICATION_BACKLOG',
       ]);
     }

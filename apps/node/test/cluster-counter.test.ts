@@ -127,6 +127,7 @@ describe('a counter incremented with conditional writes on a 3-node cluster, acr
           expect(code, `unexpected answer to a write`).to.be.oneOf([
             'CONNECTION',
             'TIMEOUT',
+            'OUTCOME_UNKNOWN',
             'CLOSED',
           ]);
           indeterminate.push({ tag: unique });

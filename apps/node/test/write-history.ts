@@ -5,7 +5,10 @@ import { sleep, waitForConvergence } from './cluster-helpers.js';
 /** How one write ended, as the client saw it. */
 export type WriteOutcome =
   | { readonly kind: 'acknowledged' }
-  /** An error answer with a Strata code: not acknowledged (it may still have applied on a TIMEOUT). */
+  /**
+   * An error answer with a Strata code: not acknowledged (it may still have applied on a TIMEOUT
+   * or an OUTCOME_UNKNOWN; never on a NOT_LEADER).
+   */
   | { readonly kind: 'refused'; readonly status: number; readonly code: string }
   /** Anything else: an answer without a code, a network error, a hung request. */
   | { readonly kind: 'failed'; readonly detail: string };
@@ -150,8 +153,9 @@ export interface HistoryCheck {
   readonly divergent: number;
   /**
    * Refused or failed writes that did apply, by code (`failed` for the untyped): allowed, since
-   * a TIMEOUT, or a NOT_LEADER from a leader that stepped down while the write waited for its
-   * quorum, does not say the write was not made; reported.
+   * a TIMEOUT, or an OUTCOME_UNKNOWN from a leader that stepped down while the write waited for
+   * its quorum, does not say the write was not made; reported. A NOT_LEADER does say so: the
+   * tests expect none here.
    */
   readonly refusedButApplied: Readonly<Record<string, number>>;
   /** The log length all nodes agree on. */

@@ -29,13 +29,15 @@ export type ServerErrorCode =
   | 'READ_ONLY'
   | 'LOCKED'
   | 'TIMEOUT'
-  | 'REPLICATION_BACKLOG';
+  | 'REPLICATION_BACKLOG'
+  | 'OUTCOME_UNKNOWN';
 
 /**
  * Codes only the client raises:
  * - `OUTCOME_UNKNOWN`: a write that may or may not have been made (the connection broke or timed
  *   out after it was sent, or the node answered a failure that does not say nothing was written:
- *   a quorum `TIMEOUT`, a `NOT_LEADER` naming no leader, `CLOSED`...). It was not sent again;
+ *   a quorum `TIMEOUT`, the server's own `OUTCOME_UNKNOWN` (its leader stepped down while the
+ *   write waited for its quorum), `CLOSED`...). It was not sent again;
  *   `cause` holds what happened. Read the key (or its history) to learn the outcome.
  * - `UNAVAILABLE`: no node could be reached within the retry deadline (`cause`: the last failure).
  * - `ABORTED`: the caller's `signal` aborted the call (a write may or may not have been made).

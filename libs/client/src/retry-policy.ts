@@ -42,11 +42,10 @@ const FINAL_WRITE_REFUSALS = new Set(['NO_SPACE', 'READ_ONLY']);
 export function decideAfterAnswer(error: StrataClientError, request: AttemptKind): RetryDecision {
   const { code, status = 0 } = error;
   if (code === 'NOT_LEADER') {
+    // Nothing was written (a leader that steps down while a write waits for its quorum answers
+    // OUTCOME_UNKNOWN instead): send it to the leader named, or find one.
     if (typeof error.details.leaderUrl === 'string') return 'redirect';
-    // No leader named: either none is known yet (nothing written), or a leader stepped down while
-    // the write waited for its quorum (it may survive): only a repeatable write goes on.
-    if (request.kind === 'read') return 'elsewhere';
-    return request.idempotent ? 'find-leader' : 'unknown';
+    return request.kind === 'read' ? 'elsewhere' : 'find-leader';
   }
   if (REFUSED_BEFORE_WRITING.has(code)) return 'retry';
   if (request.kind === 'read') {
@@ -54,8 +53,8 @@ export function decideAfterAnswer(error: StrataClientError, request: AttemptKind
     return status >= 500 ? 'elsewhere' : 'throw';
   }
   if (status < 500 || FINAL_WRITE_REFUSALS.has(code)) return 'throw';
-  // TIMEOUT (the quorum did not acknowledge in time), CLOSED, IO_ERROR, INTERNAL...: the write
-  // may have been made.
+  // TIMEOUT (the quorum did not acknowledge in time), OUTCOME_UNKNOWN, CLOSED, IO_ERROR,
+  // INTERNAL...: the write may have been made.
   return request.idempotent ? 'elsewhere' : 'unknown';
 }
 

@@ -11,20 +11,21 @@ function answer(code: string, status: number, details: Record<string, unknown> =
 }
 
 describe('retry policy: what is sent again, and where', function () {
-  it('a NOT_LEADER naming the leader is followed by every request; one that names none ends a write as unknown', function () {
+  it('a NOT_LEADER (nothing written) naming the leader is followed by every request; one that names none sends a write on to the leader found', function () {
     const named = answer('NOT_LEADER', 421, { leaderUrl: 'http://127.0.0.1:1' });
     for (const kind of [read, write, idempotentWrite]) {
       expect(decideAfterAnswer(named, kind)).to.equal('redirect');
     }
     const unnamed = answer('NOT_LEADER', 421);
-    expect(decideAfterAnswer(unnamed, write)).to.equal('unknown');
+    expect(decideAfterAnswer(unnamed, write)).to.equal('find-leader');
     expect(decideAfterAnswer(unnamed, idempotentWrite)).to.equal('find-leader');
+    expect(decideAfterAnswer(unnamed, read)).to.equal('elsewhere');
   });
 
   it('a write is retried after refusals that wrote nothing, and never after a 5xx that may have', function () {
     expect(decideAfterAnswer(answer('REPLICATION_BACKLOG', 503), write)).to.equal('retry');
     expect(decideAfterAnswer(answer('REQUEST_TIMEOUT', 408), write)).to.equal('retry');
-    for (const code of ['TIMEOUT', 'CLOSED', 'IO_ERROR', 'INTERNAL']) {
+    for (const code of ['TIMEOUT', 'OUTCOME_UNKNOWN', 'CLOSED', 'IO_ERROR', 'INTERNAL']) {
       const status = code === 'INTERNAL' ? 500 : 503;
       expect(decideAfterAnswer(answer(code, status), write), code).to.equal('unknown');
       expect(decideAfterAnswer(answer(code, status), idempotentWrite), code).to.equal('elsewhere');

@@ -19,6 +19,10 @@
  *   nothing was written. `details.conflicts` lists each failed check.
  * - `REPLICATION_BACKLOG`: a cluster leader holds too much that a quorum does not have yet; the
  *   write was refused (not acknowledged), retry once the followers catch up.
+ * - `OUTCOME_UNKNOWN`: a write was taken (it is durable on the node that answered) but that node
+ *   stopped leading, or closed, before a quorum confirmed it: it may survive (a new leader has it)
+ *   or be cut back. `details.seqno` is the seqno it took; read the key or its history to learn
+ *   which. (`NOT_LEADER`, by contrast, always means nothing was written.)
  * - `NOT_FOUND`, `NOT_LEADER`, `LOCKED`, `UNSUPPORTED_FORMAT`, `TIMEOUT`: as named.
  * - `INTERNAL`: an invariant of Strata itself was violated (a bug); the component fails stop.
  */
@@ -50,6 +54,7 @@ export const STRATA_ERROR_CODES = [
   'UNSUPPORTED_FORMAT',
   'TIMEOUT',
   'REPLICATION_BACKLOG',
+  'OUTCOME_UNKNOWN',
   'INTERNAL',
 ] as const;
 

@@ -178,6 +178,33 @@ export class ReplicationNode {
     backlog.assertRoom(store.lastSeqno, store.appliedLogBytes, quorum.quorumSeqno());
   }
 
+  /**
+   * Acknowledges a write this node took at `seqno` in term `epoch` (the epoch its store stamped
+   * on it): at once under `leader` acks, once a majority has it durable under `quorum`; either way
+   * only while this node still leads that term. A write taken in a term this node no longer leads
+   * (it stepped down between admitting the write and taking its seqno, or while the write waited
+   * for its quorum) may be cut back or may survive: `OUTCOME_UNKNOWN`, never an acknowledgement.
+   *
+   * @throws StrataError `OUTCOME_UNKNOWN` (details.seqno), `TIMEOUT` when the quorum does not
+   * answer within `quorumTimeoutMs`.
+   */
+  async acknowledgeWrite(seqno: number, epoch: number, acks: 'leader' | 'quorum'): Promise<void> {
+    this.assertLeadingTerm(seqno, epoch);
+    if (acks === 'leader') return;
+    await this.waitForQuorum(seqno);
+    this.assertLeadingTerm(seqno, epoch);
+  }
+
+  private assertLeadingTerm(seqno: number, epoch: number): void {
+    const node = this.node;
+    if (node.role === 'leader' && !node.closed && node.store.epoch === epoch) return;
+    throw new StrataError(
+      'OUTCOME_UNKNOWN',
+      `seqno ${seqno} was taken in epoch ${epoch}, which this node no longer leads (it is a ${node.role} in epoch ${node.store.epoch}): the write may survive or be cut back; read the key to learn which`,
+      { details: { seqno, epoch } },
+    );
+  }
+
   /** Resolves once a majority of the cluster has `seqno` durable (`TIMEOUT` otherwise). */
   waitForQuorum(seqno: number): Promise<void> {
     return this.node.quorum.waitFor(
@@ -217,7 +244,7 @@ export class ReplicationNode {
     this.timers = [];
     await node.transition.catch(() => undefined);
     for (const subscription of this.subscriptions) subscription.unsubscribe();
-    node.quorum.abort(new StrataError('CLOSED', 'the node is closing'));
+    node.quorum.abort('the node is closing');
     await node.follower?.stop();
     await node.publisher?.stop();
     if (node.role === 'leader' && node.leaseRevision !== undefined)

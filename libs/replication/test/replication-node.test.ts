@@ -71,7 +71,9 @@ describe('ReplicationNode: election, replication, failover, promote (in one proc
       () => b.store.lastSeqno === a.store.lastSeqno && c.store.lastSeqno === a.store.lastSeqno,
     );
     expect(await scan(b.store)).to.deep.equal(await scan(a.store));
-    expect(a.status().quorumSeqno).to.equal(a.store.lastSeqno);
+    // The quorum seqno follows the followers' status reports (every 200 ms), which may trail
+    // their applied seqno: wait for it rather than read it at once.
+    await waitUntil(() => a.status().quorumSeqno === a.store.lastSeqno);
 
     // Promote b: it leads in a new epoch, a follows.
     expect((await b.promote()).epoch).to.be.above(epochA);
@@ -93,6 +95,32 @@ describe('ReplicationNode: election, replication, failover, promote (in one proc
     await next.store.put('after-failover', 'y');
     await waitUntil(() => other.store.lastSeqno === next.store.lastSeqno);
     expect(await scan(other.store)).to.deep.equal(await scan(next.store));
+  });
+
+  it('acknowledges a write only while this node leads the term it was taken in, else OUTCOME_UNKNOWN with its seqno', async () => {
+    const a = await startNode('a', 'auto');
+    await waitUntil(() => a.role === 'leader');
+    const b = await startNode('b', 'auto');
+    const written = await a.store.put('k', 'v');
+    await a.acknowledgeWrite(written.seqno, written.epoch, 'quorum');
+    await a.acknowledgeWrite(written.seqno, written.epoch, 'leader');
+    const otherTerm = await rejectionOf(
+      a.acknowledgeWrite(written.seqno, written.epoch - 1, 'leader'),
+    );
+    expect(otherTerm.code).to.equal('OUTCOME_UNKNOWN');
+    expect(otherTerm.details).to.deep.equal({ seqno: written.seqno, epoch: written.epoch - 1 });
+    // A follower acknowledges nothing, whatever the ack mode.
+    for (const acks of ['leader', 'quorum'] as const) {
+      const onFollower = await rejectionOf(b.acknowledgeWrite(written.seqno, written.epoch, acks));
+      expect(onFollower.code).to.equal('OUTCOME_UNKNOWN');
+    }
+    // After a hand-over the old leader's term is over: its writes are no longer acknowledged there.
+    await b.promote();
+    await waitUntil(() => a.role === 'follower');
+    const afterHandOver = await rejectionOf(
+      a.acknowledgeWrite(written.seqno, written.epoch, 'quorum'),
+    );
+    expect(afterHandOver.code).to.equal('OUTCOME_UNKNOWN');
   });
 
   it("takes a refused hand-over's code only when it is a Strata error code (else INTERNAL, quoting it)", async () => {

@@ -23,7 +23,7 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'batch' });
       const result = await context.store.batch(operations, batchOptions);
-      await acknowledgeWrite(context, acks, result.lastSeqno);
+      await acknowledgeWrite(context, acks, result.lastSeqno, result.epoch);
       timer?.();
       metrics?.writes.inc({ op: 'batch' });
       metrics?.writeEntries.inc(operations.length);

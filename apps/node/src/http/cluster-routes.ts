@@ -49,6 +49,7 @@ export async function acknowledgeWrite(
   context: RouteContext,
   acks: AckMode,
   seqno: number,
+  epoch: number,
 ): Promise<void> {
-  if (context.cluster && acks === 'quorum') await context.cluster.acknowledge(seqno, acks);
+  if (context.cluster) await context.cluster.acknowledge(seqno, epoch, acks);
 }

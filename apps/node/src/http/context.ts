@@ -39,8 +39,11 @@ export interface ClusterHooks {
    * REPLICATION_BACKLOG on a leader that holds its limit of writes a quorum does not have.
    */
   assertAcceptsWrites(): void;
-  /** Resolves when a write up to `seqno` is acknowledged under `acks` (TIMEOUT otherwise). */
-  acknowledge(seqno: number, acks: AckMode): Promise<void>;
+  /**
+   * Resolves when a write up to `seqno`, taken in term `epoch`, is acknowledged under `acks`
+   * (TIMEOUT otherwise; OUTCOME_UNKNOWN when this node no longer leads that term).
+   */
+  acknowledge(seqno: number, epoch: number, acks: AckMode): Promise<void>;
   readonly defaultAcks: AckMode;
   /** Replication's part of `/v1/status`. */
   status(): Record<string, unknown>;

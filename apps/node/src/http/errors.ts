@@ -52,6 +52,7 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   LOCKED: 503,
   TIMEOUT: 503,
   REPLICATION_BACKLOG: 503,
+  OUTCOME_UNKNOWN: 503,
 };
 
 /** Extra fields of an error body that clients act on (copied from the error's details). */
@@ -62,6 +63,7 @@ const PUBLIC_DETAILS = [
   'limitBytes',
   'requestedSeqno',
   'lastSeqno',
+  'seqno',
 ] as const;
 
 /** The JSON body of an error answer: `{"error":{"code","message",...}}`. */

@@ -77,7 +77,7 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'put' });
       const result = await context.store.put(key, value, writeOptions);
-      await acknowledgeWrite(context, acks, result.seqno);
+      await acknowledgeWrite(context, acks, result.seqno, result.epoch);
       timer?.();
       metrics?.writes.inc({ op: 'put' });
       metrics?.writeEntries.inc();
@@ -91,7 +91,7 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
     const acks = assertWritable(context, request);
     const timer = metrics?.writeDuration.startTimer({ op: 'delete' });
     const result = await context.store.delete(key, writeOptions);
-    await acknowledgeWrite(context, acks, result.seqno);
+    await acknowledgeWrite(context, acks, result.seqno, result.epoch);
     timer?.();
     metrics?.writes.inc({ op: 'delete' });
     metrics?.writeEntries.inc();

@@ -97,7 +97,7 @@ export function registerRangeDeleteRoute(app: FastifyInstance, context: RouteCon
     const acks = assertWritable(context, request);
     const timer = metrics?.writeDuration.startTimer({ op: 'delete_range' });
     const result = await context.store.deleteRange(range);
-    await acknowledgeWrite(context, acks, result.seqno);
+    await acknowledgeWrite(context, acks, result.seqno, result.epoch);
     timer?.();
     metrics?.writes.inc({ op: 'delete_range' });
     metrics?.writeEntries.inc();

@@ -73,11 +73,21 @@ export class QuorumTracker {
     });
   }
 
-  /** Fails every waiting write (the leader stepped down). */
-  abort(error: Error): void {
+  /**
+   * Fails every waiting write with `OUTCOME_UNKNOWN` (the leader stepped down or is closing): each
+   * is durable here but unconfirmed, so it may survive on a new leader or be cut back. Never
+   * `NOT_LEADER`, which tells a client that nothing was written and the write may be sent again.
+   */
+  abort(reason: string): void {
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
-      waiter.reject(error);
+      waiter.reject(
+        new StrataError(
+          'OUTCOME_UNKNOWN',
+          `seqno ${waiter.seqno} is durable on this node, but ${reason} before a quorum confirmed it: it may survive on the new leader or be cut back; read the key to learn which`,
+          { details: { seqno: waiter.seqno } },
+        ),
+      );
     }
     this.waiters.clear();
   }

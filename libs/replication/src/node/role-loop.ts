@@ -1,4 +1,3 @@
-import { StrataError } from '@strata/core';
 import { cutBack } from './cut-back.js';
 import { followOrLog, followStream } from './stream-placement.js';
 import { LogPublisher } from '../leader/log-publisher.js';
@@ -134,7 +133,7 @@ export async function stepDown(
   node.role = 'follower';
   node.store.setExpiryWrites(false);
   node.handingOff = false;
-  node.quorum.abort(new StrataError('NOT_LEADER', `this node stepped down: ${reason}`));
+  node.quorum.abort(`this node stepped down (${reason})`);
   await node.publisher?.stop();
   node.publisher = undefined;
   node.leaseRevision = undefined;
