@@ -66,10 +66,11 @@ describe('partition (network namespaces): the Strata leader isolated', function 
       90_000,
       async () => {
         const leader = await c.leader(c.nodes, 1_000).catch(() => undefined);
-        const mine = await old.status();
+        const [mine, theirs] = await Promise.all([old.status(), leader?.status()]);
         return leader !== undefined &&
           leader !== old &&
           mine.leaderId === leader.settings.nodeId &&
+          mine.epoch === theirs?.epoch &&
           mine.lastSeqno >= majority.lastSeqno
           ? true
           : undefined;

@@ -34,8 +34,13 @@ describe('partition (network namespaces): NATS split 1/2', function () {
   it('the NATS server of the Strata leader and that leader on the minority side: the majority side elects a leader and takes quorum writes; after healing one log', async function () {
     const c = cluster!;
     const describe = (): Promise<string> => c.describe();
-    const old = await c.leader();
-    const server = await c.serverOf(old);
+    // The Strata leader and its NATS server, once that server leads neither stream.
+    let old = await c.leader();
+    let server = await c.serverOf(old);
+    for (let attempt = 0; attempt < 5 && (await c.moveStreamLeadersOff(server)); attempt++) {
+      old = await c.leader();
+      server = await c.serverOf(old);
+    }
     const streamLeader = await c.streamLeader();
     const sharing = (await server.strataClients()).filter((id) => id !== old.settings.nodeId);
     const minority = [server.host, old.host];
@@ -65,10 +70,11 @@ describe('partition (network namespaces): NATS split 1/2', function () {
       120_000,
       async () => {
         const leader = await c.leader(c.nodes, 1_000).catch(() => undefined);
-        const mine = await old.status();
+        const [mine, theirs] = await Promise.all([old.status(), leader?.status()]);
         return leader !== undefined &&
           leader !== old &&
           mine.leaderId === leader.settings.nodeId &&
+          mine.epoch === theirs?.epoch &&
           mine.lastSeqno >= before.lastSeqno
           ? leader
           : undefined;

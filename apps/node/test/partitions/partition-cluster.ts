@@ -14,6 +14,8 @@ import { NamespaceStrata, asClusterNodes } from './strata-in-namespace.js';
 
 /** The cluster name of the unit files (`--cluster prod`): the log stream is `STRATA_prod`. */
 export const STREAM = 'STRATA_prod';
+/** The lease bucket's stream. */
+const LEASE_STREAM = 'KV_STRATA_prod_lease';
 const MACHINES = [1, 2, 3] as const;
 
 /**
@@ -119,6 +121,29 @@ export class PartitionCluster {
     const server = this.nats.find((candidate) => candidate.name === name);
     if (server === undefined) throw new Error(`no NATS server named ${name}`);
     return server;
+  }
+
+  /**
+   * Moves the leadership of the log stream and the lease bucket off `server` (JetStream's
+   * leader step-down request) when it has it; true when it had to. A cut-off server that led a
+   * stream and was written to can, in nats-server 2.9.10, loop on "last sequence mismatch,
+   * resetting stream cluster state" after healing (a NATS bug, since fixed upstream), and a node
+   * connected to it then cannot follow.
+   */
+  async moveStreamLeadersOff(server: NamespaceNats): Promise<boolean> {
+    let moved = false;
+    for (const stream of [STREAM, LEASE_STREAM]) {
+      if ((await this.jsm.streams.info(stream)).cluster?.leader !== server.name) continue;
+      await this.connection.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, {
+        timeout: 10_000,
+      });
+      await waitFor(`a leader of ${stream} other than ${server.name}`, 60_000, async () => {
+        const leader = (await this.jsm.streams.info(stream)).cluster?.leader;
+        return leader !== undefined && leader !== server.name ? true : undefined;
+      });
+      moved = true;
+    }
+    return moved;
   }
 
   /** The NATS server a node is connected to (by its connection name on the servers' `/connz`). */
