@@ -124,7 +124,8 @@ export class ClusterNode {
     this.exited = new Promise<number | string>((resolve) =>
       child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
     );
-    const deadline = Date.now() + 30_000;
+    // Only a deadline for a node that never starts (a loaded 2-core machine took over 30 s).
+    const deadline = Date.now() + 90_000;
     while (!listening) {
       if (!this.running || Date.now() > deadline) {
         this.kill();

@@ -19,6 +19,9 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** How long a test waits for a node to start listening before it calls the start failed. */
+const NODE_START_DEADLINE_MS = 90_000;
+
 /** Starts `strata serve --data <data> --listen 127.0.0.1:<free port> ...args` and waits for it. */
 export async function startNodeProcess(
   data: string,
@@ -53,18 +56,25 @@ export async function startNodeProcess(
   // The poll stops once the race is decided: left running after a failed start, it kept the
   // test process alive forever.
   let decided = false;
+  const startedAtMs = Date.now();
   const ready = await Promise.race([
     (async () => {
       while (!decided && !stdout.includes('listening on')) await sleep(25);
       return !decided;
     })(),
     exited.then(() => false),
-    sleep(20_000).then(() => false),
+    // Only a deadline for a node that never starts: on a loaded 2-core machine loading the
+    // TypeScript sources alone took over 20 s (a start that then failed a CI run).
+    sleep(NODE_START_DEADLINE_MS).then(() => false),
   ]);
   decided = true;
   if (!ready) {
     child.kill('SIGKILL');
-    throw new Error(`the node did not start:\n${stdout}\n${stderr}`);
+    const how =
+      child.exitCode !== null || child.signalCode !== null
+        ? `it exited (${child.exitCode ?? child.signalCode})`
+        : `it printed no "listening on" within ${Date.now() - startedAtMs} ms`;
+    throw new Error(`the node did not start: ${how}\n${stdout}\n${stderr}`);
   }
   return {
     url: `http://127.0.0.1:${port}`,
