@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { StrataError } from '@strata/core';
 import { Store, dataDirectory } from '@strata/store';
-import { ClusterMeta, ReplicationNode, connectToNats } from '@strata/replication';
+import { ClusterMeta, ReplicationNode } from '@strata/replication';
 import type { RoleSetting, StreamReplicas } from '@strata/replication';
 import type { StoreOptions } from '@strata/store';
 import type { SyncMode } from '@strata/wal';
@@ -14,7 +14,10 @@ import { isLoopbackHost } from './http/auth.js';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './http/context.js';
 import type { AckMode, ClusterHooks, HttpApiOptions } from './http/context.js';
 import { createHttpServer } from './http/server.js';
+import { NODE_VERSION } from './http/status-routes.js';
 import { NodeMetrics } from './metrics/node-metrics.js';
+import { logStoreEvents } from './metrics/store-event-log.js';
+import { DEFAULT_NATS_WAIT_MS, connectToNatsAtStartup } from './nats-at-startup.js';
 import { StartupLogCheck } from './startup-log-check.js';
 
 /** Options of {@link startNode}: where to keep data, where to listen, and the API's limits. */
@@ -48,6 +51,11 @@ export interface NodeOptions extends Omit<
 export interface ClusterOptions {
   /** NATS server URL(s), comma-separated. */
   readonly natsUrl: string;
+  /**
+   * How long startup retries an unreachable NATS (with backoff) before failing with `IO_ERROR`
+   * naming the URL and the cause. Default 30 s.
+   */
+  readonly natsWaitMs?: number;
   /** Cluster name (stream `STRATA_<name>`). */
   readonly name: string;
   readonly role: RoleSetting;
@@ -132,11 +140,21 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
     ...(options.cluster ? { expiryWrites: false } : {}),
   };
   // Every store this node opens (a cluster node reopens after a cut-back or a bootstrap) gets its
-  // recovery findings logged and its trusted log segments checked in the background.
+  // recovery findings logged, its trusted log segments checked in the background, its events
+  // followed by the metrics and its flushes and compactions logged.
   const logChecks: StartupLogCheck[] = [];
+  let stopEventLog: (() => void) | undefined;
+  let recovery: { recoveredSeqno: number; recoveryMs: number } | undefined;
   const openStore = async (): Promise<Store> => {
+    const started = performance.now();
     const opened = await Store.open(directory, storeOptions);
-    metrics.attach(opened, dataDirectory(directory).treeDirectory);
+    recovery ??= {
+      recoveredSeqno: opened.stats().lastSeqno,
+      recoveryMs: Math.round(performance.now() - started),
+    };
+    metrics.attach(opened);
+    stopEventLog?.();
+    stopEventLog = logStoreEvents(opened, logger);
     logChecks.push(StartupLogCheck.start(opened, logger));
     return opened;
   };
@@ -172,7 +190,14 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
       metrics,
       ...(cluster ? { cluster: cluster.hooks } : {}),
     });
-    await app.listen({ host, port });
+    // Fastify logs a line of its own per address; the node's startup line below says it all.
+    const httpLogLevel = app.log.level;
+    app.log.level = 'warn';
+    try {
+      await app.listen({ host, port });
+    } finally {
+      app.log.level = httpLogLevel;
+    }
   } catch (error) {
     await cluster?.close().catch(() => undefined);
     await standalone?.close().catch(() => undefined);
@@ -181,6 +206,19 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${boundPort}`;
+  logStartup(logger, {
+    url,
+    nodeId,
+    dataDirectory: directory,
+    sync: options.sync ?? 'always',
+    acks: options.cluster ? (options.cluster.acks ?? 'quorum') : null,
+    cluster: options.cluster?.name ?? null,
+    role: cluster ? cluster.replication.role : 'standalone',
+    recoveredSeqno: recovery?.recoveredSeqno ?? currentStore().stats().lastSeqno,
+    recoveryMs: recovery?.recoveryMs ?? 0,
+    tokenRequired: token !== undefined,
+  });
   let closing: Promise<void> | undefined;
   return {
     get store() {
@@ -189,7 +227,7 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
     replication: cluster?.replication,
     app,
     metrics,
-    url: `http://${urlHost}:${boundPort}`,
+    url,
     dataDirectory: directory,
     close() {
       closing ??= (async () => {
@@ -199,6 +237,7 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
           await Promise.all(logChecks.map((check) => check.stop()));
           if (cluster) await cluster.close();
           else await standalone?.close();
+          stopEventLog?.();
         }
       })();
       return closing;
@@ -243,7 +282,10 @@ async function joinCluster(
   });
   let nc: NatsConnection | undefined;
   try {
-    nc = await connectToNats(options.natsUrl, `strata-${meta.nodeId}`);
+    nc = await connectToNatsAtStartup(options.natsUrl, `strata-${meta.nodeId}`, {
+      waitMs: options.natsWaitMs ?? DEFAULT_NATS_WAIT_MS,
+      logger: context.logger,
+    });
     const logger = context.logger.child({ component: 'replication' });
     const replication = await ReplicationNode.start({
       nats: nc,
@@ -301,4 +343,37 @@ async function joinCluster(
     meta.close();
     throw error;
   }
+}
+
+/** What the startup line says. */
+interface StartupFacts {
+  readonly url: string;
+  readonly nodeId: string;
+  readonly dataDirectory: string;
+  readonly sync: SyncMode;
+  /** The default write acknowledgement of a cluster node; `null` standalone. */
+  readonly acks: AckMode | null;
+  readonly cluster: string | null;
+  readonly role: string;
+  /** The last seqno the store held once opened (its log replayed). */
+  readonly recoveredSeqno: number;
+  /** How long opening the store took (recovery included). */
+  readonly recoveryMs: number;
+  readonly tokenRequired: boolean;
+}
+
+/**
+ * The one startup line, once the node listens. It is written at info even when the log level is
+ * higher (warn, error): supervisors and scripts wait for it (`listening on`); only `silent` drops
+ * it.
+ */
+function logStartup(logger: Logger, facts: StartupFacts): void {
+  const startupLogger =
+    logger.isLevelEnabled('info') || logger.level === 'silent'
+      ? logger
+      : logger.child({}, { level: 'info' });
+  startupLogger.info(
+    { event: 'startup', version: NODE_VERSION, ...facts },
+    `listening on ${facts.url} (strata ${NODE_VERSION}, data ${facts.dataDirectory}, ${facts.cluster === null ? 'standalone' : `cluster ${facts.cluster}, ${facts.role}, acks=${facts.acks}`}, sync=${facts.sync}, recovered seqno ${facts.recoveredSeqno} in ${facts.recoveryMs} ms)`,
+  );
 }

@@ -23,6 +23,22 @@ export { silentLogger } from './logger.js';
 export { DEFAULT_MAX_UNREPLICATED_BYTES, DEFAULT_MAX_UNREPLICATED_ENTRIES } from './settings.js';
 export { connectToNats, natsServerList } from './nats-connection.js';
 
+// The checkpoint archive a bootstrapping follower installs: the node's backup and restore
+// commands build on it (make, read, verify and install one).
+export {
+  ArchiveEncoder,
+  archivePathProblem,
+  checkpointArchive,
+  installCheckpoint,
+  readCheckpointArchive,
+} from './bootstrap/index.js';
+export type {
+  ArchiveSink,
+  ArchiveSummary,
+  CheckpointArchiveOptions,
+  InstalledCheckpoint,
+} from './bootstrap/index.js';
+
 // Its metadata (meta.sqlite), also read offline by `strata inspect`.
 export { ClusterMeta } from './meta/cluster-meta.js';
 export type {

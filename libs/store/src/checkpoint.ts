@@ -17,6 +17,16 @@ export interface CheckpointResult {
   readonly logEntries: number;
 }
 
+/** Options of {@link Store.checkpoint}. */
+export interface CheckpointOptions {
+  /**
+   * Which part of the log the copy holds: `tail` (default) from the tree's flushed seqno on, what
+   * opening the copy needs; `retained`, every record the log still holds (from
+   * {@link Store.firstRetainedSeqno}), so the copy keeps the event history too (a backup).
+   */
+  readonly log?: 'tail' | 'retained';
+}
+
 /** The parts of an open store a checkpoint copies from. */
 export interface CheckpointSource {
   readonly fileSystem: FileSystem;
@@ -29,14 +39,15 @@ export interface CheckpointSource {
 /**
  * Writes a consistent copy of an open store into `targetDirectory` (new or empty), as
  * {@link Store.checkpoint} describes: the tree's checkpoint (hard links of its segments and its
- * manifest), then the log from the segments' flushed seqno to the applied head, with log
- * retention held off meanwhile.
+ * manifest), then the log from the segments' flushed seqno (or, with `log: 'retained'`, from its
+ * first retained record) to the applied head, with log retention held off meanwhile.
  *
  * @throws StrataError `INVALID_ARGUMENT` when the target is not empty, `IO_ERROR`.
  */
 export async function writeCheckpoint(
   source: CheckpointSource,
   targetDirectory: string,
+  options: CheckpointOptions = {},
 ): Promise<CheckpointResult> {
   const { fileSystem: fs, tree, wal, jobs, notifier } = source;
   if ((await fs.exists(targetDirectory)) && (await fs.readdir(targetDirectory)).length > 0) {
@@ -50,7 +61,10 @@ export async function writeCheckpoint(
     const seqno = notifier.applied;
     let logEntries = 0;
     if (seqno > 0) {
-      const fromSeqno = Math.max(wal.firstSeqno, Math.min(treeSeqno + 1, seqno));
+      const fromSeqno =
+        options.log === 'retained'
+          ? wal.firstSeqno
+          : Math.max(wal.firstSeqno, Math.min(treeSeqno + 1, seqno));
       let copy: Wal | undefined;
       try {
         for await (const record of wal.readRecords({ fromSeqno, toSeqno: seqno })) {

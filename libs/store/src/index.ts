@@ -9,7 +9,7 @@ export { Store } from './store.js';
 export type { BatchOptions, PutOptions, StoreStats, StoreStatus, WriteOptions } from './store.js';
 export type { Conflict, PrefixCheck } from './write/conditions.js';
 export type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
-export type { CheckpointResult } from './checkpoint.js';
+export type { CheckpointOptions, CheckpointResult } from './checkpoint.js';
 export type { RangeOptions, ReadOptions } from './read/range-read.js';
 export type { HistoryOptions, HistoryPage, KeyVersion } from './read/key-history.js';
 export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './read/key-history.js';

@@ -14,7 +14,7 @@ import { ChangeFeed } from './change-feed/change-feed.js';
 import type { ChangeBatch, SubscribeOptions } from './change-feed/change-feed.js';
 import { RecentRecords } from './change-feed/recent-records.js';
 import { writeCheckpoint } from './checkpoint.js';
-import type { CheckpointResult } from './checkpoint.js';
+import type { CheckpointOptions, CheckpointResult } from './checkpoint.js';
 import { CloseSteps } from './close-steps.js';
 import { CommitNotifier } from './commit-notifier.js';
 import type { DataDirectory } from './data-directory.js';
@@ -599,9 +599,13 @@ export class Store {
    * store: hard links of the tree's immutable segments, its manifest, and the log from the
    * segments' flushed seqno to the current head (at least the last record, so the copy keeps the
    * epoch and the chain a follower continues from). For backups and for bootstrapping followers.
-   * Writes may go on meanwhile; the copy holds everything up to `result.seqno`.
+   * Writes may go on meanwhile; the copy holds everything up to `result.seqno`. With
+   * `log: 'retained'` the copy holds the whole retained log too (the event history, for backups).
    */
-  async checkpoint(targetDirectory: string): Promise<CheckpointResult> {
+  async checkpoint(
+    targetDirectory: string,
+    options: CheckpointOptions = {},
+  ): Promise<CheckpointResult> {
     this.lifecycle.checkReadable();
     return writeCheckpoint(
       {
@@ -612,6 +616,7 @@ export class Store {
         notifier: this.notifier,
       },
       targetDirectory,
+      options,
     );
   }
 

@@ -48,6 +48,36 @@ describe('Store: checkpoint', () => {
     }
   });
 
+  it("log: 'retained' copies every retained log record, so the copy keeps the event history", async () => {
+    const dir = await createTempDirectory('checkpoint-retained-');
+    const source = await Store.open(join(dir.path, 'source'), { memtableSizeBytes: 8 * 1024 });
+    try {
+      for (let index = 0; index < 300; index++)
+        await source.put(`k${index % 50}`, `v${index}-${'r'.repeat(40)}`);
+      await source.flush();
+      const tail = await source.checkpoint(join(dir.path, 'tail'));
+      const retained = await source.checkpoint(join(dir.path, 'retained'), { log: 'retained' });
+      expect(tail.logEntries).to.equal(1);
+      expect(retained).to.include({ seqno: 300, treeSeqno: 300, logEntries: 300 });
+      const copy = await Store.open(join(dir.path, 'retained'));
+      try {
+        expect(copy.firstRetainedSeqno).to.equal(1);
+        const seqnos: number[] = [];
+        for await (const batch of copy.subscribe({ from: 1 })) {
+          seqnos.push(batch.firstSeqno);
+          if (batch.lastSeqno >= 300) break;
+        }
+        expect(seqnos).to.deep.equal(Array.from({ length: 300 }, (_, index) => index + 1));
+        expect(await rangeStrings(copy)).to.deep.equal(await rangeStrings(source));
+      } finally {
+        await copy.close();
+      }
+    } finally {
+      await source.close();
+      await dir.remove();
+    }
+  });
+
   it('a checkpoint of a fully flushed store still carries the last record (epoch and chain)', async () => {
     const dir = await createTempDirectory('checkpoint-flushed-');
     const source = await Store.open(join(dir.path, 'source'), { epoch: 3 });

@@ -17,6 +17,7 @@ import {
   toHttpError,
 } from './errors.js';
 import type { HttpErrorCode } from './errors.js';
+import { errorLogLevel } from './error-log-level.js';
 import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
 import { originalPath, originalUrl, registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
@@ -24,6 +25,8 @@ import { checkQueryParameters, unmatchedRoute } from './route-table.js';
 import { registerRangeDeleteRoute, registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
+import { registerDashboardRoutes } from '../ui/dashboard-routes.js';
+import { registerStatsRoute } from '../ui/stats-route.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -79,7 +82,9 @@ export function createHttpServer(
     streams: new Set(),
     startedAtMs: Date.now(),
   };
-  const logger: FastifyBaseLogger = apiOptions.logger ?? pino({ level: 'silent' });
+  // A child of the node's logger: its level is the HTTP layer's own (the node quiets it while
+  // fastify announces its address, which the node's startup line says instead).
+  const logger: FastifyBaseLogger = (apiOptions.logger ?? pino({ level: 'silent' })).child({});
   const lingering = new LingeringClose();
   /** The last request each connection sent, with its response (for parser errors). */
   const exchanges = new WeakMap<Socket, { request: IncomingMessage; response: ServerResponse }>();
@@ -177,7 +182,10 @@ export function createHttpServer(
     const limitBytes = request.routeOptions.bodyLimit;
     const answer = toHttpError(error, request.routeOptions.config?.tooLargeCode, limitBytes);
     const { statusCode, body } = answer;
-    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    const level = errorLogLevel(body.error.code);
+    if (level === 'error')
+      request.log.error({ err: error, code: body.error.code }, 'request failed');
+    else request.log[level]({ code: body.error.code, statusCode }, body.error.message);
     if (
       isBodyTooLargeError(error) &&
       !request.raw.complete &&
@@ -222,6 +230,8 @@ export function createHttpServer(
   });
 
   registerStatusRoutes(app, context);
+  registerStatsRoute(app, context);
+  registerDashboardRoutes(app);
   registerKvRoutes(app, context);
   registerBatchRoute(app, context);
   registerRangeRoute(app, context);

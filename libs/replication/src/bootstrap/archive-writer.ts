@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { StrataError, invariant, ioError, nodeFileSystem } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
-import type { Store } from '@strata/store';
+import type { CheckpointOptions, Store } from '@strata/store';
 import {
   ARCHIVE_ROOT_DIRECTORIES,
   ARCHIVE_ROOT_FILE,
@@ -33,6 +33,8 @@ export interface CheckpointArchiveOptions extends ArchiveDirectoryOptions {
   readonly scratchDirectory: string;
   /** Default: the store's own file system (the checkpoint is made through it). */
   readonly fileSystem?: FileSystem;
+  /** Passed to `store.checkpoint()` (a backup asks for the whole retained log). */
+  readonly checkpoint?: CheckpointOptions;
 }
 
 /** What the seqnos of an archive are; see {@link ArchiveHeader}. */
@@ -74,7 +76,7 @@ export async function* checkpointArchive(
     } catch (error) {
       throw ioError('mkdir', options.scratchDirectory, error);
     }
-    const result = await store.checkpoint(directory);
+    const result = await store.checkpoint(directory, options.checkpoint);
     yield* archiveDirectory(
       directory,
       { seqno: result.seqno, treeSeqno: result.treeSeqno },
