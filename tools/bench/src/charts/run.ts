@@ -67,19 +67,28 @@ async function kvChart(): Promise<string> {
       subtitle: `right of 1: Strata ahead; results of ${results.machine.date.slice(0, 10)}, ${results.machine.cores} cores`,
     },
     data: { values },
-    width: 520,
+    width: 480,
+    height: { step: 9 },
     layer: [
       {
-        mark: { type: 'bar', height: { band: 0.9 } },
+        // Bars start at 1 (a tie): right when Strata is ahead, left when behind.
+        mark: { type: 'bar' },
         encoding: {
-          y: { field: 'workload', type: 'nominal', sort: null, title: null },
+          y: {
+            field: 'workload',
+            type: 'nominal',
+            sort: null,
+            title: null,
+            axis: { labelLimit: 360 },
+          },
           yOffset: { field: 'peer' },
           x: {
             field: 'ratio',
             type: 'quantitative',
-            scale: { type: 'log', domain: [0.05, 20] },
+            scale: { type: 'log', domain: [0.05, 20], clamp: true },
             title: "Strata's ratio (log scale)",
           },
+          x2: { datum: 1 },
           color: { field: 'peer', type: 'nominal', title: 'peer' },
           tooltip: [{ field: 'workload' }, { field: 'peer' }, { field: 'ratio', format: '.2f' }],
         },
@@ -107,9 +116,7 @@ async function replicationChart(): Promise<string> {
   for (const setup of results.setups) {
     for (const [phase, lag] of Object.entries(setup.lag)) {
       const rate =
-        phase === 'top'
-          ? `top (${Math.round(lag.leaderWritesPerSec / 1000)}k/s)`
-          : `${Math.round((lag.offeredPerSec ?? 0) / 1000)}k/s`;
+        phase === 'top' ? 'top rate' : `${Math.round((lag.offeredPerSec ?? 0) / 1000)}k/s`;
       for (const percentile of ['P50', 'P99'] as const) {
         values.push({
           stream: `R${setup.replicas}`,
@@ -130,7 +137,12 @@ async function replicationChart(): Promise<string> {
     mark: 'bar',
     width: 180,
     encoding: {
-      column: { field: 'rate', type: 'nominal', sort: null, title: 'offered write rate' },
+      column: {
+        field: 'rate',
+        type: 'nominal',
+        sort: ['1k/s', '10k/s', 'top rate'],
+        title: 'offered write rate (top rate: as fast as the leader writes)',
+      },
       x: { field: 'stream', type: 'nominal', title: null },
       xOffset: { field: 'percentile' },
       y: { field: 'lagMs', type: 'quantitative', title: 'lag ms' },
