@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Bundles the strata CLI for plain node: src/bin.ts -> dist/strata.js, plus the engine's worker
 // entry -> dist/job-worker.js (the engine starts workers from ./job-worker.js beside the bundle).
-// The workspace packages (@strata/*, TypeScript sources) are bundled; every other package stays
-// an import resolved from node_modules at run time (native addons, CommonJS, pino's workers).
+// The workspace packages (@strata/*) are bundled from their TypeScript sources (the
+// "@strata/source" export condition, so no package needs building first); every other package
+// stays an import resolved from node_modules at run time (native addons, CommonJS, pino's workers).
 import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
+  conditions: ['@strata/source'],
   sourcemap: true,
   logLevel: 'warning',
   plugins: [externalPackages],
