@@ -1,15 +1,18 @@
 import { Command } from 'commander';
 import { NODE_VERSION } from '../http/status-routes.js';
+import { backupCommand } from './backup.js';
 import { inspectCommand } from './inspect.js';
 import { promoteCommand } from './promote.js';
 import { processIo } from './output.js';
 import type { CommandIo } from './output.js';
 import { replayCommand } from './replay.js';
+import { restoreCommand } from './restore.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 
 /**
- * The `strata` command line: `serve`, `replay`, `inspect`, `verify`, `promote`. Commands set
+ * The `strata` command line: `serve`, `replay`, `inspect`, `verify`, `promote`, `backup`,
+ * `restore`. Commands set
  * `process.exitCode`.
  */
 export function createProgram(io: CommandIo = processIo): Command {
@@ -21,5 +24,7 @@ export function createProgram(io: CommandIo = processIo): Command {
     .addCommand(replayCommand(io))
     .addCommand(inspectCommand(io))
     .addCommand(verifyCommand(io))
-    .addCommand(promoteCommand(io));
+    .addCommand(promoteCommand(io))
+    .addCommand(backupCommand(io))
+    .addCommand(restoreCommand(io));
 }

@@ -7,6 +7,7 @@ import { eventLines } from '../events/event-line.js';
 import { parseEncoding } from '../http/encoding.js';
 import type { JsonEncoding } from '../http/encoding.js';
 import { LogReader } from '../offline/log-reader.js';
+import { restoreBackup } from '../backup/restore-backup.js';
 import { parseInteger } from './parse.js';
 import { describeError, writeWithBackpressure } from './output.js';
 import type { CommandIo } from './output.js';
@@ -18,6 +19,7 @@ interface ReplayFlags {
   readonly prefix?: string;
   readonly encoding: string;
   readonly into?: string;
+  readonly backup?: string;
   readonly progress: boolean;
 }
 
@@ -39,6 +41,10 @@ export function replayCommand(io: CommandIo): Command {
     .option(
       '--into <dir>',
       'rebuild a new store in this directory holding every write up to --to (point-in-time restore)',
+    )
+    .option(
+      '--backup <file>',
+      'with --into: start from this backup (`strata backup`) and apply only the log after its seqno',
     )
     .option('--no-progress', 'no progress bar (there is none when stderr is not a terminal)')
     .action(async (flags: ReplayFlags) => {
@@ -63,6 +69,9 @@ export async function runReplay(flags: ReplayFlags, io: CommandIo): Promise<numb
         `seqno ${from} is below the log, which starts at ${first}`,
         { details: { firstSeqno: first } },
       );
+    }
+    if (flags.backup !== undefined && flags.into === undefined) {
+      throw new StrataError('INVALID_ARGUMENT', '--backup goes with --into');
     }
     const bar = startProgress(io, flags.progress, reader.bytesFrom(from));
     try {
@@ -90,7 +99,8 @@ export async function runReplay(flags: ReplayFlags, io: CommandIo): Promise<numb
 /**
  * Point-in-time restore: appends the log's records, byte for byte (same seqnos, epochs and
  * chain), to a new store, up to the last whole batch at or below `to` (a batch is atomic, so a
- * `--to` inside one stops before it). Needs the log from seqno 1.
+ * `--to` inside one stops before it). Needs the log from seqno 1, or with `--backup` from the
+ * seqno after the backup's (the rebuild then starts from the restored backup).
  */
 async function rebuild(
   reader: LogReader,
@@ -108,18 +118,30 @@ async function rebuild(
   if (existsSync(target) && readdirSync(target).length > 0) {
     throw new StrataError('INVALID_ARGUMENT', `--into ${target} must be a new or empty directory`);
   }
-  if (reader.firstSeqno !== undefined && reader.firstSeqno !== 1) {
+  // With a backup the rebuild starts from its state and needs the log only after its seqno.
+  const base = flags.backup === undefined ? 0 : await backupBase(flags.backup, target, to);
+  if (reader.firstSeqno !== undefined && reader.firstSeqno > base + 1) {
     throw new StrataError(
       'HISTORY_TRUNCATED',
-      `the log starts at seqno ${reader.firstSeqno}; --into needs it from seqno 1 (restore from a checkpoint instead)`,
-      { details: { firstSeqno: reader.firstSeqno } },
+      base === 0
+        ? `the log starts at seqno ${reader.firstSeqno}; --into needs it from seqno 1 (or from a backup's seqno on: pass the backup with --backup)`
+        : `the log starts at seqno ${reader.firstSeqno}, after seqno ${base + 1} that must follow the backup (at seqno ${base}): take a newer backup`,
+      { details: { firstSeqno: reader.firstSeqno, backupSeqno: base } },
     );
   }
   const store = await Store.open(target, { sync: 'none' });
-  let lastSeqno = 0;
+  let lastSeqno = base;
   let stoppedBefore: { firstSeqno: number; lastSeqno: number } | undefined;
   try {
-    for await (const record of reader.records({ toSeqno: to })) {
+    for await (const record of reader.records({ fromSeqno: base + 1, toSeqno: to })) {
+      // Records the backup already holds (the reader starts at the record holding base + 1).
+      if (record.batch.lastSeqno <= base) continue;
+      if (record.batch.firstSeqno <= base) {
+        throw new StrataError(
+          'DIVERGED',
+          `the log's record ${record.batch.firstSeqno}..${record.batch.lastSeqno} straddles the backup's seqno ${base}: the backup is not of this log's history`,
+        );
+      }
       if (record.batch.lastSeqno > to) {
         stoppedBefore = { firstSeqno: record.batch.firstSeqno, lastSeqno: record.batch.lastSeqno };
         break;
@@ -137,6 +159,21 @@ async function rebuild(
   }
   io.stderr.write(`strata replay: rebuilt ${target} up to seqno ${lastSeqno}\n`);
   return 0;
+}
+
+/**
+ * Restores `backup` into `target` (verifying it) and returns its seqno: the state the rebuild
+ * starts from. Refuses a backup already past `to`.
+ */
+async function backupBase(backup: string, target: string, to: number): Promise<number> {
+  const { manifest } = await restoreBackup(backup, target);
+  if (manifest.seqno > to) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `the backup holds writes up to seqno ${manifest.seqno}, past --to ${to}: use an older backup (${target} now holds the backup's state)`,
+    );
+  }
+  return manifest.seqno;
 }
 
 function startProgress(io: CommandIo, wanted: boolean, totalBytes: number): SingleBar | undefined {

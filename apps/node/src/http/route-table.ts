@@ -30,6 +30,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   { method: 'DELETE', path: '/v1/kv', query: ['prefix', 'start', 'end', 'encoding', 'acks'] },
   { method: 'GET', path: '/v1/events', query: ['from', 'to', 'prefix', 'follow', 'encoding'] },
+  { method: 'GET', path: '/v1/backup', query: [] },
   { method: 'GET', path: '/v1/internal/checkpoint', query: [] },
   { method: 'POST', path: '/v1/cluster/promote', query: [] },
 ];

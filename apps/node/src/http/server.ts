@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Store } from '@strata/store';
 import { PUBLIC_PATHS, checkBearerToken, tokenDigest } from './auth.js';
+import { registerBackupRoute } from './backup-route.js';
 import { registerBatchRoute } from './batch-route.js';
 import { registerBodyAdmission } from './body-admission.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './context.js';
@@ -237,6 +238,7 @@ export function createHttpServer(
   registerRangeRoute(app, context);
   registerRangeDeleteRoute(app, context);
   registerEventsRoute(app, context);
+  registerBackupRoute(app, context);
   if (context.cluster) registerClusterRoutes(app, context, context.cluster);
   return app;
 }
