@@ -50,7 +50,7 @@ export { FifoStrategy } from './compaction/fifo.js';
 // The offline tools the CLI calls: read-only, safe next to a running tree.
 export { inspectTree } from './tools/inspect-tree.js';
 export type { SegmentInspection, TreeInspection } from './tools/inspect-tree.js';
-export { verifyTree } from './tools/verify-tree.js';
+export { verifySegment, verifyTree } from './tools/verify-tree.js';
 export { treeFiles } from './file-names.js';
 export type { TreeFiles } from './file-names.js';
-export type { VerifyOptions, VerifyReport } from './tools/verify-tree.js';
+export type { VerifyOptions, VerifyReport, VerifySegmentOptions } from './tools/verify-tree.js';

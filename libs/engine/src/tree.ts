@@ -589,6 +589,35 @@ export class Tree implements ReadsAtSeqno {
     );
   }
 
+  /**
+   * Holds the segment `id` of the current version so that compaction does not delete its file
+   * until `release()` (a scrub reading it outside any read; see {@link verifySegment}), or
+   * `undefined` when the current version no longer has it. Hold one at a time and briefly: an
+   * obsolete segment's disk space is freed only once released.
+   */
+  holdSegment(
+    id: number,
+  ): { readonly segment: Segment; readonly level: number; release(): void } | undefined {
+    this.checkOpen();
+    const levels = this.versions.current.levels;
+    for (let level = 0; level < levels.length; level++) {
+      const segment = levels[level]!.find((candidate) => candidate.id === id);
+      if (segment === undefined) continue;
+      this.versions.hold([segment]);
+      let released = false;
+      return {
+        segment,
+        level,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.versions.letGo([segment]);
+        },
+      };
+    }
+    return undefined;
+  }
+
   /** Entries in memtables and segments, versions and tombstones included: an upper bound. */
   approximateLen(): number {
     return this.memtables.entryCount() + this.versions.current.itemCount();

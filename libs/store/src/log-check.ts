@@ -26,6 +26,11 @@ export interface LogCheckOptions {
   readonly signal?: AbortSignal;
   /** Called for each damage as soon as it is found (to log it at once). */
   readonly onDamage?: (damage: LogDamage) => void;
+  /**
+   * Awaited before each record is taken, with its size in bytes (a scrub paces itself to a rate
+   * with it); a rejection stops the check with that error.
+   */
+  readonly pace?: (bytes: number) => Promise<void>;
 }
 
 /** Records checked between two yields to the event loop (reads in between are async anyway). */
@@ -70,6 +75,21 @@ export async function checkUnverifiedLog(
         segment.lastSeqno !== undefined &&
         segment.firstSeqno < verifiedFromSeqno,
     );
+  return checkLogSegments(wal, segments, options);
+}
+
+/**
+ * Reads every record of `segments` (sealed, consecutive, oldest first) as
+ * {@link checkUnverifiedLog} does, reporting damage with file and offset. The caller keeps
+ * retention from dropping them meanwhile.
+ *
+ * @throws StrataError `IO_ERROR` when a read fails (damage is reported, not thrown).
+ */
+export async function checkLogSegments(
+  wal: Wal,
+  segments: readonly (SegmentInfo & { lastSeqno: number })[],
+  options: LogCheckOptions = {},
+): Promise<LogCheckReport> {
   const damage: LogDamage[] = [];
   const report = (stopped: boolean): LogCheckReport => ({
     checkedSegmentCount: segments.length,
@@ -87,6 +107,7 @@ export async function checkUnverifiedLog(
     try {
       // One read across the segments, so the chain is checked from one segment into the next.
       for await (const record of wal.readRecords({ fromSeqno, toSeqno })) {
+        if (options.pace !== undefined) await options.pace(record.bytes.byteLength);
         fromSeqno = record.lastSeqno + 1;
         if (++records % RECORDS_PER_TURN === 0) await nextTurn();
         // A closing store closes its log: stop rather than read on.

@@ -3,6 +3,7 @@ import type { FileSystem } from '@strata/core';
 import type { CompactionStrategy } from '@strata/engine';
 import { LeveledStrategy } from '@strata/engine';
 import type { RetentionPolicy, SyncMode } from '@strata/wal';
+import type { ScrubOptions } from './scrub/scrub-types.js';
 
 /** Options of {@link Store.open}. Every field has a default. */
 export interface StoreOptions {
@@ -67,6 +68,11 @@ export interface StoreOptions {
    * 1,000,000 (about 100 MiB at most with 32-byte keys).
    */
   readonly maxDeadlinesInMemory?: number;
+  /**
+   * A background scrub that re-reads sealed log segments and tree segments at a bounded rate and
+   * reports damage with file and offset (`Store.scrubStatus()`). Default `false` (off).
+   */
+  readonly scrub?: ScrubOptions | false;
 }
 
 /** {@link StoreOptions} with defaults applied. */
@@ -98,6 +104,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     clock: options.clock ?? Date.now,
     expiryWrites: options.expiryWrites ?? true,
     maxDeadlinesInMemory: options.maxDeadlinesInMemory ?? 1_000_000,
+    scrub: options.scrub ?? false,
   };
   if (typeof resolved.clock !== 'function') {
     throw new StrataError('INVALID_ARGUMENT', 'clock must be a function');
@@ -123,6 +130,20 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
       'INVALID_ARGUMENT',
       'historyRetentionSeqnos must be a non-negative integer',
     );
+  }
+  if (resolved.scrub !== false) {
+    const { rateBytesPerSecond, periodMs, startDelayMs } = resolved.scrub;
+    for (const [name, value] of Object.entries({ rateBytesPerSecond, periodMs, startDelayMs })) {
+      if (
+        value !== undefined &&
+        !(Number.isFinite(value) && value >= (name === 'rateBytesPerSecond' ? 1 : 0))
+      ) {
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          `scrub.${name} must be a ${name === 'rateBytesPerSecond' ? 'positive' : 'non-negative'} number, got ${String(value)}`,
+        );
+      }
+    }
   }
   if (resolved.level0StopSegments < resolved.level0SlowdownSegments) {
     throw new StrataError(

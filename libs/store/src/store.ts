@@ -34,6 +34,9 @@ import type { StoreIterator } from './read/store-iterator.js';
 import { abandonParts, openParts, replayLog } from './recovery.js';
 import type { OpenedParts } from './recovery.js';
 import { StoreEventEmitter } from './store-events.js';
+import { Scrubber } from './scrub/scrubber.js';
+import { SCRUB_DEFAULTS } from './scrub/scrub-types.js';
+import type { ScrubStatus } from './scrub/scrub-types.js';
 import type { StoreEvents } from './store-events.js';
 import { truncateStoreLog } from './truncate-log.js';
 import { DeadlineIndex } from './expiry/deadline-index.js';
@@ -134,6 +137,8 @@ export class Store {
   private readonly feed: ChangeFeed;
   private readonly deadlines: DeadlineIndex;
   private readonly expiry: ExpiryWriter;
+  /** The background scrub, when `options.scrub` asks for one. */
+  private readonly scrubber: Scrubber | undefined;
   /** Log segments starting below this seqno were not read when the log was opened. */
   private readonly logVerifiedFromSeqno: number;
 
@@ -207,6 +212,13 @@ export class Store {
       (written) => this.emitter.emit('expiry', written),
     );
     wal.onAppendsRefused((nextSeqno) => this.early.discardRefused(nextSeqno));
+    this.scrubber =
+      options.scrub === false
+        ? undefined
+        : new Scrubber(
+            { wal, tree, jobs: this.jobs, fileSystem: options.fileSystem },
+            { ...SCRUB_DEFAULTS, ...options.scrub },
+          );
   }
 
   /**
@@ -232,6 +244,7 @@ export class Store {
       store.jobs.scheduleCompaction();
       store.lifecycle.opened();
       store.expiry.setEnabled(resolved.expiryWrites);
+      store.scrubber?.start();
       return store;
     } catch (error) {
       await abandonParts(parts);
@@ -620,6 +633,14 @@ export class Store {
     );
   }
 
+  /**
+   * The background scrub (`options.scrub`): passes, bytes verified, the damage found with file
+   * and offset; `undefined` when the store runs none.
+   */
+  scrubStatus(): ScrubStatus | undefined {
+    return this.scrubber?.status();
+  }
+
   /** Counters and sizes for status pages and metrics. */
   stats(): StoreStats {
     return {
@@ -658,6 +679,7 @@ export class Store {
     if (this.lifecycle.closing) return;
     const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
     this.lifecycle.beginClose();
+    await this.scrubber?.stop();
     await this.expiry.stop();
     if (this.writes.inFlight > 0) await this.writes.drained();
     this.feed.close();

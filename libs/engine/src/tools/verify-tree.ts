@@ -11,6 +11,7 @@ import { BlockIndex } from '../segment/block-index.js';
 import { BloomFilter } from '../segment/bloom-filter.js';
 import { decodeExpiryBlock } from '../segment/expiry-block.js';
 import type { SegmentMetadata } from '../segment/metadata.js';
+import type { Segment } from '../segment/segment.js';
 import {
   FOOTER_BYTES,
   checkFooterAgainstMetadata,
@@ -44,6 +45,47 @@ export interface VerifyOptions extends ReadOnlyOptions {
   readonly onSegment?: (segment: SegmentVerification) => void;
   /** Verify only the segments with these ids (marker, config and manifest are always checked). */
   readonly segmentIds?: readonly number[];
+}
+
+/** Options of {@link verifySegment}. */
+export interface VerifySegmentOptions {
+  /** The file system holding the segment. Default: the real one. */
+  readonly fileSystem?: FileSystem;
+  /**
+   * Called before each read of at most `readChunkBytes` and after each run of decoded blocks
+   * (with 0 bytes); the verification waits for it. A scrub paces itself to a rate with it, and a
+   * rejection stops the verification with that error.
+   */
+  readonly pace?: (bytes: number) => Promise<void>;
+  /** Bytes per read when `pace` is given. Default 256 KiB. */
+  readonly readChunkBytes?: number;
+}
+
+/**
+ * Verifies one segment of an open tree the way {@link verifyTree} verifies each (held with
+ * `Tree.holdSegment`, so compaction cannot delete it meanwhile): reads the whole file, then checks
+ * footer, metadata (against the tree's), index, filter, range tombstones, expiry block and every
+ * data block. With `pace` the file is read piece by piece and the decoding yields between runs of
+ * blocks, so it can run beside a serving store.
+ *
+ * @returns what was checked.
+ * @throws StrataError `CORRUPTION` naming the file and offset of the first problem, `IO_ERROR`.
+ *
+ * @example
+ * ```ts
+ * const held = tree.holdSegment(id);
+ * try {
+ *   if (held) await verifySegment(held.segment, { pace: (bytes) => limiter.take(bytes) });
+ * } finally {
+ *   held?.release();
+ * }
+ * ```
+ */
+export async function verifySegment(
+  segment: Pick<Segment, 'path' | 'meta'>,
+  options: VerifySegmentOptions = {},
+): Promise<{ blocks: number; bytes: number; items: number }> {
+  return checkSegment(options.fileSystem ?? nodeFileSystem, segment.path, segment.meta, options);
 }
 
 /** What {@link verifyTree} checked; it throws instead of reporting a problem. */
@@ -83,7 +125,7 @@ export async function verifyTree(path: string, options: VerifyOptions = {}): Pro
     for (const meta of manifest.levels[level]!) {
       if (only !== undefined && !only.has(meta.id)) continue;
       const file = segmentPath(path, meta.id);
-      const checked = await verifySegment(fs, file, meta);
+      const checked = await checkSegment(fs, file, meta);
       report.segments++;
       report.blocks += checked.blocks;
       report.bytes += checked.bytes;
@@ -94,14 +136,22 @@ export async function verifyTree(path: string, options: VerifyOptions = {}): Pro
   return report;
 }
 
-async function verifySegment(
+/** Blocks decoded between two calls of `pace` (a few hundred microseconds of work). */
+const BLOCKS_PER_PACE = 32;
+
+async function checkSegment(
   fs: FileSystem,
   file: string,
   meta: SegmentMetadata,
+  options: VerifySegmentOptions = {},
 ): Promise<{ blocks: number; bytes: number; items: number }> {
+  const pace = options.pace;
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(file);
+    bytes =
+      pace === undefined
+        ? await fs.readFile(file)
+        : await readPaced(fs, file, pace, options.readChunkBytes ?? 256 * 1024);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') {
       throw corruptionError(file, 0, 'segment listed in the manifest is missing');
@@ -182,6 +232,7 @@ async function verifySegment(
   let tombstones = 0;
   let previousLast: Buffer | undefined;
   for (let blockNo = 0; blockNo < index.count; blockNo++) {
+    if (pace !== undefined && blockNo % BLOCKS_PER_PACE === BLOCKS_PER_PACE - 1) await pace(0);
     const at = index.offsetOf(blockNo);
     const decoded = decodeBlock(block(at, index.sizeOf(blockNo)), file, at);
     // Order (key ascending, seqno descending) is what every search relies on: check it within
@@ -221,4 +272,29 @@ async function verifySegment(
     throw corruptionError(file, 0, 'entry counts disagree with the segment metadata');
   }
   return { blocks, bytes: size, items };
+}
+
+/** The whole file, read in pieces of `chunkBytes`, each after `pace` let it. */
+async function readPaced(
+  fs: FileSystem,
+  file: string,
+  pace: (bytes: number) => Promise<void>,
+  chunkBytes: number,
+): Promise<Buffer> {
+  const handle = await fs.open(file, 'read');
+  try {
+    const { sizeBytes } = await fs.stat(file);
+    const bytes = Buffer.allocUnsafe(sizeBytes);
+    let filled = 0;
+    while (filled < sizeBytes) {
+      const length = Math.min(chunkBytes, sizeBytes - filled);
+      await pace(length);
+      const read = await handle.read(bytes, filled, length, filled);
+      if (read === 0) return bytes.subarray(0, filled);
+      filled += read;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
 }
