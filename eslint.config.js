@@ -26,6 +26,8 @@ export default tseslint.config(
             'tools/*.mjs',
             'tools/*/*.mjs',
             'apps/*/scripts/*.mjs',
+            // The dashboard's browser script (plain JavaScript, served as it is).
+            'apps/node/src/ui/assets/*.js',
           ],
         },
         tsconfigRootDir: import.meta.dirname,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes sure the programs the test suite runs for real are on this machine, before any test starts:
-// the tests use a real nats-server (replication, cluster), never a mock, and Prometheus's own
-// promtool to check the /metrics output (its lint rules). `npm test` runs this first
+// the tests use a real nats-server (replication, cluster), never a mock, Prometheus's own
+// promtool to check the /metrics output (its lint rules), and Debian's chromium for the dashboard
+// test (optional: that test is skipped without it). `npm test` runs this first
 // and `.ci/run` calls it, so a fresh machine needs nothing done by hand.
 //
 // A missing program is installed from Debian when we are root and apt-get exists; otherwise this
@@ -27,6 +28,16 @@ const REQUIREMENTS = [
     debianPackage: 'prometheus',
     versionArgs: ['--version'],
   },
+  {
+    // Only the dashboard test drives it (headless, through playwright-core); without it that test
+    // is skipped and says why, so a machine that cannot install it still runs the rest.
+    name: 'chromium',
+    envVariable: 'CHROMIUM',
+    debianPath: '/usr/bin/chromium',
+    debianPackage: 'chromium',
+    versionArgs: ['--version'],
+    optional: true,
+  },
 ];
 
 function onPath(command) {
@@ -49,27 +60,43 @@ if (missing.length > 0) {
   const command = `apt-get update && apt-get install -y ${packages.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || onPath('apt-get') === undefined) {
-    console.error(
+    const required = missing.some((requirement) => !requirement.optional);
+    (required ? console.error : console.log)(
       `provision: the tests need ${missing.map((r) => r.name).join(', ')}; install with: sudo ${command}`,
     );
-    process.exit(1);
-  }
-  console.log(`provision: installing ${packages.join(' ')} from Debian`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [
-    ['update', '-qq'],
-    ['install', '-y', '-qq', ...packages],
-  ]) {
-    const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (result.status !== 0) {
-      console.error(`provision: apt-get ${args.join(' ')} failed (exit ${result.status})`);
-      process.exit(1);
+    if (required) process.exit(1);
+  } else {
+    console.log(`provision: installing ${packages.join(' ')} from Debian`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const run = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env }).status;
+    const update = run(['update', '-qq']);
+    // Required programs first, together; an optional one that fails to install is reported
+    // below and does not stop the others.
+    for (const group of [
+      missing.filter((requirement) => !requirement.optional),
+      ...missing.filter((requirement) => requirement.optional).map((requirement) => [requirement]),
+    ]) {
+      if (group.length === 0) continue;
+      const status =
+        update === 0 ? run(['install', '-y', '-qq', ...group.map((r) => r.debianPackage)]) : update;
+      if (status !== 0 && group.some((requirement) => !requirement.optional)) {
+        console.error(
+          `provision: apt-get could not install ${group.map((r) => r.debianPackage).join(' ')} (exit ${status})`,
+        );
+        process.exit(1);
+      }
     }
   }
 }
 
 for (const requirement of REQUIREMENTS) {
   const path = locate(requirement);
+  if (path === undefined && requirement.optional) {
+    console.log(
+      `provision: ${requirement.name} is missing; the tests that need it will be skipped`,
+    );
+    continue;
+  }
   if (path === undefined) {
     console.error(`provision: ${requirement.name} is still missing after the install`);
     process.exit(1);

@@ -4,7 +4,9 @@
 // The workspace packages (@strata/*) are bundled from their TypeScript sources (the
 // "@strata/source" export condition, so no package needs building first); every other package
 // stays an import resolved from node_modules at run time (native addons, CommonJS, pino's workers).
-import { chmod } from 'node:fs/promises';
+// The dashboard's plain files (src/ui/assets/) are copied to dist/assets/: the bundle looks for
+// them beside itself, as src/ui/dashboard-assets.ts does beside itself in the sources.
+import { chmod, cp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -41,4 +43,8 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
 });
 await chmod(join(root, 'dist/strata.js'), 0o755);
-console.log(`built apps/node/dist/strata.js and dist/job-worker.js in ${Date.now() - started} ms`);
+await rm(join(root, 'dist/assets'), { recursive: true, force: true });
+await cp(join(root, 'src/ui/assets'), join(root, 'dist/assets'), { recursive: true });
+console.log(
+  `built apps/node/dist/strata.js, dist/job-worker.js and dist/assets/ in ${Date.now() - started} ms`,
+);

@@ -1,8 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HttpError } from './errors.js';
+import { DASHBOARD_FILES } from '../ui/dashboard-assets.js';
 
-/** Routes anyone may call without the token (load balancers probe them). */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz']);
+/**
+ * Paths anyone may call without the token: `/healthz` (load balancers probe it) and the
+ * dashboard's files (they hold no data; the page sends the token with its own requests).
+ */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set([
+  '/healthz',
+  '/ui',
+  ...Object.keys(DASHBOARD_FILES).map((name) => `/ui/${name}`),
+]);
 
 /** The digest a token is compared by; compute it once per server, not per request. */
 export function tokenDigest(token: string): Buffer {
