@@ -40,6 +40,8 @@ export class NodeMetrics {
   readonly eventStreams: Gauge;
   private readonly store: StoreMetrics;
   private replicationRegistered = false;
+  /** The store whose scrub `strata_scrub_damaged_places` reads. */
+  private scrubbed: Store | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -88,6 +90,15 @@ export class NodeMetrics {
       registers,
     });
     this.store = new StoreMetrics(this.registry);
+    const scrubbed = (): Store | undefined => this.scrubbed;
+    new Gauge({
+      name: 'strata_scrub_damaged_places',
+      help: 'Damaged places (file and offset) the background scrub found in its last full pass and the current one',
+      registers,
+      collect() {
+        this.set(scrubbed()?.scrubStatus()?.damage.length ?? 0);
+      },
+    });
   }
 
   /**
@@ -95,6 +106,7 @@ export class NodeMetrics {
    * store) is no longer followed, and the counters go on from where they were.
    */
   attach(store: Store): void {
+    this.scrubbed = store;
     this.store.attach(store);
   }
 
