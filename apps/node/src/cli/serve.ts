@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import type { StoreOptions } from '@strata/store';
 import type { SyncMode } from '@strata/wal';
 import { startNode } from '../node.js';
 import type { ClusterOptions, StrataNode } from '../node.js';
@@ -28,6 +29,9 @@ interface ServeFlags {
   readonly memtableBytes?: number;
   readonly logSegmentBytes?: number;
   readonly logRetentionBytes?: number;
+  readonly scrubRateBytesPerSecond: number;
+  readonly scrubPeriodMs: number;
+  readonly scrubStartDelayMs: number;
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly maxWaitMs: number;
@@ -110,6 +114,24 @@ export function serveCommand(io: CommandIo): Command {
       'time to receive the request headers',
       parseInteger,
       10_000,
+    )
+    .option(
+      '--scrub-rate-bytes-per-second <size>',
+      'background scrub: re-read sealed log and tree segments at most this fast, reporting damage in /v1/status (0: off)',
+      parseScrubRate,
+      8 * 1024 * 1024,
+    )
+    .option(
+      '--scrub-period-ms <ms>',
+      'background scrub: start a pass this long after the previous one started',
+      parseInteger,
+      24 * 60 * 60 * 1000,
+    )
+    .option(
+      '--scrub-start-delay-ms <ms>',
+      'background scrub: wait this long after the store opens before the first pass',
+      parseInteger,
+      60_000,
     )
     .option(
       '--max-wait-ms <ms>',
@@ -251,6 +273,7 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
         ...(flags.logRetentionBytes
           ? { retention: { kind: 'max-bytes', maxBytes: flags.logRetentionBytes } }
           : {}),
+        ...scrubOptions(flags, logger),
       },
       requestTimeoutMs: flags.requestTimeoutMs,
       headersTimeoutMs: flags.headersTimeoutMs,
@@ -288,4 +311,29 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
   }
   logger.info('stopped');
   return 0;
+}
+
+/** `--scrub-rate-bytes-per-second`: a size, or 0 for no scrub. */
+function parseScrubRate(text: string): number {
+  return text.trim() === '0' ? 0 : parseBytes(text);
+}
+
+/** The store's scrub from the flags; each damaged place it finds is logged as a warning. */
+function scrubOptions(
+  flags: ServeFlags,
+  logger: { warn(fields: object, message: string): void },
+): { scrub?: StoreOptions['scrub'] } {
+  if (flags.scrubRateBytesPerSecond === 0) return {};
+  return {
+    scrub: {
+      rateBytesPerSecond: flags.scrubRateBytesPerSecond,
+      periodMs: flags.scrubPeriodMs,
+      startDelayMs: flags.scrubStartDelayMs,
+      onDamage: (damage) =>
+        logger.warn(
+          { scrubDamage: damage },
+          `scrub found damage in ${damage.file} at offset ${damage.offset}: ${damage.reason}`,
+        ),
+    },
+  };
 }

@@ -38,6 +38,8 @@ export function registerStatusRoutes(app: FastifyInstance, context: RouteContext
       // What opening the log cut, and what the background check of its older segments found.
       recovery: recoveryStatus(context.store.logRecovery),
       logCheck: StartupLogCheck.of(context.store)?.status() ?? null,
+      // The background scrub: last full pass, bytes verified, damage with file and offset.
+      scrub: context.store.scrubStatus() ?? null,
       uptimeMs: Date.now() - context.startedAtMs,
       version: NODE_VERSION,
     });
