@@ -12,6 +12,9 @@ import {
 } from '@strata/replication';
 import type { StreamReplicas } from '@strata/replication';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/context.js';
+import { DEFAULT_NATS_WAIT_MS } from '../nats-at-startup.js';
+import { checkDataDirectory } from './check-data-directory.js';
+import { applyConfigFile } from './config-file.js';
 import { parseBytes, parseInteger, parseListen } from './parse.js';
 import type { ListenAddress } from './parse.js';
 import { describeError } from './output.js';
@@ -37,6 +40,7 @@ interface ServeFlags {
   readonly maxWaitMs: number;
   readonly logLevel: string;
   readonly nats?: string;
+  readonly natsWaitMs: number;
   readonly cluster?: string;
   readonly role: 'leader' | 'follower' | 'auto';
   readonly advertiseUrl?: string;
@@ -55,7 +59,15 @@ interface ServeFlags {
 export function serveCommand(io: CommandIo): Command {
   return new Command('serve')
     .description('serve a data directory over HTTP (standalone node)')
-    .option('--data <dir>', 'data directory (created if missing)', './data')
+    .option(
+      '--config <file>',
+      'JSON file of settings named like these flags without the dashes ({"data": "/var/lib/strata", "cluster-size": 3}); flags override it',
+    )
+    .option(
+      '--data <dir>',
+      'data directory (created if missing; an existing one must be empty or a Strata data directory)',
+      './data',
+    )
     .addOption(
       new Option('--listen <host:port>', 'address to listen on')
         .argParser(parseListen)
@@ -104,18 +116,6 @@ export function serveCommand(io: CommandIo): Command {
       parseBytes,
     )
     .option(
-      '--request-timeout-ms <ms>',
-      'time to receive a whole request; slower clients get 408',
-      parseInteger,
-      30_000,
-    )
-    .option(
-      '--headers-timeout-ms <ms>',
-      'time to receive the request headers',
-      parseInteger,
-      10_000,
-    )
-    .option(
       '--scrub-rate-bytes-per-second <size>',
       'background scrub: re-read sealed log and tree segments at most this fast, reporting damage in /v1/status (0: off)',
       parseScrubRate,
@@ -134,12 +134,30 @@ export function serveCommand(io: CommandIo): Command {
       60_000,
     )
     .option(
+      '--request-timeout-ms <ms>',
+      'time to receive a whole request; slower clients get 408',
+      parseInteger,
+      30_000,
+    )
+    .option(
+      '--headers-timeout-ms <ms>',
+      'time to receive the request headers',
+      parseInteger,
+      10_000,
+    )
+    .option(
       '--max-wait-ms <ms>',
       'longest a ?minSeqno= read waits before 503 TIMEOUT',
       parseInteger,
       5_000,
     )
     .option('--nats <url>', 'NATS server URL(s), comma-separated: join a cluster (needs --cluster)')
+    .option(
+      '--nats-wait-ms <ms>',
+      'how long startup retries an unreachable NATS (with backoff) before giving up with its URL and the cause',
+      parseInteger,
+      DEFAULT_NATS_WAIT_MS,
+    )
     .option('--cluster <name>', 'cluster name (stream STRATA_<name>, subject strata.<name>.log)')
     .addOption(
       new Option(
@@ -209,9 +227,16 @@ export function serveCommand(io: CommandIo): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
-    .action(async (flags: ServeFlags) => {
+    .action(async (_flags: ServeFlags, command: Command) => {
+      const { config } = command.opts<{ config?: string }>();
+      try {
+        if (config !== undefined) await applyConfigFile(command, config);
+      } catch (error) {
+        io.stderr.write(describeError('serve', error));
+        process.exit(1);
+      }
       // Everything is closed by now; idle timers and worker threads must not hold the exit.
-      process.exit(await runServe(flags, io));
+      process.exit(await runServe(command.opts<ServeFlags>(), io));
     });
 }
 
@@ -227,6 +252,7 @@ function clusterOptions(flags: ServeFlags): { cluster?: ClusterOptions } {
   return {
     cluster: {
       natsUrl: flags.nats,
+      natsWaitMs: flags.natsWaitMs,
       name: flags.cluster,
       role: flags.role,
       size: flags.clusterSize,
@@ -257,6 +283,7 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
   const logger = pino({ level: flags.logLevel });
   let node: StrataNode;
   try {
+    await checkDataDirectory(flags.data);
     node = await startNode({
       dataDirectory: flags.data,
       host: flags.listen.host,
@@ -282,15 +309,15 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
       ...clusterOptions(flags),
     });
   } catch (error) {
+    // The reason in the log (stdout, JSON) and for whoever started the command (stderr).
+    const code = (error as { code?: unknown }).code;
+    logger.fatal(
+      { event: 'startup-failed', code: typeof code === 'string' ? code : undefined },
+      `startup failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
     io.stderr.write(describeError('serve', error));
     return 1;
   }
-  const role = node.replication
-    ? `cluster ${flags.cluster}, ${node.replication.role}`
-    : 'role standalone';
-  io.stdout.write(
-    `strata: listening on ${node.url} (data ${node.dataDirectory}, ${role}${flags.token ? ', token required' : ''})\n`,
-  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
