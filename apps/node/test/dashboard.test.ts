@@ -234,6 +234,9 @@ describe('dashboard: /ui in headless Chromium', function () {
         writeRate: document.querySelector('#write-rate')?.textContent ?? '',
         readRate: document.querySelector('#read-rate')?.textContent ?? '',
         scrubShown: !(document.querySelector('#scrub-panel')?.hidden ?? true),
+        scrubFields: Array.from(document.querySelectorAll('#scrub > div')).map(
+          (field) => field.dataset['field'] ?? '',
+        ),
       }));
       expect(Number(storage.logSegments)).to.be.above(1);
       expect(storage.logSize).to.match(/^\d+(\.\d)? (B|KiB|MiB)$/);
@@ -244,11 +247,11 @@ describe('dashboard: /ui in headless Chromium', function () {
       expect(storage.readRate).to.match(/^[\d,.]+$/);
       // The scrub panel appears exactly when the node's status has a scrub part.
       const status = (await (await fetch(`${leader.url}/v1/status`)).json()) as {
-        scrub?: unknown;
+        scrub?: Record<string, unknown> | null;
       };
-      expect(storage.scrubShown).to.equal(
-        typeof status.scrub === 'object' && status.scrub !== null,
-      );
+      const scrub = typeof status.scrub === 'object' ? status.scrub : null;
+      expect(storage.scrubShown).to.equal(scrub !== null);
+      if (scrub !== null) expect(storage.scrubFields).to.deep.equal(Object.keys(scrub));
 
       await mkdir(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -213,20 +213,25 @@ function renderLevels(stats) {
   $('memtable-size').textContent = formatBytes(stats.tree.memtableSizeBytes);
 }
 
-/** The status's `scrub` object, field by field, when the node has one. */
+/**
+ * The status's `scrub` object, field by field, when the node has one: sizes and durations by
+ * their names' units, damage as `kind file @ offset: reason`, shown as an error when not empty.
+ */
 function renderScrub(scrub) {
   const panel = $('scrub-panel');
   panel.hidden = scrub === undefined || scrub === null || typeof scrub !== 'object';
   if (panel.hidden) return;
   const entries = Object.entries(scrub).map(([name, value]) => {
     const wrapper = document.createElement('div');
+    wrapper.dataset.field = name;
     const term = document.createElement('dt');
-    term.textContent = name;
+    // `verifiedBytes` -> `verified`: the unit is in the figure.
+    const unitless = name.replace(/(BytesPerSecond|Bytes|Ms)$/, '');
+    term.textContent = unitless.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
     const definition = document.createElement('dd');
-    definition.textContent = formatAny(value);
-    if (Array.isArray(value) && value.length > 0 && /damage|error|corrupt/i.test(name)) {
-      definition.className = 'error';
-    }
+    definition.textContent = formatField(name, value);
+    const bad = Array.isArray(value) ? value.length > 0 : name === 'error' && value !== null;
+    if (bad || (name === 'state' && value === 'failed')) definition.className = 'error';
     wrapper.append(term, definition);
     return wrapper;
   });
@@ -408,13 +413,33 @@ function formatTime(ms) {
   return new Date(ms).toISOString().slice(11, 23);
 }
 
-function formatAny(value) {
+/** A field of unknown shape, formatted by its name's unit (`...Bytes`, `...BytesPerSecond`, `...Ms`). */
+function formatField(name, value) {
   if (value === null || value === undefined) return '–';
-  if (typeof value === 'number') return formatInteger(value);
+  if (typeof value === 'number') {
+    if (/BytesPerSecond$/.test(name)) return `${formatBytes(value)}/s`;
+    if (/Bytes$/.test(name)) return formatBytes(value);
+    if (/Ms$/.test(name)) return formatDuration(value);
+    return formatInteger(value);
+  }
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  const text = JSON.stringify(value);
-  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
+  if (Array.isArray(value) && value.length === 0) return 'none';
+  const text = Array.isArray(value)
+    ? value.map((item) => formatPlace(item)).join('; ')
+    : typeof value.code === 'string'
+      ? `${value.code}: ${value.message ?? ''}`
+      : JSON.stringify(value);
+  return text.length > 600 ? `${text.slice(0, 600)}…` : text;
+}
+
+/** A damaged place (`kind`, `file`, `offset`, `reason`), or any other item as JSON. */
+function formatPlace(item) {
+  if (item === null || typeof item !== 'object' || typeof item.file !== 'string') {
+    return JSON.stringify(item);
+  }
+  const where = `${item.kind ?? ''} ${item.file} @ ${item.offset ?? '?'}`.trim();
+  return item.reason === undefined ? where : `${where}: ${item.reason}`;
 }
 
 void poll();
