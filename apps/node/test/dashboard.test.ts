@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -35,7 +36,15 @@ declare const sessionStorage: { getItem(key: string): string | null };
 
 /** The Debian package's browser (tools/provision-test-deps.mjs installs it). */
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../../docs/images/dashboard.png', import.meta.url));
+/**
+ * Where the screenshot goes: the README's image when `STRATA_UPDATE_SCREENSHOT=1` (run the test
+ * with it to refresh docs/images/dashboard.png), else a temp file, so a test run never leaves the
+ * committed image modified.
+ */
+const SCREENSHOT =
+  process.env['STRATA_UPDATE_SCREENSHOT'] === '1'
+    ? fileURLToPath(new URL('../../../docs/images/dashboard.png', import.meta.url))
+    : join(tmpdir(), `strata-dashboard-${process.pid}.png`);
 /** How long the page may take to show what the node already has (it polls every second). */
 const SHOWN_WITHIN_MS = 60_000;
 
@@ -255,6 +264,7 @@ describe('dashboard: /ui in headless Chromium', function () {
 
       await mkdir(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      expect((await stat(SCREENSHOT)).size).to.be.above(10_000);
       expect(pageErrors).to.deep.equal([]);
     });
   });
