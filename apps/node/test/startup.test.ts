@@ -128,7 +128,7 @@ describe('strata serve: a startup that explains itself (black box)', function ()
         '--cluster',
         'startup',
         '--nats-wait-ms',
-        '1500',
+        '3000',
       ]);
       expect(result.code).to.equal(1);
       expect(result.stderr).to.match(
