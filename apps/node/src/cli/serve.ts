@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { SCRUB_DEFAULTS } from '@strata/store';
 import type { StoreOptions } from '@strata/store';
 import type { SyncMode } from '@strata/wal';
 import { startNode } from '../node.js';
@@ -119,7 +120,7 @@ export function serveCommand(io: CommandIo): Command {
       '--scrub-rate-bytes-per-second <size>',
       'background scrub: re-read sealed log and tree segments at most this fast, reporting damage in /v1/status (0: off)',
       parseScrubRate,
-      8 * 1024 * 1024,
+      SCRUB_DEFAULTS.rateBytesPerSecond,
     )
     .option(
       '--scrub-period-ms <ms>',

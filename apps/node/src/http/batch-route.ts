@@ -25,7 +25,6 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
       const result = await context.store.batch(operations, batchOptions);
       await acknowledgeWrite(context, acks, result.lastSeqno, result.epoch);
       timer?.();
-      metrics?.writes.inc({ op: 'batch' });
       metrics?.writeEntries.inc(operations.length);
       return reply.send({
         firstSeqno: result.firstSeqno,

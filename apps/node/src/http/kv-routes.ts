@@ -79,7 +79,6 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
       const result = await context.store.put(key, value, writeOptions);
       await acknowledgeWrite(context, acks, result.seqno, result.epoch);
       timer?.();
-      metrics?.writes.inc({ op: 'put' });
       metrics?.writeEntries.inc();
       return reply.send({ seqno: result.seqno, epoch: result.epoch });
     },
@@ -93,7 +92,6 @@ export function registerKvRoutes(app: FastifyInstance, context: RouteContext): v
     const result = await context.store.delete(key, writeOptions);
     await acknowledgeWrite(context, acks, result.seqno, result.epoch);
     timer?.();
-    metrics?.writes.inc({ op: 'delete' });
     metrics?.writeEntries.inc();
     return reply.send({ seqno: result.seqno, epoch: result.epoch });
   });

@@ -99,7 +99,6 @@ export function registerRangeDeleteRoute(app: FastifyInstance, context: RouteCon
     const result = await context.store.deleteRange(range);
     await acknowledgeWrite(context, acks, result.seqno, result.epoch);
     timer?.();
-    metrics?.writes.inc({ op: 'delete_range' });
     metrics?.writeEntries.inc();
     return reply.send({ seqno: result.seqno, epoch: result.epoch });
   });

@@ -30,11 +30,6 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
-  /**
-   * @deprecated Not exported: `strata_write_duration_seconds_count{op}` counts the same writes.
-   * Kept so the routes that still call it compile; they need not.
-   */
-  readonly writes: Counter<'op'>;
   readonly writeEntries: Counter;
   readonly writeDuration: Histogram<'op'>;
   readonly eventStreams: Gauge;
@@ -65,12 +60,6 @@ export class NodeMetrics {
       labelNames: ['method', 'route'],
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
-    });
-    this.writes = new Counter({
-      name: 'strata_writes_total',
-      help: 'not exported',
-      labelNames: ['op'],
-      registers: [],
     });
     this.writeEntries = new Counter({
       name: 'strata_write_entries_total',
