@@ -47,6 +47,9 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      // Merged, not replaced: disableTypeChecked's parser options turn the project service off
+      // for these files (else each counts against its default-project limit of 8 files).
+      ...tseslint.configs.disableTypeChecked.languageOptions,
       globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' },
     },
   },
