@@ -30,11 +30,20 @@ export interface ConsumerProject {
  * `--conditions=@strata/source`).
  */
 export function outsideEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !/^npm_/i.test(name) && name !== 'INIT_CWD' && name !== 'NODE_OPTIONS',
+  return {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        // FORCE_COLOR (Nx sets it for the tasks it runs) makes console.log colour numbers even
+        // into a pipe, and the README examples' output would no longer match what they show.
+        ([name]) =>
+          !/^npm_/i.test(name) &&
+          name !== 'INIT_CWD' &&
+          name !== 'NODE_OPTIONS' &&
+          name !== 'FORCE_COLOR',
+      ),
     ),
-  );
+    NO_COLOR: '1',
+  };
 }
 
 /** Runs `npm pack` in the package's folder, writing the tarball into `destination`. */
