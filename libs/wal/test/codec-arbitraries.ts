@@ -15,18 +15,28 @@ import type { LogBatch, LogBatchInput, LogEntry } from '../src/index.js';
 export const limits = { maxKeyBytes: 65536, maxValueBytes: 1 << 20, maxRecordBytes: 1 << 26 };
 
 /**
- * Any valid entry: puts (some with a deadline), deletes (some marked expired) and range deletes
- * with binary keys and values.
+ * A key: binary, 0 to 64 bytes, the empty key (an ordinary key, the smallest) often enough that
+ * every run meets it in every op.
+ */
+export const keyArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
+  { weight: 5, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+);
+
+/**
+ * Any valid entry: puts (some with a deadline), deletes (some marked expired), range deletes (some
+ * from the empty key) with binary keys and values, and epoch starts (no key, no value: told apart
+ * from an empty-key entry by their op alone).
  */
 export const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
   fc.record({
     op: fc.constant(LogOp.Put),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    key: keyArbitrary,
     value: fc.uint8Array({ maxLength: 300 }),
   }),
   fc.record({
     op: fc.constant(LogOp.Put),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    key: keyArbitrary,
     value: fc.uint8Array({ maxLength: 300 }),
     expiresAtMs: fc.oneof(
       fc.integer({ min: 1, max: 2 ** 42 }),
@@ -35,22 +45,23 @@ export const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
   }),
   fc.record({
     op: fc.constant(LogOp.Delete),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    key: keyArbitrary,
     value: fc.constant(new Uint8Array(0)),
   }),
   fc.record({
     op: fc.constant(LogOp.Delete),
-    key: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    key: keyArbitrary,
     value: fc.constant(new Uint8Array(0)),
     expired: fc.constant(true),
   }),
   fc
     .tuple(
-      fc.uint8Array({ minLength: 1, maxLength: 16 }),
+      fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 1, maxLength: 16 })),
       fc.uint8Array({ minLength: 1, maxLength: 16 }),
     )
     .filter(([a, b]) => Buffer.compare(a, b) < 0)
     .map(([key, value]) => ({ op: LogOp.DeleteRange, key, value })),
+  fc.constant({ op: LogOp.EpochStart, key: new Uint8Array(0), value: new Uint8Array(0) }),
 );
 
 /** Any valid batch, with epochs, seqnos and timestamps up to the safe-integer range. */

@@ -11,7 +11,10 @@ const { LogBatch: LogBatchMessage } = strata.log;
 
 /** Size limits that every appended batch is checked against before anything is written. */
 export interface BatchLimits {
-  /** Largest key in bytes (keys must be at least 1 byte). */
+  /**
+   * Largest key in bytes. A key may be empty (0 bytes): the empty key is an ordinary key, the
+   * smallest of all; only an epoch start has no key at all, and its op says so.
+   */
   readonly maxKeyBytes: number;
   /** Largest value in bytes. */
   readonly maxValueBytes: number;
@@ -59,7 +62,7 @@ function validateEntry(entry: LogEntry, index: number, limits: BatchLimits): voi
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} has an unknown op ${String(op)}`);
   }
   if (!(key instanceof Uint8Array)) {
-    throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);
+    throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a byte key`);
   }
   if (!(value instanceof Uint8Array)) {
     throw new StrataError('INVALID_ARGUMENT', `entry ${index} value must be bytes`);
@@ -155,9 +158,8 @@ function checkEntryLimits(
     }
     return;
   }
-  if (keyLength === 0) {
-    throw new StrataError('INVALID_ARGUMENT', `entry ${index} needs a non-empty byte key`);
-  }
+  // Any other op may have an empty key (0 bytes, the smallest key): no length means "the empty
+  // key", never "no key". Whether an entry starts an epoch is told by its op alone.
   if (keyLength > limits.maxKeyBytes) {
     throw new StrataError(
       'KEY_TOO_LARGE',

@@ -155,8 +155,10 @@ class RecordCursor implements VarintCursor {
 }
 
 /**
- * The rules every entry follows: a known op; a key unless it starts an epoch, which has none; a
- * deadline only on a put, the expired marker only on a delete.
+ * The rules every entry follows: a known op; an epoch start has neither key nor value; a deadline
+ * only on a put, the expired marker only on a delete. A put, delete or range delete may have an
+ * empty key (proto3 omits the empty bytes field, so an absent key field decodes as the empty key):
+ * the empty key is an ordinary key, and what tells an epoch start apart is its op, not its key.
  */
 function checkEntryShape(cursor: RecordCursor, entryStart: number): void {
   const { op, keyLength, valueLength } = cursor;
@@ -170,7 +172,6 @@ function checkEntryShape(cursor: RecordCursor, entryStart: number): void {
     return;
   }
   if (op !== 1 && op !== 2 && op !== 3) throw malformed(`unknown op ${op}`, entryStart, cursor);
-  if (keyLength === 0) throw malformed('empty key', entryStart, cursor);
 }
 
 const EMPTY = Buffer.alloc(0);
