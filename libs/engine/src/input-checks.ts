@@ -7,7 +7,10 @@ import { StrataError } from '@strata/core';
 import { MAX_KEY_SIZE_BYTES } from './config.js';
 import { MAX_SEQNO } from './entry.js';
 
-/** Checks that `key` is a non-empty Uint8Array within {@link MAX_KEY_SIZE_BYTES}. */
+/**
+ * Checks that `key` is a Uint8Array within {@link MAX_KEY_SIZE_BYTES}. The empty key (0 bytes) is
+ * an ordinary key, the smallest of all: a range with no lower bound includes it.
+ */
 export function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) {
     throw new StrataError('INVALID_ARGUMENT', 'key must be a Uint8Array');
@@ -15,9 +18,8 @@ export function checkKey(key: Uint8Array): void {
   checkKeyLength(key.length);
 }
 
-/** Checks a key given by its length (a byte range of a larger buffer). */
+/** Checks a key given by its length (a byte range of a larger buffer); 0 (the empty key) is fine. */
 export function checkKeyLength(keyLength: number): void {
-  if (keyLength === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
   if (keyLength > MAX_KEY_SIZE_BYTES) {
     throw new StrataError(
       'KEY_TOO_LARGE',

@@ -244,8 +244,11 @@ export class Tree implements ReadsAtSeqno {
    * snapshots below it still see the old versions. Compaction drops the covered versions once no
    * snapshot needs them. Returns `[itemSizeBytes, memtableSizeBytes]`.
    *
-   * @throws StrataError `INVALID_ARGUMENT` unless `start < end` (and for an empty key or a bad
-   * seqno), `KEY_TOO_LARGE`, `CLOSED`
+   * `start` may be the empty key (the smallest key): `[empty, end)` covers the empty key and every
+   * key below `end`. The end is after the start, so it is never empty.
+   *
+   * @throws StrataError `INVALID_ARGUMENT` unless `start < end` (and for a bad seqno),
+   * `KEY_TOO_LARGE`, `CLOSED`
    *
    * @example
    * ```ts

@@ -45,7 +45,11 @@ function visible(state: Map<string, Versioned>, nowMs: number): Map<string, stri
 }
 
 const options = { ...tinyOptions, blockSizeBytes: 96, targetSegmentSizeBytes: 600, levelCount: 4 };
-const keyArb = fc.stringMatching(/^[a-d]{1,3}$/);
+// One to three letters, and the empty key (an ordinary key, the smallest of all).
+const keyArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constant('') },
+  { weight: 8, arbitrary: fc.stringMatching(/^[a-d]{1,3}$/) },
+);
 const valueArb = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
   { weight: 1, arbitrary: fc.string({ minLength: 50, maxLength: 150 }) },
@@ -174,21 +178,29 @@ class Get implements fc.AsyncCommand<Model, Real> {
 }
 
 class Range implements fc.AsyncCommand<Model, Real> {
+  /** `unbounded`: no lower bound (which must still include the empty key) instead of `gte: lo`. */
   constructor(
     readonly lo: string,
     readonly hi: string,
     readonly reverse: boolean,
+    readonly unbounded = false,
   ) {}
   check = (): boolean => true;
   async run(m: Model, r: Real): Promise<void> {
+    const lo = this.unbounded ? '' : this.lo;
     const expected = sortedEntries(visible(m.current, m.nowMs)).filter(([k]) =>
-      inRange(k, this.lo, this.hi),
+      inRange(k, lo, this.hi),
     );
-    const iterator = r.tree.range({ gte: Buffer.from(this.lo), lt: Buffer.from(this.hi) });
+    const iterator = r.tree.range(
+      this.unbounded
+        ? { lt: Buffer.from(this.hi) }
+        : { gte: Buffer.from(this.lo), lt: Buffer.from(this.hi) },
+    );
     const got = await drain(this.reverse ? iterator.reverse() : iterator);
     expect(got).to.deep.equal(this.reverse ? expected.reverse() : expected);
   }
-  toString = (): string => `range(${this.lo}, ${this.hi}${this.reverse ? ', reverse' : ''})`;
+  toString = (): string =>
+    `range(${this.unbounded ? '-' : this.lo}, ${this.hi}${this.reverse ? ', reverse' : ''})`;
 }
 
 class Prefix implements fc.AsyncCommand<Model, Real> {
@@ -326,6 +338,7 @@ describe('Tree: model-based property test against a Map (puts, TTL puts, deletes
         keyArb.map((k) => new Get(k)),
         fc.constant(new Ends()),
         fc.tuple(keyArb, keyArb, fc.boolean()).map(([a, b, rev]) => new Range(a, b, rev)),
+        fc.tuple(keyArb, fc.boolean()).map(([b, rev]) => new Range('', b, rev, true)),
         fc.stringMatching(/^[a-d]{0,2}$/).map((p) => new Prefix(p)),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }).map((p) => new Meet(p)),
         fc.constant(new OpenSnapshot()),

@@ -48,7 +48,8 @@ export function decodeRangeTombstoneBlock(
   const end = data.length;
   const cursor: VarintCursor = { offset: 0, file, errorOffset: offset, what: 'range tombstones' };
   const count = readVarint(data, cursor, end);
-  // Every fragment takes at least five bytes: two lengths, a key byte each, a count and a seqno.
+  // Every fragment takes at least five bytes: two lengths, an end byte (the start may be the empty
+  // key, the end is after it), a count and a seqno.
   if (count === 0 || count * 5 > end) fail(file, offset, 'bad fragment count');
   const list: TombstoneFragment[] = [];
   let previousEnd: Buffer | undefined;

@@ -93,15 +93,15 @@ export function deadlineAt(source: Uint8Array, start: number): number {
  * as views of `data`.
  *
  * @throws StrataError `CORRUPTION` naming `file` and `offset` when the structure is damaged
- * (no entry, entries out of order, an empty key, a deadline of 0 or beyond a safe integer,
- * trailing bytes).
+ * (no entry, entries out of order, a key running past the block, a deadline of 0 or beyond a
+ * safe integer, trailing bytes). A key may be empty: the empty key is an ordinary key.
  */
 export function decodeExpiryBlock(data: Buffer, file: string, offset: number): ExpiringEntry[] {
   const end = data.length;
   if (end < COUNT_BYTES) fail(file, offset, 'truncated');
   const count = data.readUInt32LE(0);
-  // Every entry takes at least eleven bytes: a key length, a key byte, a seqno, a deadline.
-  if (count === 0 || count * 11 > end - COUNT_BYTES) fail(file, offset, 'bad entry count');
+  // Every entry takes at least ten bytes: a key length, a seqno, a deadline (the key may be empty).
+  if (count === 0 || count * 10 > end - COUNT_BYTES) fail(file, offset, 'bad entry count');
   const cursor: VarintCursor = {
     offset: COUNT_BYTES,
     file,
@@ -113,7 +113,7 @@ export function decodeExpiryBlock(data: Buffer, file: string, offset: number): E
   for (let i = 0; i < count; i++) {
     const keyLength = readVarint(data, cursor, end);
     const keyAt = cursor.offset;
-    if (keyLength === 0 || keyLength > end - keyAt) fail(file, offset, `entry ${i}: bad key`);
+    if (keyLength > end - keyAt) fail(file, offset, `entry ${i}: bad key`);
     const key = data.subarray(keyAt, keyAt + keyLength);
     cursor.offset = keyAt + keyLength;
     const seqno = readVarint(data, cursor, end);
