@@ -36,5 +36,10 @@ export type { LogCheckOptions, LogCheckReport, LogDamage } from './log-check.js'
 export type { ScrubDamage, ScrubOptions, ScrubStatus } from './scrub/scrub-types.js';
 export { SCRUB_DEFAULTS } from './scrub/scrub-types.js';
 export type { CloseStep, CloseStepFailure } from './close-steps.js';
-export { DATA_DIRECTORY_NAMES, DATA_FORMAT_VERSION, dataDirectory } from './data-directory.js';
+export {
+  DATA_DIRECTORY_NAMES,
+  DATA_FORMAT_VERSION,
+  SUPPORTED_DATA_FORMAT_VERSIONS,
+  dataDirectory,
+} from './data-directory.js';
 export type { DataDirectory } from './data-directory.js';

@@ -14,9 +14,11 @@ export function toBytes(input: BytesLike, what: 'key' | 'value'): Buffer {
   throw new StrataError('INVALID_ARGUMENT', `${what} must be a string or a Uint8Array`);
 }
 
-/** Checks a key: 1 byte to `maxKeyBytes`. */
+/**
+ * Checks a key: 0 to `maxKeyBytes` bytes. The empty key ('' or a zero-length buffer) is an
+ * ordinary key, the smallest of all; "no bound" in a range is `undefined`, never the empty key.
+ */
 export function checkKey(key: Buffer, maxKeyBytes: number): void {
-  if (key.length === 0) throw new StrataError('INVALID_ARGUMENT', 'key must not be empty');
   if (key.length > maxKeyBytes) {
     throw new StrataError(
       'KEY_TOO_LARGE',
@@ -35,7 +37,10 @@ export function keyBytes(key: BytesLike, maxKeyBytes: number): Buffer {
   return bytes;
 }
 
-/** The smallest key greater than every key that starts with `prefix` (undefined: no bound). */
+/**
+ * The smallest key greater than every key that starts with `prefix` (undefined: no bound, for the
+ * empty prefix, which every key starts with, and for a prefix of 0xff bytes only).
+ */
 export function prefixUpperBound(prefix: Buffer): Buffer | undefined {
   const end = Buffer.from(prefix);
   for (let index = end.length - 1; index >= 0; index--) {

@@ -158,7 +158,7 @@ describe('Store: conditional writes', () => {
       () => store.put('k', 'v', { ifSeqno: 1.5 }),
       () =>
         store.batch([{ type: 'put', key: 'k', value: 'v' }], {
-          checks: [{ prefix: '', noWritesAfter: 0 }],
+          checks: [{ prefix: 42 as never, noWritesAfter: 0 }],
         }),
       () =>
         store.batch([{ type: 'put', key: 'k', value: 'v' }], {

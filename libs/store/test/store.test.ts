@@ -153,7 +153,7 @@ describe('Store: writes, reads, reopen', () => {
     const store = await Store.open(dir.path, { maxValueBytes: 1024 });
     await store.put('keep', 'me');
     const cases: [Promise<unknown>, string][] = [
-      [store.put('', 'x'), 'INVALID_ARGUMENT'],
+      [store.put(undefined as never, 'x'), 'INVALID_ARGUMENT'],
       [store.put(Buffer.alloc(65537, 1), 'x'), 'KEY_TOO_LARGE'],
       [store.put('k', Buffer.alloc(1025)), 'VALUE_TOO_LARGE'],
       [store.batch([]), 'INVALID_ARGUMENT'],

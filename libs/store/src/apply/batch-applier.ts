@@ -105,7 +105,13 @@ export function insertEntries(
     } else if (entry.op === LogOp.Delete) tree.remove(entry.key, firstSeqno + index);
     else if (entry.op === LogOp.DeleteRange) {
       tree.removeRange(entry.key, entry.value, firstSeqno + index);
+    } else {
+      // EpochStart takes a seqno and changes no key; it is told apart from an empty-key entry by
+      // its op alone (the empty key is an ordinary key).
+      invariant(
+        entry.op === LogOp.EpochStart && entry.key.length === 0 && entry.value.length === 0,
+        'an entry that is neither a write nor an epoch start',
+      );
     }
-    // EpochStart takes a seqno and changes no key.
   }
 }

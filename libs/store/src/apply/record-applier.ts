@@ -1,4 +1,4 @@
-import { StrataError } from '@strata/core';
+import { StrataError, invariant } from '@strata/core';
 import type { Tree } from '@strata/engine';
 import { LogOp } from '@strata/wal';
 import type { EntryVisitor } from '@strata/wal';
@@ -64,7 +64,11 @@ export class RecordApplier implements EntryVisitor {
     } else if (op === LogOp.DeleteRange) {
       // A range delete's key is its start, its value the exclusive end.
       this.tree.removeRangeFrom(record, keyStart, keyLength, valueStart, valueLength, seqno);
-    } else if (op !== LogOp.EpochStart) {
+    } else if (op === LogOp.EpochStart) {
+      // Told apart from an empty-key entry by its op alone: the decoder refuses an epoch start
+      // with a key or value, and an empty key under any other op is an ordinary key.
+      invariant(keyLength === 0 && valueLength === 0, 'epoch start with a key or value');
+    } else {
       throw new StrataError('UNSUPPORTED_FORMAT', `log entry ${seqno} has unknown op ${op}`);
     }
   }

@@ -10,7 +10,11 @@ export interface ReadOptions {
   readonly at?: number;
 }
 
-/** Options of {@link Store.range}. Bounds: `start` inclusive, `end` exclusive. */
+/**
+ * Options of {@link Store.range}. Bounds: `start` inclusive, `end` exclusive; absent: no bound. The
+ * empty key is the smallest key: `start: ''` (or no start) includes it, `end: ''` excludes every
+ * key, and the empty prefix matches every key.
+ */
 export interface RangeOptions extends ReadOptions {
   readonly prefix?: BytesLike;
   readonly start?: BytesLike;
@@ -56,7 +60,11 @@ export function openRange(
     (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0);
   if (empty) return new StoreIterator(undefined, reverse, 0);
   const source = tree.range(
-    { ...(lower ? { gte: lower } : {}), ...(upper ? { lt: upper } : {}) },
+    // An empty `lower` is the empty key (a bound that includes it), not "no bound".
+    {
+      ...(lower !== undefined ? { gte: lower } : {}),
+      ...(upper !== undefined ? { lt: upper } : {}),
+    },
     readSeqno,
   );
   return new StoreIterator(source, reverse, limit);

@@ -62,7 +62,10 @@ export function checkIfSeqno(ifSeqno: unknown, what = 'ifSeqno'): number {
  * The conditions of a write: key checks (`ifSeqno` per key) and prefix checks. Undefined when
  * there are none, so an unconditional write takes the plain path.
  *
- * @throws StrataError `INVALID_ARGUMENT` for a bad seqno or an empty prefix, `KEY_TOO_LARGE`.
+ * The empty prefix is allowed: every key starts with it, so its check fails on any write after
+ * `noWritesAfter` (an epoch start is no write: entries are told apart by their op).
+ *
+ * @throws StrataError `INVALID_ARGUMENT` for a bad seqno, `KEY_TOO_LARGE`.
  */
 export function writeConditions(
   keyChecks: readonly { readonly key: Buffer; readonly ifSeqno: number }[],

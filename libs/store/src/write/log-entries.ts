@@ -80,8 +80,11 @@ export function deleteEntry(key: BytesLike, maxKeyBytes: number): LogEntry {
 /**
  * The log entry of a range delete: key = start, value = exclusive end.
  *
- * @throws StrataError `INVALID_ARGUMENT` unless start < end (or for a prefix of 0xff bytes only,
- * which has no end key), `KEY_TOO_LARGE`.
+ * `start` may be the empty key (the smallest key), so `[empty, end)` deletes every key below
+ * `end`.
+ *
+ * @throws StrataError `INVALID_ARGUMENT` unless start < end (or for the empty prefix or a prefix of
+ * 0xff bytes only, which have no end key), `KEY_TOO_LARGE`.
  */
 export function deleteRangeEntry(range: KeyRangeToDelete, maxKeyBytes: number): LogEntry {
   if (range === null || typeof range !== 'object') {
@@ -99,7 +102,7 @@ export function deleteRangeEntry(range: KeyRangeToDelete, maxKeyBytes: number): 
     if (end === undefined) {
       throw new StrataError(
         'INVALID_ARGUMENT',
-        'a prefix of 0xff bytes only has no end key; delete it with start and end',
+        'the empty prefix and a prefix of 0xff bytes only have no end key; delete them with start and end',
       );
     }
     return { op: LogOp.DeleteRange, key: prefix, value: end };
