@@ -2,7 +2,7 @@
  * The stable error codes of Strata. Callers branch on `code`, never on message text; a code, once
  * published, keeps its meaning.
  *
- * - `INVALID_ARGUMENT`: malformed input (empty batch, empty key, unknown op, bad option).
+ * - `INVALID_ARGUMENT`: malformed input (empty batch, key not bytes, unknown op, bad option).
  * - `KEY_TOO_LARGE` / `VALUE_TOO_LARGE` / `BATCH_TOO_LARGE`: a size limit was exceeded.
  * - `OUT_OF_SEQUENCE`: a batch does not start at the next seqno (gap or repeat).
  * - `STALE_EPOCH`: a batch carries an epoch lower than one already seen.

@@ -4,7 +4,8 @@
  */
 
 /**
- * Largest key any layer accepts: 64 KiB. Keys live whole in memtable nodes, index blocks and log
+ * Largest key any layer accepts: 64 KiB (the smallest is the empty key, 0 bytes, an ordinary
+ * key that sorts before every other). Keys live whole in memtable nodes, index blocks and log
  * entries, so a key is bounded far below a value; 64 KiB is LevelDB's and RocksDB's practical
  * ceiling too. Options may lower it, never raise it.
  *
