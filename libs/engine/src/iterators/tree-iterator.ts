@@ -151,7 +151,7 @@ class VisibleStream {
 
   private beyondFarBound(key: Buffer): boolean {
     const bound = this.farBound;
-    if (!bound) return false;
+    if (bound === undefined) return false;
     const c = compareKeys(key, bound.key);
     return this.forward
       ? c > 0 || (c === 0 && bound.exclusive)

@@ -73,13 +73,13 @@ export function openTreeIterator(
 
 function overlapsRange(segment: Segment, range: ResolvedRange): boolean {
   const { lower, upper } = range;
-  if (lower) {
+  if (lower !== undefined) {
     const c = compareKeys(segment.meta.maxKey, lower.key);
     if (c < 0 || (c === 0 && (lower.exclusive || segment.meta.maxKeyExclusive === true))) {
       return false;
     }
   }
-  if (upper) {
+  if (upper !== undefined) {
     const c = compareKeys(segment.meta.minKey, upper.key);
     if (c > 0 || (c === 0 && upper.exclusive)) return false;
   }
