@@ -20,6 +20,7 @@ import {
   sharedInt32,
 } from './layout.js';
 
+/** The search key before the first search; never a sentinel (the empty key is a real key). */
 const EMPTY_KEY = new Uint8Array(0);
 
 /**
