@@ -146,7 +146,15 @@ describe('Wal: append and read', () => {
     const sizeBefore = (await stat(file)).size;
     const cases: [unknown, string][] = [
       [{ epoch: 1, firstSeqno: 2, entries: [] }, 'INVALID_ARGUMENT'],
-      [{ epoch: 1, firstSeqno: 2, entries: [put('', 'v')] }, 'INVALID_ARGUMENT'],
+      // The empty key is a key, but an epoch start has none.
+      [
+        {
+          epoch: 1,
+          firstSeqno: 2,
+          entries: [{ op: LogOp.EpochStart, key: Buffer.from('k'), value: Buffer.alloc(0) }],
+        },
+        'INVALID_ARGUMENT',
+      ],
       [
         {
           epoch: 1,
