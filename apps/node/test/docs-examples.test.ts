@@ -7,6 +7,7 @@ import type { NodeProcess } from './helpers.js';
 import { startNodeProcess } from './helpers.js';
 import { STATUS_BY_CODE } from '../src/http/errors.js';
 import { ROUTES } from '../src/http/route-table.js';
+import { API_REFERENCE_FILE, renderApiReference } from '../scripts/api-reference.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The address every example uses; each document's examples run against a fresh node instead. */
@@ -109,7 +110,12 @@ describe('documentation examples run as written', function () {
     expect(Object.fromEntries(listed)).to.deep.equal({ ...STATUS_BY_CODE });
   });
 
-  it('the API reference names every public route and every query parameter it takes', function () {
+  it('docs/API.md is exactly what the OpenAPI document renders to (npm run docs:api)', async function () {
+    const committed = readFileSync(API_REFERENCE_FILE, 'utf8');
+    expect(committed === (await renderApiReference()), 'run npm run docs:api').to.equal(true);
+  });
+
+  it('the guide names every public route and every query parameter it takes', function () {
     const reference = readFileSync(`${ROOT}docs/HTTP-API.md`, 'utf8');
     for (const route of ROUTES.filter((spec) => !spec.path.startsWith('/v1/internal/'))) {
       const row = reference

@@ -51,3 +51,31 @@ export function parseListen(text: string): ListenAddress {
   const host = match[1] ?? (match[2] || '127.0.0.1');
   return { host, port };
 }
+
+/**
+ * `--cors`: comma-separated browser origins (`scheme://host[:port]`, nothing after it) or `*`.
+ * A path, a trailing slash or a bare host name would never match a browser's `Origin` header, so
+ * they are refused here rather than silently allowing nothing.
+ */
+export function parseCorsOrigins(text: string): string[] {
+  const origins = text
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  if (origins.length === 0) throw new InvalidArgumentError('expected at least one origin');
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin === 'null' || parsed.origin !== origin) {
+      throw new InvalidArgumentError(
+        `${origin} is not an origin; expected scheme://host[:port] such as https://app.example.com, or *`,
+      );
+    }
+  }
+  return origins;
+}

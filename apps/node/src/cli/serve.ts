@@ -16,7 +16,7 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../http/contex
 import { DEFAULT_NATS_WAIT_MS } from '../nats-at-startup.js';
 import { checkDataDirectory } from './check-data-directory.js';
 import { applyConfigFile } from './config-file.js';
-import { parseBytes, parseInteger, parseListen } from './parse.js';
+import { parseBytes, parseCorsOrigins, parseInteger, parseListen } from './parse.js';
 import type { ListenAddress } from './parse.js';
 import { describeError } from './output.js';
 import type { CommandIo } from './output.js';
@@ -27,6 +27,7 @@ interface ServeFlags {
   readonly nodeId?: string;
   readonly token?: string;
   readonly insecure?: boolean;
+  readonly cors?: readonly string[];
   readonly sync: SyncMode;
   readonly maxValueBytes: number;
   readonly maxBatchBytes: number;
@@ -81,6 +82,11 @@ export function serveCommand(io: CommandIo): Command {
       ),
     )
     .option('--insecure', 'allow a non-loopback --listen address without a token')
+    .option(
+      '--cors <origins>',
+      'browser origins allowed to call the API from their pages, comma-separated (https://app.example.com, or *); default none',
+      parseCorsOrigins,
+    )
     .addOption(
       new Option(
         '--sync <mode>',
@@ -292,6 +298,7 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
       ...(flags.nodeId ? { nodeId: flags.nodeId } : {}),
       ...(flags.token ? { token: flags.token } : {}),
       insecure: flags.insecure === true,
+      ...(flags.cors ? { corsOrigins: flags.cors } : {}),
       sync: flags.sync,
       maxValueBytes: flags.maxValueBytes,
       maxBatchBytes: flags.maxBatchBytes,

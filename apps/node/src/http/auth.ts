@@ -3,11 +3,13 @@ import { HttpError } from './errors.js';
 import { DASHBOARD_FILES } from '../ui/dashboard-assets.js';
 
 /**
- * Paths anyone may call without the token: `/healthz` (load balancers probe it) and the
- * dashboard's files (they hold no data; the page sends the token with its own requests).
+ * Paths anyone may call without the token: `/healthz` (load balancers probe it), the API's own
+ * description and the dashboard's files (they hold no data; the page sends the token with its
+ * own requests).
  */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set([
   '/healthz',
+  '/v1/openapi.json',
   '/ui',
   ...Object.keys(DASHBOARD_FILES).map((name) => `/ui/${name}`),
 ]);

@@ -5,10 +5,10 @@ import { acknowledgeWrite, assertWritable } from './cluster-routes.js';
 import { decodeJsonBytes, parseEncoding } from './encoding.js';
 import type { JsonEncoding } from './encoding.js';
 import { invalidArgument } from './errors.js';
-import { parseJsonBody } from './json-body.js';
 
 /**
- * `POST /v1/batch` `{"ops":[{"type":"put","key","value"},{"type":"delete","key"}]}`: one atomic
+ * `POST /v1/batch` `{"ops":[{"type":"put","key","value"},{"type":"delete","key"}]}` (the body is
+ * parsed and checked against its schema before this runs: schema/batch-body-schema.ts): one atomic
  * record. Keys and values are UTF-8 strings, or base64 with `"encoding":"base64"` (on the body
  * for every op, or on one op). Conditional: an op may carry `"ifSeqno"`, and the body
  * `"checks":[{"prefix","noWritesAfter"}]`; if any fails, nothing is written (409 CONFLICT).
@@ -19,7 +19,7 @@ export function registerBatchRoute(app: FastifyInstance, context: RouteContext):
     '/v1/batch',
     { bodyLimit: options.maxBatchBytes, config: { tooLargeCode: 'BATCH_TOO_LARGE' } },
     async (request, reply) => {
-      const { operations, options: batchOptions } = parseBatch(parseJsonBody(request.body));
+      const { operations, options: batchOptions } = parseBatch(request.body);
       const acks = assertWritable(context, request);
       const timer = metrics?.writeDuration.startTimer({ op: 'batch' });
       const result = await context.store.batch(operations, batchOptions);

@@ -4,15 +4,13 @@ import { StrataError } from '@strata/core';
 import type { AckMode, ClusterHooks, RouteContext } from './context.js';
 
 /**
- * The routes only a cluster node has: `GET /v1/internal/checkpoint` (a checkpoint archive that a
+ * The routes that act on a cluster: `GET /v1/internal/checkpoint` (a checkpoint archive that a
  * bootstrapping follower streams) and `POST /v1/cluster/promote` (make this follower the leader).
+ * Every node has them, so the API is the same in every mode; a standalone node refuses them.
  */
-export function registerClusterRoutes(
-  app: FastifyInstance,
-  context: RouteContext,
-  cluster: ClusterHooks,
-): void {
+export function registerClusterRoutes(app: FastifyInstance, context: RouteContext): void {
   app.get('/v1/internal/checkpoint', async (request, reply) => {
+    const cluster = clusterOf(context, 'it serves no checkpoints to followers');
     const controller = new AbortController();
     context.streams.add(controller);
     request.raw.on('close', () => controller.abort());
@@ -22,9 +20,18 @@ export function registerClusterRoutes(
   });
 
   app.post('/v1/cluster/promote', async (_request, reply) => {
+    const cluster = clusterOf(context, 'there is no cluster to lead');
     const { epoch } = await cluster.promote();
     return reply.send({ role: 'leader', epoch });
   });
+}
+
+/** The cluster a route acts on; a standalone node refuses with `INVALID_ARGUMENT` saying `why`. */
+function clusterOf(context: RouteContext, why: string): ClusterHooks {
+  if (context.cluster === undefined) {
+    throw new StrataError('INVALID_ARGUMENT', `this node is standalone: ${why}`);
+  }
+  return context.cluster;
 }
 
 /**

@@ -20,6 +20,13 @@ export interface HttpApiOptions {
   readonly maxWaitMs?: number;
   /** Most items one range page returns. Default 10,000 (default page size 1,000). */
   readonly maxRangeLimit?: number;
+  /**
+   * Browser origins (`https://app.example.com`, or `*`) allowed to call the API from a page (CORS:
+   * preflights are answered, and answers carry `Access-Control-Allow-Origin` and expose `ETag`,
+   * `X-Seqno`, `X-Expires-At-Ms` and `Location`). Default: none, so browsers refuse cross-origin
+   * calls. The bearer token is still needed: CORS decides which pages may ask, not who may.
+   */
+  readonly corsOrigins?: readonly string[];
   readonly logger?: Logger;
   readonly metrics?: NodeMetrics;
   /** Replication, when the node is part of a cluster. */
@@ -58,7 +65,7 @@ export interface RouteContext {
   /** The store now (a cluster node may replace it after a cut-back or a bootstrap). */
   readonly store: Store;
   readonly cluster: ClusterHooks | undefined;
-  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics' | 'cluster'>> & {
+  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics' | 'cluster' | 'corsOrigins'>> & {
     readonly token: string | undefined;
   };
   readonly metrics: NodeMetrics | undefined;

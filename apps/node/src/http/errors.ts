@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { StrataError } from '@strata/core';
 import type { StrataErrorCode } from '@strata/core';
 import type { Conflict } from '@strata/store';
@@ -7,8 +8,8 @@ import { conflictBody } from './write-conditions.js';
 /**
  * Error codes the HTTP API answers with: the store's codes plus the few that only HTTP has.
  * `BODY_TOO_LARGE` is a body over the limit of a route that takes no value or batch (those answer
- * `VALUE_TOO_LARGE` and `BATCH_TOO_LARGE`); `HEADERS_TOO_LARGE` and `REQUEST_TIMEOUT` are decided
- * by the HTTP parser before any route runs.
+ * `VALUE_TOO_LARGE` and `BATCH_TOO_LARGE`); `HEADERS_TOO_LARGE`, `REQUEST_TIMEOUT` and
+ * `EXPECTATION_FAILED` (an `Expect` other than `100-continue`) are decided before any route runs.
  */
 export type HttpErrorCode =
   | StrataErrorCode
@@ -16,7 +17,8 @@ export type HttpErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'BODY_TOO_LARGE'
   | 'HEADERS_TOO_LARGE'
-  | 'REQUEST_TIMEOUT';
+  | 'REQUEST_TIMEOUT'
+  | 'EXPECTATION_FAILED';
 
 /**
  * The one place that maps error codes to HTTP statuses (DESIGN.md "HTTP API"). `TIMEOUT` (a
@@ -35,6 +37,7 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   VALUE_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
   BODY_TOO_LARGE: 413,
+  EXPECTATION_FAILED: 417,
   HEADERS_TOO_LARGE: 431,
   NOT_LEADER: 421,
   CONFLICT: 409,
@@ -205,6 +208,27 @@ export function notLeaderLocation(body: ErrorBody, pathAndQuery: string): string
     return undefined;
   }
   return `${leaderUrl.replace(/\/+$/, '')}${pathAndQuery}`;
+}
+
+/**
+ * A whole typed answer written to a `ServerResponse` no route handles (decided by Node before
+ * fastify sees the request), closing the connection after it.
+ */
+export function writeTypedAnswer(response: ServerResponse, answerToSend: HttpErrorAnswer): void {
+  const body = JSON.stringify(answerToSend.body);
+  response.writeHead(answerToSend.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+/** The answer for a request whose `Expect` header Strata cannot meet (anything but `100-continue`). */
+export function expectationFailed(expect: string | undefined): HttpErrorAnswer {
+  return answer('EXPECTATION_FAILED', {
+    message: `Expect: ${expect ?? ''} cannot be met; only 100-continue is supported`,
+  });
 }
 
 /** A StrataError `INVALID_ARGUMENT` (the code most input checks raise). */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import cors from '@fastify/cors';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -12,6 +13,9 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from 
 import type { HttpApiOptions, RouteContext } from './context.js';
 import {
   clientErrorAnswer,
+  expectationFailed,
+  invalidArgument,
+  writeTypedAnswer,
   isBodyTooLargeError,
   notLeaderLocation,
   rawHttpAnswer,
@@ -22,7 +26,13 @@ import { errorLogLevel } from './error-log-level.js';
 import { LINGER_MIN_DRAIN_BYTES, LingeringClose } from './lingering-close.js';
 import { registerEventsRoute } from './events-route.js';
 import { originalPath, originalUrl, registerKvRoutes, rewriteKeyUrl } from './kv-routes.js';
-import { checkQueryParameters, unmatchedRoute } from './route-table.js';
+import { unmatchedRoute } from './route-table.js';
+import { parseJsonBody } from './json-body.js';
+import { openApiDocument } from './reference/openapi-document.js';
+import { fastifySchemaOf } from './schema/route-spec.js';
+import { ROUTE_SPECS, routeSpecOf } from './schema/route-specs.js';
+import { isValidationFailure, validationError } from './schema/validation-error.js';
+import { NODE_VERSION } from './status-routes.js';
 import { registerRangeDeleteRoute, registerRangeRoute } from './range-route.js';
 import { registerStatusRoutes } from './status-routes.js';
 import { registerClusterRoutes } from './cluster-routes.js';
@@ -99,6 +109,8 @@ export function createHttpServer(
     keepAliveTimeout: 5_000,
     rewriteUrl: rewriteKeyUrl,
     http: {
+      // A missing Host is refused below with a typed answer (Node's own 400 has no body).
+      requireHostHeader: false,
       maxHeaderSize: 3 * MAX_KEY_BYTES + 16 * 1024,
       headersTimeout: headersTimeoutMs,
       requestTimeout: requestTimeoutMs,
@@ -107,11 +119,37 @@ export function createHttpServer(
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))),
     },
     clientErrorHandler: (error, socket) => answerClientError(error, socket),
+    // Requests are checked against the route specs' schemas exactly as written: nothing is
+    // coerced, defaulted or silently dropped (fastify's defaults would strip an unknown field).
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: false,
+        allErrors: false,
+        discriminator: true,
+      },
+    },
+  });
+  // Every route takes its schema from its spec, the one description the API reference is
+  // generated from; a route without a spec is a bug, found at startup.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      // HEAD mirrors GET; OPTIONS is the CORS preflight, which takes no parameters.
+      if (method === 'HEAD' || method === 'OPTIONS') continue;
+      const spec = routeSpecOf(method, route.url);
+      if (spec === undefined) throw new Error(`route ${method} ${route.url} has no spec`);
+      route.schema = fastifySchemaOf(spec);
+    }
   });
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     exchanges.set(request.socket, { request, response });
   });
   const admission = registerBodyAdmission(app);
+  // With a listener, Node lets us answer an unmet `Expect` (its own 417 has no body).
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    writeTypedAnswer(response, expectationFailed(request.headers.expect));
+  });
 
   /**
    * Errors the HTTP parser raises (and its timeouts), before or outside any route. Fastify's own
@@ -156,7 +194,12 @@ export function createHttpServer(
   const expectedDigest =
     context.options.token === undefined ? undefined : tokenDigest(context.options.token);
   app.addHook('onRequest', (request, _reply, done) => {
-    if (expectedDigest === undefined) return done();
+    // HTTP/1.1 requires Host (RFC 9112 section 3.2); HTTP/1.0 clients may omit it.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return done(invalidArgument('an HTTP/1.1 request needs a Host header'));
+    }
+    // A CORS preflight never carries credentials (the browser sends them with the request itself).
+    if (expectedDigest === undefined || request.method === 'OPTIONS') return done();
     const path = (request.raw.url ?? '').split('?', 1)[0] ?? '';
     if (PUBLIC_PATHS.has(path)) return done();
     try {
@@ -179,7 +222,12 @@ export function createHttpServer(
     done();
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
+  app.setErrorHandler(async (thrown, request, reply) => {
+    const spec = routeSpecOf(request.method, request.routeOptions.url ?? '');
+    const error =
+      isValidationFailure(thrown) && spec !== undefined
+        ? validationError(thrown, spec, (request.query ?? {}) as Record<string, unknown>)
+        : thrown;
     const limitBytes = request.routeOptions.bodyLimit;
     const answer = toHttpError(error, request.routeOptions.config?.tooLargeCode, limitBytes);
     const { statusCode, body } = answer;
@@ -207,10 +255,13 @@ export function createHttpServer(
     return reply.code(statusCode).send(body);
   });
 
-  // After routing: a query parameter the route does not take is refused, not ignored.
+  // A JSON body is parsed here (bodies arrive as bytes) so that its route's schema checks it.
   app.addHook('preValidation', (request, _reply, done) => {
+    if (routeSpecOf(request.method, request.routeOptions.url ?? '')?.body?.schema === undefined) {
+      return done();
+    }
     try {
-      checkQueryParameters(request);
+      request.body = parseJsonBody(request.body);
       done();
     } catch (error) {
       done(error as Error);
@@ -230,6 +281,17 @@ export function createHttpServer(
     done();
   });
 
+  if (apiOptions.corsOrigins !== undefined && apiOptions.corsOrigins.length > 0) {
+    const origins = apiOptions.corsOrigins;
+    void app.register(cors, {
+      origin: origins.includes('*') ? '*' : [...origins],
+      methods: ['GET', 'PUT', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match'],
+      exposedHeaders: ['etag', 'x-seqno', 'x-expires-at-ms', 'location'],
+      maxAge: 600,
+    });
+  }
+
   registerStatusRoutes(app, context);
   registerStatsRoute(app, context);
   registerDashboardRoutes(app);
@@ -239,6 +301,8 @@ export function createHttpServer(
   registerRangeDeleteRoute(app, context);
   registerEventsRoute(app, context);
   registerBackupRoute(app, context);
-  if (context.cluster) registerClusterRoutes(app, context, context.cluster);
+  registerClusterRoutes(app, context);
+  const document = openApiDocument(ROUTE_SPECS, { version: NODE_VERSION });
+  app.get('/v1/openapi.json', async (_request, reply) => reply.send(document));
   return app;
 }
