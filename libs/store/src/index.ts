@@ -17,6 +17,8 @@ export { MAX_TTL_MS } from './write/log-entries.js';
 export type { BatchOperation, KeyRangeToDelete } from './write/log-entries.js';
 export type { BatchResult, ReplicatedResult, WriteResult } from './write/write-path.js';
 export { StoreIterator } from './read/store-iterator.js';
+export { StoreSnapshot } from './read/store-snapshot.js';
+export { UNCLOSED_STORE_WARNING } from './unclosed-stores.js';
 export type { RangeItem } from './read/store-iterator.js';
 export type { StoreOptions } from './options.js';
 export type { BytesLike } from './input.js';

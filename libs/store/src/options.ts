@@ -7,6 +7,13 @@ import type { ScrubOptions } from './scrub/scrub-types.js';
 
 /** Options of {@link Store.open}. Every field has a default. */
 export interface StoreOptions {
+  /**
+   * Create the store when the directory holds none (no `FORMAT` file). Default true; false
+   * makes opening a missing store fail with `NOT_FOUND` and create nothing.
+   */
+  readonly createIfMissing?: boolean;
+  /** Fail with `INVALID_ARGUMENT` when the directory already holds a store. Default false. */
+  readonly errorIfExists?: boolean;
   /** When a write resolves: `always` (default, after fdatasync), `interval`, `none`. */
   readonly sync?: SyncMode;
   /** Background fdatasync period under `interval`. Default 100 ms. */
@@ -83,6 +90,8 @@ const MIB = 1024 * 1024;
 /** Applies defaults and checks ranges (INVALID_ARGUMENT). */
 export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOptions {
   const resolved: ResolvedStoreOptions = {
+    createIfMissing: options.createIfMissing ?? true,
+    errorIfExists: options.errorIfExists ?? false,
     sync: options.sync ?? 'always',
     syncIntervalMs: options.syncIntervalMs ?? 100,
     memtableSizeBytes: options.memtableSizeBytes ?? 64 * MIB,

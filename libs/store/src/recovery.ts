@@ -1,4 +1,5 @@
 import { StrataError, invariant, isStrataError } from '@strata/core';
+import type { FileSystem } from '@strata/core';
 import { Tree } from '@strata/engine';
 import { Wal, visitEntries } from '@strata/wal';
 import { RecordApplier } from './apply/record-applier.js';
@@ -25,12 +26,14 @@ export interface OpenedParts {
  * is empty (a new store, or one restored from a checkpoint with nothing unflushed). Whatever was
  * opened is closed again when a later step fails.
  *
- * @throws StrataError `LOCKED`, `UNSUPPORTED_FORMAT`, `CORRUPTION` (naming file and offset),
- * `IO_ERROR`.
+ * @throws StrataError `NOT_FOUND` (no store and `createIfMissing` false), `INVALID_ARGUMENT` (a
+ * store and `errorIfExists`), `LOCKED`, `UNSUPPORTED_FORMAT`, `CORRUPTION` (naming file and
+ * offset), `IO_ERROR`.
  */
 export async function openParts(path: string, options: ResolvedStoreOptions): Promise<OpenedParts> {
   const fs = options.fileSystem;
   const directory = dataDirectory(path);
+  await checkExistence(fs, directory, options);
   await fs.mkdir(directory.root);
   const lock = await DirectoryLock.acquire(fs, directory.lockFile);
   let tree: Tree | undefined;
@@ -62,6 +65,33 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
   } catch (error) {
     await abandonParts({ lock, tree, wal });
     throw error;
+  }
+}
+
+/**
+ * Applies `createIfMissing` and `errorIfExists` before anything is created: a directory holds a
+ * store when it has a format marker (every store writes one when it is created).
+ */
+async function checkExistence(
+  fs: FileSystem,
+  directory: DataDirectory,
+  options: ResolvedStoreOptions,
+): Promise<void> {
+  if (options.createIfMissing && !options.errorIfExists) return;
+  const exists = await fs.exists(directory.formatFile);
+  if (!exists && !options.createIfMissing) {
+    throw new StrataError(
+      'NOT_FOUND',
+      `data directory ${directory.root} does not exist or holds no store (no ${directory.formatFile}), and createIfMissing is false`,
+      { details: { file: directory.formatFile } },
+    );
+  }
+  if (exists && options.errorIfExists) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `data directory ${directory.root} already holds a store (it exists), and errorIfExists is true`,
+      { details: { file: directory.formatFile } },
+    );
   }
 }
 

@@ -31,6 +31,7 @@ import type { HistoryOptions, HistoryPage } from './read/key-history.js';
 import { openRange } from './read/range-read.js';
 import type { RangeOptions, ReadOptions } from './read/range-read.js';
 import type { StoreIterator } from './read/store-iterator.js';
+import { StoreSnapshot } from './read/store-snapshot.js';
 import { abandonParts, openParts, replayLog } from './recovery.js';
 import type { OpenedParts } from './recovery.js';
 import { StoreEventEmitter } from './store-events.js';
@@ -39,6 +40,7 @@ import { SCRUB_DEFAULTS } from './scrub/scrub-types.js';
 import type { ScrubStatus } from './scrub/scrub-types.js';
 import type { StoreEvents } from './store-events.js';
 import { truncateStoreLog } from './truncate-log.js';
+import { forgetStore, watchStore } from './unclosed-stores.js';
 import { DeadlineIndex } from './expiry/deadline-index.js';
 import { ExpiryWriter } from './expiry/expiry-writer.js';
 import { EarlyApply } from './write/early-apply.js';
@@ -245,6 +247,7 @@ export class Store {
       store.lifecycle.opened();
       store.expiry.setEnabled(resolved.expiryWrites);
       store.scrubber?.start();
+      watchStore(store, parts.directory.root, parts.lock);
       return store;
     } catch (error) {
       await abandonParts(parts);
@@ -561,7 +564,27 @@ export class Store {
    */
   range(options: RangeOptions = {}): StoreIterator {
     this.lifecycle.checkReadable();
-    return openRange(this.tree, this.historyWindow, options);
+    return openRange(this.tree, this.historyWindow.readSeqno(options.at), options);
+  }
+
+  /**
+   * A point-in-time view at the last applied seqno, taken now: its reads (`get`, `range`) see no
+   * later write. Not bounded by the history window; it keeps the versions it sees until closed.
+   *
+   * @example
+   * ```ts
+   * using snapshot = store.snapshot();
+   * const [a, b] = await Promise.all([snapshot.get('a'), snapshot.get('b')]);
+   * ```
+   */
+  snapshot(): StoreSnapshot {
+    this.lifecycle.checkReadable();
+    return new StoreSnapshot(
+      this.tree,
+      this.lifecycle,
+      this.notifier.applied,
+      this.options.maxKeyBytes,
+    );
   }
 
   /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
@@ -679,6 +702,7 @@ export class Store {
     if (this.lifecycle.closing) return;
     const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
     this.lifecycle.beginClose();
+    forgetStore(this);
     await this.scrubber?.stop();
     await this.expiry.stop();
     if (this.writes.inFlight > 0) await this.writes.drained();

@@ -2,7 +2,6 @@ import { StrataError } from '@strata/core';
 import type { Tree } from '@strata/engine';
 import { prefixUpperBound, toBytes } from '../input.js';
 import type { BytesLike } from '../input.js';
-import type { HistoryWindow } from './history-window.js';
 import { StoreIterator } from './store-iterator.js';
 
 /** Read options: `at` reads the state as of that seqno (inclusive). */
@@ -21,25 +20,34 @@ export interface RangeOptions extends ReadOptions {
   readonly end?: BytesLike;
   readonly reverse?: boolean;
   readonly limit?: number;
+  /**
+   * Keep the read's view (its seqno, its bounds) until `close()`, even after its end, so that
+   * `seek()` can move in it. Costs an engine snapshot held until `close()`: close such a read.
+   */
+  readonly seekable?: boolean;
+  /**
+   * Aborts the read: its pending and later reads reject with `CLOSED` (`details.aborted`, the
+   * signal's reason as `cause`), and what it pins is released.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
- * Opens a range read of `tree` at the seqno `options.at` names (the latest applied state by
- * default): the narrower of the prefix's bounds and `start`/`end`, in key order or reverse, up
+ * Opens a range read of `tree` at engine read seqno `readSeqno` (entries below it; the caller
+ * resolves `options.at`): the narrower of the prefix's bounds and `start`/`end`, in key order or reverse, up
  * to `limit` items. An empty range opens no engine iterator.
  *
- * @throws StrataError at once (not on the first read): `INVALID_ARGUMENT` for a bad limit, `at`
- * or bound, `HISTORY_TRUNCATED` for an `at` below the history window.
+ * @throws StrataError at once (not on the first read): `INVALID_ARGUMENT` for a bad limit,
+ * bound or signal.
  */
-export function openRange(
-  tree: Tree,
-  history: HistoryWindow,
-  options: RangeOptions,
-): StoreIterator {
+export function openRange(tree: Tree, readSeqno: number, options: RangeOptions): StoreIterator {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   if (!(limit >= 0))
     throw new StrataError('INVALID_ARGUMENT', 'limit must be a non-negative number');
-  const readSeqno = history.readSeqno(options.at);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new StrataError('INVALID_ARGUMENT', 'signal must be an AbortSignal');
+  }
   const reverse = options.reverse === true;
   let lower: Buffer | undefined;
   let upper: Buffer | undefined;
@@ -58,14 +66,7 @@ export function openRange(
   const empty =
     limit === 0 ||
     (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0);
-  if (empty) return new StoreIterator(undefined, reverse, 0);
-  const source = tree.range(
-    // An empty `lower` is the empty key (a bound that includes it), not "no bound".
-    {
-      ...(lower !== undefined ? { gte: lower } : {}),
-      ...(upper !== undefined ? { lt: upper } : {}),
-    },
-    readSeqno,
-  );
-  return new StoreIterator(source, reverse, limit);
+  // An empty range opens no engine iterator (and a seek in it finds nothing).
+  const view = empty ? undefined : { tree, readSeqno, lower, upper };
+  return new StoreIterator(view, reverse, limit, { seekable: options.seekable === true, signal });
 }
