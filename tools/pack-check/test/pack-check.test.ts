@@ -89,6 +89,7 @@ describe('publishable packages, packed, installed outside the repository and run
       '@strata/engine',
       '@strata/store',
       '@strata/replication',
+      '@strata/level',
       '@strata/node',
     ]);
     const skipped = workspacePackages().filter((pkg) => pkg.manifest.private === true);
