@@ -65,7 +65,9 @@ export interface RouteContext {
   /** The store now (a cluster node may replace it after a cut-back or a bootstrap). */
   readonly store: Store;
   readonly cluster: ClusterHooks | undefined;
-  readonly options: Required<Omit<HttpApiOptions, 'token' | 'logger' | 'metrics' | 'cluster' | 'corsOrigins'>> & {
+  readonly options: Required<
+    Omit<HttpApiOptions, 'token' | 'logger' | 'metrics' | 'cluster' | 'corsOrigins'>
+  > & {
     readonly token: string | undefined;
   };
   readonly metrics: NodeMetrics | undefined;

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { pino } from 'pino';
 import type { Store } from '@strata/store';
 import { PUBLIC_PATHS, checkBearerToken, tokenDigest } from './auth.js';
@@ -119,6 +119,18 @@ export function createHttpServer(
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))),
     },
     clientErrorHandler: (error, socket) => answerClientError(error, socket),
+    // Errors fastify's router raises before routing (a path with a malformed percent escape):
+    // typed, like every other refusal, instead of fastify's own body.
+    frameworkErrors: (error, request, reply) => {
+      const { statusCode, body } = toHttpError(
+        error.code === 'FST_ERR_BAD_URL'
+          ? invalidArgument(
+              `the path ${JSON.stringify(request.url)} has a malformed percent escape`,
+            )
+          : error,
+      );
+      void (reply as unknown as FastifyReply).code(statusCode).send(body);
+    },
     // Requests are checked against the route specs' schemas exactly as written: nothing is
     // coerced, defaulted or silently dropped (fastify's defaults would strip an unknown field).
     ajv: {
