@@ -1,7 +1,7 @@
 import { StrataError } from '@strata/core';
 
 /**
- * The NATS names of one Strata cluster (DESIGN.md, "Replication over NATS"): the stream that
+ * The NATS names of one Strata cluster (docs/ARCHITECTURE.md, "The replicated write path"): the stream that
  * carries the log, the subjects, the lease bucket.
  */
 export interface ClusterNames {

@@ -7,7 +7,7 @@ import { DEFAULT_DUPLICATE_WINDOW_MS, MESSAGE_OVERHEAD_BYTES } from './settings.
 import { ensureStreamReplicas, replicaRefusal } from './stream-replicas.js';
 import type { StreamReplicas } from './stream-replicas.js';
 
-/** Limits of the log stream (DESIGN.md: the stream may drop old history; WALs are the truth). */
+/** Limits of the log stream (the stream may drop old history: the nodes' logs are the truth). */
 export interface StreamLimits {
   /** Oldest messages are dropped beyond this size. Default: unlimited (-1). */
   readonly maxBytes?: number;

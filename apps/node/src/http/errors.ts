@@ -21,9 +21,9 @@ export type HttpErrorCode =
   | 'EXPECTATION_FAILED';
 
 /**
- * The one place that maps error codes to HTTP statuses (DESIGN.md "HTTP API"). `TIMEOUT` (a
+ * The one place that maps error codes to HTTP statuses (docs/API.md lists them). `TIMEOUT` (a
  * `minSeqno` wait that ran out) answers 503: the node is up but behind, and retrying is right;
- * 503 keeps the API within the statuses DESIGN.md lists.
+ * 503 keeps the API within the statuses the API has always used.
  */
 export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_ARGUMENT: 400,

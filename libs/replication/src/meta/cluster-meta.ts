@@ -66,7 +66,7 @@ export interface MetaSqliteSettings {
 }
 
 /**
- * One node's cluster metadata in `<data>/meta.sqlite` (DESIGN.md, "Replication over NATS"): its
+ * One node's cluster metadata in `<data>/meta.sqlite` (docs/ARCHITECTURE.md, "The replicated write path"): its
  * node id and cluster, the current epoch and leader, the known peers and their progress, the map
  * from stream sequence to seqnos a follower resumes with, and the checkpoints taken or installed.
  *

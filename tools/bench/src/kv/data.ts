@@ -1,4 +1,4 @@
-/** Key size of every workload (BENCHMARKS.md). */
+/** Key size of every workload (the workloads in tools/bench/README.md). */
 export const KEY_BYTES = 16;
 /** Value size of every workload: 50 random bytes, then 50 bytes of one repeated letter. */
 export const VALUE_BYTES = 100;

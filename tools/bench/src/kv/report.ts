@@ -64,7 +64,7 @@ const m = (key: string, label: string, better: 'higher' | 'lower', digits = 0): 
   digits,
 });
 
-/** The rows of the results table, with the targets of BENCHMARKS.md. */
+/** The rows of the results table, with the project's targets. */
 export const KV_ROWS: readonly KvRowSpec[] = [
   {
     id: 'W1',

@@ -15,7 +15,7 @@ export interface KvSizes {
   readonly putSingleMaxDurationMs: number;
 }
 
-/** N = 1,000,000 (BENCHMARKS.md). */
+/** N = 1,000,000 (the workloads in tools/bench/README.md). */
 export const FULL_SIZES: KvSizes = {
   n: 1_000_000,
   syncSequentialOps: 2_000,

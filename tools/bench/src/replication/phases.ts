@@ -74,7 +74,7 @@ const WRITERS = 64;
 const round2 = (value: number): number => Math.round(value * 100) / 100;
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-// 16-byte keys, 100-byte values about half compressible (as BENCHMARKS.md's workloads).
+// 16-byte keys, 100-byte values about half compressible (as the kv workloads).
 const keyOf = (index: number): Buffer => Buffer.from(index.toString(16).padStart(16, '0'));
 const valueOf = (index: number): Buffer => {
   const value = Buffer.alloc(100, 'v');

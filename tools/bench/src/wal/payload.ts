@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-/** Key size of every workload (BENCHMARKS.md). */
+/** Key size of every workload (the workloads in tools/bench/README.md). */
 export const KEY_BYTES = 16;
 /** Value size of every workload. */
 export const VALUE_BYTES = 100;
