@@ -79,6 +79,21 @@ describe('StrataLevel', function () {
     ]);
   });
 
+  it('close() leaves a small memtable in the log (the next open replays it); closeFlushMinBytes: 0 flushes it', async () => {
+    await db.close();
+    await db.open();
+    expect(db.store.stats().segmentCount).to.equal(0);
+    expect(await db.keys().all()).to.deep.equal(['', 'a', 'b', 'c', 'd']);
+    await db.close();
+    db = new StrataLevel(dir.path, { closeFlushMinBytes: 0 });
+    await db.open();
+    await db.close();
+    await db.open();
+    expect(db.store.stats().segmentCount).to.equal(1);
+    expect(await db.keys().all()).to.deep.equal(['', 'a', 'b', 'c', 'd']);
+    expect(() => new StrataLevel(dir.path, { closeFlushMinBytes: -1 })).to.throw(TypeError);
+  });
+
   it('declares the manifest its README promises', () => {
     expect(db.supports).to.deep.include({
       implicitSnapshots: true,
