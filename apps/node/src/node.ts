@@ -14,6 +14,7 @@ import { isLoopbackHost } from './http/auth.js';
 import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES } from './http/context.js';
 import type { AckMode, ClusterHooks, HttpApiOptions } from './http/context.js';
 import { createHttpServer } from './http/server.js';
+import { removeStaleBackupScratch } from './backup/stale-scratch.js';
 import { NODE_VERSION } from './http/status-routes.js';
 import { NodeMetrics } from './metrics/node-metrics.js';
 import { logStoreEvents } from './metrics/store-event-log.js';
@@ -148,6 +149,7 @@ export async function startNode(options: NodeOptions = {}): Promise<StrataNode> 
   const openStore = async (): Promise<Store> => {
     const started = performance.now();
     const opened = await Store.open(directory, storeOptions);
+    if (recovery === undefined) await removeStaleBackupScratch(opened.directory.root, logger);
     recovery ??= {
       recoveredSeqno: opened.stats().lastSeqno,
       recoveryMs: Math.round(performance.now() - started),

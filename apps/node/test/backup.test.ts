@@ -1,4 +1,4 @@
-import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createTempDirectory, startNatsServer } from '@strata/testing';
@@ -120,6 +120,25 @@ describe('strata backup / restore (real processes)', function () {
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((node) => node.stop('SIGKILL')));
     await temp.remove();
+  });
+
+  it('a node removes the staging directory a backup interrupted by a crash left behind', async () => {
+    const data = join(temp.path, 'node');
+    const first = await startNodeProcess(data);
+    processes.push(first);
+    expect((await fetch(`${first.url}/v1/kv/k`, { method: 'PUT', body: 'v' })).status).to.equal(
+      200,
+    );
+    expect(await first.stop('SIGKILL')).to.equal('SIGKILL');
+    processes.splice(processes.indexOf(first), 1);
+    // What a backup stages (a checkpoint under backups.tmp/), as a node killed mid-stream leaves it.
+    const staged = join(data, 'backups.tmp', 'checkpoint-1', 'tree');
+    await mkdir(staged, { recursive: true });
+    await writeFile(join(staged, 'leftover.seg'), Buffer.alloc(4096, 1));
+    const second = await startNodeProcess(data);
+    processes.push(second);
+    expect(await readdir(data)).to.not.include('backups.tmp');
+    expect(await (await fetch(`${second.url}/v1/kv/k`)).text()).to.equal('v');
   });
 
   it('a backup taken under concurrent writes restores to exactly the state at its seqno', async () => {
