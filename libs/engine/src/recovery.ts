@@ -53,6 +53,11 @@ export async function createTreeFiles(
  * Writes the files that make `path` a tree (config, manifest, then the marker), each durably,
  * and fsyncs the tree folder, its segments folder and the folder holding it (a new directory
  * entry is durable only then). Segment files the manifest lists must already be in place.
+ *
+ * The marker is the commit point, so everything before it needs to be durable only before the
+ * marker is: config and manifest are fsynced as files, and their directory entries (and the
+ * segments folder's) become durable together by one fsync of the tree folder before the marker
+ * is renamed into place. A new tree costs three directory fsyncs instead of six.
  */
 export async function writeTreeFiles(
   fs: FileSystem,
@@ -60,22 +65,31 @@ export async function writeTreeFiles(
   config: PersistedTreeConfig,
   manifest: ManifestState,
 ): Promise<void> {
+  const segmentsFolder = posix.join(path, SEGMENTS_FOLDER);
   try {
-    await fs.mkdir(posix.join(path, SEGMENTS_FOLDER));
-    // Segment files (hard links of a checkpoint) must be durable before the marker is.
-    await fs.syncDirectory(posix.join(path, SEGMENTS_FOLDER));
+    await fs.mkdir(segmentsFolder);
+    // Segment files (hard links of a checkpoint) must be durable before the marker is; a new
+    // tree's segments folder is empty, and its own entry is made durable with the tree folder.
+    if (manifest.levels.some((level) => level.length > 0)) await fs.syncDirectory(segmentsFolder);
   } catch (error) {
     throw ioError('mkdir', path, error);
   }
+  const deferred = { syncDirectory: false };
   await replaceFileAtomically(
     fs,
     posix.join(path, CONFIG_FILE),
     Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
+    deferred,
   );
-  await writeManifest(fs, path, manifest);
-  await replaceFileAtomically(fs, posix.join(path, MARKER_FILE), encodeMarker());
+  await writeManifest(fs, path, manifest, deferred);
   try {
     await fs.syncDirectory(path);
+  } catch (error) {
+    throw ioError('fsync', path, error);
+  }
+  // Renamed into place and its folder fsynced: from here on the tree exists.
+  await replaceFileAtomically(fs, posix.join(path, MARKER_FILE), encodeMarker());
+  try {
     await fs.syncDirectory(posix.dirname(path));
   } catch (error) {
     throw ioError('fsync', path, error);

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StrataError, writeFileAtomically } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 
@@ -81,7 +81,8 @@ export function dataDirectory(root: string): DataDirectory {
  */
 export async function checkOrCreateFormat(fs: FileSystem, directory: DataDirectory): Promise<void> {
   await fs.mkdir(directory.root);
-  if (await fs.exists(directory.formatFile)) {
+  const upgrade = await fs.exists(directory.formatFile);
+  if (upgrade) {
     const version = parseFormatMarker((await fs.readFile(directory.formatFile)).toString());
     if (version === DATA_FORMAT_VERSION) return;
     if (version !== 1) throw unsupportedFormat(directory, version);
@@ -91,6 +92,9 @@ export async function checkOrCreateFormat(fs: FileSystem, directory: DataDirecto
     directory.formatFile,
     Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`),
   );
+  // A new data directory: its own entry in the folder holding it must be durable too, or a power
+  // loss could take the whole directory, acknowledged writes and all.
+  if (!upgrade) await fs.syncDirectory(dirname(directory.root));
 }
 
 /** The version a format marker names: a number, or the marker's text when it names none. */

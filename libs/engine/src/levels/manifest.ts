@@ -97,6 +97,16 @@ export function decodeManifest(bytes: Buffer, file: string): ManifestState {
   };
 }
 
+/** Options of {@link replaceFileAtomically}. */
+export interface ReplaceFileOptions {
+  /**
+   * Fsync the directory after the rename (default true). Only a caller that fsyncs that directory
+   * itself before anything depends on the new file may turn it off (a new tree batches its files
+   * into one directory fsync before its marker).
+   */
+  readonly syncDirectory?: boolean;
+}
+
 /**
  * Replaces a small file atomically: write a temporary file, fsync it, rename it over the target,
  * fsync the directory.
@@ -105,6 +115,7 @@ export async function replaceFileAtomically(
   fs: FileSystem,
   path: string,
   bytes: Buffer,
+  options: ReplaceFileOptions = {},
 ): Promise<void> {
   const temp = path + TEMP_SUFFIX;
   try {
@@ -117,7 +128,7 @@ export async function replaceFileAtomically(
       await handle.close();
     }
     await fs.rename(temp, path);
-    await fs.syncDirectory(posix.dirname(path));
+    if (options.syncDirectory !== false) await fs.syncDirectory(posix.dirname(path));
   } catch (error) {
     throw ioError('replace', path, error);
   }
@@ -128,8 +139,14 @@ export async function writeManifest(
   fs: FileSystem,
   treePath: string,
   state: ManifestState,
+  options: ReplaceFileOptions = {},
 ): Promise<void> {
-  await replaceFileAtomically(fs, posix.join(treePath, MANIFEST_FILE), encodeManifest(state));
+  await replaceFileAtomically(
+    fs,
+    posix.join(treePath, MANIFEST_FILE),
+    encodeManifest(state),
+    options,
+  );
 }
 
 /** Reads the manifest of a tree; a missing file is a CORRUPTION (the marker promised one). */
