@@ -145,7 +145,7 @@ export class Wal {
         !tail || tail.lastSeqno + 1 >= last.firstSeqno,
         'recovered tail is before the last segment',
       );
-      await wal.active.open(last);
+      await wal.active.open(last, report.cleanClose === true);
     }
     if (!resolved.readOnly) wal.writer.startIntervalSync();
     wal.lifecycle.opened();

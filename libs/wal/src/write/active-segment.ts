@@ -58,8 +58,12 @@ export class ActiveSegment {
     return { dsync: this.options.sync === 'always' && this.options.syncMethod === 'dsync' };
   }
 
-  /** Opens the recovered last segment for appending and makes what it holds durable. */
-  async open(last: SegmentFile): Promise<void> {
+  /**
+   * Opens the recovered last segment for appending and makes what it holds durable, unless it
+   * already is: `alreadyDurable` when recovery trusted a clean-close marker, which the previous
+   * process wrote only after its last fdatasync (a reopen then costs no fsync).
+   */
+  async open(last: SegmentFile, alreadyDurable = false): Promise<void> {
     try {
       this.handle = await this.fs.open(last.path, 'read-write', this.openOptions());
     } catch (error) {
@@ -67,6 +71,10 @@ export class ActiveSegment {
     }
     // The recovered tail counts as durable (durableSeqno), and a store flushes it into segments
     // during replay; after a process crash under `none` it may still be only in the page cache.
+    if (alreadyDurable) {
+      this.writtenBytes = last.sizeBytes;
+      return;
+    }
     try {
       await this.handle.datasync();
     } catch (error) {
