@@ -1,16 +1,5 @@
 import { connect } from 'node:net';
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same requests. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@strata/core';
 
 const BATCH = '{"ops":[{"type":"put","key":"fuzz/b","value":"v"}]}';
 
