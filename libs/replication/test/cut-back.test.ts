@@ -150,4 +150,60 @@ describe('ReplicationNode: a deposed leader cuts its unreplicated tail back', fu
     await publisher.stop();
     await leader.close();
   });
+
+  it('a deposed leader whose log is as long as the stream but differs does not campaign with it: it cuts back first, then may lead', async () => {
+    const index = new StreamIndex(await stream.nc.jetstreamManager(), names, 64 * MIB);
+    // The old leader (epoch 1) publishes 100 writes, then accepts 5 more that never leave it.
+    const directory = `${stream.dir.path}/a`;
+    const oldLeader = await Store.open(directory, { sync: 'none' });
+    const oldPublisher = testPublisher(oldLeader, stream.nc, index, names, 1);
+    oldPublisher.start();
+    for (let key = 1; key <= 100; key++) await oldLeader.put(`k${key}`, `old-${key}`);
+    await oldPublisher.waitForPublished(100);
+    await oldPublisher.stop();
+    for (let key = 101; key <= 105; key++) await oldLeader.put(`k${key}`, `lost-${key}`);
+    await oldLeader.close({ flushMemtable: false });
+
+    // The new leader had the 100, opened epoch 2 (seqno 101) and wrote 4 more: the stream ends
+    // at seqno 105 too, with other records from 101 on. Then it went away, lease and all.
+    const newLeader = await Store.open(`${stream.dir.path}/b`, { sync: 'none' });
+    const feed = await Store.open(directory, { sync: 'none' });
+    for await (const batch of feed.subscribe({ from: 1 })) {
+      await newLeader.appendReplicated(batch.record);
+      if (batch.lastSeqno === 100) break;
+    }
+    await feed.close({ flushMemtable: false });
+    await newLeader.startEpoch(2);
+    for (let key = 202; key <= 205; key++) await newLeader.put(`k${key}`, `new-${key}`);
+    expect(newLeader.lastSeqno).to.equal(105);
+    const newPublisher = testPublisher(newLeader, stream.nc, index, names, 2);
+    newPublisher.start();
+    await newPublisher.waitForPublished(105);
+    await newPublisher.stop();
+
+    // The old leader comes back free to campaign, and no one holds the lease.
+    const meta = ClusterMeta.open(`${directory}/meta.sqlite`, { cluster: 'cut', nodeId: 'a' });
+    const node = await ReplicationNode.start({
+      nats: stream.nc,
+      cluster: 'cut',
+      nodeId: 'a',
+      url: 'http://a.invalid',
+      dataDirectory: directory,
+      role: 'auto',
+      meta,
+      openStore: () => Store.open(directory, { sync: 'none' }),
+    });
+    try {
+      await waitUntil(() => node.status().role === 'leader');
+      // It leads with the stream's history, never its own seqnos 101-105.
+      expect(node.status().droppedEntries).to.equal(5);
+      expect(await node.store.readRecord(105)).to.deep.equal(await newLeader.readRecord(105));
+      expect(await node.store.get('k103')).to.equal(undefined);
+      expect(node.store.epoch).to.be.at.least(3);
+    } finally {
+      await node.close();
+      meta.close();
+      await newLeader.close();
+    }
+  });
 });

@@ -57,16 +57,36 @@ async function campaign(node: NodeState): Promise<void> {
   node.knownLeader = lease?.holder;
   if (lease && lease.holder.nodeId === node.options.nodeId) {
     // Handed to this node (promote), or its own lease from before a restart.
+    if (!(await holdsStreamHistory(node))) return;
     await becomeLeader(node, lease.revision);
     return;
   }
   if (lease || node.options.role === 'follower') return;
-  const tail = await node.index.tail();
-  node.streamLastSeqno = tail.last?.lastSeqno ?? 0;
-  if (node.store.lastSeqno < node.streamLastSeqno) return; // not caught up yet
+  if (!(await holdsStreamHistory(node))) return;
   const revision = await node.lease.acquire(node.selfHolder());
   if (revision === undefined) return;
   await becomeLeader(node, revision);
+}
+
+/**
+ * True when this node's log holds the stream's whole history: it reaches the stream's last seqno
+ * and its record there is the stream's, byte for byte. Reaching the seqno is not enough: a leader
+ * of a term the cluster moved past (cut off, then healed) may hold as many entries of its own
+ * history. Its follower finds that out only when it reads the stream's last message, and a
+ * campaign in between would lead with a log the others refuse ("does not chain") forever.
+ */
+async function holdsStreamHistory(node: NodeState): Promise<boolean> {
+  const tail = await node.index.tail();
+  node.streamLastSeqno = tail.last?.lastSeqno ?? 0;
+  if (tail.last === undefined) return true;
+  if (node.store.lastSeqno < tail.last.lastSeqno) return false; // not caught up yet
+  const mine = await node.store.readRecord(tail.last.lastSeqno);
+  if (mine !== undefined && mine.equals(tail.last.lastRecord)) return true;
+  node.logger.warn(
+    { seqno: tail.last.lastSeqno },
+    "not campaigning: this node's log does not hold the stream's last record",
+  );
+  return false;
 }
 
 /**
