@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { invariant } from '@strata/core';
 import type { TreeConfig } from './config.js';
+import type { JobCancellation } from './compaction/job-cancellation.js';
 import type { JobRunner } from './compaction/job-runner.js';
 import { writerSettingsFor } from './compaction/merge-job.js';
 import { SEGMENTS_FOLDER, segmentPath } from './file-names.js';
@@ -31,6 +32,7 @@ export class Flusher {
     private readonly jobs: JobRunner,
     private readonly versions: VersionSet,
     private readonly snapshots: SnapshotTracker,
+    private readonly cancellation: JobCancellation,
   ) {}
 
   /** Writes `memtable` to the segment `id` and returns the segment, not yet registered. */
@@ -43,6 +45,7 @@ export class Flusher {
       writer: writerSettingsFor(this.config, 0),
       gcWatermark: this.snapshots.gcWatermark(),
       nowMs: Date.now(),
+      cancel: this.cancellation.flag,
     });
     invariant(json !== undefined, 'flush of a non-empty memtable wrote no segment');
     return this.versions.openSegment(metadataFromJson(json, segmentPath(this.config.path, id)));

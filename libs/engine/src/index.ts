@@ -43,6 +43,7 @@ export type {
   CompactionChoice,
 } from './compaction/strategy.js';
 export type { CompactionStepResult } from './compaction/compactor.js';
+export { isJobCancelledError } from './compaction/job-cancellation.js';
 export { LeveledStrategy } from './compaction/leveled.js';
 export { SizeTieredStrategy } from './compaction/tiered.js';
 export { FifoStrategy } from './compaction/fifo.js';

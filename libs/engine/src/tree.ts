@@ -8,6 +8,7 @@ import { DescriptorTable } from './cache/descriptor-table.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { Compactor } from './compaction/compactor.js';
 import type { CompactionStepResult } from './compaction/compactor.js';
+import { JobCancellation } from './compaction/job-cancellation.js';
 import { jobRunnerFor } from './compaction/job-runner.js';
 import { LeveledStrategy } from './compaction/leveled.js';
 import { MajorCompactionStrategy } from './compaction/major.js';
@@ -70,6 +71,8 @@ export class Tree implements ReadsAtSeqno {
   private readonly versions: VersionSet;
   private readonly snapshots = new SnapshotTracker();
   private readonly flusher: Flusher;
+  /** Set when the tree closes: running flush and compaction jobs stop at their next write. */
+  private readonly cancellation = new JobCancellation();
   private readonly compactor: Compactor;
   /** Block cache and descriptor table, shared by the tree's segments. */
   private readonly context: SegmentContext;
@@ -91,10 +94,11 @@ export class Tree implements ReadsAtSeqno {
     };
     const jobs = jobRunnerFor(config);
     this.versions = new VersionSet(config, this.context, manifest);
-    this.flusher = new Flusher(config, jobs, this.versions, this.snapshots);
+    this.flusher = new Flusher(config, jobs, this.versions, this.snapshots, this.cancellation);
     this.compactor = new Compactor({
       config,
       jobs,
+      cancellation: this.cancellation,
       versions: this.versions,
       memtables: this.memtables,
       snapshots: this.snapshots,
@@ -662,8 +666,21 @@ export class Tree implements ReadsAtSeqno {
   }
 
   /**
-   * Waits for running flushes and compactions, closes files. Unflushed memtable contents are
-   * dropped (the log has them).
+   * Cancels running and later flush and compaction jobs: each stops at its next write, removes
+   * what it wrote and rejects with `CLOSED` (`details.cancelled`; see {@link isJobCancelledError}).
+   * Nothing is lost: the memtables they were writing are still in the caller's log, and their
+   * output was never in the manifest. A store calls it when it closes, so that close does not
+   * wait for file work (the tree alone keeps its memtables nowhere else, so {@link close} does not
+   * cancel: it waits). It cannot be undone.
+   */
+  cancelBackgroundJobs(): void {
+    this.cancellation.cancel();
+  }
+
+  /**
+   * Waits for running flushes and compactions (or for their cancellation, after
+   * {@link cancelBackgroundJobs}), closes files. Unflushed memtable contents are dropped (the log
+   * has them).
    */
   async close(): Promise<void> {
     if (this.closed) return;

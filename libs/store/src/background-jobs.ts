@@ -1,5 +1,6 @@
 import PQueue from 'p-queue';
 import type { CompactionStrategy, Tree } from '@strata/engine';
+import { isJobCancelledError } from '@strata/engine';
 import type { Wal } from '@strata/wal';
 import type { StallEvent, StoreEventEmitter } from './store-events.js';
 
@@ -93,7 +94,8 @@ export class BackgroundJobs {
         }
         this.scheduleCompaction();
       } catch (error) {
-        this.onFailure(error);
+        // Cancelled by stop(): the memtable stays in the log, replayed by the next open.
+        if (!(this.stopped && isJobCancelledError(error))) this.onFailure(error);
       } finally {
         this.sealed--;
         this.wake();
@@ -122,7 +124,8 @@ export class BackgroundJobs {
           this.wake();
         }
       } catch (error) {
-        this.onFailure(error);
+        // Cancelled by stop(): the inputs are still the levels' segments, nothing to undo.
+        if (!(this.stopped && isJobCancelledError(error))) this.onFailure(error);
       } finally {
         this.compactionQueued = false;
         this.wake();
@@ -187,14 +190,29 @@ export class BackgroundJobs {
     if (includeCompactions) await this.compactionQueue.onIdle();
   }
 
-  /** Stops starting new work, waits for running jobs, and releases waiting writers. */
+  /**
+   * Stops starting new work, cancels the running flush and compaction (they stop at their next
+   * write: a close must not wait seconds for file work whose input the log still holds), waits
+   * for them to settle, and releases waiting writers. Queued flushes do nothing: their memtables
+   * are replayed from the log by the next open.
+   */
   async stop(): Promise<void> {
+    this.cancel();
     await this.flushQueue.onIdle();
-    this.stopped = true;
-    this.compactionQueue.clear();
     await this.compactionQueue.onIdle();
     this.wake();
   }
+
+  /**
+   * The synchronous start of {@link stop}: no job starts from now on and running ones stop at
+   * their next write. A close calls it first thing, before it waits for anything.
+   */
+  cancel(): void {
+    this.stopped = true;
+    this.tree.cancelBackgroundJobs();
+    this.compactionQueue.clear();
+  }
+
 
   private wake(): void {
     for (const resolve of this.capacityWaiters.splice(0)) resolve();

@@ -263,7 +263,7 @@ export class Store {
    *
    * @example
    * ```ts
-   * await store.close({ flushMemtable: false });
+   * await store.close();
    * const { droppedEntries } = await Store.truncateLog('./data', commonSeqno);
    * store = await Store.open('./data');
    * ```
@@ -687,10 +687,13 @@ export class Store {
   }
 
   /**
-   * Stops accepting writes, waits for in-flight ones, flushes the memtable (so the next open
-   * replays nothing), stops background work, closes the tree and the log, releases the lock.
-   * `flushMemtable: false` leaves the memtable's writes in the log only, so that
-   * {@link Store.truncateLog} can still cut them back (a deposed leader rejoining).
+   * Stops accepting writes, waits for in-flight ones, stops background work (a running flush or
+   * compaction is cancelled at its next write, queued ones are dropped), closes the tree and the
+   * log (synced), releases the lock. The memtables are not written out: their writes are in the
+   * log, and the next open replays them, as it does after a crash. So a close takes milliseconds
+   * however much is unflushed, and {@link Store.truncateLog} can still cut those writes back (a
+   * deposed leader rejoining). `flushMemtable: true` writes the memtables to segments first, so
+   * that the next open replays nothing: a close then takes as long as the flush.
    *
    * Every step runs even when an earlier one fails (so the lock and file handles are released),
    * and the store ends `closed` either way; then the first failure is thrown, the later ones in
@@ -700,8 +703,10 @@ export class Store {
    */
   async close(options: { readonly flushMemtable?: boolean } = {}): Promise<void> {
     if (this.lifecycle.closing) return;
-    const healthy = this.lifecycle.failure === undefined && options.flushMemtable !== false;
+    const flushFirst = this.lifecycle.failure === undefined && options.flushMemtable === true;
     this.lifecycle.beginClose();
+    // Before any wait: a flush or compaction running now must not finish work the log holds.
+    if (!flushFirst) this.jobs.cancel();
     forgetStore(this);
     await this.scrubber?.stop();
     await this.expiry.stop();
@@ -711,7 +716,7 @@ export class Store {
     const steps = new CloseSteps();
     const treeDirectory = this.directory.treeDirectory;
     await steps.run('flush', treeDirectory, async () => {
-      if (healthy) {
+      if (flushFirst) {
         invariant(this.early.inFlight === 0, 'a batch still in flight after writes drained');
         await this.jobs.scheduleFlush();
         // A failed flush fail-stops the store instead of rejecting: report it here.

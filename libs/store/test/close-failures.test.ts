@@ -46,7 +46,7 @@ describe('Store.close: failures of the final steps are reported', () => {
     const store = await Store.open('/data', { sync: 'none', fileSystem: fs });
     await store.put('a', '1');
     failAlways(fs, [{ operation: 'datasync', pathPart: '/wal/', error: 'EIO' }]);
-    const error = (await rejectionOf(store.close())) as StrataError;
+    const error = (await rejectionOf(store.close({ flushMemtable: true }))) as StrataError;
     expect(error).to.include({ code: 'IO_ERROR' });
     expect(error.details['step']).to.equal('flush');
     // The flush failed in the background (a fail-stop); the file named is the log's.
@@ -86,7 +86,7 @@ describe('Store.close: failures of the final steps are reported', () => {
     const store = await Store.open('/data', { fileSystem: fs });
     await store.put('a', '1');
     failAlways(fs, [{ operation: 'unlink', pathPart: '/data/LOCK', error: 'EIO' }]);
-    const error = (await rejectionOf(store.close())) as StrataError;
+    const error = (await rejectionOf(store.close({ flushMemtable: true }))) as StrataError;
     expect(error).to.include({ code: 'IO_ERROR' });
     expect(error.details).to.include({ step: 'lock', file: '/data/LOCK' });
     expect(store.status).to.equal('closed');

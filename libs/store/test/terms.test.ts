@@ -103,7 +103,7 @@ describe('Store: leadership terms and log cut-back', () => {
   it('truncateLog refuses a cut below what the tree already flushed (DIVERGED)', async () => {
     const store = await Store.open(dir.path, { sync: 'none' });
     for (let index = 1; index <= 10; index++) await store.put(`k${index}`, `v${index}`);
-    await store.close();
+    await store.close({ flushMemtable: true });
     const error = await rejectionOf(Store.truncateLog(dir.path, 6));
     expect(error.code).to.equal('DIVERGED');
     expect(error.details).to.deep.include({ flushedSeqno: 10, lastKeptSeqno: 6 });

@@ -8,6 +8,7 @@ import type { SnapshotTracker } from '../read/snapshot-tracker.js';
 import { metadataFromJson, metadataToJson } from '../segment/metadata.js';
 import type { Segment } from '../segment/segment.js';
 import { SerialQueue } from '../util/serial-queue.js';
+import type { JobCancellation } from './job-cancellation.js';
 import type { JobRunner } from './job-runner.js';
 import { writerSettingsFor } from './merge-job.js';
 import type { CompactionStrategy, CompactionView } from './strategy.js';
@@ -36,6 +37,8 @@ export interface CompactorParts {
   readonly versions: VersionSet;
   readonly memtables: MemtableSet;
   readonly snapshots: SnapshotTracker;
+  /** Cancels merge jobs when the tree closes. */
+  readonly cancellation: JobCancellation;
   /** Throws `CLOSED` once the tree is closed; a queued compaction checks it when it starts. */
   readonly checkOpen: () => void;
 }
@@ -141,6 +144,7 @@ export class Compactor {
         targetSegmentSizeBytes: choice.targetSegmentSizeBytes,
         gcWatermark: this.parts.snapshots.gcWatermark(),
         olderRanges,
+        cancel: this.parts.cancellation.flag,
       });
       outputs = metas.map((json) =>
         versions.openSegment(metadataFromJson(json, segmentPath(config.path, json.id))),

@@ -19,6 +19,7 @@ import { SegmentCursor } from '../segment/segment-cursor.js';
 import type { SegmentWriterOptions } from '../segment/writer.js';
 import { SegmentWriter } from '../segment/writer.js';
 import { compareKeys } from '../util/bytes.js';
+import { throwIfCancelled } from './job-cancellation.js';
 import type { OlderRange } from './tombstone-gc.js';
 import { OutputTombstones, collectTombstoneGarbage, outsideAll } from './tombstone-gc.js';
 
@@ -50,6 +51,8 @@ export interface FlushJob {
   /** Oldest open snapshot seqno (Infinity if none): older versions below it are dropped. */
   readonly gcWatermark: number;
   readonly nowMs: number;
+  /** The tree's cancellation flag (see job-cancellation.ts): checked at every write. */
+  readonly cancel?: Int32Array;
 }
 
 /** Merges segments into new ones. */
@@ -68,6 +71,8 @@ export interface CompactionJob {
    * tombstone) is dropped only for keys outside all of them.
    */
   readonly olderRanges: readonly OlderRange[];
+  /** The tree's cancellation flag (see job-cancellation.ts): checked at every write. */
+  readonly cancel?: Int32Array;
 }
 
 /** A unit of background work. Plain data, so it crosses a worker boundary by structured clone. */
@@ -93,9 +98,11 @@ export async function runJob(
         newestDataAtMs: job.nowMs,
       },
       job.gcWatermark,
+      job.cancel,
     );
     return meta ? [metadataToJson(meta)] : [];
   }
+  throwIfCancelled(job.cancel);
   const context = {
     blockCache: new BlockCache(0),
     descriptorTable: new DescriptorTable(fileSystem, 64),
@@ -127,6 +134,7 @@ export async function runJob(
       newestDataAtMs: Math.max(0, ...inputs.map((s) => s.meta.newestDataAtMs)),
       rangeTombstones,
       canDropRangeTombstone: (start, end) => outsideAll(start, end, ranges),
+      cancel: job.cancel,
     });
     return metas.map(metadataToJson);
   } finally {
@@ -159,7 +167,9 @@ export async function writeMemtable(
   memtable: Memtable,
   options: SegmentWriterOptions,
   gcWatermark: number,
+  cancel?: Int32Array,
 ): Promise<SegmentMetadata | undefined> {
+  throwIfCancelled(cancel);
   const writer = await SegmentWriter.create(options);
   try {
     const tombstones = memtable.rangeTombstones();
@@ -222,9 +232,13 @@ export async function writeMemtable(
           seqno,
           memtable.kindAt(position),
         );
-        if (drain) await writer.drain();
+        if (drain) {
+          throwIfCancelled(cancel);
+          await writer.drain();
+        }
       }
     }
+    throwIfCancelled(cancel);
     return await writer.finish();
   } catch (error) {
     await writer.abort();
@@ -276,6 +290,8 @@ export interface MergeOutput {
   readonly rangeTombstones?: RangeTombstoneFragments;
   /** True when no older version of a key in `[start, end)` can exist outside the job. */
   readonly canDropRangeTombstone?: (start: Buffer, end: Buffer) => boolean;
+  /** Stops the merge (CLOSED, `details.cancelled`) once set: see job-cancellation.ts. */
+  readonly cancel?: Int32Array;
 }
 
 /**
@@ -344,12 +360,16 @@ export async function writeMerged(cursor: Cursor, out: MergeOutput): Promise<Seg
           else if (cursor.kind === ValueKind.Tombstone && out.canDropTombstone(key)) keep = false;
         }
         if (keep && writer.isNewKeyOrOlder(key, seqno)) {
-          if (writer.add(key, cursor.value(), seqno, cursor.kind)) await writer.drain();
+          if (writer.add(key, cursor.value(), seqno, cursor.kind)) {
+            throwIfCancelled(out.cancel);
+            await writer.drain();
+          }
         }
       }
       if (cursor.advance() === NEEDS_IO) await cursor.resume();
     }
     if (outputTombstones) writer.setRangeTombstones(outputTombstones.forOutput(undefined));
+    throwIfCancelled(out.cancel);
     const meta = await writer.finish();
     writer = undefined;
     if (meta) results.push(meta);
