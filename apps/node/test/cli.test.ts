@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Store } from '@strata/store';
 import { createTempDirectory } from '@strata/testing';
 import type { NodeProcess } from './helpers.js';
-import { parseNdjson, runCli, startNodeProcess } from './helpers.js';
+import { parseNdjson, runCli, startNodeProcess, waitForSegments } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 
@@ -48,6 +48,8 @@ describe('strata CLI: help, replay, inspect, verify (black box)', function () {
     ops.forEach((op, index) =>
       history.push({ seqno: batch.firstSeqno + index, key: op.key, value: op.value }),
     );
+    // The segment tests below need a flushed segment: stopping cancels a running flush.
+    await waitForSegments(node.url);
     expect(await node.stop()).to.equal(0);
   });
 

@@ -113,6 +113,22 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Polls the node's `/v1/status` until its tree holds at least `count` segments, i.e. a flush has
+ * finished: a node stopped earlier cancels its running flush (its writes stay in the log).
+ */
+export async function waitForSegments(url: string, count = 1, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await (await fetch(`${url}/v1/status`)).json()) as { segmentCount: number };
+    if (status.segmentCount >= count) return;
+    if (Date.now() > deadline) {
+      throw new Error(`no ${count} segment(s) after ${timeoutMs} ms: ${JSON.stringify(status)}`);
+    }
+    await sleep(50);
+  }
+}
+
 /** The error body of a response. */
 export async function errorOf(response: Response): Promise<{ code: string; message: string }> {
   const body = (await response.json()) as { error: { code: string; message: string } };
