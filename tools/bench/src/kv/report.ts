@@ -124,6 +124,13 @@ export const KV_ROWS: readonly KvRowSpec[] = [
     target: { kind: 'ratio-vs-best-peer', value: 3 },
   },
   {
+    id: 'W3/close',
+    label: 'W3 close right after the puts (nothing flushed by hand)',
+    group: 'W3',
+    metric: m('closeMs', 'ms', 'lower', 1),
+    target: { kind: 'at-most', value: 50 },
+  },
+  {
     id: 'W4/writers-1',
     label: 'W4 put-sync, 1 writer',
     group: 'W4/writers-1',

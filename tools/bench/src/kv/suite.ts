@@ -117,7 +117,11 @@ export function kvSuite(sizes: KvSizes): BenchSuite {
         workload: 'put-single',
         params: { ...common, maxDurationMs: sizes.putSingleMaxDurationMs },
         contenders: KV_CONTENDERS,
-        metrics: [metric('opsPerSec', 'ops/s', 'higher'), metric('ops', 'puts', 'higher')],
+        metrics: [
+          metric('opsPerSec', 'ops/s', 'higher'),
+          metric('ops', 'puts', 'higher'),
+          metric('closeMs', 'close ms', 'lower', 1),
+        ],
       },
       putSync(1),
       putSync(8),
