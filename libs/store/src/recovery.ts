@@ -143,7 +143,8 @@ export async function replayLog(
     );
   }
   const applier = new RecordApplier(tree, flushedSeqno);
-  for await (const record of wal.readRecords({ fromSeqno })) {
+  // Entries are copied into the memtable: the reader may refill one buffer (reuseBuffer).
+  for await (const record of wal.readRecords({ fromSeqno, reuseBuffer: true })) {
     applier.firstSeqno = record.firstSeqno;
     try {
       // The record as its source: a decoding failure then names the segment file and offset.

@@ -325,12 +325,15 @@ export async function verifySegment(
   }
   const handle = await openForRead(fs, segment.path);
   try {
+    // Nothing of a record is kept past its step (its header fields are copied): one reused
+    // buffer, not a fresh chunk per refill.
     const scanner = new RecordScanner(
       handle,
       0,
       segment.sizeBytes,
       options.readChunkBytes,
       options.maxRecordBytes,
+      true,
     );
     let last = previous;
     let lastInSegment: LogTail | undefined;
