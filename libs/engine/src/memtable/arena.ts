@@ -1,6 +1,7 @@
 import { compareKeyTo, compareRanges, copyRange } from '../util/bytes.js';
 import type { ValueKindCode } from '../entry.js';
 import type { SharedMemtableState } from './layout.js';
+import { copyWords } from './word-copy.js';
 import {
   PREFIX_BYTES,
   RECORD,
@@ -16,6 +17,7 @@ import {
 
 const MIN_SLAB_BYTES = 64 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
 /**
  * Where a memtable keeps its entries, by entry id in insertion order: key and value bytes copied
@@ -41,6 +43,14 @@ export class EntryArena {
   seqnos: Float64Array;
   kinds: Uint8Array;
   private slabUsedBytes = 0;
+  /** A DataView of the slab being filled, for {@link copyWords}. */
+  private slabView: DataView = EMPTY_VIEW;
+  /**
+   * The last buffer that held both a key and its value (a log record, whose entries arrive one
+   * after another) and a DataView of it: one view per record instead of one per copy.
+   */
+  private viewedSource: Uint8Array | undefined;
+  private sourceView: DataView = EMPTY_VIEW;
 
   constructor(capacity: number, state?: SharedMemtableState) {
     if (state) {
@@ -90,13 +100,37 @@ export class EntryArena {
     if (!slab || this.slabUsedBytes + needed > slab.length) {
       const previous = slab?.length ?? MIN_SLAB_BYTES / 2;
       const size = Math.max(needed, Math.min(MAX_SLAB_BYTES, previous * 2));
-      slab = Buffer.from(new SharedArrayBuffer(size));
+      const memory = new SharedArrayBuffer(size);
+      slab = Buffer.from(memory);
+      this.slabView = new DataView(memory);
       this.slabs.push(slab);
       this.slabUsedBytes = 0;
     }
     const offset = this.slabUsedBytes;
-    copyRange(slab, offset, keySource, keyStart, keyLength);
-    copyRange(slab, offset + keyLength, valueSource, valueStart, valueLength);
+    if (keySource === valueSource) {
+      // Key and value from one buffer (insertFrom: a log record): word copies through DataViews.
+      if (keySource !== this.viewedSource) {
+        this.viewedSource = keySource;
+        this.sourceView = new DataView(keySource.buffer, keySource.byteOffset, keySource.length);
+      }
+      const sourceView = this.sourceView;
+      copyWords(this.slabView, slab, offset, sourceView, keySource, keyStart, keyLength);
+      copyWords(
+        this.slabView,
+        slab,
+        offset + keyLength,
+        sourceView,
+        keySource,
+        valueStart,
+        valueLength,
+      );
+    } else {
+      // Not kept past the record's entries: a live write's buffers never match it again.
+      this.viewedSource = undefined;
+      this.sourceView = EMPTY_VIEW;
+      copyRange(slab, offset, keySource, keyStart, keyLength);
+      copyRange(slab, offset + keyLength, valueSource, valueStart, valueLength);
+    }
     this.slabUsedBytes += needed;
     const r = entry * RECORD;
     const records = this.records;

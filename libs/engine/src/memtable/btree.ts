@@ -131,6 +131,21 @@ export class SlotTree {
     // Search with the arena's copy: the caller's bytes may be a view that is about to change.
     const arena = this.arena;
     this.setSearchKey(arena.slab(entry), arena.keyOffset(entry), keyLength);
+    // Appends in key order (sequential keys, time-ordered ids, a replay of such writes) order
+    // after the last slot of the last leaf: while that leaf has room, no descent is needed (it
+    // would end there), which saves a binary search per level. A leaf that is full splits through
+    // the descent below, which records the path the split needs.
+    const last = this.lastLeaf;
+    const lastCount = this.leafMeta[last * LEAF_META + M_COUNT]!;
+    if (
+      lastCount > 0 &&
+      lastCount < LEAF_SLOTS &&
+      this.compareSlot(seqno, this.leafSlots, (last * LEAF_SLOTS + lastCount - 1) * SLOT) > 0
+    ) {
+      this.putSlot(this.leafSlots, last * LEAF_SLOTS, lastCount, lastCount, entry);
+      this.leafMeta[last * LEAF_META + M_COUNT] = lastCount + 1;
+      return;
+    }
     const leaf = this.descend(seqno, true);
     const slot = this.leafLowerBound(leaf, seqno);
     this.insertIntoLeaf(leaf, slot, entry);
