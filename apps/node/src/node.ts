@@ -38,7 +38,7 @@ export interface NodeOptions extends Omit<
   readonly insecure?: boolean;
   /** Default `always`. */
   readonly sync?: SyncMode;
-  /** Memtable size that triggers a flush. Default: the store's (64 MiB). */
+  /** Memtable size that triggers a flush. Default: the store's (a quarter of its memory budget). */
   readonly memtableSizeBytes?: number;
   /** Further store options (the node sets the file system, limits and sync itself). */
   readonly storeOptions?: StoreOptions;

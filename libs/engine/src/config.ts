@@ -32,6 +32,15 @@ export interface TreeOptions extends Partial<PersistedTreeConfig> {
   readonly fileSystem?: FileSystem;
   /** Capacity of the block cache shared by this tree's segments. Default 64 MiB. */
   readonly blockCacheSizeBytes?: number;
+  /**
+   * One bound for the tree's memory: memtables, cached data blocks and the loaded index and
+   * filter blocks together. When set it replaces `blockCacheSizeBytes`: the cache takes whatever
+   * the memtables and index/filter blocks leave (all of it after a reopen, less while writes fill
+   * memtables; a growing active memtable is charged at the next block cached). Keeping the
+   * memtables themselves within a share of it is the caller's part (a store seals its memtable
+   * at a quarter of its budget). Default: unset.
+   */
+  readonly memoryBudgetBytes?: number;
   /** Most segment files kept open at once. Default 512. */
   readonly maxOpenFiles?: number;
   /** Largest value accepted by insert. Default 64 MiB. */
@@ -58,6 +67,7 @@ export interface TreeConfig extends PersistedTreeConfig {
   readonly path: string;
   readonly fileSystem: FileSystem;
   readonly blockCacheSizeBytes: number;
+  readonly memoryBudgetBytes: number | undefined;
   readonly maxOpenFiles: number;
   readonly maxValueSizeBytes: number;
   readonly targetSegmentSizeBytes: number;
@@ -120,6 +130,7 @@ export function resolveConfig(path: string, options: TreeOptions): TreeConfig {
     compressionByLevel: options.compressionByLevel ?? defaultPersistedConfig.compressionByLevel,
     fileSystem: options.fileSystem ?? nodeFileSystem,
     blockCacheSizeBytes: options.blockCacheSizeBytes ?? 64 * 1024 * 1024,
+    memoryBudgetBytes: options.memoryBudgetBytes,
     maxOpenFiles: options.maxOpenFiles ?? 512,
     maxValueSizeBytes: options.maxValueSizeBytes ?? 64 * 1024 * 1024,
     targetSegmentSizeBytes: options.targetSegmentSizeBytes ?? 64 * 1024 * 1024,
@@ -128,6 +139,9 @@ export function resolveConfig(path: string, options: TreeOptions): TreeConfig {
   };
   validatePersistedConfig(config);
   requireInteger('blockCacheSizeBytes', config.blockCacheSizeBytes, 0, Number.MAX_SAFE_INTEGER);
+  if (config.memoryBudgetBytes !== undefined) {
+    requireInteger('memoryBudgetBytes', config.memoryBudgetBytes, 0, Number.MAX_SAFE_INTEGER);
+  }
   requireInteger('maxOpenFiles', config.maxOpenFiles, 1, 1_000_000);
   requireInteger('maxValueSizeBytes', config.maxValueSizeBytes, 0, 1024 * 1024 * 1024);
   requireInteger('targetSegmentSizeBytes', config.targetSegmentSizeBytes, 256, 2 ** 31);

@@ -88,8 +88,12 @@ export class Tree implements ReadsAtSeqno {
     readonly config: TreeConfig,
     manifest: ManifestState,
   ) {
+    const budget = config.memoryBudgetBytes;
     this.context = {
-      blockCache: new BlockCache(config.blockCacheSizeBytes),
+      blockCache:
+        budget === undefined
+          ? new BlockCache(config.blockCacheSizeBytes)
+          : new BlockCache(budget, () => this.memtables.sizeBytes()),
       descriptorTable: new DescriptorTable(config.fileSystem, config.maxOpenFiles),
     };
     const jobs = jobRunnerFor(config);
@@ -446,7 +450,10 @@ export class Tree implements ReadsAtSeqno {
   rotateMemtable(): SealedMemtable | undefined {
     this.checkOpen();
     if (this.memtables.active.isEmpty()) return undefined;
-    return this.memtables.seal(this.versions.reserveSegmentIds(1));
+    const sealed = this.memtables.seal(this.versions.reserveSegmentIds(1));
+    // The memtable's growth since the last block was cached, and the fresh one's arrays.
+    this.context.blockCache.enforceLimit();
+    return sealed;
   }
 
   /** Replaces the active memtable (recovery: fill one from the log, then install it). */
@@ -454,6 +461,7 @@ export class Tree implements ReadsAtSeqno {
     this.checkOpen();
     this.memtables.setActive(memtable);
     this.readAbove(memtable.getHighestSeqno());
+    this.context.blockCache.enforceLimit();
   }
 
   /** Adds a sealed memtable under `id` (recovery from journals). */
@@ -462,6 +470,7 @@ export class Tree implements ReadsAtSeqno {
     this.memtables.addSealed(id, memtable);
     this.versions.reserveUpTo(id);
     this.readAbove(memtable.getHighestSeqno());
+    this.context.blockCache.enforceLimit();
   }
 
   /**

@@ -18,11 +18,23 @@ export interface StoreOptions {
   readonly sync?: SyncMode;
   /** Background fdatasync period under `interval`. Default 100 ms. */
   readonly syncIntervalMs?: number;
-  /** The active memtable is sealed and flushed at this size. Default 64 MiB. */
+  /**
+   * The store's memory: memtables, cached data blocks and the tree's index and filter blocks,
+   * all charged to this one bound. The active memtable is sealed at a quarter of it (see
+   * `memtableSizeBytes`) and at most two sealed ones wait for their flush, so memtables take at
+   * most three quarters; the block cache takes whatever they and the index and filter blocks
+   * leave (nearly all of it after a reopen). Default 256 MiB. Buffers outside the tree (the log's
+   * write buffer, `recentRecordsBytes`, the deadlines of expiring keys) are not in it.
+   */
+  readonly memoryBudgetBytes?: number;
+  /**
+   * The active memtable is sealed and flushed at this size. Default: a quarter of
+   * `memoryBudgetBytes` (64 MiB). Smaller memtables flush more often into smaller segments.
+   */
   readonly memtableSizeBytes?: number;
   /**
-   * Writes wait while this many sealed memtables await their flush. Default 2: with 64 MiB
-   * memtables that bounds memtable memory to about 192 MiB while a flush catches up.
+   * Writes wait while this many sealed memtables await their flush. Default 2: with the default
+   * budget that bounds memtable memory to 192 MiB while a flush catches up.
    */
   readonly maxSealedMemtables?: number;
   /** Writes are slowed (yield between write groups) from this many level-0 segments. Default 20. */
@@ -41,8 +53,6 @@ export interface StoreOptions {
   readonly walSegmentSizeBytes?: number;
   /** Epoch of writes on a new store (replication raises it). Default 1. */
   readonly epoch?: number;
-  /** Block cache of the tree. Default 64 MiB. */
-  readonly blockCacheSizeBytes?: number;
   /**
    * How many of the most recent seqnos stay readable with `at`: older versions are kept by
    * compaction for this window; reads below it fail with HISTORY_TRUNCATED (replay the log for
@@ -89,12 +99,20 @@ const MIB = 1024 * 1024;
 
 /** Applies defaults and checks ranges (INVALID_ARGUMENT). */
 export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOptions {
+  const memoryBudgetBytes = options.memoryBudgetBytes ?? 256 * MIB;
+  if (!Number.isSafeInteger(memoryBudgetBytes) || memoryBudgetBytes < 1) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `memoryBudgetBytes must be a positive integer, got ${memoryBudgetBytes}`,
+    );
+  }
   const resolved: ResolvedStoreOptions = {
     createIfMissing: options.createIfMissing ?? true,
     errorIfExists: options.errorIfExists ?? false,
     sync: options.sync ?? 'always',
     syncIntervalMs: options.syncIntervalMs ?? 100,
-    memtableSizeBytes: options.memtableSizeBytes ?? 64 * MIB,
+    memoryBudgetBytes,
+    memtableSizeBytes: options.memtableSizeBytes ?? Math.max(1, Math.floor(memoryBudgetBytes / 4)),
     maxSealedMemtables: options.maxSealedMemtables ?? 2,
     level0SlowdownSegments: options.level0SlowdownSegments ?? 20,
     level0StopSegments: options.level0StopSegments ?? 36,
@@ -104,7 +122,6 @@ export function resolveStoreOptions(options: StoreOptions = {}): ResolvedStoreOp
     retention: options.retention ?? { kind: 'keep-all' },
     walSegmentSizeBytes: options.walSegmentSizeBytes ?? 64 * MIB,
     epoch: options.epoch ?? 1,
-    blockCacheSizeBytes: options.blockCacheSizeBytes ?? 64 * MIB,
     recentRecordsBytes: options.recentRecordsBytes ?? 8 * MIB,
     historyRetentionSeqnos: options.historyRetentionSeqnos ?? 1_000_000,
     pointInTimeRecovery: options.pointInTimeRecovery ?? false,

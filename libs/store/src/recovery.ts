@@ -42,7 +42,7 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
     await checkOrCreateFormat(fs, directory);
     tree = await Tree.open(directory.treeDirectory, {
       fileSystem: fs,
-      blockCacheSizeBytes: options.blockCacheSizeBytes,
+      memoryBudgetBytes: options.memoryBudgetBytes,
       maxValueSizeBytes: options.maxValueBytes,
       jobExecution: options.jobExecution,
       clock: options.clock,

@@ -92,12 +92,18 @@ export interface StoreStats {
   readonly diskSpaceBytes: number;
   /** Each level's segments and their file bytes, level 0 first. */
   readonly levels: readonly { readonly segmentCount: number; readonly sizeBytes: number }[];
-  /** The tree's block cache: lookups that found their block, lookups that read it, what it holds. */
+  /**
+   * The tree's block cache: lookups that found their block, lookups that read it, what it holds,
+   * the index and filter blocks charged to it (`pinnedBytes`), and what its blocks may take now
+   * (`limitBytes`: the memory budget less memtables and pinned blocks).
+   */
   readonly blockCache: {
     readonly hits: number;
     readonly misses: number;
     readonly entries: number;
     readonly sizeBytes: number;
+    readonly pinnedBytes: number;
+    readonly limitBytes: number;
   };
   readonly background: BackgroundStats;
   readonly subscribers: number;

@@ -306,6 +306,8 @@ describe('Store: write stalls', () => {
       });
       for (let index = 0; index < 400; index++)
         await first.put(`k${index % 50}`, `v${index}-${'w'.repeat(40)}`);
+      // The flushes must finish: a close cancels those still queued (their data stays in the log).
+      await first.waitForBackgroundWork();
       await first.close();
       // Reopen with a stop trigger below the level-0 segments the first life left behind.
       const reopened = await Store.open(dir.path, {

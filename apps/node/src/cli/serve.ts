@@ -31,6 +31,7 @@ interface ServeFlags {
   readonly sync: SyncMode;
   readonly maxValueBytes: number;
   readonly maxBatchBytes: number;
+  readonly memoryBudget?: number;
   readonly memtableBytes?: number;
   readonly logSegmentBytes?: number;
   readonly logRetentionBytes?: number;
@@ -112,8 +113,13 @@ export function serveCommand(io: CommandIo): Command {
         .default(DEFAULT_MAX_BATCH_BYTES, '64MiB'),
     )
     .option(
+      '--memory-budget <size>',
+      'memory for memtables, block cache and index/filter blocks together (default 256MiB)',
+      parseBytes,
+    )
+    .option(
       '--memtable-bytes <size>',
-      'memtable size that triggers a flush (default 64MiB)',
+      'memtable size that triggers a flush (default: a quarter of --memory-budget)',
       parseBytes,
     )
     .option('--log-segment-bytes <size>', 'log segment size (default 64MiB)', parseBytes)
@@ -304,6 +310,7 @@ export async function runServe(flags: ServeFlags, io: CommandIo): Promise<number
       maxBatchBytes: flags.maxBatchBytes,
       ...(flags.memtableBytes ? { memtableSizeBytes: flags.memtableBytes } : {}),
       storeOptions: {
+        ...(flags.memoryBudget ? { memoryBudgetBytes: flags.memoryBudget } : {}),
         ...(flags.logSegmentBytes ? { walSegmentSizeBytes: flags.logSegmentBytes } : {}),
         ...(flags.logRetentionBytes
           ? { retention: { kind: 'max-bytes', maxBytes: flags.logRetentionBytes } }

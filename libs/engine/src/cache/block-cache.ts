@@ -14,7 +14,10 @@ export function allocateCacheId(): number {
 
 /**
  * A byte-bounded cache of uncompressed, verified data blocks (the raw block bytes), shared by all
- * segments of a tree. Raw bytes rather than decoded arrays: point reads search them in place
+ * segments of a tree. Under a memory budget, what else the tree holds is charged to the same
+ * bound: loaded index and filter blocks ({@link pin}) and memtables (`reservedBytes`), so the
+ * cache takes what they leave: all of the budget but the empty memtable's share after a reopen,
+ * less while writes fill memtables. Raw bytes rather than decoded arrays: point reads search them in place
  * (see searchBlock), and they take about half the memory of a decoded block, so more fit.
  *
  * Eviction is CLOCK over an array of slots: a hit only sets a flag, so the hot path of a get
@@ -40,22 +43,67 @@ export class BlockCache {
   private usedBytes = 0;
   private hitCount = 0;
   private missCount = 0;
+  private pinnedBytes = 0;
 
-  constructor(readonly capacityBytes: number) {}
+  /**
+   * @param capacityBytes What the cache may hold, less what {@link pin} and `reservedBytes`
+   *   charge to it: a tree with a memory budget passes the budget here.
+   * @param reservedBytes Memory the owner charges to the cache besides pinned blocks (a tree's
+   *   memtables), asked whenever the cache admits a block or {@link enforceLimit} runs.
+   */
+  constructor(
+    readonly capacityBytes: number,
+    private readonly reservedBytes: () => number = () => 0,
+  ) {}
 
   /** Bytes held. */
   get sizeBytes(): number {
     return this.usedBytes;
   }
 
-  /** Hits and misses since creation. */
-  stats(): { hits: number; misses: number; entries: number; sizeBytes: number } {
+  /** Hits and misses since creation, and what is charged to the cache besides its blocks. */
+  stats(): {
+    hits: number;
+    misses: number;
+    entries: number;
+    sizeBytes: number;
+    pinnedBytes: number;
+    limitBytes: number;
+  } {
     return {
       hits: this.hitCount,
       misses: this.missCount,
       entries: this.slotOf.size,
       sizeBytes: this.usedBytes,
+      pinnedBytes: this.pinnedBytes,
+      limitBytes: this.limitBytes(),
     };
+  }
+
+  /**
+   * Charges `sizeBytes` held outside the cache (a segment's loaded index and filter) to its
+   * capacity, evicting blocks to make room; {@link unpin} gives it back.
+   */
+  pin(sizeBytes: number): void {
+    this.pinnedBytes += sizeBytes;
+    this.enforceLimit();
+  }
+
+  /** Gives back what {@link pin} charged. */
+  unpin(sizeBytes: number): void {
+    this.pinnedBytes -= sizeBytes;
+    invariant(this.pinnedBytes >= 0, 'block cache unpinned more than it pinned');
+  }
+
+  /** Evicts blocks until they fit beside what is pinned and reserved (after memtables grew). */
+  enforceLimit(): void {
+    this.evict(this.limitBytes());
+  }
+
+  /** Bytes the blocks may take now. */
+  private limitBytes(): number {
+    const limit = this.capacityBytes - this.pinnedBytes - this.reservedBytes();
+    return limit > 0 ? limit : 0;
   }
 
   /**
@@ -65,8 +113,9 @@ export class BlockCache {
    * which depends on the cache size alone; a hot block still gets in after a few misses.
    */
   shouldAdmit(sizeBytes: number): boolean {
-    if (this.usedBytes + sizeBytes + ENTRY_OVERHEAD_BYTES <= this.capacityBytes) return true;
-    if (sizeBytes + ENTRY_OVERHEAD_BYTES > this.capacityBytes) return false;
+    const limit = this.limitBytes();
+    if (this.usedBytes + sizeBytes + ENTRY_OVERHEAD_BYTES <= limit) return true;
+    if (sizeBytes + ENTRY_OVERHEAD_BYTES > limit) return false;
     return (++this.admissionTicket & 3) === 0;
   }
 
@@ -84,12 +133,13 @@ export class BlockCache {
   insert(cacheId: number, block: number, bytes: Buffer): void {
     invariant(block < BLOCKS_PER_SEGMENT_LIMIT, 'block number beyond the cache key space');
     const sizeBytes = bytes.length + ENTRY_OVERHEAD_BYTES;
-    if (sizeBytes > this.capacityBytes) return;
+    const limit = this.limitBytes();
+    if (sizeBytes > limit) return;
     const key = cacheId * BLOCKS_PER_SEGMENT_LIMIT + block;
     const existing = this.slotOf.get(key);
     if (existing !== undefined) this.removeSlot(existing);
     this.usedBytes += sizeBytes;
-    this.evict();
+    this.evict(limit);
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.keys.length;
@@ -123,12 +173,15 @@ export class BlockCache {
     this.freeSlots.push(slot);
   }
 
-  /** Makes room for bytes already counted in `usedBytes` (the entry about to be inserted). */
-  private evict(): void {
+  /**
+   * Evicts until the blocks fit in `limitBytes` (bytes of an entry about to be inserted are
+   * already counted in `usedBytes`).
+   */
+  private evict(limitBytes: number): void {
     const n = this.keys.length;
     // Two sweeps clear every flag, so the loop ends even if every entry was referenced.
     let steps = 2 * n + 1;
-    while (this.usedBytes > this.capacityBytes && this.slotOf.size > 0 && steps-- > 0) {
+    while (this.usedBytes > limitBytes && this.slotOf.size > 0 && steps-- > 0) {
       if (this.hand >= n) this.hand = 0;
       const slot = this.hand++;
       if (this.blocks[slot] === undefined) continue;

@@ -71,6 +71,13 @@ export class MemtableSet {
     if (this.sealed.delete(id)) this.sealedChanged();
   }
 
+  /** Approximate bytes of every memtable, active and sealed (charged to a memory budget). */
+  sizeBytes(): number {
+    let total = this.activeMemtable.approximateSizeBytes();
+    for (const memtable of this.sealedList) total += memtable.approximateSizeBytes();
+    return total;
+  }
+
   /** True when any memtable holds a range tombstone: reads must then look for them. */
   hasRangeTombstones(): boolean {
     return this.sealedTombstones || this.activeMemtable.hasRangeTombstones();

@@ -66,7 +66,17 @@ class LoadedParts {
     /** Where the data blocks end: the index, or the expiry block before it. */
     private readonly dataEndOffset: number,
     private readonly blockCount: number,
+    /** Length of the tail read the parts are views of. */
+    private readonly tailSizeBytes: number,
   ) {}
+
+  /**
+   * Bytes held for the segment's life: the tail read (index, filter, metadata and range
+   * tombstone blocks) and the decoded index's arrays (20 bytes a block).
+   */
+  get sizeBytes(): number {
+    return this.tailSizeBytes + this.blockCount * 20;
+  }
 
   /** The decoded block index; throws `CORRUPTION` when its structure is damaged. */
   get index(): BlockIndex {
@@ -144,7 +154,12 @@ export class Segment {
     this.loading ??= this.readParts().finally(() => {
       this.loading = undefined;
     });
-    this.parts = await this.loading;
+    const parts = await this.loading;
+    if (this.parts === undefined) {
+      this.parts = parts;
+      // Index and filter stay in memory as long as the segment: charged to the cache's budget.
+      this.context.blockCache.pin(parts.sizeBytes);
+    }
   }
 
   /** True when `key` lies within the segment's key range (entries and range tombstones). */
@@ -353,6 +368,8 @@ export class Segment {
   /** Forgets cached blocks and the open handle (the file is going away). */
   release(): void {
     this.context.blockCache.evictSegment(this.cacheId, this.meta.blockCount);
+    if (this.parts !== undefined) this.context.blockCache.unpin(this.parts.sizeBytes);
+    this.parts = undefined;
     this.context.descriptorTable.forget(this.path);
   }
 
@@ -438,6 +455,7 @@ export class Segment {
       footer.indexOffset,
       m.expiryOffset ?? footer.indexOffset,
       m.blockCount,
+      tail.length,
     );
   }
 }
