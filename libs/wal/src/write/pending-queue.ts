@@ -69,6 +69,8 @@ export class PendingQueue {
 
   /** Releases every producer waiting in {@link whenWritable} (a fail-stop, close). */
   releaseWaiters(): void {
+    // Runs after every group commit: without waiters, allocate nothing (splice(0) makes an array).
+    if (this.drainWaiters.length === 0) return;
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 }
