@@ -129,7 +129,9 @@ export class WritePath {
       } else {
         appended = await appending;
       }
-      await this.commit.publishInOrder(appended, early ? undefined : entries);
+      // Usually published at once (no promise): awaiting undefined would still cost a tick.
+      const parked = this.commit.publishInOrder(appended, early ? undefined : entries);
+      if (parked !== undefined) await parked;
       admittedAt = undefined;
       this.unpublished.publishedThrough(appended.lastSeqno);
       return { firstSeqno: appended.firstSeqno, lastSeqno: appended.lastSeqno, epoch };
