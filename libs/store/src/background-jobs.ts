@@ -213,7 +213,6 @@ export class BackgroundJobs {
     this.compactionQueue.clear();
   }
 
-
   private wake(): void {
     for (const resolve of this.capacityWaiters.splice(0)) resolve();
   }
