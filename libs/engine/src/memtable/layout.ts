@@ -93,13 +93,14 @@ export function sharedUint8(length: number): Uint8Array {
  * Entries from which a growing memtable reserves room for {@link RESERVED_ENTRIES} at once. Every
  * growth copies the arrays on the main thread and leaves the old copies as garbage that the small
  * main heap rarely collects: in a W2 fill (1M random keys, 64 MiB memtables) that garbage was
- * ~40 MiB of peak RSS per memtable. Each copy also writes pages the process never touched, a
- * page fault each (about 5 ms per MiB on the benchmark machine): growing by half from 256 to 64k
- * entries wrote about three times the final arrays, some 3,000 faults of a 100k-entry replay. A
- * reservation costs address space only (pages never written stay unbacked), but small memtables
- * (tests, small trees) should not map large buffers: they grow up to this many entries first.
+ * ~40 MiB of peak RSS per memtable. A reservation costs address space only (pages never written
+ * stay unbacked) when the C allocator maps it fresh, but not always: in the W7 benchmark's
+ * process, which freed large blocks during its fill, allocating the ~70 MB reservation took about
+ * 150 ms of a 100k-entry replay (self time of the allocations in its CPU profile; in a fresh
+ * process under 10 ms). So small memtables (tests, small trees, short replays) grow by half up to
+ * this many entries first.
  */
-const RESERVE_FROM_ENTRIES = 4 * 1024;
+const RESERVE_FROM_ENTRIES = 64 * 1024;
 /** Entries a large memtable reserves room for: a 64 MiB memtable of the smallest entries. */
 const RESERVED_ENTRIES = 1024 * 1024;
 
