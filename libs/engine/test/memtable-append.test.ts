@@ -58,7 +58,15 @@ function insertAsRecord(m: Memtable, model: ModelEntry[], entries: readonly Mode
   const record = Buffer.concat([Buffer.alloc(7, 0xee), ...parts]).subarray(7);
   entries.forEach((entry, index) => {
     const [keyStart, keyLength, valueStart, valueLength] = ranges[index]!;
-    m.insertFrom(record, keyStart, keyLength, valueStart, valueLength, entry.seqno, ValueKind.Value);
+    m.insertFrom(
+      record,
+      keyStart,
+      keyLength,
+      valueStart,
+      valueLength,
+      entry.seqno,
+      ValueKind.Value,
+    );
     modelInsert(model, entry);
   });
 }
