@@ -167,4 +167,12 @@ export async function replayLog(
     }
   }
   invariant(notifier.applied === wal.lastSeqno, 'replay did not reach the end of the log');
+  // A close leaves the memtable in the log: one replayed at some size is flushed now, in the
+  // background, so that the next open is quick again instead of replaying it once more.
+  if (tree.activeMemtableSize() >= memtableSizeBytes / REPLAYED_FLUSH_FRACTION) {
+    void jobs.scheduleFlush();
+  }
 }
+
+/** A replayed memtable over this fraction of the memtable size is flushed after the open. */
+const REPLAYED_FLUSH_FRACTION = 8;

@@ -66,4 +66,33 @@ describe('Store.close: does not write the memtables out and does not wait for fi
     expect((await again.get('b'))?.toString()).to.equal('2');
     await again.close();
   });
+
+  it('an open that replays a large memtable flushes it in the background, so the open after is quick', async () => {
+    const fs = new SimulatedFileSystem();
+    const options = { sync: 'none', fileSystem: fs, memtableSizeBytes: 64 * 1024 } as const;
+    const store = await Store.open('/data', options);
+    // About 16 KiB: over an eighth of the memtable size, under the size that seals it.
+    await store.batch(
+      Array.from({ length: 200 }, (_, i) => ({
+        type: 'put' as const,
+        key: key(i),
+        value: 'v'.repeat(60),
+      })),
+    );
+    await store.close();
+    expect(await segmentFiles(fs)).to.deep.equal([]);
+    const reopened = await Store.open('/data', options);
+    await reopened.waitForBackgroundWork();
+    expect(reopened.stats().segmentCount).to.equal(1);
+    await reopened.close();
+    // A small memtable is left in the log.
+    const again = await Store.open('/data', options);
+    await again.put('small', 'x');
+    await again.close();
+    const last = await Store.open('/data', options);
+    await last.waitForBackgroundWork();
+    expect(last.stats().segmentCount).to.equal(1);
+    expect((await last.get('small'))?.toString()).to.equal('x');
+    await last.close();
+  });
 });
