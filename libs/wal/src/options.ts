@@ -45,6 +45,13 @@ export interface WalOptions {
   readonly syncMethod?: 'dsync' | 'fdatasync';
   /** Period of the background fdatasync under `interval`. Default 100 ms. */
   readonly syncIntervalMs?: number;
+  /**
+   * Under `none` and `interval`: a background fdatasync starts whenever this many bytes were
+   * written since the last one started, so the dirty part of the log stays bounded and the
+   * fdatasync a close (or a flush's `syncThrough`) must wait for has little left to write. Writes
+   * never wait for it; a failure is fail-stop like any fdatasync. 0 turns it off. Default 4 MiB.
+   */
+  readonly syncEveryBytes?: number;
   /** A new segment starts once the active one reaches this size. Default 64 MiB. */
   readonly segmentSizeBytes?: number;
   /** Most bytes written by one group commit (one write, one fdatasync). Default 4 MiB. */
@@ -99,6 +106,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     sync: options.sync ?? 'always',
     syncMethod: options.syncMethod ?? 'dsync',
     syncIntervalMs: options.syncIntervalMs ?? 100,
+    syncEveryBytes: options.syncEveryBytes ?? 4 * MIB,
     segmentSizeBytes: options.segmentSizeBytes ?? 64 * MIB,
     maxGroupBytes: options.maxGroupBytes ?? 4 * MIB,
     maxPendingBytes: options.maxPendingBytes ?? 64 * MIB,
@@ -134,6 +142,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     throw new StrataError('INVALID_ARGUMENT', `recovery must be strict or point-in-time`);
   }
   requireInteger('syncIntervalMs', resolved.syncIntervalMs, 1, 60_000);
+  requireInteger('syncEveryBytes', resolved.syncEveryBytes, 0, 1024 * 1024 * MIB);
   requireInteger('segmentSizeBytes', resolved.segmentSizeBytes, 4096, 1024 * MIB);
   requireInteger('maxGroupBytes', resolved.maxGroupBytes, 4096, 1024 * MIB);
   requireInteger('maxPendingBytes', resolved.maxPendingBytes, resolved.maxGroupBytes, 4096 * MIB);

@@ -112,6 +112,32 @@ describe('Wal: observation hooks (onGroupCommit, onSync)', () => {
     expect(syncs.map((sync) => sync.reason)).to.deep.equal(['explicit', 'explicit', 'close']);
   });
 
+  it("sync 'none' fdatasyncs in the background every syncEveryBytes written ('written-bytes'), without holding appends", async () => {
+    const { wal, commits, syncs } = await observedLog({ sync: 'none', syncEveryBytes: 2048 });
+    let seqno = 1;
+    // Under 2 KiB written: no sync yet.
+    await wal.append(batchAt(seqno++, 1, 1, '.'.repeat(300)));
+    expect(syncs).to.deep.equal([]);
+    while (sum(commits.map((commit) => commit.sizeBytes)) < 2048) {
+      await wal.append(batchAt(seqno++, 1, 1, '.'.repeat(300)));
+    }
+    // The append that crossed 2 KiB resolved without waiting for the sync it started.
+    expect(commits.every((commit) => !commit.durable)).to.equal(true);
+    await waitUntil(() => syncs.length === 1, 'a written-bytes sync');
+    expect(syncs[0]).to.include({ reason: 'written-bytes', path: SEGMENT_1 });
+    expect(wal.durableSeqno).to.equal(seqno - 1);
+    await wal.close();
+  });
+
+  it('syncEveryBytes 0 turns the written-bytes sync off', async () => {
+    const { wal, syncs } = await observedLog({ sync: 'none', syncEveryBytes: 0 });
+    for (let seqno = 1; seqno <= 20; seqno++)
+      await wal.append(batchAt(seqno, 1, 1, '.'.repeat(300)));
+    expect(syncs).to.deep.equal([]);
+    await wal.close();
+    expect(syncs.map((sync) => sync.reason)).to.deep.equal(['close']);
+  });
+
   it("a full segment is sealed with a 'rotate' sync of that segment", async () => {
     const { wal, syncs } = await observedLog({ sync: 'none', segmentSizeBytes: 4096 });
     let seqno = 1;

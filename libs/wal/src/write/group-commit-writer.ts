@@ -18,7 +18,8 @@ const SYNCHRONOUS_WRITE_MAX_BYTES = 16 * 1024;
  * Writes the admitted appends in groups: appends that arrive while a write is in flight are
  * written together with one write and, under `always`, one fdatasync (group commit), then resolved
  * in seqno order. A refused write (ENOSPC) rewinds admission and keeps the log usable; any other
- * failure is fail-stop. Under `interval` it also runs the background fdatasync.
+ * failure is fail-stop. Under `interval` and `none` it also runs the background fdatasyncs (every
+ * `syncIntervalMs` under `interval`, every `syncEveryBytes` written under both).
  */
 export class GroupCommitWriter {
   /**
@@ -29,7 +30,10 @@ export class GroupCommitWriter {
   private runningValue = false;
   private idle: Promise<void> = Promise.resolve();
   private syncTimer: NodeJS.Timeout | undefined;
-  private intervalSync: Promise<void> | undefined;
+  /** The background fdatasync in flight (interval or written bytes): one at a time. */
+  private backgroundSync: Promise<void> | undefined;
+  /** Bytes written since the last background fdatasync started. */
+  private bytesSinceSync = 0;
 
   constructor(
     private readonly options: ResolvedWalOptions,
@@ -64,10 +68,11 @@ export class GroupCommitWriter {
     this.syncTimer.unref();
   }
 
-  /** Stops the background fdatasync and waits for one in flight. */
+  /** Stops the background fdatasyncs and waits for one in flight. */
   async stopIntervalSync(): Promise<void> {
     if (this.syncTimer) clearInterval(this.syncTimer);
-    await this.intervalSync;
+    this.bytesSinceSync = Number.NEGATIVE_INFINITY;
+    await this.backgroundSync;
   }
 
   /**
@@ -122,6 +127,8 @@ export class GroupCommitWriter {
       !active.handle ||
       (active.writtenBytes > 0 && active.writtenBytes + groupBytes > options.segmentSizeBytes)
     ) {
+      // Rotation closes the handle a background fdatasync may still be using.
+      await this.backgroundSync;
       segment = await active.rotate(first.result.firstSeqno);
     }
     const handle = active.handle;
@@ -181,6 +188,7 @@ export class GroupCommitWriter {
     segment.lastChecksum = last.result.checksum;
     segment.lastEpoch = last.epoch;
     if (options.sync === 'always') active.durableSeqno = last.result.lastSeqno;
+    else this.countWritten(groupBytes);
     if (timed)
       this.observe(
         group.length,
@@ -270,12 +278,32 @@ export class GroupCommitWriter {
   }
 
   private runIntervalSync(): void {
-    if (this.intervalSync || this.lifecycle.status !== 'open' || this.runningValue) return;
-    this.intervalSync = this.active
-      .sync('interval')
+    if (this.lifecycle.status !== 'open' || this.runningValue) return;
+    this.startBackgroundSync('interval');
+  }
+
+  /** Starts a background fdatasync once `syncEveryBytes` were written since the last one. */
+  private countWritten(groupBytes: number): void {
+    const every = this.options.syncEveryBytes;
+    if (every === 0) return;
+    this.bytesSinceSync += groupBytes;
+    if (this.bytesSinceSync >= every && this.lifecycle.status === 'open') {
+      this.startBackgroundSync('written-bytes');
+    }
+  }
+
+  /**
+   * One fdatasync of what is committed, not awaited by any append. A failure fail-stops the log
+   * inside `sync`; it is not reported again here.
+   */
+  private startBackgroundSync(reason: 'interval' | 'written-bytes'): void {
+    if (this.backgroundSync) return;
+    this.bytesSinceSync = 0;
+    this.backgroundSync = this.active
+      .sync(reason)
       .catch(() => undefined)
       .finally(() => {
-        this.intervalSync = undefined;
+        this.backgroundSync = undefined;
       });
   }
 }
