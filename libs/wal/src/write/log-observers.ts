@@ -12,13 +12,7 @@ import type { FileHandle } from '@strata/core';
  *   ENOSPC cut away).
  */
 export type LogSyncReason =
-  | 'group-commit'
-  | 'interval'
-  | 'written-bytes'
-  | 'rotate'
-  | 'explicit'
-  | 'close'
-  | 'truncate';
+  'group-commit' | 'interval' | 'written-bytes' | 'rotate' | 'explicit' | 'close' | 'truncate';
 
 /** One group commit, as `Wal.onGroupCommit` reports it. */
 export interface GroupCommitEvent {
