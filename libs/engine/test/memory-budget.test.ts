@@ -30,6 +30,29 @@ describe('Memory budget: memtables and index/filter blocks are charged to the bl
     expect(cache.shouldAdmit(2 * KIB)).to.equal(true);
   });
 
+  it('blocks are found by segment and number; a segment is evicted whole; a re-insert replaces', () => {
+    const cache = new BlockCache(1024 * KIB);
+    for (let block = 0; block < 100; block++) {
+      cache.insert(7, block, Buffer.from(`a${block}`));
+      cache.insert(8, block, Buffer.from(`b${block}`));
+    }
+    cache.insert(8, 5000, Buffer.from('far'));
+    expect(cache.get(7, 42)?.toString()).to.equal('a42');
+    expect(cache.get(8, 99)?.toString()).to.equal('b99');
+    expect(cache.get(8, 5000)?.toString()).to.equal('far');
+    expect(cache.get(9, 0)).to.equal(undefined);
+    expect(cache.get(7, 100)).to.equal(undefined);
+    expect(cache.stats().entries).to.equal(201);
+    cache.insert(7, 42, Buffer.from('again'));
+    expect(cache.get(7, 42)?.toString()).to.equal('again');
+    expect(cache.stats().entries).to.equal(201);
+    cache.evictSegment(7, 100);
+    expect(cache.get(7, 42)).to.equal(undefined);
+    expect(cache.get(8, 42)?.toString()).to.equal('b42');
+    expect(cache.stats().entries).to.equal(101);
+    expect(cache.stats()).to.include({ hits: 5, misses: 3 });
+  });
+
   it('a tree under a budget: memtables squeeze the cache, a reopened tree gives it nearly all', async () => {
     await withTempDir(async (dir) => {
       const budget = 4 * 1024 * KIB;

@@ -32,8 +32,15 @@ export function allocateCacheId(): number {
  * ```
  */
 export class BlockCache {
-  private readonly slotOf = new Map<number, number>();
-  private keys: number[] = [];
+  /**
+   * Per segment (by cache id, a small integer), the slot of each cached block plus one (0: not
+   * cached). One numeric key for both did not fit a small integer, and hashing a heap number in
+   * the Map was about a twelfth of a cached get.
+   */
+  private readonly slotsOf = new Map<number, Int32Array>();
+  private entryCount = 0;
+  private cacheIds: number[] = [];
+  private blockNos: number[] = [];
   private blocks: (Buffer | undefined)[] = [];
   private sizes: number[] = [];
   private referenced: boolean[] = [];
@@ -73,7 +80,7 @@ export class BlockCache {
     return {
       hits: this.hitCount,
       misses: this.missCount,
-      entries: this.slotOf.size,
+      entries: this.entryCount,
       sizeBytes: this.usedBytes,
       pinnedBytes: this.pinnedBytes,
       limitBytes: this.limitBytes(),
@@ -120,8 +127,9 @@ export class BlockCache {
   }
 
   get(cacheId: number, block: number): Buffer | undefined {
-    const slot = this.slotOf.get(cacheId * BLOCKS_PER_SEGMENT_LIMIT + block);
-    if (slot === undefined) {
+    const slots = this.slotsOf.get(cacheId);
+    const slot = slots !== undefined && block < slots.length ? slots[block]! - 1 : -1;
+    if (slot < 0) {
       this.missCount++;
       return undefined;
     }
@@ -131,41 +139,62 @@ export class BlockCache {
   }
 
   insert(cacheId: number, block: number, bytes: Buffer): void {
-    invariant(block < BLOCKS_PER_SEGMENT_LIMIT, 'block number beyond the cache key space');
+    invariant(block < BLOCKS_PER_SEGMENT_LIMIT, 'block number beyond what a segment may hold');
     const sizeBytes = bytes.length + ENTRY_OVERHEAD_BYTES;
     const limit = this.limitBytes();
     if (sizeBytes > limit) return;
-    const key = cacheId * BLOCKS_PER_SEGMENT_LIMIT + block;
-    const existing = this.slotOf.get(key);
-    if (existing !== undefined) this.removeSlot(existing);
+    const existing = this.slotsOf.get(cacheId);
+    if (existing !== undefined && block < existing.length && existing[block]! > 0) {
+      this.removeSlot(existing[block]! - 1);
+    }
     this.usedBytes += sizeBytes;
     this.evict(limit);
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
-      slot = this.keys.length;
-      this.keys.push(key);
+      slot = this.blocks.length;
+      this.cacheIds.push(cacheId);
+      this.blockNos.push(block);
       this.blocks.push(bytes);
       this.sizes.push(sizeBytes);
       this.referenced.push(false);
     } else {
-      this.keys[slot] = key;
+      this.cacheIds[slot] = cacheId;
+      this.blockNos[slot] = block;
       this.blocks[slot] = bytes;
       this.sizes[slot] = sizeBytes;
       this.referenced[slot] = false;
     }
-    this.slotOf.set(key, slot);
+    this.slotsFor(cacheId, block)[block] = slot + 1;
+    this.entryCount++;
+  }
+
+  /** The slot array of a segment, grown to hold `block` (re-read after eviction may drop it). */
+  private slotsFor(cacheId: number, block: number): Int32Array {
+    let slots = this.slotsOf.get(cacheId);
+    if (slots === undefined || block >= slots.length) {
+      const grown = new Int32Array(Math.max(64, block + 1, (slots?.length ?? 0) * 2));
+      if (slots !== undefined) grown.set(slots);
+      slots = grown;
+      this.slotsOf.set(cacheId, slots);
+    }
+    return slots;
   }
 
   /** Drops every block of one segment (after it was deleted). */
   evictSegment(cacheId: number, blockCount: number): void {
-    for (let block = 0; block < blockCount; block++) {
-      const slot = this.slotOf.get(cacheId * BLOCKS_PER_SEGMENT_LIMIT + block);
-      if (slot !== undefined) this.removeSlot(slot);
+    const slots = this.slotsOf.get(cacheId);
+    if (slots === undefined) return;
+    const end = Math.min(blockCount, slots.length);
+    for (let block = 0; block < end; block++) {
+      if (slots[block]! > 0) this.removeSlot(slots[block]! - 1);
     }
+    this.slotsOf.delete(cacheId);
   }
 
   private removeSlot(slot: number): void {
-    this.slotOf.delete(this.keys[slot]!);
+    const slots = this.slotsOf.get(this.cacheIds[slot]!);
+    if (slots !== undefined) slots[this.blockNos[slot]!] = 0;
+    this.entryCount--;
     this.usedBytes -= this.sizes[slot]!;
     this.blocks[slot] = undefined;
     this.sizes[slot] = 0;
@@ -178,10 +207,10 @@ export class BlockCache {
    * already counted in `usedBytes`).
    */
   private evict(limitBytes: number): void {
-    const n = this.keys.length;
+    const n = this.blocks.length;
     // Two sweeps clear every flag, so the loop ends even if every entry was referenced.
     let steps = 2 * n + 1;
-    while (this.usedBytes > limitBytes && this.slotOf.size > 0 && steps-- > 0) {
+    while (this.usedBytes > limitBytes && this.entryCount > 0 && steps-- > 0) {
       if (this.hand >= n) this.hand = 0;
       const slot = this.hand++;
       if (this.blocks[slot] === undefined) continue;
