@@ -250,7 +250,7 @@ describe('strata serve: lifecycle, security, flushes (black box)', function () {
   });
 
   it('a damaged record in a sealed log segment below the flushed seqno: serve starts, then warns and shows file and offset in /v1/status', async function () {
-    const args = ['--log-segment-bytes', '64KiB'];
+    const args = ['--log-segment-bytes', '64KiB', '--memtable-bytes', '64KiB'];
     const first = await startNodeProcess(data.path, args);
     for (let round = 0; round < 20; round++) {
       const ops = Array.from({ length: 100 }, (_, index) => ({
@@ -264,7 +264,14 @@ describe('strata serve: lifecycle, security, flushes (black box)', function () {
       });
       expect(response.status).to.equal(200);
     }
-    // A clean stop flushes the memtable: every record in the log is below the flushed seqno.
+    // Small memtables flush as the writes go: four flushes (about 256 KiB of entries) put the
+    // second log segment (log bytes 64-128 KiB) below the flushed seqno. A stop does not flush.
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${first.url}/v1/status`)).json()) as { flushes: number }).flushes >=
+        4,
+      'four flushes',
+    );
     expect(await first.stop('SIGTERM')).to.equal(0);
     const segments = await logSegments(data.path);
     expect(segments.length).to.be.greaterThan(3);
