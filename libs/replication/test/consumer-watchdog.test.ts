@@ -13,8 +13,14 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   }
 }
 
-/** A watchdog over a fake consumer whose info answers `answer()`. */
-function watch(answer: () => Promise<ConsumerProgress>): {
+/**
+ * A watchdog over a fake consumer whose info answers `answer()`, and, with `streamAhead`, a fake
+ * stream that says how many messages it holds past the follower's.
+ */
+function watch(
+  answer: () => Promise<ConsumerProgress>,
+  streamAhead?: () => Promise<number>,
+): {
   watchdog: ConsumerWatchdog;
   stopped: () => boolean;
   infos: () => number;
@@ -28,6 +34,7 @@ function watch(answer: () => Promise<ConsumerProgress>): {
     },
     { stop: () => (stopped = true) },
     CHECK_MS,
+    streamAhead,
   );
   return { watchdog, stopped: () => stopped, infos: () => infos };
 }
@@ -71,5 +78,52 @@ describe('ConsumerWatchdog: a follower’s consumer that died or stalled is give
     expect(busy.watchdog.unreachable).to.equal(undefined);
     idle.watchdog.stop();
     busy.watchdog.stop();
+  });
+
+  it('gives up a consumer that says nothing is pending while the stream holds messages past the follower', async () => {
+    let probes = 0;
+    const { watchdog, stopped, infos } = watch(
+      () => Promise.resolve({ num_pending: 0 }),
+      () => {
+        probes++;
+        return Promise.resolve(2);
+      },
+    );
+    await until(stopped);
+    expect(infos()).to.be.at.least(2);
+    expect(probes).to.be.at.least(2);
+    expect(watchdog.unreachable).to.equal('2 messages pending, none delivered');
+    watchdog.stop();
+  });
+
+  it('keeps a consumer when the stream is not ahead, or cannot answer, or never answers', async () => {
+    const caughtUp = watch(
+      () => Promise.resolve({ num_pending: 0 }),
+      () => Promise.resolve(0),
+    );
+    let failedProbes = 0;
+    const failing = watch(
+      () => Promise.resolve({ num_pending: 0 }),
+      () => {
+        failedProbes++;
+        return Promise.reject(new Error('stream info timed out'));
+      },
+    );
+    let silentProbes = 0;
+    const silent = watch(
+      () => Promise.resolve({ num_pending: 0 }),
+      () => {
+        silentProbes++;
+        return new Promise<never>(() => undefined);
+      },
+    );
+    await until(
+      () => caughtUp.infos() >= 4 && failing.infos() >= 4 && failedProbes >= 4 && silentProbes >= 3,
+    );
+    for (const kept of [caughtUp, failing, silent]) {
+      expect(kept.stopped()).to.equal(false);
+      expect(kept.watchdog.unreachable).to.equal(undefined);
+      kept.watchdog.stop();
+    }
   });
 });

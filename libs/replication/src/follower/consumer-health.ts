@@ -59,10 +59,16 @@ export interface ConsumerProgress {
  * retries it forever while nothing arrives. So after a period without a message the watchdog asks
  * for the consumer's info itself, and gives the consumer up when:
  * - the answer fails or does not come within the period (a timeout, no responders, not found);
- * - the consumer says messages are pending, yet none arrived for two periods in a row: seen in a
- *   partition test, where a follower's consumer answered its info but delivered nothing after a
- *   cluster route stalled, and the follower, behind the stream, never caught up to campaign.
- * An idle stream costs one info request per period.
+ * - messages are pending, yet none arrived for two periods in a row. Pending is what the consumer
+ *   says, or else what the stream says (`streamAhead`: log messages the stream holds past the
+ *   last one the follower handled). The second is needed because the consumer's own figure can be
+ *   0 while the follower waits: nats.js re-creates an ordered consumer under the same name after
+ *   a reset, a create the JetStream cluster may leave unanswered for minutes, and meanwhile the old
+ *   consumer (which delivered everything it had) answers its info. Both were seen in a partition
+ *   test: both followers stayed one to three messages behind the stream after a cluster route
+ *   stalled, with no consumer restart, and being behind, neither campaigned for the lease.
+ * A stream that cannot answer does not count as pending. An idle stream costs one consumer info
+ * and one stream probe per period.
  */
 export class ConsumerWatchdog {
   /** Why the consumer was given up, once it was. */
@@ -77,8 +83,9 @@ export class ConsumerWatchdog {
     private readonly info: () => Promise<ConsumerProgress>,
     private readonly messages: Pick<ConsumerMessages, 'stop'>,
     private readonly checkMs: number = FOLLOWER_CONSUMER_CHECK_MS,
+    private readonly streamAhead?: () => Promise<number>,
   ) {
-    this.timer = setInterval(() => this.check(), checkMs);
+    this.timer = setInterval(() => void this.check(), checkMs);
   }
 
   /** A message arrived: the consumer is alive. */
@@ -92,34 +99,44 @@ export class ConsumerWatchdog {
     clearInterval(this.timer);
   }
 
-  private check(): void {
+  private async check(): Promise<void> {
     if (this.checking || this.unreachable !== undefined) return;
     if (performance.now() - this.lastDeliveryMs < this.checkMs) return;
     this.checking = true;
     const deliveredBefore = this.lastDeliveryMs;
+    try {
+      let pending: number;
+      try {
+        pending = (await this.withinPeriod(this.info(), 'consumer info')).num_pending ?? 0;
+      } catch (error) {
+        this.giveUp(errorMessage(error));
+        return;
+      }
+      if (pending === 0 && this.streamAhead !== undefined) {
+        pending = await this.withinPeriod(this.streamAhead(), 'stream probe').catch(() => 0);
+      }
+      const stalled = pending > 0 && this.lastDeliveryMs === deliveredBefore;
+      this.stalledChecks = stalled ? this.stalledChecks + 1 : 0;
+      if (this.stalledChecks >= 2) this.giveUp(`${pending} messages pending, none delivered`);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** `answer`, or a rejection once a check period passed without it. */
+  private async withinPeriod<T>(answer: Promise<T>, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`no consumer info within ${this.checkMs} ms`)),
+        () => reject(new Error(`no ${what} within ${this.checkMs} ms`)),
         this.checkMs,
       );
     });
-    Promise.race([this.info(), late])
-      .then(
-        (progress) => {
-          const stalled =
-            (progress.num_pending ?? 0) > 0 && this.lastDeliveryMs === deliveredBefore;
-          this.stalledChecks = stalled ? this.stalledChecks + 1 : 0;
-          if (this.stalledChecks >= 2) {
-            this.giveUp(`${progress.num_pending} messages pending, none delivered`);
-          }
-        },
-        (error: unknown) => this.giveUp(errorMessage(error)),
-      )
-      .finally(() => {
-        clearTimeout(timer);
-        this.checking = false;
-      });
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private giveUp(reason: string): void {

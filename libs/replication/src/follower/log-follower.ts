@@ -11,6 +11,7 @@ import type { ClusterNames } from '../names.js';
 import type { StreamIndex } from '../stream-index.js';
 import { splitLogMessage } from '../wire/log-message.js';
 import {
+  FOLLOWER_CONSUMER_CHECK_MS,
   FOLLOWER_CONSUMER_START_TIMEOUT_MS,
   FOLLOWER_PULL_EXPIRES_MS,
   RETRY_DELAY_MS,
@@ -165,7 +166,18 @@ export class LogFollower {
         );
         this.messages = messages;
         if (signal.aborted) messages.stop();
-        const watchdog = new ConsumerWatchdog(() => consumer.info(false), messages);
+        // How many log messages the stream holds past the last one handled: the stream leader's
+        // view, for when the consumer's own view is stale (consumer-health.ts).
+        const streamAhead = async (): Promise<number> => {
+          const tail = await this.index.tail();
+          return tail.last === undefined ? 0 : Math.max(0, tail.last.streamSequence - next + 1);
+        };
+        const watchdog = new ConsumerWatchdog(
+          () => consumer.info(false),
+          messages,
+          FOLLOWER_CONSUMER_CHECK_MS,
+          streamAhead,
+        );
         try {
           for await (const message of messages) {
             watchdog.delivered();
