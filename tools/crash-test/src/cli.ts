@@ -17,7 +17,12 @@ const program = new Command('strata-crash-test')
   .requiredOption('--data <dir>', 'data directory to test (new, or written by this tool before)')
   .option('--cycles <n>', 'kill-and-verify cycles', integer, 20)
   .option('--writers <n>', 'concurrent writers in the child', integer, 6)
-  .option('--min-run-ms <ms>', 'earliest kill after the child is ready', integer, 20)
+  .option(
+    '--min-run-ms <ms>',
+    'earliest kill after the child is ready (and never before its first acknowledged write)',
+    integer,
+    20,
+  )
   .option('--max-run-ms <ms>', 'latest kill after the child is ready', integer, 300)
   .option('--seed <n>', 'seed of the kill schedule', integer)
   .option('--sync <mode>', 'sync mode of the store: always | interval | none', 'always')

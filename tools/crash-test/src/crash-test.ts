@@ -202,6 +202,9 @@ function runWriterUntilKilled(
     args: [JSON.stringify(options)],
     cwd: packageDirectory,
     runAfterReadyMs: runMs,
+    // At least one acknowledged write a cycle: on a loaded machine a kill soon after `ready` can
+    // otherwise land before the writers did anything, and the cycle tests only recovery.
+    killNotBefore: 'ack',
     onLine: (line) => {
       const [kind, seqno, key] = line.split(' ');
       if (kind === 'ack' && key !== undefined) acknowledged.set(Number(seqno), key);

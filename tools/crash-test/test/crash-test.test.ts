@@ -17,7 +17,7 @@ describe('crash-test tool', function () {
       });
       expect(cycles).to.deep.equal([0, 1, 2, 3]);
       expect(report).to.include({ seed: 7, cycles: 4, lost: 0, unexpected: 0, outOfOrder: 0 });
-      expect(report.acknowledged).to.be.greaterThan(10);
+      expect(report.acknowledged).to.be.at.least(4); // one a cycle at least
       expect(report.recoveredSeqno).to.be.at.least(report.acknowledged);
     } finally {
       await dir.remove();

@@ -22,7 +22,8 @@ describe('Store: SIGKILL loop', function () {
       });
       expect(report.problems).to.deep.equal([]);
       expect(report).to.include({ lost: 0, unexpected: 0, outOfOrder: 0 });
-      expect(report.acknowledged).to.be.greaterThan(CYCLES * 10);
+      // The writer is killed only after its first acknowledgement, so every cycle wrote something.
+      expect(report.acknowledged).to.be.at.least(CYCLES);
     } finally {
       await dataDir.remove();
     }

@@ -11,6 +11,13 @@ export interface KillAfterReadyOptions {
   readonly runAfterReadyMs: number;
   /** Every line the child prints on stdout, as it arrives. */
   readonly onLine: (line: string) => void;
+  /**
+   * When set, the kill also waits for a line starting with this (say `ack`): the child is killed
+   * at `runAfterReadyMs` after `ready` or right after that line, whichever comes later. A loaded
+   * machine can otherwise kill a child before it did anything, and a run of many kills then
+   * tests less than it says.
+   */
+  readonly killNotBefore?: string;
 }
 
 /**
@@ -34,15 +41,27 @@ export function runUntilKilled(options: KillAfterReadyOptions): Promise<void> {
     );
     let buffered = '';
     let stderr = '';
+    let due = false;
+    let awaited = options.killNotBefore === undefined;
+    const killWhenDue = (): void => {
+      if (due && awaited) child.kill('SIGKILL');
+    };
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
-        if (line.startsWith('ready'))
-          setTimeout(() => child.kill('SIGKILL'), options.runAfterReadyMs);
         options.onLine(line);
+        if (line.startsWith('ready')) {
+          setTimeout(() => {
+            due = true;
+            killWhenDue();
+          }, options.runAfterReadyMs);
+        } else if (!awaited && line.startsWith(options.killNotBefore as string)) {
+          awaited = true;
+          killWhenDue();
+        }
       }
     });
     child.on('exit', (code, signal) => {
