@@ -1,0 +1,141 @@
+// What the background scrub costs reads: W5-shaped random gets of existing keys on one store,
+// opened alternately with the scrub off and with it on at a given rate (default: the store's own
+// default), several rounds each, in the same process and minute.
+//   npx tsx tools/bench/src/scrub/run.ts [--keys N] [--rounds N] [--seconds S] [--rate BYTES] [--write]
+// --write saves the report to tools/bench/src/scrub/results.md.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Store } from '@strata/store';
+import type { StoreOptions } from '@strata/store';
+import { machineInfo } from '../runner/machine.js';
+import { Random, keyOf, makeBatch } from '../kv/data.js';
+
+const { values: args } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '8' },
+    rate: { type: 'string' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const keyCount = Number(args.keys);
+const rounds = Number(args.rounds);
+const measureMs = Number(args.seconds) * 1000;
+const BATCH = 10_000;
+const WARMUP_GETS = 200_000;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Stored keys are the even indexes (the kv benchmark's data): `2 * i` for a random `i`. */
+const random = new Random(5);
+const nextKey = (): Buffer => keyOf(2 * random.below(keyCount));
+
+interface Round {
+  readonly getsPerSecond: number;
+  readonly scrubbedBytes: number;
+}
+
+async function measure(directory: string, scrub: StoreOptions['scrub']): Promise<Round> {
+  const store = await Store.open(directory, { scrub });
+  try {
+    for (let warm = 0; warm < WARMUP_GETS; warm++) await store.get(nextKey());
+    const scrubbedBefore = store.scrubStatus()?.verifiedBytes ?? 0;
+    let gets = 0;
+    const started = performance.now();
+    let elapsedMs = 0;
+    while (elapsedMs < measureMs) {
+      // Time checked every 1,000 gets: a clock read per get would be part of what is measured.
+      for (let step = 0; step < 1_000; step++) {
+        const key = nextKey();
+        if ((await store.get(key)) === undefined) throw new Error(`key ${key.toString()} lost`);
+      }
+      gets += 1_000;
+      // Cached gets resolve without leaving the microtask queue: without this turn of the event
+      // loop the scrub's timers would never run, as they would between a server's requests.
+      await new Promise((resolve) => setImmediate(resolve));
+      elapsedMs = performance.now() - started;
+    }
+    const scrubbedBytes = (store.scrubStatus()?.verifiedBytes ?? 0) - scrubbedBefore;
+    return { getsPerSecond: (gets * 1000) / elapsedMs, scrubbedBytes };
+  } finally {
+    await store.close();
+  }
+}
+
+const loadAtStart = loadavg()[0] as number;
+const directory = await mkdtemp(join(tmpdir(), 'strata-scrub-bench-'));
+const rateBytesPerSecond = args.rate === undefined ? undefined : Number(args.rate);
+const scrubOn: StoreOptions['scrub'] = {
+  startDelayMs: 0,
+  periodMs: 0, // pass after pass: the scrub never idles during the measurement
+  ...(rateBytesPerSecond === undefined ? {} : { rateBytesPerSecond }),
+};
+const off: Round[] = [];
+const on: Round[] = [];
+let rateShown = 0;
+let diskBytes = 0;
+try {
+  const loading = await Store.open(directory, { sync: 'none', scrub: false });
+  // Random order, as the kv benchmark's W2 leaves a store before its W5.
+  const order = Uint32Array.from({ length: keyCount }, (_, index) => index);
+  const shuffle = new Random(7);
+  for (let index = keyCount - 1; index > 0; index--) {
+    const other = shuffle.below(index + 1);
+    [order[index], order[other]] = [order[other] as number, order[index] as number];
+  }
+  for (let start = 0; start < keyCount; start += BATCH) {
+    const batch = makeBatch(order, start, Math.min(keyCount, start + BATCH), shuffle);
+    await loading.batch(
+      batch.keys.map((key, index) => ({ type: 'put' as const, key, value: batch.values[index]! })),
+    );
+  }
+  await loading.close({ flushMemtable: true });
+  for (let round = 0; round < rounds; round++) {
+    // Alternating, each order half the time, so drift on a shared machine hits both alike.
+    const pair =
+      round % 2 === 0
+        ? [await measure(directory, false), await measure(directory, scrubOn)]
+        : [await measure(directory, scrubOn), await measure(directory, false)].reverse();
+    off.push(pair[0] as Round);
+    on.push(pair[1] as Round);
+    process.stderr.write(
+      `round ${round + 1}: off ${Math.round(pair[0]!.getsPerSecond)} gets/s, on ${Math.round(pair[1]!.getsPerSecond)} gets/s (${(((pair[1]!.scrubbedBytes / measureMs) * 1000) / 1024 / 1024).toFixed(2)} MiB/s scrubbed)\n`,
+    );
+  }
+  const probe = await Store.open(directory, { scrub: scrubOn });
+  rateShown = probe.scrubStatus()?.rateBytesPerSecond ?? 0;
+  diskBytes = probe.stats().diskSpaceBytes;
+  await probe.close();
+} finally {
+  await rm(directory, { recursive: true, force: true });
+}
+
+const offMedian = median(off.map((round) => round.getsPerSecond));
+const onMedian = median(on.map((round) => round.getsPerSecond));
+const scrubbedMiBps = median(on.map((round) => (round.scrubbedBytes / measureMs) * 1000)) / 2 ** 20;
+const machine = machineInfo(['@strata/store', 'tsx'], fileURLToPath(new URL('.', import.meta.url)));
+const report = [
+  '# Scrub benchmark: what the background scrub costs random reads',
+  '',
+  `Measured ${machine.date.slice(0, 10)} on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node.js ${machine.node}; files under ${machine.tmpdir}; 1-minute load average ${loadAtStart.toFixed(1)} at the start (other work shares the machine when it is above the core count).`,
+  '',
+  `${keyCount.toLocaleString('en-US')} keys of 16 bytes with 100-byte values (the kv benchmark's data, written in random order; ${(diskBytes / 2 ** 20).toFixed(0)} MiB on disk, log and tree), flushed; then ${rounds} rounds, each opening the store twice in turn: scrub off, and scrub on at ${(rateShown / 2 ** 20).toFixed(2)} MiB/s${rateBytesPerSecond === undefined ? ' (the default)' : ''} with no pause between passes. Each opening warms the cache with ${WARMUP_GETS.toLocaleString('en-US')} gets, then times random gets of existing keys for ${measureMs / 1000} s. Command: \`npx tsx tools/bench/src/scrub/run.ts --write\`.`,
+  '',
+  '| | gets/s (median) | rounds | scrubbed during the gets |',
+  '|---|--:|--:|--:|',
+  `| scrub off | ${Math.round(offMedian).toLocaleString('en-US')} | ${off.map((r) => Math.round(r.getsPerSecond / 1000)).join('k, ')}k | - |`,
+  `| scrub on | ${Math.round(onMedian).toLocaleString('en-US')} | ${on.map((r) => Math.round(r.getsPerSecond / 1000)).join('k, ')}k | ${scrubbedMiBps.toFixed(2)} MiB/s |`,
+  `| on / off | ${(onMedian / offMedian).toFixed(3)} | | |`,
+  '',
+].join('\n');
+process.stdout.write(report);
+if (args.write) {
+  await writeFile(fileURLToPath(new URL('./results.md', import.meta.url)), report);
+}
