@@ -40,6 +40,16 @@ export async function ensureLogStream(
   limits: StreamLimits,
   replicas: StreamReplicas = 1,
 ): Promise<void> {
+  return ensureLogStreamOnce(jsm, names, limits, replicas, false);
+}
+
+async function ensureLogStreamOnce(
+  jsm: JetStreamManager,
+  names: ClusterNames,
+  limits: StreamLimits,
+  replicas: StreamReplicas,
+  createdMeanwhile: boolean,
+): Promise<void> {
   const config = {
     name: names.stream,
     subjects: [names.logSubject],
@@ -78,8 +88,24 @@ export async function ensureLogStream(
     try {
       await jsm.streams.add(config);
     } catch (refused) {
+      // Nodes of a new cluster start together: another one may have created the stream between
+      // the lookup and this create (NATS then refuses it, "subjects overlap with an existing
+      // stream" when the configurations differ in a detail). That stream is checked as any
+      // existing one; only a create that fails with no stream there is an error.
+      if (!createdMeanwhile && (await streamExists(jsm, names.stream))) {
+        return ensureLogStreamOnce(jsm, names, limits, replicas, true);
+      }
       throw replicaRefusal(refused, names.stream, replicas);
     }
+  }
+}
+
+async function streamExists(jsm: JetStreamManager, stream: string): Promise<boolean> {
+  try {
+    await jsm.streams.info(stream);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -219,4 +219,34 @@ describe('stream replicas: against real nats-servers', function () {
       await alone.stop();
     }
   });
+
+  it('nodes that create the stream at the same moment all succeed, whatever limits each asks for', async () => {
+    const alone = await startNatsServer();
+    const single = await connect({ servers: alone.url });
+    try {
+      const singleJsm = await single.jetstreamManager();
+      // The loser of each race finds a stream created between its lookup and its create (with
+      // another limit, NATS refuses the create: "subjects overlap with an existing stream").
+      for (let round = 0; round < 10; round++) {
+        const raced = clusterNames(`race${round}`);
+        const results = await Promise.allSettled(
+          [64, 65, 66, 67].map((kib) =>
+            ensureLogStream(singleJsm, raced, { maxMessageBytes: kib * 1024 }, 1),
+          ),
+        );
+        expect(results.map((result) => result.status)).to.deep.equal([
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+        ]);
+        expect((await singleJsm.streams.info(raced.stream)).config.subjects).to.deep.equal([
+          raced.logSubject,
+        ]);
+      }
+    } finally {
+      await single.close();
+      await alone.stop();
+    }
+  });
 });
