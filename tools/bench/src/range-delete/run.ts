@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LeveledStrategy, Tree } from '@strata/engine';
-import { machineInfo } from '../runner/machine.js';
+import { machineInfo, measuredOnSentence } from '../runner/machine.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -150,7 +150,7 @@ const machine = machineInfo(
 const report = [
   '# Range delete benchmark (engine)',
   '',
-  `Measured ${machine.date.slice(0, 10)} on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node.js ${machine.node}; files under ${machine.tmpdir}; 1-minute load average ${loadAtStart.toFixed(1)} at the start (other work shares the machine when it is above the core count).`,
+  measuredOnSentence(machine, loadAtStart),
   '',
   `${keyCount.toLocaleString('en-US')} keys \`user/<8 hex digits>\` with 100-byte values, loaded into a tree with the defaults (64 MiB memtables flushed in a worker, leveled compaction), then deleted with one \`removeRange(user/, user0)\`. Gets: ${GET_SAMPLES.toLocaleString('en-US')} keys spread over the range, awaited one by one, timed on a second pass (warm). Disk sizes are segment files (\`Tree.diskSpace\`); the engine has no log. Command: \`npx tsx tools/bench/src/range-delete/run.ts --write\`.`,
   '',

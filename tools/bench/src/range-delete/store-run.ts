@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Store } from '@strata/store';
-import { machineInfo } from '../runner/machine.js';
+import { machineInfo, measuredOnSentence } from '../runner/machine.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,7 +88,7 @@ const machine = machineInfo(['@strata/store', 'tsx'], fileURLToPath(new URL('.',
 const report = [
   '# Range delete benchmark (store)',
   '',
-  `Measured ${machine.date.slice(0, 10)} on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node.js ${machine.node}; files under ${machine.tmpdir}; 1-minute load average ${loadAtStart.toFixed(1)} at the start (other work shares the machine when it is above the core count).`,
+  measuredOnSentence(machine, loadAtStart),
   '',
   `${keyCount.toLocaleString('en-US')} keys \`user/<8 hex digits>\` with 100-byte values in a store with the defaults (\`sync: 'always'\`), then one \`Store.deleteRange({ prefix: 'user/' })\`: one log record, acknowledged after its fdatasync, like any write. Command: \`npx tsx tools/bench/src/range-delete/store-run.ts --write\`. Compaction and disk figures are in results.md (the engine benchmark).`,
   '',

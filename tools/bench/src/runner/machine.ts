@@ -18,6 +18,14 @@ export interface MachineInfo {
   readonly date: string;
 }
 
+/**
+ * The sentence a single-process benchmark report opens with: date, machine, Node.js, where the
+ * files went, and the load average when the run began.
+ */
+export function measuredOnSentence(machine: MachineInfo, loadAverageAtStart: number): string {
+  return `Measured ${machine.date.slice(0, 10)} on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node.js ${machine.node}; files under ${machine.tmpdir}; 1-minute load average ${loadAverageAtStart.toFixed(1)} at the start (other work shares the machine when it is above the core count).`;
+}
+
 /** Describes this machine, with the installed versions of `packages` found from `fromDir` up. */
 export function machineInfo(packages: readonly string[], fromDir: string): MachineInfo {
   const cpus = os.cpus();

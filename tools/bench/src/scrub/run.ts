@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Store } from '@strata/store';
 import type { StoreOptions } from '@strata/store';
-import { machineInfo } from '../runner/machine.js';
+import { machineInfo, measuredOnSentence } from '../runner/machine.js';
+import { median } from '../runner/stats.js';
 import { Random, keyOf, makeBatch } from '../kv/data.js';
 
 const { values: args } = parseArgs({
@@ -27,11 +28,6 @@ const rounds = Number(args.rounds);
 const measureMs = Number(args.seconds) * 1000;
 const BATCH = 10_000;
 const WARMUP_GETS = 200_000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 /** Stored keys are the even indexes (the kv benchmark's data): `2 * i` for a random `i`. */
 const random = new Random(5);
@@ -124,7 +120,7 @@ const machine = machineInfo(['@strata/store', 'tsx'], fileURLToPath(new URL('.',
 const report = [
   '# Scrub benchmark: what the background scrub costs random reads',
   '',
-  `Measured ${machine.date.slice(0, 10)} on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node.js ${machine.node}; files under ${machine.tmpdir}; 1-minute load average ${loadAtStart.toFixed(1)} at the start (other work shares the machine when it is above the core count).`,
+  measuredOnSentence(machine, loadAtStart),
   '',
   `${keyCount.toLocaleString('en-US')} keys of 16 bytes with 100-byte values (the kv benchmark's data, written in random order; ${(diskBytes / 2 ** 20).toFixed(0)} MiB on disk, log and tree), flushed; then ${rounds} rounds, each opening the store twice in turn: scrub off, and scrub on at ${(rateShown / 2 ** 20).toFixed(2)} MiB/s${rateBytesPerSecond === undefined ? ' (the default)' : ''} with no pause between passes. Each opening warms the cache with ${WARMUP_GETS.toLocaleString('en-US')} gets, then times random gets of existing keys for ${measureMs / 1000} s. Command: \`npx tsx tools/bench/src/scrub/run.ts --write\`.`,
   '',
