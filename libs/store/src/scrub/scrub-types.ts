@@ -2,7 +2,7 @@
 export interface ScrubOptions {
   /**
    * Most bytes read per second, log and tree together, averaged (bursts up to one second's
-   * worth). Default 8 MiB/s.
+   * worth). Default 1 MiB/s.
    */
   readonly rateBytesPerSecond?: number;
   /** A pass starts this long after the previous one started (or right after it, when slower). Default 24 h. */
@@ -49,8 +49,9 @@ const MIB = 1024 * 1024;
 
 /** Scrub defaults. */
 export const SCRUB_DEFAULTS = {
-  // 8 MiB/s cost 40-60% of random-read throughput on a loaded 2-core machine (verification runs on
-  // the event loop); 1 MiB/s still scrubs a 10 GiB node about every three hours.
+  // Verification runs on the event loop and costs it about 15-30 ms per MiB (`npm run
+  // bench:scrub`), so 1 MiB/s takes a few percent of it, and still scrubs a 10 GiB node about every
+  // three hours.
   rateBytesPerSecond: 1 * MIB,
   periodMs: 24 * 60 * 60 * 1000,
   startDelayMs: 60_000,

@@ -111,10 +111,19 @@ export class Scrubber {
   private async pass(): Promise<void> {
     this.passVerifiedBytes = 0;
     const { wal, tree, jobs, fileSystem } = this.source;
+    // The log check paces itself record by record, and a record may be a hundred bytes: a wait
+    // (a timer or an immediate) for each cost about 45 ms of event loop per MiB of single-put
+    // records, four times the check itself. Bytes are gathered and the pacer is asked once per
+    // PACE_UNIT_BYTES instead; a `pace(0)` (a yield between runs of decoded blocks) still waits.
+    let unpacedBytes = 0;
     const pace = (bytes: number): Promise<void> => {
       this.passVerifiedBytes += bytes;
       this.verifiedBytes += bytes;
-      return this.pacer.take(bytes);
+      unpacedBytes += bytes;
+      if (bytes > 0 && unpacedBytes < PACE_UNIT_BYTES) return ALREADY;
+      const taken = unpacedBytes;
+      unpacedBytes = 0;
+      return this.pacer.take(taken);
     };
     const sealed = wal
       .segments()
@@ -168,6 +177,11 @@ export class Scrubber {
     if (known === undefined) this.options.onDamage?.(entry);
   }
 }
+
+/** Bytes verified between two waits for the rate (well under a second's worth at any sane rate). */
+const PACE_UNIT_BYTES = 64 * 1024;
+
+const ALREADY: Promise<void> = Promise.resolve();
 
 /** The reason part of a corruption message (`corruption in <file> at offset <n>: <reason>`). */
 function reasonOf(message: string): string {

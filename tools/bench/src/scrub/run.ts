@@ -65,6 +65,64 @@ async function measure(directory: string, scrub: StoreOptions['scrub']): Promise
   }
 }
 
+/**
+ * Event-loop time per MiB a scrub pass costs on `directory`'s store: one full pass at an
+ * unlimited rate with nothing else running, timed by the event loop's utilization (the time the
+ * loop spent outside waiting for I/O). Median of `repeats` openings.
+ */
+async function costPerMiB(directory: string, repeats: number): Promise<CostRound> {
+  const rounds: CostRound[] = [];
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    const store = await Store.open(directory, {
+      scrub: { startDelayMs: 0, periodMs: 3_600_000, rateBytesPerSecond: 2 ** 40 },
+    });
+    try {
+      const before = performance.eventLoopUtilization();
+      const cpuBefore = process.cpuUsage();
+      while ((store.scrubStatus()?.passes ?? 0) < 1) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const busy = performance.eventLoopUtilization(before);
+      const cpu = process.cpuUsage(cpuBefore);
+      const mib = (store.scrubStatus()?.verifiedBytes ?? 0) / 2 ** 20;
+      rounds.push({
+        busyMsPerMiB: busy.active / mib,
+        cpuMsPerMiB: (cpu.user + cpu.system) / 1000 / mib,
+        passMiB: mib,
+      });
+    } finally {
+      await store.close();
+    }
+  }
+  return {
+    busyMsPerMiB: median(rounds.map((round) => round.busyMsPerMiB)),
+    cpuMsPerMiB: median(rounds.map((round) => round.cpuMsPerMiB)),
+    passMiB: rounds[0]?.passMiB ?? 0,
+  };
+}
+
+interface CostRound {
+  readonly busyMsPerMiB: number;
+  /** CPU time of the whole process (every thread) per MiB: not inflated by a busy machine. */
+  readonly cpuMsPerMiB: number;
+  readonly passMiB: number;
+}
+
+/** A store written by single puts (one entry a log record, as a server's writes often are). */
+async function writeSinglePutStore(directory: string, puts: number): Promise<void> {
+  const store = await Store.open(directory, {
+    sync: 'none',
+    scrub: false,
+    walSegmentSizeBytes: SINGLE_PUT_SEGMENT_BYTES,
+  });
+  const value = Buffer.alloc(100, 0x61);
+  for (let index = 0; index < puts; index++) await store.put(keyOf(2 * index), value);
+  await store.close({ flushMemtable: true });
+}
+
+/** Small log segments, so most of the single-put log is sealed (the scrub reads sealed ones). */
+const SINGLE_PUT_SEGMENT_BYTES = 4 * 2 ** 20;
+
 const loadAtStart = loadavg()[0] as number;
 const directory = await mkdtemp(join(tmpdir(), 'strata-scrub-bench-'));
 const rateBytesPerSecond = args.rate === undefined ? undefined : Number(args.rate);
@@ -77,6 +135,10 @@ const off: Round[] = [];
 const on: Round[] = [];
 let rateShown = 0;
 let diskBytes = 0;
+let batchCost: CostRound | undefined;
+let singleCost: CostRound | undefined;
+const singlePuts = Math.max(200_000, Math.round(keyCount / 5));
+const singleDirectory = await mkdtemp(join(tmpdir(), 'strata-scrub-bench-puts-'));
 try {
   const loading = await Store.open(directory, { sync: 'none', scrub: false });
   // Random order, as the kv benchmark's W2 leaves a store before its W5.
@@ -109,8 +171,12 @@ try {
   rateShown = probe.scrubStatus()?.rateBytesPerSecond ?? 0;
   diskBytes = probe.stats().diskSpaceBytes;
   await probe.close();
+  batchCost = await costPerMiB(directory, 3);
+  await writeSinglePutStore(singleDirectory, singlePuts);
+  singleCost = await costPerMiB(singleDirectory, 3);
 } finally {
   await rm(directory, { recursive: true, force: true });
+  await rm(singleDirectory, { recursive: true, force: true });
 }
 
 const offMedian = median(off.map((round) => round.getsPerSecond));
@@ -129,6 +195,19 @@ const report = [
   `| scrub off | ${Math.round(offMedian).toLocaleString('en-US')} | ${off.map((r) => Math.round(r.getsPerSecond / 1000)).join('k, ')}k | - |`,
   `| scrub on | ${Math.round(onMedian).toLocaleString('en-US')} | ${on.map((r) => Math.round(r.getsPerSecond / 1000)).join('k, ')}k | ${scrubbedMiBps.toFixed(2)} MiB/s |`,
   `| on / off | ${(onMedian / offMedian).toFixed(3)} | | |`,
+  '',
+  `What a pass costs the event loop, measured apart from any reads: one full pass at an unlimited rate on an otherwise idle store, the time the event loop was busy (its utilization, not waiting for I/O) per MiB verified, and the CPU time of the whole process per MiB (every thread; on a shared machine the event loop's wall time also counts the time it waited for a core), median of 3 openings. At the rate above, the share shown (from the CPU time) of one event loop goes to the scrub. The second store holds ${singlePuts.toLocaleString('en-US')} keys written by single puts (one entry per log record, as a server's writes often are) with ${SINGLE_PUT_SEGMENT_BYTES / 2 ** 20} MiB log segments, so that most of its log is sealed and scrubbed.`,
+  '',
+  '| store | MiB a pass | event loop busy, ms per MiB | CPU, ms per MiB | share of the event loop at the rate above |',
+  '|---|--:|--:|--:|--:|',
+  ...[
+    ['the store above (log records of 10,000 entries)', batchCost],
+    ['single puts', singleCost],
+  ].map(([name, cost]) => {
+    const { busyMsPerMiB, cpuMsPerMiB, passMiB } = cost as CostRound;
+    const share = (cpuMsPerMiB * (rateShown / 2 ** 20)) / 1000;
+    return `| ${name as string} | ${passMiB.toFixed(1)} | ${busyMsPerMiB.toFixed(1)} | ${cpuMsPerMiB.toFixed(1)} | ${(share * 100).toFixed(1)}% |`;
+  }),
   '',
 ].join('\n');
 process.stdout.write(report);
