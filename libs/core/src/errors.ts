@@ -11,6 +11,8 @@
  * - `IO_ERROR`: a read, write or fsync failed; writes stay refused until the component is reopened.
  * - `NO_SPACE`: the device is full; the write was refused and nothing acknowledged was lost.
  * - `CLOSED`: the component is closing or closed.
+ * - `ABORTED`: the caller's `AbortSignal` stopped the call before it finished (a range read: nothing
+ *   changed; `cause` holds the signal's reason).
  * - `READ_ONLY`: a write was attempted on something opened read-only.
  * - `HISTORY_TRUNCATED`: the requested seqno is below the retained history.
  * - `FUTURE_SEQNO`: a read `at` a seqno this node has not applied yet; its answer would not be
@@ -44,6 +46,7 @@ export const STRATA_ERROR_CODES = [
   'IO_ERROR',
   'NO_SPACE',
   'CLOSED',
+  'ABORTED',
   'READ_ONLY',
   'HISTORY_TRUNCATED',
   'CONFLICT',

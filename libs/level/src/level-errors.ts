@@ -43,7 +43,7 @@ const LEVEL_CODES: Readonly<Record<string, string>> = {
  */
 export function toLevelError(error: unknown): unknown {
   if (!isStrataError(error)) return error;
-  if (error.code === 'CLOSED' && error.details.aborted === true) return new LevelAbortError(error);
+  if (error.code === 'ABORTED') return new LevelAbortError(error);
   const code = LEVEL_CODES[error.code];
   return code === undefined ? error : new LevelError(error.message, code, error);
 }

@@ -593,10 +593,14 @@ export class Store {
     );
   }
 
-  /** Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`. */
+  /**
+   * Resolves once `seqno` is applied here (read-your-writes); TIMEOUT after `timeoutMs`, ABORTED
+   * when `signal` aborts first, CLOSED when the store closes first.
+   */
   async waitForSeqno(seqno: number, timeoutMs?: number, signal?: AbortSignal): Promise<void> {
     if (!(await this.notifier.waitFor(seqno, timeoutMs, signal))) {
-      throw new StrataError('CLOSED', 'the wait was aborted');
+      // False only when `signal` aborted (a closing store rejects with CLOSED instead).
+      throw new StrataError('ABORTED', 'the wait was aborted', { cause: signal?.reason });
     }
   }
 

@@ -245,6 +245,18 @@ describe('Store: writes, reads, reopen', () => {
     await store.close();
   });
 
+  it('waitForSeqno fails with ABORTED (the reason as cause) when its signal aborts first', async () => {
+    const store = await Store.open(dir.path);
+    const controller = new AbortController();
+    const waiting = rejectionOf(store.waitForSeqno(5, undefined, controller.signal));
+    controller.abort(new Error('gone'));
+    const error = await waiting;
+    expect(error.code).to.equal('ABORTED');
+    expect((error.cause as Error).message).to.equal('gone');
+    expect(store.waitingReaders).to.equal(0);
+    await store.close();
+  });
+
   it('close waits for writes in flight; later writes fail with CLOSED', async () => {
     const store = await Store.open(dir.path);
     const writes = Array.from({ length: 50 }, (_, index) => store.put(`k${index}`, 'v'));

@@ -50,6 +50,9 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   IO_ERROR: 503,
   NO_SPACE: 503,
   CLOSED: 503,
+  // A read the request's own abort stopped (the client closed it): the answer has no reader; 499
+  // is the status proxies log for a client that closed its request.
+  ABORTED: 499,
   // A node never opens its store read-only; should one ever refuse a write, it is unavailable for writes.
   READ_ONLY: 503,
   LOCKED: 503,

@@ -26,8 +26,8 @@ export interface RangeOptions extends ReadOptions {
    */
   readonly seekable?: boolean;
   /**
-   * Aborts the read: its pending and later reads reject with `CLOSED` (`details.aborted`, the
-   * signal's reason as `cause`), and what it pins is released.
+   * Aborts the read: its pending and later reads reject with `ABORTED` (the signal's reason as
+   * `cause`), and what it pins is released.
    */
   readonly signal?: AbortSignal;
 }

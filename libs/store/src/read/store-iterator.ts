@@ -40,7 +40,7 @@ const CHUNK_ITEMS = 256;
  * It pins the engine files it reads from until it ends: drain it, or call {@link close} (a `for
  * await` loop closes it when left early; {@link all} closes it). A range opened with `seekable`
  * keeps its view after its end, for {@link seek}, until {@link close}. A range opened with a
- * `signal` rejects its pending and later reads with `CLOSED` (`details.aborted`) once the signal
+ * `signal` rejects its pending and later reads with `ABORTED` once the signal
  * aborts, and releases what it pins.
  *
  * @example
@@ -200,10 +200,7 @@ export class StoreIterator implements AsyncIterable<RangeItem> {
 
   private abort(): void {
     const reason: unknown = this.signal?.reason;
-    this.abortError = new StrataError('CLOSED', 'the range read was aborted', {
-      details: { aborted: true },
-      cause: reason,
-    });
+    this.abortError = new StrataError('ABORTED', 'the range read was aborted', { cause: reason });
     this.rejectPending?.(this.abortError);
     this.rejectPending = undefined;
     this.close();
