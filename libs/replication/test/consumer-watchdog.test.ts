@@ -32,7 +32,7 @@ function watch(
       infos++;
       return answer();
     },
-    { stop: () => (stopped = true) },
+    () => (stopped = true),
     CHECK_MS,
     streamAhead,
   );

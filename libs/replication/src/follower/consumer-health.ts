@@ -35,7 +35,7 @@ export async function startWithin(
     return await Promise.race([starting, given]);
   } catch (error) {
     starting.then(
-      (late) => late.stop(),
+      (late) => stopForGood(late),
       () => undefined,
     );
     throw error;
@@ -43,6 +43,31 @@ export async function startWithin(
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** A pull nats.js binds to an ordered consumer's messages (the part {@link stopForGood} uses). */
+interface BoundPull {
+  stop(): void;
+}
+
+/**
+ * Stops an ordered consumer's messages for good. Stopping alone is not enough with nats.js 2.x:
+ * after an ordered reset it re-creates the consumer in the background, retrying the create until
+ * it succeeds, and then binds the new pull to the same messages object whether or not that was
+ * stopped meanwhile (`setSource`). The pull then goes on fetching the stream into an iterator
+ * nobody reads, and keeps its consumer active on the server, for as long as the connection lives.
+ * After this call such a late pull is stopped as soon as it is bound, and `onLatePull` is told.
+ * A client without `setSource` gets the plain stop.
+ */
+export function stopForGood(messages: ConsumerMessages, onLatePull?: () => void): void {
+  const ordered = messages as unknown as { setSource?: (pull: BoundPull) => void };
+  if (typeof ordered.setSource === 'function') {
+    ordered.setSource = (pull: BoundPull): void => {
+      pull.stop();
+      onLatePull?.();
+    };
+  }
+  messages.stop();
 }
 
 /** What the watchdog reads of a consumer's info. */
@@ -81,7 +106,8 @@ export class ConsumerWatchdog {
 
   constructor(
     private readonly info: () => Promise<ConsumerProgress>,
-    private readonly messages: Pick<ConsumerMessages, 'stop'>,
+    /** Stops the consumer's messages (for good: {@link stopForGood}). */
+    private readonly stopMessages: () => void,
     private readonly checkMs: number = FOLLOWER_CONSUMER_CHECK_MS,
     private readonly streamAhead?: () => Promise<number>,
   ) {
@@ -142,6 +168,6 @@ export class ConsumerWatchdog {
   private giveUp(reason: string): void {
     if (this.unreachable !== undefined) return;
     this.unreachable = reason;
-    this.messages.stop();
+    this.stopMessages();
   }
 }

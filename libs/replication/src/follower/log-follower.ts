@@ -16,7 +16,7 @@ import {
   FOLLOWER_PULL_EXPIRES_MS,
   RETRY_DELAY_MS,
 } from '../settings.js';
-import { ConsumerWatchdog, startWithin } from './consumer-health.js';
+import { ConsumerWatchdog, startWithin, stopForGood } from './consumer-health.js';
 
 /** Why a follower stopped applying and needs its node to act. */
 export type FollowerStop =
@@ -123,6 +123,16 @@ export class LogFollower {
     this.admittedSeqno = store.lastSeqno;
   }
 
+  /** Stops a consumer's messages, and any pull nats.js binds to them later (consumer-health.ts). */
+  private stopMessages(messages: ConsumerMessages): void {
+    stopForGood(messages, () =>
+      this.options.logger.info(
+        { stream: this.options.names.stream },
+        'stopped a log consumer nats.js re-created after the follower had given it up',
+      ),
+    );
+  }
+
   /** Starts consuming at `streamSequence` (1 for the stream's start). */
   start(streamSequence: number): void {
     this.running ??= this.run(Math.max(1, streamSequence));
@@ -136,7 +146,7 @@ export class LogFollower {
   /** Stops consuming; appends already handed to the store settle first. */
   async stop(): Promise<void> {
     this.abort.abort();
-    this.messages?.stop();
+    if (this.messages) this.stopMessages(this.messages);
     await this.running;
   }
 
@@ -165,7 +175,7 @@ export class LogFollower {
           signal,
         );
         this.messages = messages;
-        if (signal.aborted) messages.stop();
+        if (signal.aborted) this.stopMessages(messages);
         // How many log messages the stream holds past the last one handled: the stream leader's
         // view, for when the consumer's own view is stale (consumer-health.ts).
         const streamAhead = async (): Promise<number> => {
@@ -174,7 +184,7 @@ export class LogFollower {
         };
         const watchdog = new ConsumerWatchdog(
           () => consumer.info(false),
-          messages,
+          () => this.stopMessages(messages),
           FOLLOWER_CONSUMER_CHECK_MS,
           streamAhead,
         );
@@ -202,7 +212,7 @@ export class LogFollower {
           );
         }
       } catch (error) {
-        this.messages?.stop();
+        if (this.messages) this.stopMessages(this.messages);
         await Promise.allSettled(this.pending.map((entry) => entry.done));
         this.pending.length = 0;
         this.appendFailed = false;
