@@ -7,11 +7,17 @@ import {
   CONFIG_FILE,
   MARKER_FILE,
   SEGMENTS_FOLDER,
+  TEMP_SUFFIX,
   parseSegmentFileName,
   segmentFileName,
 } from './file-names.js';
 import type { ManifestState } from './levels/manifest.js';
-import { readManifest, replaceFileAtomically, writeManifest } from './levels/manifest.js';
+import {
+  readManifest,
+  replaceFileAtomically,
+  writeFileDurably,
+  writeManifest,
+} from './levels/manifest.js';
 
 /** Version of the tree's on-disk layout, recorded in the marker file. */
 export const TREE_FORMAT_VERSION = 1;
@@ -54,10 +60,24 @@ export async function createTreeFiles(
  * and fsyncs the tree folder, its segments folder and the folder holding it (a new directory
  * entry is durable only then). Segment files the manifest lists must already be in place.
  *
- * The marker is the commit point, so everything before it needs to be durable only before the
- * marker is: config and manifest are fsynced as files, and their directory entries (and the
- * segments folder's) become durable together by one fsync of the tree folder before the marker
- * is renamed into place. A new tree costs three directory fsyncs instead of six.
+ * Crash safety. The marker is the commit point: a folder without it is no tree, and the next
+ * open (or checkpoint) writes it again from scratch, so what matters is that the marker's name
+ * never becomes durable before everything it vouches for. The steps, each waiting for the last:
+ *
+ * 1. At once (libuv runs the fsyncs on its threadpool, so they cost about one): config and
+ *    manifest written to temporary files, fdatasynced and renamed into place; the marker written
+ *    to its temporary file and fdatasynced, not renamed; the segments folder fsynced when it
+ *    holds files (a checkpoint's links).
+ * 2. One fsync of the tree folder, which makes the names of step 1 durable (config, manifest,
+ *    the marker's temporary file, the segments folder), and with it, at once, one of the folder
+ *    holding the tree (the tree folder's own name; whether it survives does not affect the
+ *    marker's ordering: without the folder there is no tree at all).
+ * 3. The marker renamed into place, then the tree folder fsynced: from here on the tree exists.
+ *
+ * A power loss before step 3's fsync returns leaves a folder without the marker, or with the
+ * marker and, durable before it, a complete config and manifest: never a marker that vouches for
+ * a missing or torn file. Once this resolves, every file and name is durable. Three sync waits
+ * in a row instead of the six a file-by-file order takes.
  */
 export async function writeTreeFiles(
   fs: FileSystem,
@@ -68,32 +88,54 @@ export async function writeTreeFiles(
   const segmentsFolder = posix.join(path, SEGMENTS_FOLDER);
   try {
     await fs.mkdir(segmentsFolder);
-    // Segment files (hard links of a checkpoint) must be durable before the marker is; a new
-    // tree's segments folder is empty, and its own entry is made durable with the tree folder.
-    if (manifest.levels.some((level) => level.length > 0)) await fs.syncDirectory(segmentsFolder);
   } catch (error) {
     throw ioError('mkdir', path, error);
   }
+  const markerPath = posix.join(path, MARKER_FILE);
+  const markerTemp = markerPath + TEMP_SUFFIX;
   const deferred = { syncDirectory: false };
-  await replaceFileAtomically(
-    fs,
-    posix.join(path, CONFIG_FILE),
-    Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
-    deferred,
-  );
-  await writeManifest(fs, path, manifest, deferred);
+  await settleAll([
+    // Segment files (hard links of a checkpoint) must be durable before the marker is; a new
+    // tree's segments folder is empty, and its own entry is made durable with the tree folder.
+    manifest.levels.some((level) => level.length > 0)
+      ? syncFolder(fs, segmentsFolder)
+      : Promise.resolve(),
+    replaceFileAtomically(
+      fs,
+      posix.join(path, CONFIG_FILE),
+      Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
+      deferred,
+    ),
+    writeManifest(fs, path, manifest, deferred),
+    writeFileDurably(fs, markerTemp, encodeMarker()).catch((error: unknown) => {
+      throw ioError('write', markerTemp, error);
+    }),
+  ]);
+  await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path))]);
   try {
-    await fs.syncDirectory(path);
+    await fs.rename(markerTemp, markerPath);
   } catch (error) {
-    throw ioError('fsync', path, error);
+    throw ioError('rename', markerPath, error);
   }
   // Renamed into place and its folder fsynced: from here on the tree exists.
-  await replaceFileAtomically(fs, posix.join(path, MARKER_FILE), encodeMarker());
+  await syncFolder(fs, path);
+}
+
+async function syncFolder(fs: FileSystem, folder: string): Promise<void> {
   try {
-    await fs.syncDirectory(posix.dirname(path));
+    await fs.syncDirectory(folder);
   } catch (error) {
-    throw ioError('fsync', path, error);
+    throw ioError('fsync', folder, error);
   }
+}
+
+/**
+ * Waits for every one of `steps` (none is left running behind an error), then throws the first
+ * failure in the order given, if any.
+ */
+async function settleAll(steps: readonly Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(steps);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 /** What recovery found on disk. */

@@ -2,7 +2,7 @@
 // reference Tree (about 45 methods, each with its TSDoc) and nothing else. Each method checks its
 // arguments and the open state, then calls one part: memtable/, levels/, flush.ts, compaction/,
 // read/, checkpoint.ts. Splitting it would scatter one API over several files.
-import { StrataError, invariant } from '@strata/core';
+import { StrataError, invariant, nodeFileSystem } from '@strata/core';
 import { BlockCache } from './cache/block-cache.js';
 import { DescriptorTable } from './cache/descriptor-table.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -132,6 +132,17 @@ export class Tree implements ReadsAtSeqno {
       flushedSeqno: undefined,
       levels: emptyLevels(config.levelCount),
     });
+  }
+
+  /**
+   * True when `path` holds a created tree (its marker is there): {@link open} then recovers it
+   * instead of creating one. A caller that opens more than the tree (a store with its log) can
+   * start work that depends only on the tree being new before the tree has opened.
+   *
+   * @throws StrataError `IO_ERROR`
+   */
+  static exists(path: string, options: Pick<TreeOptions, 'fileSystem'> = {}): Promise<boolean> {
+    return treeExists(options.fileSystem ?? nodeFileSystem, path);
   }
 
   // ---------------------------------------------------------------- writes

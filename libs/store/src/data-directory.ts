@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
-import { StrataError, writeFileAtomically } from '@strata/core';
-import type { FileSystem } from '@strata/core';
+import { StrataError, errnoOf, removeIfPresent, writeFileAtomically } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
 
 /**
  * Format version of a Strata data directory; bumped when the layout or what it may hold changes
@@ -81,20 +81,102 @@ export function dataDirectory(root: string): DataDirectory {
  */
 export async function checkOrCreateFormat(fs: FileSystem, directory: DataDirectory): Promise<void> {
   await fs.mkdir(directory.root);
-  const upgrade = await fs.exists(directory.formatFile);
-  if (upgrade) {
-    const version = parseFormatMarker((await fs.readFile(directory.formatFile)).toString());
-    if (version === DATA_FORMAT_VERSION) return;
-    if (version !== 1) throw unsupportedFormat(directory, version);
+  const marker = await readFormatMarker(fs, directory);
+  if (marker !== undefined) {
+    await checkExistingFormat(fs, directory, marker);
+    return;
   }
-  await writeFileAtomically(
-    fs,
-    directory.formatFile,
-    Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`),
-  );
+  await writeFileAtomically(fs, directory.formatFile, formatMarkerBytes());
   // A new data directory: its own entry in the folder holding it must be durable too, or a power
   // loss could take the whole directory, acknowledged writes and all.
-  if (!upgrade) await fs.syncDirectory(dirname(directory.root));
+  await fs.syncDirectory(dirname(directory.root));
+}
+
+/**
+ * The bytes of the directory's format marker, or undefined when it has none. Opened and read
+ * with one small synchronous read (the marker is a line; the page cache holds it): two threadpool
+ * round trips instead of the four of a whole-file read.
+ *
+ * @throws the file system's error for anything but a missing marker.
+ */
+export async function readFormatMarker(
+  fs: FileSystem,
+  directory: DataDirectory,
+): Promise<Buffer | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(directory.formatFile, 'read');
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(FORMAT_MARKER_READ_BYTES);
+    let length = 0;
+    // A marker longer than this is not one this build reads: its start is enough to say so.
+    while (length < buffer.length) {
+      const read = handle.readSync(buffer, length, buffer.length - length, length);
+      if (read === 0) break;
+      length += read;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes of a format marker read: any marker this build reads is a dozen. */
+const FORMAT_MARKER_READ_BYTES = 256;
+
+/**
+ * Checks the format marker `marker` (its bytes, from {@link readFormatMarker}), upgrading a
+ * version-1 marker as {@link checkOrCreateFormat} does. Call it with the directory's lock held.
+ *
+ * @throws StrataError `UNSUPPORTED_FORMAT` (before anything is touched), `IO_ERROR`.
+ */
+export async function checkExistingFormat(
+  fs: FileSystem,
+  directory: DataDirectory,
+  marker: Buffer,
+): Promise<void> {
+  const version = parseFormatMarker(marker.toString());
+  if (version === DATA_FORMAT_VERSION) return;
+  if (version !== 1) throw unsupportedFormat(directory, version);
+  await writeFileAtomically(fs, directory.formatFile, formatMarkerBytes());
+}
+
+/**
+ * Writes the format marker of a new data directory: a temporary file, fdatasynced, renamed into
+ * place. The name is not made durable here: the caller creates the rest of the directory at the
+ * same time and then fsyncs the directory (and the folder holding it) once for every new name.
+ * The marker's bytes are durable before its name can be, so a power loss never leaves a torn
+ * marker (which would refuse to open as `UNSUPPORTED_FORMAT`), only a missing one.
+ */
+export async function writeNewFormatMarker(
+  fs: FileSystem,
+  directory: DataDirectory,
+): Promise<void> {
+  const temporary = join(directory.root, `.${DATA_DIRECTORY_NAMES.format}.tmp`);
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(temporary, 'create-exclusive');
+  } catch (error) {
+    if (errnoOf(error) !== 'EEXIST') throw error;
+    // Left by a creation cut short: replace it.
+    await removeIfPresent(fs, temporary);
+    handle = await fs.open(temporary, 'create-exclusive');
+  }
+  try {
+    await handle.writev([formatMarkerBytes()], 0);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temporary, directory.formatFile);
+}
+
+function formatMarkerBytes(): Buffer {
+  return Buffer.from(`strata-data ${DATA_FORMAT_VERSION}\n`);
 }
 
 /** The version a format marker names: a number, or the marker's text when it names none. */

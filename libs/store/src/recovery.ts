@@ -1,11 +1,20 @@
 import { StrataError, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
+import { dirname } from 'node:path';
 import { Tree } from '@strata/engine';
+import type { TreeOptions } from '@strata/engine';
 import { Wal, visitEntries } from '@strata/wal';
+import type { WalOptions } from '@strata/wal';
 import { RecordApplier } from './apply/record-applier.js';
 import type { BackgroundJobs } from './background-jobs.js';
 import type { CommitNotifier } from './commit-notifier.js';
-import { checkOrCreateFormat, dataDirectory } from './data-directory.js';
+import {
+  checkExistingFormat,
+  checkOrCreateFormat,
+  dataDirectory,
+  readFormatMarker,
+  writeNewFormatMarker,
+} from './data-directory.js';
 import type { DataDirectory } from './data-directory.js';
 import { DirectoryLock } from './directory-lock.js';
 import type { ResolvedStoreOptions } from './options.js';
@@ -23,8 +32,9 @@ export interface OpenedParts {
 /**
  * The first half of opening a store: takes the directory lock, checks (or writes) the format
  * marker, opens the tree, then the log, which continues after the tree's flushed seqno when it
- * is empty (a new store, or one restored from a checkpoint with nothing unflushed). Whatever was
- * opened is closed again when a later step fails.
+ * is empty (a new store, or one restored from a checkpoint with nothing unflushed). A new store
+ * is created with its parts at once ({@link createParts}). Whatever was opened is closed again
+ * when a later step fails.
  *
  * @throws StrataError `NOT_FOUND` (no store and `createIfMissing` false), `INVALID_ARGUMENT` (a
  * store and `errorIfExists`), `LOCKED`, `UNSUPPORTED_FORMAT`, `CORRUPTION` (naming file and
@@ -39,33 +49,153 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
   let tree: Tree | undefined;
   let wal: Wal | undefined;
   try {
-    await checkOrCreateFormat(fs, directory);
-    tree = await Tree.open(directory.treeDirectory, {
-      fileSystem: fs,
-      memoryBudgetBytes: options.memoryBudgetBytes,
-      maxValueSizeBytes: options.maxValueBytes,
-      jobExecution: options.jobExecution,
-      clock: options.clock,
-    });
-    const flushedSeqno = tree.getHighestPersistedSeqno() ?? 0;
-    wal = await Wal.open(directory.walDirectory, {
-      fileSystem: fs,
-      sync: options.sync,
-      syncIntervalMs: options.syncIntervalMs,
-      segmentSizeBytes: options.walSegmentSizeBytes,
-      maxKeyBytes: options.maxKeyBytes,
-      maxValueBytes: options.maxValueBytes,
-      retention: options.retention,
-      recovery: options.pointInTimeRecovery ? 'point-in-time' : 'strict',
-      // An empty log (new store, or restored from a checkpoint with nothing unflushed)
-      // continues after the tree.
-      firstSeqno: flushedSeqno + 1,
-    });
-    return { directory, lock, tree, wal, flushedSeqno };
+    const [format, treeFound, walFound] = await Promise.all([
+      readFormatMarker(fs, directory),
+      Tree.exists(directory.treeDirectory, { fileSystem: fs }),
+      fs.exists(directory.walDirectory),
+    ]);
+    // Before anything is written: an unsupported format is refused untouched.
+    if (format !== undefined) await checkExistingFormat(fs, directory, format);
+    if (!treeFound) {
+      ({ tree, wal } = await createParts(directory, options, format !== undefined));
+      return { directory, lock, tree, wal, flushedSeqno: 0 };
+    }
+    if (format === undefined) await checkOrCreateFormat(fs, directory);
+    ({ tree, wal } = await openExistingParts(directory, options));
+    // The log's folder was missing and Wal.open made it: its name must be durable too.
+    if (!walFound) await fs.syncDirectory(directory.root);
+    return { directory, lock, tree, wal, flushedSeqno: tree.getHighestPersistedSeqno() ?? 0 };
   } catch (error) {
     await abandonParts({ lock, tree, wal });
     throw error;
   }
+}
+
+/**
+ * Opens the tree and the log of an existing store. An empty log continues after the tree's
+ * flushed seqno (a store restored from a checkpoint with nothing unflushed), which only the open
+ * tree knows; a log that holds segments takes its positions from them. So under `strict` recovery
+ * both open at once, the log as if it started at seqno 1, and in the rare case that it has no
+ * segment and the tree flushed something, it is closed (opening an empty log writes nothing) and
+ * opened again after the tree. Point-in-time recovery may set segments aside, which it must not
+ * do for a store whose tree then fails to open: there the tree opens first, as it always did.
+ * When both fail, the tree's error is the one thrown.
+ */
+async function openExistingParts(
+  directory: DataDirectory,
+  options: ResolvedStoreOptions,
+): Promise<{ tree: Tree; wal: Wal }> {
+  if (options.pointInTimeRecovery) {
+    const tree = await Tree.open(directory.treeDirectory, treeOptions(options));
+    const flushedSeqno = tree.getHighestPersistedSeqno() ?? 0;
+    try {
+      return {
+        tree,
+        wal: await Wal.open(directory.walDirectory, walOptions(options, flushedSeqno + 1)),
+      };
+    } catch (error) {
+      await tree.close().catch(() => undefined);
+      throw error;
+    }
+  }
+  const { tree, wal } = await openAtOnce(
+    Tree.open(directory.treeDirectory, treeOptions(options)),
+    Wal.open(directory.walDirectory, walOptions(options, 1)),
+  );
+  const firstSeqno = (tree.getHighestPersistedSeqno() ?? 0) + 1;
+  if (wal.segments().length > 0 || firstSeqno === 1) return { tree, wal };
+  try {
+    await wal.close();
+    return { tree, wal: await Wal.open(directory.walDirectory, walOptions(options, firstSeqno)) };
+  } catch (error) {
+    await tree.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Waits for a tree and a log being opened at once, and for `alsoWaitFor`; when any step failed,
+ * closes what did open and throws the first failure (the tree's, then the log's, then the rest).
+ */
+async function openAtOnce(
+  treeOpening: Promise<Tree>,
+  walOpening: Promise<Wal>,
+  alsoWaitFor: Promise<unknown> = Promise.resolve(),
+): Promise<{ tree: Tree; wal: Wal }> {
+  const [tree, wal, other] = await Promise.allSettled([treeOpening, walOpening, alsoWaitFor]);
+  const failure = [tree, wal, other].find((result) => result.status === 'rejected');
+  if (failure === undefined && tree.status === 'fulfilled' && wal.status === 'fulfilled') {
+    return { tree: tree.value, wal: wal.value };
+  }
+  if (wal.status === 'fulfilled') await wal.value.close().catch(() => undefined);
+  if (tree.status === 'fulfilled') await tree.value.close().catch(() => undefined);
+  throw (failure as PromiseRejectedResult).reason;
+}
+
+/**
+ * Creates a new store's parts at once: the format marker, the tree and the log, each of which
+ * waits on its own fsyncs, so their waits overlap instead of adding up. `formatFound`: the marker
+ * is already there (a creation cut short after it), so it is not written again.
+ *
+ * Crash safety (the ordering lives here and in the engine's writeTreeFiles). The store's folders
+ * `tree/` and `wal/` are made first; then at once:
+ * - the format marker: bytes fdatasynced before the name is renamed into place (never torn);
+ * - the tree: its own commit point, its marker, written last (writeTreeFiles), and the tree
+ *   folder's name in the data directory fsynced by it;
+ * - the log: an empty folder (its first segment, and that segment's name, come with the first
+ *   append, which is acknowledged only once both are durable);
+ * - once the format marker is renamed: one fsync of the data directory (the names `FORMAT`,
+ *   `tree`, `wal`) and one of the folder holding it (the data directory's own name).
+ *
+ * None of these orders against another, because every partial state a power loss can leave opens
+ * as the same empty store or as no store at all: without the tree's marker the tree is created
+ * again and the log is empty (no append was acknowledged before the open resolved); without
+ * `FORMAT` the directory holds no store (`createIfMissing: false` refuses it, otherwise the
+ * marker is written and the empty tree opened); a missing `wal/` is made again, empty. Nothing
+ * can be torn (the marker and the tree's files are written by fdatasync-then-rename). The open
+ * resolves only after every step, so from then on the directory opens as this store.
+ */
+async function createParts(
+  directory: DataDirectory,
+  options: ResolvedStoreOptions,
+  formatFound: boolean,
+): Promise<{ tree: Tree; wal: Wal }> {
+  const fs = options.fileSystem;
+  await Promise.all([fs.mkdir(directory.treeDirectory), fs.mkdir(directory.walDirectory)]);
+  const namesSynced = (formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory)).then(
+    () =>
+      Promise.all([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
+  );
+  return openAtOnce(
+    Tree.open(directory.treeDirectory, treeOptions(options)),
+    // A new tree has flushed nothing: the log starts at seqno 1.
+    Wal.open(directory.walDirectory, walOptions(options, 1)),
+    namesSynced,
+  );
+}
+
+function treeOptions(options: ResolvedStoreOptions): TreeOptions {
+  return {
+    fileSystem: options.fileSystem,
+    memoryBudgetBytes: options.memoryBudgetBytes,
+    maxValueSizeBytes: options.maxValueBytes,
+    jobExecution: options.jobExecution,
+    clock: options.clock,
+  };
+}
+
+function walOptions(options: ResolvedStoreOptions, firstSeqno: number): WalOptions {
+  return {
+    fileSystem: options.fileSystem,
+    sync: options.sync,
+    syncIntervalMs: options.syncIntervalMs,
+    segmentSizeBytes: options.walSegmentSizeBytes,
+    maxKeyBytes: options.maxKeyBytes,
+    maxValueBytes: options.maxValueBytes,
+    retention: options.retention,
+    recovery: options.pointInTimeRecovery ? 'point-in-time' : 'strict',
+    firstSeqno,
+  };
 }
 
 /**

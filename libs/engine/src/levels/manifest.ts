@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import type { FileSystem } from '@strata/core';
-import { StrataError, corruptionError, crc32c, ioError } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
+import { StrataError, corruptionError, crc32c, errnoOf, ioError } from '@strata/core';
 import type { SegmentMetadata, SegmentMetadataJson } from '../segment/metadata.js';
 import { metadataFromJson, metadataToJson } from '../segment/metadata.js';
 import { MANIFEST_FILE, TEMP_SUFFIX } from '../file-names.js';
@@ -119,18 +119,33 @@ export async function replaceFileAtomically(
 ): Promise<void> {
   const temp = path + TEMP_SUFFIX;
   try {
-    if (await fs.exists(temp)) await fs.unlink(temp);
-    const handle = await fs.open(temp, 'create-exclusive');
-    try {
-      await handle.writev([bytes], 0);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    await writeFileDurably(fs, temp, bytes);
     await fs.rename(temp, path);
     if (options.syncDirectory !== false) await fs.syncDirectory(posix.dirname(path));
   } catch (error) {
     throw ioError('replace', path, error);
+  }
+}
+
+/**
+ * Writes `bytes` to a new file at `path` and fdatasyncs it; its directory entry is not synced. A
+ * file already there (a temporary file left by a crash) is replaced. The usual case, no such file,
+ * costs no lookup before the exclusive create.
+ */
+export async function writeFileDurably(fs: FileSystem, path: string, bytes: Buffer): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(path, 'create-exclusive');
+  } catch (error) {
+    if (errnoOf(error) !== 'EEXIST') throw error;
+    await fs.unlink(path);
+    handle = await fs.open(path, 'create-exclusive');
+  }
+  try {
+    await handle.writev([bytes], 0);
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -8,6 +8,13 @@ import type { SegmentFile } from '../segments/segment-file.js';
 import type { LogObservers, LogSyncReason } from './log-observers.js';
 import { WriteFailure } from './write-failure.js';
 
+/** A segment {@link ActiveSegment.rotate} created, and the wait for its name to be durable. */
+export interface NewSegment {
+  readonly segment: SegmentFile;
+  /** Settles when the directory fsync is done: undefined, or the error it failed with. */
+  readonly nameSynced: Promise<{ readonly error: unknown } | undefined>;
+}
+
 /**
  * Enters the log's failed state (writes refused until reopened) for `error`, naming the step that
  * failed; returns the failure the log keeps (the first one).
@@ -83,8 +90,17 @@ export class ActiveSegment {
     this.writtenBytes = last.sizeBytes;
   }
 
-  /** Seals the active segment (fdatasync, close) and starts a new one named `firstSeqno`. */
-  async rotate(firstSeqno: number): Promise<SegmentFile> {
+  /**
+   * Seals the active segment (fdatasync, close) and starts a new one named `firstSeqno`. The fsync
+   * of the directory that makes the new name durable is started, not awaited: the caller writes
+   * the first group meanwhile and passes the returned wait to {@link confirmNewSegment} before it
+   * acknowledges anything. Both must be durable before an append in the new segment is
+   * acknowledged, and neither needs the other first: a power loss in between leaves either no new
+   * segment (its name lost, nothing in it acknowledged) or a new segment holding a torn or empty
+   * tail (cut at open, nothing in it acknowledged). So the first append to a new segment waits
+   * for one sync instead of two in a row.
+   */
+  async rotate(firstSeqno: number): Promise<NewSegment> {
     const previous = this.segment;
     if (previous && this.handle) {
       try {
@@ -101,14 +117,31 @@ export class ActiveSegment {
     const segment = newSegmentFile(this.directory, firstSeqno, 0, this.options.now());
     try {
       this.handle = await this.fs.open(segment.path, 'create-exclusive', this.openOptions());
-      await this.fs.syncDirectory(this.directory);
     } catch (error) {
       throw new WriteFailure(error, 0, 'creating a log segment');
     }
+    // Covers the sealed segment's seek-index sidecar too.
+    const nameSynced = this.fs.syncDirectory(this.directory).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
     segment.indexed = true;
     this.segmentList.push(segment);
     this.writtenBytes = 0;
-    return segment;
+    return { segment, nameSynced };
+  }
+
+  /**
+   * Waits for the directory fsync {@link rotate} started for `created`. When it failed, the new
+   * segment leaves the list (it holds nothing acknowledged) and the failure is thrown as the
+   * segment's creation failing, which fail-stops the log.
+   */
+  async confirmNewSegment(created: NewSegment): Promise<void> {
+    const failed = await created.nameSynced;
+    if (failed === undefined) return;
+    const index = this.segmentList.lastIndexOf(created.segment);
+    if (index >= 0) this.segmentList.splice(index, 1);
+    throw new WriteFailure(failed.error, 0, 'creating a log segment');
   }
 
   /**

@@ -2,7 +2,7 @@ import { invariant, ioError } from '@strata/core';
 import type { Lifecycle } from '@strata/core';
 import type { ResolvedWalOptions } from '../options.js';
 import { maybeIndex } from '../segments/segment-file.js';
-import type { ActiveSegment, FailStop } from './active-segment.js';
+import type { ActiveSegment, FailStop, NewSegment } from './active-segment.js';
 import type { Admission } from './admission.js';
 import type { LogObservers } from './log-observers.js';
 import type { PendingAppend } from './pending-queue.js';
@@ -122,6 +122,7 @@ export class GroupCommitWriter {
     const first = group[0] as PendingAppend;
     const last = group[group.length - 1] as PendingAppend;
     let segment = active.segment;
+    let created: NewSegment | undefined;
     if (
       !segment ||
       !active.handle ||
@@ -129,7 +130,8 @@ export class GroupCommitWriter {
     ) {
       // Rotation closes the handle a background fdatasync may still be using.
       await this.backgroundSync;
-      segment = await active.rotate(first.result.firstSeqno);
+      created = await active.rotate(first.result.firstSeqno);
+      segment = created.segment;
     }
     const handle = active.handle;
     invariant(handle, 'no active segment to write to');
@@ -155,6 +157,8 @@ export class GroupCommitWriter {
         await handle.writev(buffers, startOffset);
       else handle.writevSync(buffers, startOffset);
     } catch (error) {
+      // A new segment whose name did not become durable fails the log, whatever the write did.
+      if (created) await active.confirmNewSegment(created);
       throw new WriteFailure(error, startOffset, 'write');
     }
     active.writtenBytes = startOffset + groupBytes;
@@ -169,6 +173,8 @@ export class GroupCommitWriter {
       }
       if (timed) syncEndMs = performance.now();
     }
+    // The new segment's name, fsynced while the group was written (see ActiveSegment.rotate).
+    if (created) await active.confirmNewSegment(created);
     let offset = startOffset;
     for (const append of group) {
       maybeIndex(segment, append.result.firstSeqno, offset, options.indexIntervalBytes);
