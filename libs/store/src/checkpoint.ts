@@ -1,4 +1,5 @@
-import { StrataError } from '@strata/core';
+import { basename, join } from 'node:path';
+import { StrataError, ioError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import type { Tree } from '@strata/engine';
 import { Wal } from '@strata/wal';
@@ -13,8 +14,10 @@ export interface CheckpointResult {
   readonly seqno: number;
   /** Writes up to this seqno are in the copied segments; the rest is in the copied log. */
   readonly treeSeqno: number;
-  /** Log entries copied. */
+  /** Log entries the copy holds (linked and copied). */
   readonly logEntries: number;
+  /** Sealed log segments shared with the store by hard links (`log: 'retained'`), not copied. */
+  readonly linkedLogSegments: number;
 }
 
 /** Options of {@link Store.checkpoint}. */
@@ -22,7 +25,10 @@ export interface CheckpointOptions {
   /**
    * Which part of the log the copy holds: `tail` (default) from the tree's flushed seqno on, what
    * opening the copy needs; `retained`, every record the log still holds (from
-   * {@link Store.firstRetainedSeqno}), so the copy keeps the event history too (a backup).
+   * {@link Store.firstRetainedSeqno}), so the copy keeps the event history too (a backup). Its
+   * sealed segments are hard links to the store's (on the same file system), not copies: a log
+   * copies a segment it shares before it writes into it or cuts it, so neither side changes the
+   * other's.
    */
   readonly log?: 'tail' | 'retained';
 }
@@ -60,21 +66,39 @@ export async function writeCheckpoint(
     const treeSeqno = (await tree.checkpoint(target.treeDirectory)) ?? 0;
     const seqno = notifier.applied;
     let logEntries = 0;
+    let linkedLogSegments = 0;
     if (seqno > 0) {
       const fromSeqno =
         options.log === 'retained'
           ? wal.firstSeqno
           : Math.max(wal.firstSeqno, Math.min(treeSeqno + 1, seqno));
+      // Whole sealed segments are linked (a backup of a long history costs no copy of it); the
+      // rest is copied record by record from where they end.
+      const linked =
+        options.log === 'retained'
+          ? await linkSealedSegments(fs, wal, target.walDirectory, fromSeqno, seqno)
+          : { segments: 0, lastSeqno: fromSeqno - 1 };
+      linkedLogSegments = linked.segments;
+      logEntries = linked.lastSeqno - fromSeqno + 1;
       let copy: Wal | undefined;
       try {
-        for await (const record of wal.readRecords({ fromSeqno, toSeqno: seqno })) {
-          copy ??= await Wal.open(target.walDirectory, {
-            fileSystem: fs,
-            sync: 'none',
-            firstSeqno: record.firstSeqno,
-          });
-          await copy.appendRecord(record.bytes);
-          logEntries += record.lastSeqno - record.firstSeqno + 1;
+        if (linked.lastSeqno < seqno) {
+          const records = wal.readRecords({ fromSeqno: linked.lastSeqno + 1, toSeqno: seqno });
+          for await (const record of records) {
+            // Over linked segments the copy continues the last one, which opening the copy's log
+            // turns into a copy of its own (makeSegmentPrivate in @strata/wal): at most one
+            // segment is copied whole. Alone, the copy starts at the first record copied.
+            if (copy === undefined) {
+              copy = await Wal.open(target.walDirectory, {
+                fileSystem: fs,
+                sync: 'none',
+                ...(linked.segments > 0 ? {} : { firstSeqno: record.firstSeqno }),
+              });
+              if (linked.segments > 0) linkedLogSegments--;
+            }
+            await copy.appendRecord(record.bytes);
+            logEntries += record.lastSeqno - record.firstSeqno + 1;
+          }
         }
         await copy?.sync();
       } finally {
@@ -82,8 +106,53 @@ export async function writeCheckpoint(
       }
     }
     await fs.syncDirectory(target.root);
-    return { directory: targetDirectory, seqno, treeSeqno, logEntries };
+    return { directory: targetDirectory, seqno, treeSeqno, logEntries, linkedLogSegments };
   } finally {
     unpin();
   }
+}
+
+/**
+ * Hard-links the store's sealed log segments that run on without a gap from `fromSeqno` and end
+ * at or below `toSeqno` into `walDirectory`, each fdatasynced first (under `sync: 'none'` a sealed
+ * segment may not be on disk yet) and the directory after. The log is pinned, so retention drops
+ * none meanwhile; a segment whose size changed since it was listed (a cut-back of the store's
+ * log) ends the run, and what follows it is copied.
+ */
+async function linkSealedSegments(
+  fs: FileSystem,
+  wal: Wal,
+  walDirectory: string,
+  fromSeqno: number,
+  toSeqno: number,
+): Promise<{ segments: number; lastSeqno: number }> {
+  let lastSeqno = fromSeqno - 1;
+  let segments = 0;
+  for (const segment of wal.segments()) {
+    if (segment.active || segment.lastSeqno === undefined) break;
+    if (segment.firstSeqno !== lastSeqno + 1 || segment.lastSeqno > toSeqno) break;
+    try {
+      const handle = await fs.open(segment.path, 'read');
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      if ((await fs.stat(segment.path)).sizeBytes !== segment.sizeBytes) break;
+      if (segments === 0) await fs.mkdir(walDirectory);
+      await fs.link(segment.path, join(walDirectory, basename(segment.path)));
+    } catch (error) {
+      throw ioError('link log segment', segment.path, error);
+    }
+    lastSeqno = segment.lastSeqno;
+    segments++;
+  }
+  if (segments > 0) {
+    try {
+      await fs.syncDirectory(walDirectory);
+    } catch (error) {
+      throw ioError('fsync directory', walDirectory, error);
+    }
+  }
+  return { segments, lastSeqno };
 }

@@ -646,7 +646,8 @@ export class Store {
    * segments' flushed seqno to the current head (at least the last record, so the copy keeps the
    * epoch and the chain a follower continues from). For backups and for bootstrapping followers.
    * Writes may go on meanwhile; the copy holds everything up to `result.seqno`. With
-   * `log: 'retained'` the copy holds the whole retained log too (the event history, for backups).
+   * `log: 'retained'` the copy holds the whole retained log too (the event history, for backups),
+   * its sealed segments as hard links rather than copies.
    */
   async checkpoint(
     targetDirectory: string,

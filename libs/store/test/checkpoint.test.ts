@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTempDirectory } from '@strata/testing';
 import { Store } from '../src/index.js';
@@ -78,6 +80,72 @@ describe('Store: checkpoint', () => {
     }
   });
 
+  it("log: 'retained' shares sealed log segments by hard links; writes and cuts on either side leave the other's files as they were", async () => {
+    const dir = await createTempDirectory('checkpoint-linked-');
+    const sourcePath = join(dir.path, 'source');
+    const copyPath = join(dir.path, 'copy');
+    // Small log segments, so the log is mostly sealed; nothing flushed, so the copy's log can be
+    // cut anywhere.
+    const options = { walSegmentSizeBytes: 4096 };
+    const source = await Store.open(sourcePath, options);
+    let sourceClosed = false;
+    try {
+      for (let index = 0; index < 300; index++)
+        await source.put(`k${index % 50}`, `v${index}-${'l'.repeat(40)}`);
+      const result = await source.checkpoint(copyPath, { log: 'retained' });
+      expect(result).to.include({ seqno: 300, logEntries: 300 });
+      expect(result.linkedLogSegments).to.be.at.least(3);
+
+      const sourceSegments = logSegments(sourcePath);
+      const copySegments = logSegments(copyPath);
+      const shared = copySegments.filter(
+        (name) =>
+          sourceSegments.includes(name) && inodeOf(sourcePath, name) === inodeOf(copyPath, name),
+      );
+      expect(shared).to.have.length(result.linkedLogSegments);
+      const before = new Map(sourceSegments.map((name) => [name, digestOf(sourcePath, name)]));
+
+      // The copy opens, takes writes, and is cut back into a shared segment; the source writes on.
+      const copy = await Store.open(copyPath, options);
+      for (let index = 0; index < 50; index++) await copy.put(`c${index}`, 'copy');
+      await copy.close();
+      for (let index = 0; index < 50; index++) await source.put(`s${index}`, 'source');
+      await source.close();
+      sourceClosed = true;
+      const cutAt = Number(shared[1]?.slice(0, -'.log'.length)) + 2;
+      await Store.truncateLog(copyPath, cutAt);
+
+      for (const [name, digest] of before) {
+        // Sealed segments are as they were; only the source's last one took its new writes.
+        if (name !== sourceSegments[sourceSegments.length - 1]) {
+          expect(digestOf(sourcePath, name), name).to.equal(digest);
+        }
+      }
+      const reopened = await Store.open(sourcePath, options);
+      try {
+        expect(reopened.lastSeqno).to.equal(350);
+        let events = 0;
+        for await (const batch of reopened.subscribe({ from: 1 })) {
+          events++;
+          if (batch.lastSeqno >= 350) break;
+        }
+        expect(events).to.equal(350);
+      } finally {
+        await reopened.close();
+      }
+      const cut = await Store.open(copyPath, options);
+      try {
+        expect(cut.lastSeqno).to.equal(cutAt);
+        expect(await cut.get('c0')).to.equal(undefined);
+      } finally {
+        await cut.close();
+      }
+    } finally {
+      if (!sourceClosed) await source.close();
+      await dir.remove();
+    }
+  });
+
   it('a checkpoint of a fully flushed store still carries the last record (epoch and chain)', async () => {
     const dir = await createTempDirectory('checkpoint-flushed-');
     const source = await Store.open(join(dir.path, 'source'), { epoch: 3 });
@@ -103,3 +171,20 @@ describe('Store: checkpoint', () => {
     }
   });
 });
+
+/** The log segment files of the store in `path`, oldest first. */
+function logSegments(path: string): string[] {
+  return readdirSync(join(path, 'wal'))
+    .filter((name) => /^\d+\.log$/.test(name))
+    .sort();
+}
+
+function inodeOf(path: string, segment: string): number {
+  return statSync(join(path, 'wal', segment)).ino;
+}
+
+function digestOf(path: string, segment: string): string {
+  return createHash('sha256')
+    .update(readFileSync(join(path, 'wal', segment)))
+    .digest('hex');
+}

@@ -23,6 +23,7 @@ import { SegmentReader } from './read/segment-reader.js';
 import { recoverLog } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery.js';
 import { markCleanClose } from './segments/clean-close-marker.js';
+import { makeSegmentPrivate } from './segments/private-segment.js';
 import type { SegmentFile } from './segments/segment-file.js';
 import { segmentInfos } from './segments/segment-info.js';
 import type { SegmentInfo } from './segments/segment-info.js';
@@ -145,6 +146,15 @@ export class Wal {
         !tail || tail.lastSeqno + 1 >= last.firstSeqno,
         'recovered tail is before the last segment',
       );
+      // A last segment shared with a checkpoint (a hard link) is copied before anything is
+      // appended to it: see makeSegmentPrivate.
+      if (await makeSegmentPrivate(fs, last.path)) {
+        try {
+          await fs.syncDirectory(directory);
+        } catch (error) {
+          throw ioError('fsync directory', directory, error);
+        }
+      }
       await wal.active.open(last, report.cleanClose === true);
     }
     if (!resolved.readOnly) wal.writer.startIntervalSync();

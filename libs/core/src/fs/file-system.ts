@@ -53,6 +53,11 @@ export interface FileStat {
   readonly sizeBytes: number;
   readonly modifiedAtMs: number;
   readonly isDirectory: boolean;
+  /**
+   * Directory entries naming this file (hard links). A log file shared with a checkpoint
+   * (more than 1) is copied before it is written or cut, never changed in place.
+   */
+  readonly linkCount: number;
 }
 
 /** Directory and file operations. Paths are absolute or relative to the process's cwd. */

@@ -113,7 +113,12 @@ export class NodeFileSystem implements FileSystem {
 
   async stat(path: string): Promise<FileStat> {
     const stat = await fsp.stat(path);
-    return { sizeBytes: stat.size, modifiedAtMs: stat.mtimeMs, isDirectory: stat.isDirectory() };
+    return {
+      sizeBytes: stat.size,
+      modifiedAtMs: stat.mtimeMs,
+      isDirectory: stat.isDirectory(),
+      linkCount: stat.nlink,
+    };
   }
 
   async exists(path: string): Promise<boolean> {

@@ -249,9 +249,18 @@ export class SimulatedFileSystem implements FileSystem {
     this.checkAlive('stat', path);
     const normalized = normalize(path);
     if (this.directories.has(normalized))
-      return { sizeBytes: 0, modifiedAtMs: this.clockMs, isDirectory: true };
+      return { sizeBytes: 0, modifiedAtMs: this.clockMs, isDirectory: true, linkCount: 1 };
     const inode = this.lookup(path, 'stat');
-    return { sizeBytes: inode.lengthBytes, modifiedAtMs: inode.modifiedAtMs, isDirectory: false };
+    let linkCount = 0;
+    for (const directory of this.directories.values()) {
+      for (const entry of directory.entries.values()) if (entry === inode) linkCount++;
+    }
+    return {
+      sizeBytes: inode.lengthBytes,
+      modifiedAtMs: inode.modifiedAtMs,
+      isDirectory: false,
+      linkCount,
+    };
   }
 
   async exists(path: string): Promise<boolean> {

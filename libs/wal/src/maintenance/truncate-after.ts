@@ -2,6 +2,7 @@ import { invariant, ioError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import type { SegmentReader } from '../read/segment-reader.js';
 import { removeCleanCloseMarker } from '../segments/clean-close-marker.js';
+import { makeSegmentPrivate } from '../segments/private-segment.js';
 import { removeSeekIndexFile } from '../segments/seek-index-file.js';
 import type { SegmentFile } from '../segments/segment-file.js';
 import type { ActiveSegment, FailStop } from '../write/active-segment.js';
@@ -71,10 +72,14 @@ export async function truncateAfter(
   try {
     for (const dropped of removed) await fs.unlink(dropped.path);
     const newLast = segmentList[segmentList.length - 1] as SegmentFile;
+    // A segment shared with a checkpoint is copied (up to the cut) instead of cut in place.
+    const copied = await makeSegmentPrivate(fs, newLast.path, dropWhole ? undefined : offset);
     active.handle = await fs.open(newLast.path, 'read-write', active.openOptions());
     if (!dropWhole) {
-      await active.handle.truncate(offset);
-      await log.observers.datasync(active.handle, 'truncate', newLast.path);
+      if (!copied) {
+        await active.handle.truncate(offset);
+        await log.observers.datasync(active.handle, 'truncate', newLast.path);
+      }
       newLast.sizeBytes = offset;
     }
     await fs.syncDirectory(directory);
