@@ -2,8 +2,11 @@
 // run, alternating: of a new database (a fresh temp directory each round) and of an existing one
 // (the same directory reopened each round, 100 keys in it); prints the median and p90 of each.
 // classic-level comes from the benchmark peers (tools/bench; `npm run bench:kv` installs them).
+// `--baseline DIR` adds StrataLevel from another checkout at DIR (say, `git archive` of an older
+// commit, with a node_modules whose @strata links point into it) to the same alternation: an A/B of
+// two builds in one process, each round running both within milliseconds of each other.
 //
-//   npm run bench -w @strata/level [-- rounds]
+//   npm run bench -w @strata/level [-- rounds] [--baseline DIR]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -18,7 +21,10 @@ interface LevelLike {
   close(): Promise<void>;
 }
 
-const rounds = Number(process.argv[2] ?? 30);
+const args = process.argv.slice(2);
+const baselineAt = args.indexOf('--baseline');
+const baselineRoot = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+const rounds = Number(args[0] ?? 30);
 const benchDirectory = fileURLToPath(new URL('../../../tools/bench/', import.meta.url));
 const classicPath = createRequire(join(benchDirectory, 'package.json')).resolve('classic-level');
 const { ClassicLevel } = (await import(pathToFileURL(classicPath).href)) as {
@@ -33,6 +39,14 @@ const contenders: Record<string, { open: (dir: string) => LevelLike; sync?: bool
     open: (dir) => new StrataLevel(dir, { store: { sync: 'none' } }),
   },
 };
+
+if (baselineRoot !== undefined) {
+  const baselineEntry = pathToFileURL(join(baselineRoot, 'libs/level/src/index.ts')).href;
+  const baseline = (await import(baselineEntry)) as { StrataLevel: typeof StrataLevel };
+  contenders["StrataLevel, baseline build (sync: 'always')"] = {
+    open: (dir) => new baseline.StrataLevel(dir),
+  };
+}
 
 const root = mkdtempSync(join(tmpdir(), 'strata-level-bench-'));
 const timings = new Map<string, number[]>();

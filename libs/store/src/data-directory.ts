@@ -167,7 +167,8 @@ export async function writeNewFormatMarker(
     handle = await fs.open(temporary, 'create-exclusive');
   }
   try {
-    await handle.writev([formatMarkerBytes()], 0);
+    // Into the page cache: a few microseconds, less than a threadpool round trip.
+    handle.writevSync([formatMarkerBytes()], 0);
     await handle.datasync();
   } finally {
     await handle.close();

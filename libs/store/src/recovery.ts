@@ -1,4 +1,4 @@
-import { StrataError, invariant, isStrataError } from '@strata/core';
+import { StrataError, errnoOf, invariant, isStrataError } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { dirname } from 'node:path';
 import { Tree } from '@strata/engine';
@@ -44,8 +44,7 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
   const fs = options.fileSystem;
   const directory = dataDirectory(path);
   await checkExistence(fs, directory, options);
-  await fs.mkdir(directory.root);
-  const lock = await DirectoryLock.acquire(fs, directory.lockFile);
+  const lock = await takeLock(fs, directory);
   let tree: Tree | undefined;
   let wal: Wal | undefined;
   try {
@@ -69,6 +68,21 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
     await abandonParts({ lock, tree, wal });
     throw error;
   }
+}
+
+/**
+ * Takes the directory's lock, making the directory first when it does not exist yet (the usual
+ * case, an existing directory, costs no mkdir). A new directory's own name is made durable by
+ * {@link createParts}.
+ */
+async function takeLock(fs: FileSystem, directory: DataDirectory): Promise<DirectoryLock> {
+  try {
+    return await DirectoryLock.acquire(fs, directory.lockFile);
+  } catch (error) {
+    if (!isStrataError(error, 'IO_ERROR') || errnoOf(error.cause) !== 'ENOENT') throw error;
+  }
+  await fs.mkdir(directory.root);
+  return DirectoryLock.acquire(fs, directory.lockFile);
 }
 
 /**
@@ -137,15 +151,15 @@ async function openAtOnce(
  * waits on its own fsyncs, so their waits overlap instead of adding up. `formatFound`: the marker
  * is already there (a creation cut short after it), so it is not written again.
  *
- * Crash safety (the ordering lives here and in the engine's writeTreeFiles). The store's folders
- * `tree/` and `wal/` are made first; then at once:
+ * Crash safety (the ordering lives here and in the engine's writeTreeFiles). At once:
  * - the format marker: bytes fdatasynced before the name is renamed into place (never torn);
  * - the tree: its own commit point, its marker, written last (writeTreeFiles), and the tree
  *   folder's name in the data directory fsynced by it;
  * - the log: an empty folder (its first segment, and that segment's name, come with the first
  *   append, which is acknowledged only once both are durable);
- * - once the format marker is renamed: one fsync of the data directory (the names `FORMAT`,
- *   `tree`, `wal`) and one of the folder holding it (the data directory's own name).
+ * - once the format marker is renamed and the log's folder made: one fsync of the data directory
+ *   (the names `FORMAT` and `wal`) and one of the folder holding it (the data directory's own
+ *   name, which the lock's open may just have made).
  *
  * None of these orders against another, because every partial state a power loss can leave opens
  * as the same empty store or as no store at all: without the tree's marker the tree is created
@@ -161,17 +175,19 @@ async function createParts(
   formatFound: boolean,
 ): Promise<{ tree: Tree; wal: Wal }> {
   const fs = options.fileSystem;
-  await Promise.all([fs.mkdir(directory.treeDirectory), fs.mkdir(directory.walDirectory)]);
-  const namesSynced = (formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory)).then(
-    () =>
-      Promise.all([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
-  );
-  return openAtOnce(
-    Tree.open(directory.treeDirectory, treeOptions(options)),
-    // A new tree has flushed nothing: the log starts at seqno 1.
+  const treeOpening = Tree.open(directory.treeDirectory, treeOptions(options));
+  const walFolderMade = fs.mkdir(directory.walDirectory);
+  // A new tree has flushed nothing: the log starts at seqno 1.
+  const walOpening = walFolderMade.then(() =>
     Wal.open(directory.walDirectory, walOptions(options, 1)),
-    namesSynced,
   );
+  const namesSynced = Promise.all([
+    walFolderMade,
+    formatFound ? undefined : writeNewFormatMarker(fs, directory),
+  ]).then(() =>
+    Promise.all([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
+  );
+  return openAtOnce(treeOpening, walOpening, namesSynced);
 }
 
 function treeOptions(options: ResolvedStoreOptions): TreeOptions {

@@ -142,7 +142,8 @@ export async function writeFileDurably(fs: FileSystem, path: string, bytes: Buff
     handle = await fs.open(path, 'create-exclusive');
   }
   try {
-    await handle.writev([bytes], 0);
+    // Into the page cache: a few microseconds, less than a threadpool round trip.
+    handle.writevSync([bytes], 0);
     await handle.datasync();
   } finally {
     await handle.close();

@@ -3,10 +3,11 @@
 // from here. verifySegment and checkOrder, which reads and verify also use, may move to their own
 // file when this one grows.
 import { join } from 'node:path';
-import { corruptionError, crc32c, invariant, ioError, StrataError } from '@strata/core';
+import { corruptionError, crc32c, errnoOf, invariant, ioError, StrataError } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
 import type { ResolvedWalOptions } from '../options.js';
 import { readCleanCloseMarker, removeCleanCloseMarker } from '../segments/clean-close-marker.js';
+import type { CleanCloseMarker } from '../segments/clean-close-marker.js';
 import {
   RECORD_HEADER_BYTES,
   newRecordHeader,
@@ -94,8 +95,11 @@ async function recoverSegments(
   options: ResolvedWalOptions,
 ): Promise<RecoveredLog> {
   const fs = options.fileSystem;
-  const segments = await listSegments(fs, directory);
   const pointInTime = options.recovery === 'point-in-time';
+  const removeMarker = (pointInTime || options.verifyOnOpen === 'full') && !options.readOnly;
+  // Read while the directory is listed (it never rejects): four round trips fewer in a row.
+  const markerRead = removeMarker ? undefined : readCleanCloseMarker(fs, directory);
+  const segments = await listSegments(fs, directory);
   let scanFrom = 0;
   if (!pointInTime && options.verifyOnOpen === 'tail') {
     scanFrom = Math.max(0, segments.length - 1);
@@ -104,12 +108,12 @@ async function recoverSegments(
   let tail: LogTail | undefined;
   let tornTail: RecoveryReport['tornTail'];
   let verified = 0;
-  if ((pointInTime || options.verifyOnOpen === 'full') && !options.readOnly) {
+  if (markerRead === undefined) {
     await removeCleanCloseMarker(fs, directory).catch((error: unknown) => {
       throw ioError('remove clean-close marker', directory, error);
     });
   } else {
-    const trusted = await trustCleanClose(fs, directory, segments, options);
+    const trusted = await trustCleanClose(fs, await markerRead, segments, options);
     if (trusted) {
       fillLastSeqnos(segments);
       return {
@@ -231,11 +235,10 @@ function fillLastSeqnos(segments: SegmentFile[]): void {
  */
 async function trustCleanClose(
   fs: FileSystem,
-  directory: string,
+  marker: CleanCloseMarker | undefined,
   segments: SegmentFile[],
   options: ResolvedWalOptions,
 ): Promise<LogTail | undefined> {
-  const marker = await readCleanCloseMarker(fs, directory);
   const last = segments[segments.length - 1];
   if (
     !marker ||
@@ -278,15 +281,26 @@ async function trustCleanClose(
 
 /** The log's segment files in seqno order (sizes and times from stat, nothing read yet). */
 export async function listSegments(fs: FileSystem, directory: string): Promise<SegmentFile[]> {
-  const segments: SegmentFile[] = [];
-  // A read-only open of a data directory that has no log yet sees an empty log.
-  if (!(await fs.exists(directory))) return segments;
-  for (const name of await fs.readdir(directory)) {
-    const firstSeqno = parseSegmentFileName(name);
-    if (firstSeqno === undefined) continue;
-    const stat = await fs.stat(join(directory, name));
-    segments.push(newSegmentFile(directory, firstSeqno, stat.sizeBytes, stat.modifiedAtMs));
+  let names: string[];
+  try {
+    names = await fs.readdir(directory);
+  } catch (error) {
+    // A read-only open of a data directory that has no log yet sees an empty log.
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw error;
   }
+  // Every segment's stat at once: a threadpool round trip for the log, not one per segment.
+  const segments = await Promise.all(
+    names.flatMap((name) => {
+      const firstSeqno = parseSegmentFileName(name);
+      if (firstSeqno === undefined) return [];
+      return [
+        fs
+          .stat(join(directory, name))
+          .then((stat) => newSegmentFile(directory, firstSeqno, stat.sizeBytes, stat.modifiedAtMs)),
+      ];
+    }),
+  );
   segments.sort((a, b) => a.firstSeqno - b.firstSeqno);
   return segments;
 }
