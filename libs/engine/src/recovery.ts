@@ -5,6 +5,7 @@ import type { PersistedTreeConfig } from './config.js';
 import { persistedPart, validatePersistedConfig } from './config.js';
 import {
   CONFIG_FILE,
+  MANIFEST_FILE,
   MARKER_FILE,
   SEGMENTS_FOLDER,
   TEMP_SUFFIX,
@@ -12,12 +13,7 @@ import {
   segmentFileName,
 } from './file-names.js';
 import type { ManifestState } from './levels/manifest.js';
-import {
-  readManifest,
-  replaceFileAtomically,
-  writeFileDurably,
-  writeManifest,
-} from './levels/manifest.js';
+import { createFileWith, encodeManifest, readManifest } from './levels/manifest.js';
 
 /** Version of the tree's on-disk layout, recorded in the marker file. */
 export const TREE_FORMAT_VERSION = 1;
@@ -60,24 +56,22 @@ export async function createTreeFiles(
  * and fsyncs the tree folder, its segments folder and the folder holding it (a new directory
  * entry is durable only then). Segment files the manifest lists must already be in place.
  *
- * Crash safety. The marker is the commit point: a folder without it is no tree, and the next
- * open (or checkpoint) writes it again from scratch, so what matters is that the marker's name
- * never becomes durable before everything it vouches for. The steps, each waiting for the last:
+ * Crash safety. The marker is the commit point: a folder without it is no tree (open creates it
+ * again from scratch, a checkpoint is not reported written), so its files may be written in
+ * place, and what matters is only that the marker's name never becomes durable before everything
+ * it vouches for. Two steps, the second waiting for the first:
  *
- * 1. At once (libuv runs the fsyncs on its threadpool, so they cost about one): config and
- *    manifest written to temporary files, fdatasynced and renamed into place; the marker written
- *    to its temporary file and fdatasynced, not renamed; the segments folder fsynced when it
- *    holds files (a checkpoint's links).
- * 2. One fsync of the tree folder, which makes the names of step 1 durable (config, manifest,
- *    the marker's temporary file, the segments folder), and with it, at once, one of the folder
- *    holding the tree (the tree folder's own name; whether it survives does not affect the
- *    marker's ordering: without the folder there is no tree at all).
- * 3. The marker renamed into place, then the tree folder fsynced: from here on the tree exists.
+ * 1. Config and manifest created and written, the marker written to its temporary file; then, at
+ *    once (libuv runs them on its threadpool, so they cost about one wait): the fdatasync of each
+ *    of the three, the fsync of the tree folder (their names: they exist before it starts), and
+ *    the fsync of the segments folder when it holds files (a checkpoint's links).
+ * 2. The marker renamed into place, then the tree folder fsynced, and with it, at once, the
+ *    folder holding the tree (the tree folder's own name).
  *
- * A power loss before step 3's fsync returns leaves a folder without the marker, or with the
- * marker and, durable before it, a complete config and manifest: never a marker that vouches for
- * a missing or torn file. Once this resolves, every file and name is durable. Three sync waits
- * in a row instead of the six a file-by-file order takes.
+ * A power loss before step 2's rename is durable leaves no marker; once it is, config, manifest
+ * and the marker's bytes were durable before it, so a marker never vouches for a missing or torn
+ * file. Once this resolves, every file and name is durable: two sync waits in a row, where a
+ * file-by-file order (write, sync, rename, sync the folder, for each) takes six.
  */
 export async function writeTreeFiles(
   fs: FileSystem,
@@ -93,32 +87,43 @@ export async function writeTreeFiles(
   }
   const markerPath = posix.join(path, MARKER_FILE);
   const markerTemp = markerPath + TEMP_SUFFIX;
-  const deferred = { syncDirectory: false };
+  const files: [string, Buffer][] = [
+    [posix.join(path, CONFIG_FILE), Buffer.from(JSON.stringify(persistedPart(config), null, 2))],
+    [posix.join(path, MANIFEST_FILE), encodeManifest(manifest)],
+    [markerTemp, encodeMarker()],
+  ];
+  const created = await Promise.allSettled(
+    files.map(([file, bytes]) =>
+      createFileWith(fs, file, bytes).catch((error: unknown) => {
+        throw ioError('write', file, error);
+      }),
+    ),
+  );
+  const synced = created.map(async (result, index) => {
+    if (result.status === 'rejected') throw result.reason;
+    try {
+      await result.value.datasync();
+    } catch (error) {
+      throw ioError('fdatasync', (files[index] as [string, Buffer])[0], error);
+    } finally {
+      await result.value.close().catch(() => undefined);
+    }
+  });
   await settleAll([
-    // Segment files (hard links of a checkpoint) must be durable before the marker is; a new
-    // tree's segments folder is empty, and its own entry is made durable with the tree folder.
+    ...synced,
+    syncFolder(fs, path),
+    // Segment files (hard links of a checkpoint) must be durable before the marker is.
     manifest.levels.some((level) => level.length > 0)
       ? syncFolder(fs, segmentsFolder)
       : Promise.resolve(),
-    replaceFileAtomically(
-      fs,
-      posix.join(path, CONFIG_FILE),
-      Buffer.from(JSON.stringify(persistedPart(config), null, 2)),
-      deferred,
-    ),
-    writeManifest(fs, path, manifest, deferred),
-    writeFileDurably(fs, markerTemp, encodeMarker()).catch((error: unknown) => {
-      throw ioError('write', markerTemp, error);
-    }),
   ]);
-  await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path))]);
   try {
     await fs.rename(markerTemp, markerPath);
   } catch (error) {
     throw ioError('rename', markerPath, error);
   }
   // Renamed into place and its folder fsynced: from here on the tree exists.
-  await syncFolder(fs, path);
+  await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path))]);
 }
 
 async function syncFolder(fs: FileSystem, folder: string): Promise<void> {

@@ -166,8 +166,9 @@ async function openAtOnce(
  * again and the log is empty (no append was acknowledged before the open resolved); without
  * `FORMAT` the directory holds no store (`createIfMissing: false` refuses it, otherwise the
  * marker is written and the empty tree opened); a missing `wal/` is made again, empty. Nothing
- * can be torn (the marker and the tree's files are written by fdatasync-then-rename). The open
- * resolves only after every step, so from then on the directory opens as this store.
+ * can be torn (the format marker is fdatasynced before its rename, the tree's files before its
+ * marker's rename). The open resolves only after every step, so from then on the directory opens
+ * as this store.
  */
 async function createParts(
   directory: DataDirectory,

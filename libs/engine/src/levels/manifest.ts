@@ -97,16 +97,6 @@ export function decodeManifest(bytes: Buffer, file: string): ManifestState {
   };
 }
 
-/** Options of {@link replaceFileAtomically}. */
-export interface ReplaceFileOptions {
-  /**
-   * Fsync the directory after the rename (default true). Only a caller that fsyncs that directory
-   * itself before anything depends on the new file may turn it off (a new tree batches its files
-   * into one directory fsync before its marker).
-   */
-  readonly syncDirectory?: boolean;
-}
-
 /**
  * Replaces a small file atomically: write a temporary file, fsync it, rename it over the target,
  * fsync the directory.
@@ -115,24 +105,32 @@ export async function replaceFileAtomically(
   fs: FileSystem,
   path: string,
   bytes: Buffer,
-  options: ReplaceFileOptions = {},
 ): Promise<void> {
   const temp = path + TEMP_SUFFIX;
   try {
-    await writeFileDurably(fs, temp, bytes);
+    const handle = await createFileWith(fs, temp, bytes);
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, path);
-    if (options.syncDirectory !== false) await fs.syncDirectory(posix.dirname(path));
+    await fs.syncDirectory(posix.dirname(path));
   } catch (error) {
     throw ioError('replace', path, error);
   }
 }
 
 /**
- * Writes `bytes` to a new file at `path` and fdatasyncs it; its directory entry is not synced. A
- * file already there (a temporary file left by a crash) is replaced. The usual case, no such file,
- * costs no lookup before the exclusive create.
+ * Creates the file `path` holding `bytes` (written into the page cache, not synced) and returns
+ * it open. A file already there (left by a crash) is replaced; the usual case, no such file, costs
+ * no lookup before the exclusive create.
  */
-export async function writeFileDurably(fs: FileSystem, path: string, bytes: Buffer): Promise<void> {
+export async function createFileWith(
+  fs: FileSystem,
+  path: string,
+  bytes: Buffer,
+): Promise<FileHandle> {
   let handle: FileHandle;
   try {
     handle = await fs.open(path, 'create-exclusive');
@@ -142,12 +140,13 @@ export async function writeFileDurably(fs: FileSystem, path: string, bytes: Buff
     handle = await fs.open(path, 'create-exclusive');
   }
   try {
-    // Into the page cache: a few microseconds, less than a threadpool round trip.
+    // A few microseconds into the page cache, less than a threadpool round trip.
     handle.writevSync([bytes], 0);
-    await handle.datasync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
   }
+  return handle;
 }
 
 /** Writes the manifest of a tree durably. */
@@ -155,14 +154,8 @@ export async function writeManifest(
   fs: FileSystem,
   treePath: string,
   state: ManifestState,
-  options: ReplaceFileOptions = {},
 ): Promise<void> {
-  await replaceFileAtomically(
-    fs,
-    posix.join(treePath, MANIFEST_FILE),
-    encodeManifest(state),
-    options,
-  );
+  await replaceFileAtomically(fs, posix.join(treePath, MANIFEST_FILE), encodeManifest(state));
 }
 
 /** Reads the manifest of a tree; a missing file is a CORRUPTION (the marker promised one). */
