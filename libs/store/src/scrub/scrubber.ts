@@ -37,6 +37,12 @@ export class Scrubber {
   private lastPassDurationMs: number | undefined;
   private verifiedBytes = 0;
   private passVerifiedBytes = 0;
+  /**
+   * Bytes verified but not yet charged to the pacer (charged once they reach PACE_UNIT_BYTES, and
+   * at the end of each pass, so that passes smaller than that unit keep to the rate too).
+   */
+  private unpacedBytes = 0;
+  private lastPassBytes = 0;
   /** Damage found by the last full pass and the current one, by `file@offset`. */
   private damage = new Map<string, ScrubDamage>();
   private passDamage = new Map<string, ScrubDamage>();
@@ -89,12 +95,16 @@ export class Scrubber {
         this.state = 'running';
         await this.pass();
         this.passes++;
+        this.lastPassBytes = this.passVerifiedBytes;
         this.lastFullPassAtMs = Date.now();
         this.lastPassDurationMs = this.lastFullPassAtMs - started;
         this.damage = this.passDamage;
         this.passDamage = new Map();
         this.state = 'waiting';
-        await sleep(Math.max(0, started + this.options.periodMs - Date.now()), signal);
+        // A pass that found nothing to read (no sealed log, no tree yet) waits a second at least,
+        // rather than turning the event loop over pass after pass with `periodMs: 0`.
+        const idleMs = this.lastPassBytes === 0 ? NOTHING_TO_SCRUB_WAIT_MS : 0;
+        await sleep(Math.max(idleMs, started + this.options.periodMs - Date.now()), signal);
       }
     } catch (error) {
       if (signal.aborted || isStrataError(error, 'CLOSED')) return;
@@ -115,14 +125,13 @@ export class Scrubber {
     // (a timer or an immediate) for each cost about 45 ms of event loop per MiB of single-put
     // records, four times the check itself. Bytes are gathered and the pacer is asked once per
     // PACE_UNIT_BYTES instead; a `pace(0)` (a yield between runs of decoded blocks) still waits.
-    let unpacedBytes = 0;
     const pace = (bytes: number): Promise<void> => {
       this.passVerifiedBytes += bytes;
       this.verifiedBytes += bytes;
-      unpacedBytes += bytes;
-      if (bytes > 0 && unpacedBytes < PACE_UNIT_BYTES) return ALREADY;
-      const taken = unpacedBytes;
-      unpacedBytes = 0;
+      this.unpacedBytes += bytes;
+      if (bytes > 0 && this.unpacedBytes < PACE_UNIT_BYTES) return ALREADY;
+      const taken = this.unpacedBytes;
+      this.unpacedBytes = 0;
       return this.pacer.take(taken);
     };
     const sealed = wal
@@ -166,6 +175,11 @@ export class Scrubber {
         held.release();
       }
     }
+    // What this pass verified below one unit is charged now: otherwise a store smaller than a
+    // unit would be scrubbed pass after pass at no rate at all.
+    const rest = this.unpacedBytes;
+    this.unpacedBytes = 0;
+    await this.pacer.take(rest);
   }
 
   private found(damage: Omit<ScrubDamage, 'foundAt'>): void {
@@ -177,6 +191,9 @@ export class Scrubber {
     if (known === undefined) this.options.onDamage?.(entry);
   }
 }
+
+/** The least wait after a pass that had nothing to read. */
+const NOTHING_TO_SCRUB_WAIT_MS = 1_000;
 
 /** Bytes verified between two waits for the rate (well under a second's worth at any sane rate). */
 const PACE_UNIT_BYTES = 64 * 1024;
