@@ -252,8 +252,13 @@ async function trustCleanClose(
   const handle = await openForRead(fs, last.path);
   const bytes = Buffer.alloc(recordBytes);
   try {
-    if ((await handle.read(bytes, 0, recordBytes, marker.lastRecordOffset)) !== recordBytes)
-      return undefined;
+    // A small record, written before the last close (in the page cache, usually), is read
+    // synchronously: less than a threadpool round trip. A large one must not block the loop.
+    const read =
+      recordBytes <= SYNCHRONOUS_READ_MAX_BYTES
+        ? handle.readSync(bytes, 0, recordBytes, marker.lastRecordOffset)
+        : await handle.read(bytes, 0, recordBytes, marker.lastRecordOffset);
+    if (read !== recordBytes) return undefined;
   } finally {
     await handle.close();
   }
@@ -437,6 +442,9 @@ export function checkOrder(
   }
   return undefined;
 }
+
+/** The largest last record {@link trustCleanClose} reads synchronously. */
+const SYNCHRONOUS_READ_MAX_BYTES = 64 * 1024;
 
 async function openForRead(fs: FileSystem, path: string): Promise<FileHandle> {
   try {
