@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { SimulatedFileSystem, seededRandom } from '@strata/core';
+import { armPowerFailure } from '@strata/testing';
+import { Store } from '../src/index.js';
+
+/**
+ * What creating a store, one put and a close leave after a power loss at a file-system step:
+ * `opened` and `putAcknowledged` say how far the process got before the loss.
+ */
+async function createPutClose(
+  fs: SimulatedFileSystem,
+  failed: () => boolean,
+): Promise<{ opened: boolean; putAcknowledged: boolean }> {
+  let opened = false;
+  let putAcknowledged = false;
+  try {
+    const store = await Store.open('/data', { fileSystem: fs });
+    opened = true;
+    try {
+      await store.put('key', 'value');
+      putAcknowledged = true;
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  } catch (error) {
+    // The process "died" with the power: whatever its calls threw then does not matter.
+    if (!failed()) throw error;
+  }
+  return { opened, putAcknowledged };
+}
+
+describe('Store: power loss while a store is created', () => {
+  it('at every file-system step of open + put + close, the directory then opens as the same store or as none', async () => {
+    let step = 1;
+    for (; step < 200; step++) {
+      for (const seed of [1, 2, 3]) {
+        const random = seededRandom(step * 10 + seed);
+        const fs = new SimulatedFileSystem();
+        const failure = armPowerFailure(fs, step, random);
+        const { opened, putAcknowledged } = await createPutClose(fs, () => failure.happened);
+        const reached = !failure.happened;
+        failure.now();
+        const context = `power loss at step ${step} (seed ${seed}), opened ${opened}, put ${putAcknowledged}`;
+        // createIfMissing false: a store whose open resolved must be there; before that, the
+        // directory holds no store (NOT_FOUND) or the empty one; nothing else (no refusal).
+        const existing = await Store.open('/data', {
+          fileSystem: failure.disk,
+          createIfMissing: false,
+        }).then(
+          (store) => store,
+          (error: { code?: string }) => {
+            expect(opened, context).to.equal(false);
+            expect(error.code, context).to.equal('NOT_FOUND');
+            return undefined;
+          },
+        );
+        if (existing) {
+          const value = await existing.get('key');
+          if (putAcknowledged) expect(value?.toString(), context).to.equal('value');
+          else expect(value === undefined || value.toString() === 'value', context).to.equal(true);
+          await existing.close();
+        }
+        // And the default open always succeeds there, creating what is missing.
+        const reopened = await Store.open('/data', { fileSystem: failure.disk });
+        expect(reopened.lastSeqno, context).to.be.at.most(1);
+        await reopened.close();
+        if (reached && seed === 3) return;
+      }
+    }
+    expect.fail(`open + put + close took more than ${step} file-system steps`);
+  });
+});
