@@ -23,7 +23,7 @@ import { SegmentReader } from './read/segment-reader.js';
 import { recoverLog } from './recovery/recovery.js';
 import type { RecoveryReport } from './recovery/recovery.js';
 import { markCleanClose } from './segments/clean-close-marker.js';
-import { makeSegmentPrivate } from './segments/private-segment.js';
+import { makeSegmentPrivate, removeUnfinishedCopies } from './segments/private-segment.js';
 import type { SegmentFile } from './segments/segment-file.js';
 import { segmentInfos } from './segments/segment-info.js';
 import type { SegmentInfo } from './segments/segment-info.js';
@@ -148,6 +148,11 @@ export class Wal {
       );
       // A last segment shared with a checkpoint (a hard link) is copied before anything is
       // appended to it: see makeSegmentPrivate.
+      try {
+        await removeUnfinishedCopies(fs, directory);
+      } catch (error) {
+        throw ioError('remove unfinished segment copies', directory, error);
+      }
       if (await makeSegmentPrivate(fs, last.path)) {
         try {
           await fs.syncDirectory(directory);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { basename } from 'node:path';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
 import { Wal } from '../src/index.js';
-import { batchAt, readAll } from './helpers.js';
+import { batchAt, readAll, rejectionOf } from './helpers.js';
 
 const OPTIONS = { segmentSizeBytes: 4096 };
 
@@ -81,5 +81,31 @@ describe('Wal: segments shared by hard links are copied, never changed in place'
     expect(recovered.lastSeqno).to.equal(301);
     expect((await recovered.verify()).lastSeqno).to.equal(301);
     await recovered.close();
+  });
+
+  it('a copy that fails leaves no partial file, and a copy a crash cut short is removed at open', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await logWithSegments(fs);
+    await wal.close();
+    const last = wal.segments().pop()!;
+    await linkElsewhere(fs, last.path);
+    const partial = `/wal/.${basename(last.path)}.private.tmp`;
+    fs.setFaultInjector((operation, path) =>
+      operation === 'datasync' && path === partial ? 'ENOSPC' : undefined,
+    );
+    const error = await rejectionOf(Wal.open('/wal', { fileSystem: fs, ...OPTIONS }));
+    expect(error.code).to.equal('NO_SPACE');
+    expect(await fs.exists(partial)).to.equal(false);
+    expect((await fs.stat(last.path)).linkCount).to.equal(2);
+    fs.setFaultInjector(undefined);
+
+    // What a power loss in the middle of a copy leaves: the dot file, next to the shared segment.
+    const handle = await fs.open(partial, 'create-exclusive');
+    await handle.writev([Buffer.alloc(100, 1)], 0);
+    await handle.close();
+    const reopened = await Wal.open('/wal', { fileSystem: fs, ...OPTIONS });
+    expect(await fs.exists(partial)).to.equal(false);
+    expect(reopened.lastSeqno).to.equal(300);
+    await reopened.close();
   });
 });

@@ -71,6 +71,10 @@ export async function truncateAfter(
   const removed = segmentList.splice(dropWhole ? index : index + 1);
   try {
     for (const dropped of removed) await fs.unlink(dropped.path);
+    // The unlinks are durable before anything is cut: a power loss after a durable cut but before
+    // the directory's fsync would bring the dropped segments back behind the cut, a log with a
+    // hole in it. In this order a power loss leaves the log whole, or a longer prefix of it.
+    if (removed.length > 0) await fs.syncDirectory(directory);
     const newLast = segmentList[segmentList.length - 1] as SegmentFile;
     // A segment shared with a checkpoint is copied (up to the cut) instead of cut in place.
     const copied = await makeSegmentPrivate(fs, newLast.path, dropWhole ? undefined : offset);

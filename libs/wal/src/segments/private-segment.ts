@@ -2,6 +2,9 @@ import { basename, dirname, join } from 'node:path';
 import { ioError, removeIfPresent } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 
+/** The name of a copy under way is `.<segment file name>` followed by this. */
+const PRIVATE_COPY_SUFFIX = '.private.tmp';
+
 /** Bytes copied per read and write when a shared segment is made private. */
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
@@ -33,7 +36,7 @@ export async function makeSegmentPrivate(
   }
   if (stat.linkCount <= 1) return false;
   const lengthBytes = Math.min(keepBytes ?? stat.sizeBytes, stat.sizeBytes);
-  const temporary = join(dirname(path), `.${basename(path)}.private.tmp`);
+  const temporary = join(dirname(path), `.${basename(path)}${PRIVATE_COPY_SUFFIX}`);
   try {
     await removeIfPresent(fs, temporary);
     const source = await fs.open(path, 'read');
@@ -57,7 +60,21 @@ export async function makeSegmentPrivate(
     }
     await fs.rename(temporary, path);
   } catch (error) {
+    // A partial copy is not left behind (a full disk is where a copy is most likely to fail).
+    await removeIfPresent(fs, temporary).catch(() => undefined);
     throw ioError('copy shared segment', path, error);
   }
   return true;
+}
+
+/**
+ * Removes what copies cut short by a crash left in `directory` (see {@link makeSegmentPrivate}):
+ * nothing refers to such a file, and its segment may never be copied again to replace it.
+ */
+export async function removeUnfinishedCopies(fs: FileSystem, directory: string): Promise<void> {
+  for (const name of await fs.readdir(directory)) {
+    if (name.startsWith('.') && name.endsWith(PRIVATE_COPY_SUFFIX)) {
+      await removeIfPresent(fs, join(directory, name));
+    }
+  }
 }
