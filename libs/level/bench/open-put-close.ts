@@ -161,7 +161,25 @@ async function main(): Promise<void> {
       `  ${name.padEnd(66)} median ${quantile(sorted, 0.5).toFixed(2)} ms, p90 ${quantile(sorted, 0.9).toFixed(2)} ms`,
     );
   }
+  // The load of a shared machine drifts within a run: each round's contenders run back to back,
+  // so a ratio taken within the round is steadier than the ratio of two medians.
+  console.log(`per-round ratio to ${REFERENCE} of the same round (median, p90):`);
+  for (const mode of ['new', 'existing']) {
+    const reference = timings.get(`${mode} database, ${REFERENCE}`) ?? [];
+    for (const name of Object.keys(contenders).filter((name) => name.startsWith('StrataLevel'))) {
+      const label = `${mode} database, ${name}`;
+      const ratios = (timings.get(label) ?? [])
+        .map((value, round) => value / (reference[round] ?? Number.NaN))
+        .sort((a, b) => a - b);
+      console.log(
+        `  ${label.padEnd(66)} ${quantile(ratios, 0.5).toFixed(2)}x, ${quantile(ratios, 0.9).toFixed(2)}x`,
+      );
+    }
+  }
 }
+
+/** What the per-round ratios compare with: LevelDB making its put durable, as the store does. */
+const REFERENCE = 'classic-level (put with sync: true)';
 
 if (process.argv.includes(SERVE_BASELINE)) await serveBaseline();
 else await main();
