@@ -48,6 +48,8 @@ export async function startWithin(
 /** A pull nats.js binds to an ordered consumer's messages (the part {@link stopForGood} uses). */
 interface BoundPull {
   stop(): void;
+  /** The consumer the pull reads (nats.js 2.x), which the server would keep for its 5-minute inactivity threshold. */
+  readonly consumer?: { delete?: () => Promise<unknown> };
 }
 
 /**
@@ -56,14 +58,15 @@ interface BoundPull {
  * it succeeds, and then binds the new pull to the same messages object whether or not that was
  * stopped meanwhile (`setSource`). The pull then goes on fetching the stream into an iterator
  * nobody reads, and keeps its consumer active on the server, for as long as the connection lives.
- * After this call such a late pull is stopped as soon as it is bound, and `onLatePull` is told.
- * A client without `setSource` gets the plain stop.
+ * After this call such a late pull is stopped as soon as it is bound, its consumer is deleted on
+ * the server, and `onLatePull` is told. A client without `setSource` gets the plain stop.
  */
 export function stopForGood(messages: ConsumerMessages, onLatePull?: () => void): void {
   const ordered = messages as unknown as { setSource?: (pull: BoundPull) => void };
   if (typeof ordered.setSource === 'function') {
     ordered.setSource = (pull: BoundPull): void => {
       pull.stop();
+      pull.consumer?.delete?.().catch(() => undefined);
       onLatePull?.();
     };
   }

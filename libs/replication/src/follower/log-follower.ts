@@ -202,6 +202,9 @@ export class LogFollower {
           }
         } finally {
           watchdog.stop();
+          // However the messages ended (a give-up, an error, their own end), nothing nats.js
+          // starts for them later may run on.
+          this.stopMessages(messages);
         }
         await this.settleAll();
         if (watchdog.unreachable !== undefined && !signal.aborted) {
