@@ -108,4 +108,28 @@ describe('Wal: segments shared by hard links are copied, never changed in place'
     expect(reopened.lastSeqno).to.equal(300);
     await reopened.close();
   });
+
+  it('point-in-time recovery cuts a damaged shared segment in its own copy; the link keeps every byte', async () => {
+    const fs = new SimulatedFileSystem();
+    const wal = await logWithSegments(fs);
+    const shared = wal.segments().filter((segment) => !segment.active)[2]!;
+    await wal.close();
+    const link = await linkElsewhere(fs, shared.path);
+    // Damage on the medium: both names see it, since they are one file.
+    fs.corruptByte(shared.path, Math.floor(shared.sizeBytes / 2));
+    const before = fs.peek(link);
+
+    const recovered = await Wal.open('/wal', {
+      fileSystem: fs,
+      ...OPTIONS,
+      recovery: 'point-in-time',
+    });
+    const cut = recovered.recovery.pointInTime!;
+    expect(cut.file).to.equal(shared.path);
+    expect(fs.peek(shared.path).length).to.equal(cut.offset);
+    expect(fs.peek(link).equals(before)).to.equal(true);
+    expect((await fs.stat(link)).linkCount).to.equal(1);
+    expect((await recovered.verify()).lastSeqno).to.equal(cut.droppedFromSeqno - 1);
+    await recovered.close();
+  });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { basename } from 'node:path';
 import { SimulatedFileSystem, seededRandom } from '@strata/core';
+import type { StrataError } from '@strata/core';
 import { Wal } from '../src/index.js';
 import { batchAt } from './helpers.js';
 
@@ -81,4 +82,57 @@ describe('Wal: truncateAfter under a failure at any file operation, then a power
       expect([...seen].sort()).to.deep.equal(['shorter', 'whole']);
     });
   }
+
+  it('point-in-time recovery of a damaged segment with later segments: never a hole', async () => {
+    let completed = false;
+    for (let failAt = 1; !completed; failAt++) {
+      expect(failAt, 'the recovery never completed').to.be.below(100);
+      const fs = new SimulatedFileSystem();
+      const wal = await Wal.open('/wal', { fileSystem: fs, ...OPTIONS });
+      for (let seqno = 1; seqno <= LAST_SEQNO; seqno += 3)
+        await wal.append(batchAt(seqno, 3, 1, '-'.repeat(60)));
+      const damaged = wal.segments().filter((segment) => !segment.active)[1]!;
+      await wal.close();
+      fs.corruptByte(damaged.path, Math.floor(damaged.sizeBytes / 2));
+      let operations = 0;
+      fs.setFaultInjector(() => (++operations === failAt ? 'EIO' : undefined));
+      const options = { fileSystem: fs, ...OPTIONS, recovery: 'point-in-time' as const };
+      try {
+        await (await Wal.open('/wal', options)).close();
+        completed = true;
+      } catch {
+        // the failure this round injects
+      }
+      fs.setFaultInjector(undefined);
+      for (const seed of [1, 2, 3]) {
+        // Reopened as usual (only the last segment is checked at open), then verified whole: the
+        // log either still holds the damage (the cut did not happen) or verifies to its end.
+        // What it must never hold is a segment that does not continue the one before (a hole).
+        const rebooted = fs.crash({ random: seededRandom(seed) });
+        const opening = await Wal.open('/wal', { fileSystem: rebooted, ...OPTIONS }).catch(
+          (error: unknown) => error as StrataError,
+        );
+        if (!(opening instanceof Wal)) {
+          // The damaged segment is the last one now: open checks it and names the damage.
+          expect(opening.details.file).to.equal(damaged.path);
+          if (completed) break;
+          continue;
+        }
+        const reopened = opening;
+        try {
+          const lastSeqno = reopened.lastSeqno;
+          const verified = await reopened.verify().catch((error: unknown) => error);
+          if (verified instanceof Error) {
+            expect((verified as StrataError).details.file).to.equal(damaged.path);
+          } else {
+            expect(verified.lastSeqno).to.equal(lastSeqno);
+            expect(lastSeqno).to.be.below(LAST_SEQNO);
+          }
+        } finally {
+          await reopened.close();
+        }
+        if (completed) break;
+      }
+    }
+  });
 });

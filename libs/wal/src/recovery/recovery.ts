@@ -24,6 +24,7 @@ import type { DamageKind } from '../format/record-scanner.js';
 import { classifyTailDamage } from './torn-tail.js';
 import type { TailVerdict } from './torn-tail.js';
 import { maybeIndex, newSegmentFile, parseSegmentFileName } from '../segments/segment-file.js';
+import { makeSegmentPrivate } from '../segments/private-segment.js';
 import { removeSeekIndexFile, removeUnusableSeekIndexFiles } from '../segments/seek-index-file.js';
 import type { SegmentFile } from '../segments/segment-file.js';
 import type { LogTail } from '../format/log-tail.js';
@@ -165,7 +166,11 @@ async function recoverSegments(
         if (options.readOnly) segment.sizeBytes = damage.offset;
         else {
           await removeSidecars(fs, directory, [segment]);
-          await truncateSegment(fs, segment, damage.offset);
+          if (await truncateSegment(fs, segment, damage.offset)) {
+            await fs.syncDirectory(directory).catch((error: unknown) => {
+              throw ioError('fsync directory', directory, error);
+            });
+          }
         }
         segment.indexed = true;
         tail = outcome.tail ?? tail;
@@ -522,11 +527,20 @@ async function removeSidecars(
   }
 }
 
+/**
+ * Cuts `segment` at `offset`, durably. A segment shared with a checkpoint (a hard link) is copied up
+ * to the cut instead (makeSegmentPrivate), and the caller then fsyncs the directory: the other log
+ * keeps its file whole. Returns true when it copied.
+ */
 async function truncateSegment(
   fs: FileSystem,
   segment: SegmentFile,
   offset: number,
-): Promise<void> {
+): Promise<boolean> {
+  if (await makeSegmentPrivate(fs, segment.path, offset)) {
+    segment.sizeBytes = offset;
+    return true;
+  }
   let handle: FileHandle | undefined;
   try {
     handle = await fs.open(segment.path, 'read-write');
@@ -538,6 +552,7 @@ async function truncateSegment(
     await handle?.close();
   }
   segment.sizeBytes = offset;
+  return false;
 }
 
 async function quarantineFrom(
@@ -549,10 +564,16 @@ async function quarantineFrom(
 ): Promise<NonNullable<RecoveryReport['pointInTime']>> {
   const damaged = segments[damage.segmentIndex];
   invariant(damaged, 'damaged segment index out of range');
-  const quarantine = join(directory, `dropped-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const droppedFiles: string[] = [];
   let droppedBytes = 0;
+  // A new folder each time, also when an earlier recovery that a crash cut short made one under
+  // the same name (within the same millisecond).
+  const stamp = `dropped-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  let quarantine = join(directory, stamp);
   try {
+    for (let attempt = 1; await fs.exists(quarantine); attempt++) {
+      quarantine = join(directory, `${stamp}-${attempt}`);
+    }
     // The sidecars of the cut segment and of those set aside go first (a cut segment may grow
     // back to the same size with other records); the quarantine keeps only log bytes.
     await removeSidecars(fs, directory, segments.slice(damage.segmentIndex));
@@ -585,6 +606,9 @@ async function quarantineFrom(
       droppedBytes += later.sizeBytes;
     }
     await fs.syncDirectory(quarantine);
+    // The moves out of the log's directory are durable before the cut: a power loss between a
+    // durable cut and this fsync would bring the later segments back behind the cut, a hole.
+    await fs.syncDirectory(directory);
     if (!wholeSegment) await truncateSegment(fs, damaged, damage.offset);
     await fs.syncDirectory(directory);
   } catch (error) {
