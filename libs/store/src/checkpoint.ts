@@ -114,10 +114,11 @@ export async function writeCheckpoint(
 
 /**
  * Hard-links the store's sealed log segments that run on without a gap from `fromSeqno` and end
- * at or below `toSeqno` into `walDirectory`, each fdatasynced first (under `sync: 'none'` a sealed
- * segment may not be on disk yet) and the directory after. The log is pinned, so retention drops
- * none meanwhile; a segment whose size changed since it was listed (a cut-back of the store's
- * log) ends the run, and what follows it is copied.
+ * at or below `toSeqno` into `walDirectory`, then fsyncs that directory. Each is fdatasynced
+ * first: the log syncs a segment when it seals it, so this costs nothing then, and the copy's
+ * durability does not rest on that detail. The log is pinned, so retention drops none meanwhile,
+ * and a cut-back needs the store closed (under its lock), so none can run either; a size that
+ * changed since the listing would still end the run, and what follows be copied.
  */
 async function linkSealedSegments(
   fs: FileSystem,

@@ -452,7 +452,9 @@ export class Wal {
   /**
    * Removes every record after `lastKeptSeqno` (a deposed leader cutting its unreplicated tail back
    * to the common prefix). The cut must fall between two records. Waits for accepted appends to be
-   * written first; the cut is fdatasynced and dropped segments are unlinked with a directory fsync.
+   * written first; dropped segments are unlinked with a directory fsync, then the cut is
+   * fdatasynced. A segment shared with a checkpoint is cut in a copy renamed over it, which a read
+   * already under way does not see: cut a log nobody is reading (the store cuts a closed one).
    */
   async truncateAfter(lastKeptSeqno: number): Promise<TruncateResult> {
     this.checkWritable();

@@ -121,9 +121,9 @@ describe('Wal: truncateAfter under a failure at any file operation, then a power
         const reopened = opening;
         try {
           const lastSeqno = reopened.lastSeqno;
-          const verified = await reopened.verify().catch((error: unknown) => error);
+          const verified = await reopened.verify().catch((error: unknown) => error as StrataError);
           if (verified instanceof Error) {
-            expect((verified as StrataError).details.file).to.equal(damaged.path);
+            expect(verified.details.file).to.equal(damaged.path);
           } else {
             expect(verified.lastSeqno).to.equal(lastSeqno);
             expect(lastSeqno).to.be.below(LAST_SEQNO);
