@@ -1,5 +1,5 @@
 import { StrataError, errnoOf, removeIfPresent } from '@strata/core';
-import type { FileSystem } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
 
 /** Locks this process holds, per file system (a simulated crash yields a new file system). */
 const heldLocks = new WeakMap<FileSystem, Set<string>>();
@@ -16,6 +16,8 @@ export class DirectoryLock {
   private constructor(
     private readonly fs: FileSystem,
     readonly path: string,
+    /** The lock file, kept open while held: its close then costs the open nothing. */
+    private readonly handle: FileHandle,
   ) {}
 
   /** Takes the lock at `path`, or fails with `LOCKED` naming the PID that holds it. */
@@ -30,13 +32,15 @@ export class DirectoryLock {
           // take for a PID (no newline after it). Into the page cache: a few microseconds, less
           // than a threadpool round trip.
           handle.writevSync([Buffer.from(`${process.pid}\n`)], 0);
-        } finally {
-          await handle.close();
+        } catch (error) {
+          await handle.close().catch(() => undefined);
+          await removeIfPresent(fs, path).catch(() => undefined);
+          throw error;
         }
         let held = heldLocks.get(fs);
         if (!held) heldLocks.set(fs, (held = new Set()));
         held.add(path);
-        return new DirectoryLock(fs, path);
+        return new DirectoryLock(fs, path, handle);
       } catch (error) {
         if (errnoOf(error) !== 'EEXIST') {
           throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
@@ -75,7 +79,13 @@ export class DirectoryLock {
   /** Releases the lock. */
   async release(): Promise<void> {
     heldLocks.get(this.fs)?.delete(this.path);
-    await removeIfPresent(this.fs, this.path);
+    // Removing an open file is fine (POSIX; libuv opens files with FILE_SHARE_DELETE on Windows),
+    // so both at once. A failed close loses nothing: nothing more is written to the file.
+    const [, removed] = await Promise.allSettled([
+      this.handle.close(),
+      removeIfPresent(this.fs, this.path),
+    ]);
+    if (removed.status === 'rejected') throw removed.reason;
   }
 }
 
