@@ -1,3 +1,4 @@
+import { basename, dirname, join } from 'node:path';
 import { StrataError, errnoOf, removeIfPresent } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
 
@@ -23,31 +24,12 @@ export class DirectoryLock {
   /** Takes the lock at `path`, or fails with `LOCKED` naming the PID that holds it. */
   static async acquire(fs: FileSystem, path: string): Promise<DirectoryLock> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const handle = await fs.open(path, 'create-exclusive');
-        try {
-          // Not fsynced: the lock only excludes processes running now, which all see the page
-          // cache. A power loss ends every holder, and what survives of the file is a stale lock
-          // the next open takes over: this PID, or a torn prefix of it, which readOwner does not
-          // take for a PID (no newline after it). Into the page cache: a few microseconds, less
-          // than a threadpool round trip.
-          handle.writevSync([Buffer.from(`${process.pid}\n`)], 0);
-        } catch (error) {
-          await handle.close().catch(() => undefined);
-          await removeIfPresent(fs, path).catch(() => undefined);
-          throw error;
-        }
+      const handle = await createLockFile(fs, path);
+      if (handle !== undefined) {
         let held = heldLocks.get(fs);
         if (!held) heldLocks.set(fs, (held = new Set()));
         held.add(path);
         return new DirectoryLock(fs, path, handle);
-      } catch (error) {
-        if (errnoOf(error) !== 'EEXIST') {
-          throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
-            cause: error,
-            details: { file: path },
-          });
-        }
       }
       const ownerPid = await readOwner(fs, path);
       // Our own PID counts only if this process really took the lock: after a reboot (or a
@@ -80,29 +62,93 @@ export class DirectoryLock {
   async release(): Promise<void> {
     heldLocks.get(this.fs)?.delete(this.path);
     // Removing an open file is fine (POSIX; libuv opens files with FILE_SHARE_DELETE on Windows),
-    // so both at once. A failed close loses nothing: nothing more is written to the file.
-    const [, removed] = await Promise.allSettled([
+    // so both at once; a failure of either is reported (the removal's first).
+    const [closed, removed] = await Promise.allSettled([
       this.handle.close(),
       removeIfPresent(this.fs, this.path),
     ]);
     if (removed.status === 'rejected') throw removed.reason;
+    if (closed.status === 'rejected') {
+      throw new StrataError('IO_ERROR', `closing the lock file ${this.path} failed`, {
+        cause: closed.reason,
+        details: { file: this.path },
+      });
+    }
   }
 }
 
+let lockFileSerial = 0;
+
 /**
- * The PID a lock file names, or undefined when it names none. A PID counts only when the newline
- * written after it is there: the file is not fsynced, so after a power loss it may hold a torn
- * prefix of the PID, which could name another, live process.
+ * Creates the lock file at `path` with this process's PID in it, or returns `undefined` when one
+ * exists. The PID is written into a file of its own name first, which is then linked as `path`:
+ * the lock file never exists without its PID, so a process that finds one without a whole PID
+ * knows it is not being written (which an exclusive create followed by a write cannot tell apart:
+ * a review saw two processes both take the lock that way). Not fsynced: the lock only excludes
+ * processes running now, which all see the page cache; a power loss ends every holder, and what
+ * survives of the file is a stale lock the next open takes over.
+ *
+ * @throws StrataError `IO_ERROR`.
+ */
+async function createLockFile(fs: FileSystem, path: string): Promise<FileHandle | undefined> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++lockFileSerial}`);
+  let handle: FileHandle | undefined;
+  let linked = false;
+  try {
+    handle = await fs.open(temporary, 'create-exclusive');
+    // Into the page cache: a few microseconds, less than a threadpool round trip.
+    handle.writevSync([Buffer.from(`${process.pid}\n`)], 0);
+    await fs.link(temporary, path);
+    linked = true;
+  } catch (error) {
+    if (errnoOf(error) !== 'EEXIST') {
+      await handle?.close().catch(() => undefined);
+      await removeIfPresent(fs, temporary).catch(() => undefined);
+      throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
+        cause: error,
+        details: { file: path },
+      });
+    }
+  }
+  try {
+    await removeIfPresent(fs, temporary);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    if (linked) await removeIfPresent(fs, path).catch(() => undefined);
+    throw new StrataError('IO_ERROR', `cannot remove ${temporary}`, {
+      cause: error,
+      details: { file: temporary },
+    });
+  }
+  if (linked) return handle;
+  await handle?.close().catch(() => undefined);
+  return undefined;
+}
+
+/**
+ * The PID a lock file names, or undefined when it names none or is gone. A PID counts only when
+ * the newline written after it is there: after a power loss the file (never fsynced) may hold a
+ * torn prefix of the PID, which could name another, live process. A live creator never leaves it
+ * so (see {@link createLockFile}).
+ *
+ * @throws StrataError `IO_ERROR` when the file exists but cannot be read: a lock nobody can read
+ * is not taken over.
  */
 async function readOwner(fs: FileSystem, path: string): Promise<number | undefined> {
+  let text: string;
   try {
-    const text = (await fs.readFile(path)).toString();
-    if (!/^\d+\n$/.test(text)) return undefined;
-    const pid = Number.parseInt(text, 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
+    text = (await fs.readFile(path)).toString();
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw new StrataError('IO_ERROR', `cannot read lock file ${path}`, {
+      cause: error,
+      details: { file: path },
+    });
   }
+  // A prefix: a later format may add lines after the PID.
+  const match = /^(\d+)\n/.exec(text);
+  const pid = match === null ? Number.NaN : Number.parseInt(match[1] as string, 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function isRunning(pid: number): boolean {

@@ -11,7 +11,8 @@ export type FaultableOperation =
   | 'rename'
   | 'unlink'
   | 'syncDirectory'
-  | 'link';
+  | 'link'
+  | 'close';
 
 /**
  * Decides whether an operation fails. Returning `'EIO'` or `'ENOSPC'` makes it throw that error;
@@ -288,6 +289,8 @@ export class SimulatedFileSystem implements FileSystem {
 
   /** @internal */
   maybeFail(operation: FaultableOperation, path: string): 'ENOSPC' | undefined {
+    // A dead process's closes succeed: they change nothing on the disk.
+    if (this.dead && operation === 'close') return undefined;
     if (this.dead) throw fsError('EIO', operation, path);
     const fault = this.faultInjector?.(operation, path);
     if (fault === 'EIO') throw fsError('EIO', operation, path);
@@ -412,7 +415,9 @@ class SimulatedFileHandle implements FileHandle {
 
   async close(): Promise<void> {
     await Promise.resolve();
+    // Closed even when the close reports a failure, as with close(2).
     this.closed = true;
+    this.fs.maybeFail('close', this.path);
   }
 
   private check(operation: string): void {
