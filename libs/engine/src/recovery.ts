@@ -99,33 +99,46 @@ export async function writeTreeFiles(
       }),
     ),
   );
+  // Closes are not waited for before the marker (nothing more is written to the files, and their
+  // durability is settled by the fdatasyncs: a round trip fewer), but they are before the tree
+  // counts as created, and a failed one is reported.
+  const closed: Promise<void>[] = [];
   const synced = created.map(async (result, index) => {
     if (result.status === 'rejected') throw result.reason;
+    const file = (files[index] as [string, Buffer])[0];
     try {
       await result.value.datasync();
     } catch (error) {
-      throw ioError('fdatasync', (files[index] as [string, Buffer])[0], error);
+      throw ioError('fdatasync', file, error);
     } finally {
-      // Not waited for: nothing more is written to the file, and its durability was settled
-      // by the fdatasync (a round trip fewer before the marker).
-      void result.value.close().catch(() => undefined);
+      closed.push(
+        result.value.close().catch((error: unknown) => {
+          throw ioError('close', file, error);
+        }),
+      );
     }
   });
-  await settleAll([
-    ...synced,
-    syncFolder(fs, path),
-    // Segment files (hard links of a checkpoint) must be durable before the marker is.
-    manifest.levels.some((level) => level.length > 0)
-      ? syncFolder(fs, segmentsFolder)
-      : Promise.resolve(),
-  ]);
   try {
-    await fs.rename(markerTemp, markerPath);
+    await settleAll([
+      ...synced,
+      syncFolder(fs, path),
+      // Segment files (hard links of a checkpoint) must be durable before the marker is.
+      manifest.levels.some((level) => level.length > 0)
+        ? syncFolder(fs, segmentsFolder)
+        : Promise.resolve(),
+    ]);
+    try {
+      await fs.rename(markerTemp, markerPath);
+    } catch (error) {
+      throw ioError('rename', markerPath, error);
+    }
+    // Renamed into place and its folder fsynced: from here on the tree exists.
+    await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path)), ...closed]);
   } catch (error) {
-    throw ioError('rename', markerPath, error);
+    // The closes end (and their failures are observed) before the error goes up.
+    await Promise.allSettled(closed);
+    throw error;
   }
-  // Renamed into place and its folder fsynced: from here on the tree exists.
-  await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path))]);
 }
 
 async function syncFolder(fs: FileSystem, folder: string): Promise<void> {

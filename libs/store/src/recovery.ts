@@ -182,13 +182,21 @@ async function createParts(
   const walOpening = walFolderMade.then(() =>
     Wal.open(directory.walDirectory, walOptions(options, 1)),
   );
-  const namesSynced = Promise.all([
+  // Every step ends before the open gives up on a failure (a marker write still running could
+  // otherwise rename it into place after the lock is released).
+  const namesSynced = allEnded([
     walFolderMade,
-    formatFound ? undefined : writeNewFormatMarker(fs, directory),
+    formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory),
   ]).then(() =>
-    Promise.all([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
+    allEnded([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
   );
   return openAtOnce(treeOpening, walOpening, namesSynced);
+}
+
+/** Waits for every one of `steps`, then throws the first failure, if any. */
+async function allEnded(steps: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(steps);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 function treeOptions(options: ResolvedStoreOptions): TreeOptions {

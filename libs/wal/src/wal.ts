@@ -437,16 +437,25 @@ export class Wal {
     const stopping = this.writer.stopIntervalSync();
     await this.writer.whenIdle();
     await stopping;
+    let failure: Error | undefined;
     try {
       if (!wasFailed && this.lifecycle.failure === undefined && !this.options.readOnly) {
         await this.active.sync('close');
         await markCleanClose(this.fs, this.directory, this.active.segment, this.active.committed);
       }
-    } finally {
-      await this.active.close();
-      this.lifecycle.closed();
-      this.admission.queue.releaseWaiters();
+    } catch (error) {
+      failure = error as Error;
     }
+    // The file is closed and the log counts as closed whatever happened before; the first
+    // failure is reported (a failed close too, unless the log had already failed).
+    try {
+      await this.active.close();
+    } catch (error) {
+      if (!wasFailed) failure ??= error as Error;
+    }
+    this.lifecycle.closed();
+    this.admission.queue.releaseWaiters();
+    if (failure !== undefined) throw failure;
   }
 
   /**

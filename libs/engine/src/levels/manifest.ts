@@ -121,6 +121,9 @@ export async function replaceFileAtomically(
   }
 }
 
+/** Files up to this size are written with a synchronous call (the log's bound for the same). */
+const SYNC_WRITE_MAX_BYTES = 16 * 1024;
+
 /**
  * Creates the file `path` holding `bytes` (written into the page cache, not synced) and returns
  * it open. A file already there (left by a crash) is replaced; the usual case, no such file, costs
@@ -140,8 +143,11 @@ export async function createFileWith(
     handle = await fs.open(path, 'create-exclusive');
   }
   try {
-    // A few microseconds into the page cache, less than a threadpool round trip.
-    handle.writevSync([bytes], 0);
+    // A small file: a few microseconds into the page cache, less than a threadpool round trip.
+    // A large one (the manifest of a tree of many segments) goes through the thread pool: a big
+    // write can block on dirty-page writeback, which the event loop must not wait for.
+    if (bytes.length <= SYNC_WRITE_MAX_BYTES) handle.writevSync([bytes], 0);
+    else await handle.writev([bytes], 0);
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;

@@ -177,8 +177,14 @@ export class ActiveSegment {
   }
 
   /** Closes the handle, ignoring a failure (the log is closing: nothing more is written). */
+  /** Closes the segment's file. @throws StrataError `IO_ERROR` when the close fails. */
   async close(): Promise<void> {
-    await this.handle?.close().catch(() => undefined);
+    const handle = this.handle;
     this.handle = undefined;
+    try {
+      await handle?.close();
+    } catch (error) {
+      throw ioError('close', this.segment?.path ?? this.directory, error);
+    }
   }
 }
