@@ -10,8 +10,9 @@ import { treeExists, writeTreeFiles } from './recovery.js';
  * Writes a consistent copy of the tree's current segments to `targetPath` (a new or empty folder
  * on the same file system), openable with `Tree.open`: hard links of the current version's
  * segment files (no data is copied; the files are immutable), the persisted config, and a
- * manifest listing exactly those segments, all written durably (config, manifest and marker by
- * temp + fsync + rename, then the new folders fsynced). The version is pinned while linking, so a
+ * manifest listing exactly those segments, all written durably as a new tree is (config and
+ * manifest fdatasynced with the segments' folder fsynced, then the marker, the commit point,
+ * renamed into place and the folders fsynced: see writeTreeFiles). The version is pinned while linking, so a
  * concurrent compaction cannot delete a file before it is linked.
  *
  * Returns the copy's flushed seqno, or `undefined` when it is empty.
