@@ -217,5 +217,9 @@ const report = [
 ].join('\n');
 process.stdout.write(report);
 if (args.write) {
-  await writeFile(fileURLToPath(new URL('./results.md', import.meta.url)), report);
+  // Formatted as the repository's own check wants it (results.md is not ignored by prettier).
+  const file = fileURLToPath(new URL('./results.md', import.meta.url));
+  const prettier = await import('prettier');
+  const config = (await prettier.resolveConfig(file)) ?? {};
+  await writeFile(file, await prettier.format(report, { ...config, filepath: file }));
 }
