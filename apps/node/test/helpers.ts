@@ -243,6 +243,13 @@ export interface RawUploadOptions {
   readonly pieceBytes?: number;
   /** Send only the head until a `100 Continue` arrives (for `Expect: 100-continue`). */
   readonly waitForContinue?: boolean;
+  /**
+   * Hold the body after this many bytes until a whole final answer has arrived, then go on (or
+   * stop, with `stopOnAnswer`). Makes "the answer came while the client still had body to send"
+   * certain: at full speed, a loaded machine can let the client write the whole body before it
+   * reads an answer that was sent long before.
+   */
+  readonly pauseAtBytes?: number;
 }
 
 /**
@@ -269,25 +276,38 @@ export function rawUpload(
     let finished = false;
     let pacer: NodeJS.Timeout | undefined;
 
+    const pausedForAnswer = (): boolean =>
+      options.pauseAtBytes !== undefined && !final && writtenBytes >= options.pauseAtBytes;
     const nextPiece = (): Buffer | undefined => {
       if (writtenBytes >= options.bodyBytes) {
         if (finished) return undefined;
         finished = true;
         return options.chunked ? Buffer.from('0\r\n\r\n') : undefined;
       }
-      const size = Math.min(pieceBytes, options.bodyBytes - writtenBytes);
+      const until = pausedAt();
+      const size = Math.min(pieceBytes, until - writtenBytes);
       writtenBytes += size;
       const data = size === pieceBytes ? zeros : zeros.subarray(0, size);
       if (!options.chunked) return data;
       return Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
     };
     const canWrite = (): boolean => !stopped && !socket.destroyed && socket.writable;
+    // Where the next piece must end: the body's end, or the pause point while no answer came.
+    const pausedAt = (): number =>
+      options.pauseAtBytes !== undefined && !final && writtenBytes < options.pauseAtBytes
+        ? Math.min(options.pauseAtBytes, options.bodyBytes)
+        : options.bodyBytes;
+    let waitingForDrain = false;
     const pump = (): void => {
-      while (canWrite()) {
+      while (canWrite() && !pausedForAnswer()) {
         const piece = nextPiece();
         if (piece === undefined) return endIfAnswered();
         if (!socket.write(piece)) {
-          socket.once('drain', pump);
+          waitingForDrain = true;
+          socket.once('drain', () => {
+            waitingForDrain = false;
+            pump();
+          });
           return;
         }
       }
@@ -299,6 +319,7 @@ export function rawUpload(
     const startBody = (): void => {
       if (options.paceMs === undefined) return pump();
       pacer = setInterval(() => {
+        if (pausedForAnswer()) return;
         const piece = canWrite() ? nextPiece() : undefined;
         if (piece === undefined) clearInterval(pacer);
         else socket.write(piece);
@@ -335,6 +356,8 @@ export function rawUpload(
           stopped = true;
           clearInterval(pacer);
           socket.end();
+        } else if (options.pauseAtBytes !== undefined && options.paceMs === undefined) {
+          if (!waitingForDrain) pump();
         }
       }
     });

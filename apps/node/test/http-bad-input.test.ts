@@ -38,18 +38,18 @@ describe('strata serve: bad input (black box)', function () {
       const announced = await put('too-big', Buffer.alloc(MIB + 1));
       expect(announced.status).to.equal(413);
       expect((await errorOf(announced)).code).to.equal('VALUE_TOO_LARGE');
-      // Chunked, no length: refused while counting, so the answer arrives while the client is
-      // still sending. 60 MiB is more than the kernels' socket buffers can hold (here at most
-      // 32 MiB to receive and 4 MiB to send; Linux's defaults are 6 and 4), and less than the
-      // server drains after answering.
+      // Chunked, no length: refused while counting. The client holds its body after 4 MiB until
+      // the answer is in (so the answer surely comes mid-upload), then sends the other 56 MiB,
+      // which the server drains (less than its drain bound) before it closes.
       const streamed = await rawUpload(
         node.port,
         'PUT /v1/kv/too-big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
-        { bodyBytes: 60 * MIB, chunked: true },
+        { bodyBytes: 60 * MIB, chunked: true, pauseAtBytes: 4 * MIB },
       );
       expect(streamed.status).to.equal(413);
       expect((streamed.body as { error: { code: string } }).error.code).to.equal('VALUE_TOO_LARGE');
-      expect(streamed.writtenAtAnswerBytes).to.be.below(60 * MIB);
+      expect(streamed.writtenAtAnswerBytes).to.equal(4 * MIB);
+      expect(streamed.writtenBytes).to.equal(60 * MIB);
       expect(streamed.events).to.deep.equal(['answer', 'end']);
       expect((await get('too-big')).status).to.equal(404);
     });

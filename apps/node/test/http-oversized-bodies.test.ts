@@ -143,15 +143,21 @@ describe('strata serve: oversized bodies, on a node with the default limits: the
 
   it(`raw socket: a 70 MiB batch gets 413 BATCH_TOO_LARGE and a client that stops on it closes cleanly, ${TRIES} times`, async function () {
     for (let attempt = 0; attempt < TRIES; attempt++) {
+      // Every other try holds its body after a few MiB until the answer is in, so that "stopped
+      // mid-upload" surely happens (the answer may even come before the pause point); the others send at full speed, where a loaded machine may let
+      // the client write all 70 MiB (the server drains them) before it reads the answer.
+      const pauseAtBytes = attempt % 2 === 0 ? (1 + (attempt % 8)) * MIB : undefined;
       const result = await rawUpload(
         big.port,
         head('POST', '/v1/batch', `Content-Length: ${70 * MIB}\r\n`),
-        { bodyBytes: 70 * MIB, stopOnAnswer: true },
+        { bodyBytes: 70 * MIB, stopOnAnswer: true, pauseAtBytes },
       );
       expectTooLarge(result, 'BATCH_TOO_LARGE', BATCH_LIMIT);
       expect(result.events).to.deep.equal(['answer', 'end']);
-      expect(result.writtenBytes).to.be.below(70 * MIB);
+      // The server answers from the header, so the answer may come before the pause point.
+      expect(result.writtenBytes).to.be.at.most(pauseAtBytes ?? 70 * MIB);
     }
+    expect(await lastSeqno()).to.equal(expectedSeqno);
   });
 
   it('a body over the limit of a route that takes none gets 413 BODY_TOO_LARGE', async function () {
