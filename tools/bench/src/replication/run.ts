@@ -1,5 +1,5 @@
-// Replication benchmark: `npm run bench:replication -- [--seconds N] [--catch-up N] [--replicas 1,3]
-// [--cpu-prof DIR]`. The leader (Store, `sync: 'always'`, LogPublisher) runs in this process, the
+// Replication benchmark: `npm run bench:replication -- [--rounds N] [--seconds N] [--catch-up N]
+// [--replicas 1,3] [--cpu-prof DIR]`. The leader (Store, `sync: 'always'`, LogPublisher) runs in this process, the
 // follower (LogFollower -> store.appendReplicated, `sync: 'always'`) in a forked process, with
 // real nats-servers (JetStream, file storage) between them: publisher -> JetStream -> follower ->
 // store. Each stream replica count runs on a fresh deployment (R1: one nats-server; R3: a cluster
@@ -8,6 +8,8 @@
 // outstanding) and at the leader's top rate (64 writers, closed loop); (2) the follower's apply
 // rate next to the leader's top durable rate; (3) quorum writes: 64 writers, each waiting for the
 // follower too; (4) catch-up of 1,000,000 entries written while the follower was stopped.
+// Each round runs every setup once (R1, then R3, on fresh deployments); the report shows each
+// figure's median over the rounds and the spread of the figures the targets judge.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { formatSelfTime, readCpuProfile, topSelfTime } from '../runner/profile-s
 import { runSetup } from './phases.js';
 import type { SetupResult } from './phases.js';
 import { renderMarkdown, targetsOf } from './report.js';
+import { medianOfRounds, spreadOf } from './rounds.js';
 import type { ReplicationResult } from './report.js';
 import { MAX_BUFFERED_MESSAGES, MAX_PENDING_RECORDS } from './settings.js';
 
@@ -29,6 +32,7 @@ const repoDir = path.resolve(benchDir, '../..');
 
 const { values } = parseArgs({
   options: {
+    rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     'catch-up': { type: 'string', default: '1000000' },
     replicas: { type: 'string', default: '1,3' },
@@ -43,6 +47,7 @@ if (values.help) {
   process.stdout.write(
     [
       'usage: npm run bench:replication -- [options]',
+      '  --rounds N      rounds, each running every setup once; default 3',
       '  --seconds N     length of each lag / throughput phase; default 5',
       '  --catch-up N    entries written while the follower is stopped; default 1000000',
       '  --replicas L    stream replica counts to run side by side, each on its own NATS',
@@ -65,6 +70,11 @@ const replicaCounts = values.replicas.split(',').map((text) => {
   return count;
 });
 const loadAtStart = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write(`--rounds: "${values.rounds}" is not a whole number of at least 1\n`);
+  process.exit(2);
+}
 const phaseMs = Number(values.seconds) * 1000;
 const catchUpEntries = Number(values['catch-up']);
 const profileDir = values['cpu-prof'] !== undefined ? path.resolve(values['cpu-prof']) : undefined;
@@ -77,13 +87,16 @@ const writeResults =
   profileDir === undefined &&
   phaseMs >= 5000 &&
   catchUpEntries >= 1e6 &&
+  rounds >= 3 &&
   values.replicas === '1,3';
 
 if (profileDir) await mkdir(profileDir, { recursive: true });
-const setups: SetupResult[] = [];
-for (const replicas of replicaCounts) {
-  setups.push(
-    await runSetup(replicas, {
+// roundsBySetup[i][r]: setup i (replicaCounts[i]) in round r.
+const roundsBySetup: SetupResult[][] = replicaCounts.map(() => []);
+for (let round = 0; round < rounds; round++) {
+  for (const [index, replicas] of replicaCounts.entries()) {
+    console.log(`round ${round + 1}/${rounds}: R${replicas}`);
+    const setup = await runSetup(replicas, {
       phaseMs,
       catchUpEntries,
       followerFlags: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
@@ -92,9 +105,12 @@ for (const replicas of replicaCounts) {
         BENCH_BUFFERED: String(bufferedMessages),
       },
       repoDir,
-    }),
-  );
+    });
+    roundsBySetup[index]?.push(setup);
+  }
 }
+const setups = roundsBySetup.map((setupRounds) => medianOfRounds(setupRounds));
+const spreads = roundsBySetup.map((setupRounds) => spreadOf(setupRounds));
 
 // ---------------------------------------------------------------- report
 if (profileDir) {
@@ -123,7 +139,7 @@ const machine = machineInfo(
   ['@strata/replication', '@strata/store', '@strata/wal', 'nats', 'tsx'],
   repoDir,
 );
-const targets = targetsOf(setups);
+const targets = targetsOf(setups, spreads);
 const result: ReplicationResult = {
   benchmark: 'replication',
   loadAverage1m: { start: loadAtStart, end: Math.round((loadavg()[0] ?? 0) * 100) / 100 },
@@ -131,7 +147,10 @@ const result: ReplicationResult = {
     'leader Store sync always + LogPublisher in one process; LogFollower + Store sync always in a forked process; R1: one real nats-server (JetStream file storage) on loopback; R3: three nats-servers routed on loopback, an R3 stream; 1 MiB messages, 64 publishes in flight, 4096 pending appends (ReplicationNode defaults); keys 16 B, values 100 B',
   machine: { ...machine, natsServer: natsServerVersion },
   phaseSeconds: phaseMs / 1000,
+  rounds,
   setups,
+  spreads,
+  roundsBySetup,
   maxPendingRecords: pendingRecords,
   maxBufferedMessages: bufferedMessages,
   targets,
