@@ -23,7 +23,7 @@ export type { VarintCursor, VarintSource } from './varint.js';
 export type { FileHandle, FileStat, FileSystem, OpenMode, OpenOptions } from './fs/file-system.js';
 export { errnoOf } from './fs/file-system.js';
 export { NodeFileSystem, nodeFileSystem } from './fs/node-file-system.js';
-export { writeFileAtomically, removeIfPresent } from './fs/atomic-file.js';
+export { createFileWith, writeFileAtomically, removeIfPresent } from './fs/atomic-file.js';
 export { SimulatedFileSystem } from './fs/simulated-file-system.js';
 export type {
   CrashOptions,

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { FileSystem } from '@strata/core';
-import { StrataError, corruptionError, errnoOf, ioError } from '@strata/core';
+import { StrataError, corruptionError, createFileWith, errnoOf, ioError } from '@strata/core';
 import type { PersistedTreeConfig } from './config.js';
 import { persistedPart, validatePersistedConfig } from './config.js';
 import {
@@ -13,7 +13,7 @@ import {
   segmentFileName,
 } from './file-names.js';
 import type { ManifestState } from './levels/manifest.js';
-import { createFileWith, encodeManifest, readManifest } from './levels/manifest.js';
+import { encodeManifest, readManifest } from './levels/manifest.js';
 
 /** Version of the tree's on-disk layout, recorded in the marker file. */
 export const TREE_FORMAT_VERSION = 1;
@@ -94,7 +94,7 @@ export async function writeTreeFiles(
   ];
   const created = await Promise.allSettled(
     files.map(([file, bytes]) =>
-      createFileWith(fs, file, bytes).catch((error: unknown) => {
+      createFileWith(fs, file, [bytes]).catch((error: unknown) => {
         throw ioError('write', file, error);
       }),
     ),

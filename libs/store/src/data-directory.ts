@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { StrataError, errnoOf, removeIfPresent, writeFileAtomically } from '@strata/core';
+import { StrataError, createFileWith, errnoOf, writeFileAtomically } from '@strata/core';
 import type { FileHandle, FileSystem } from '@strata/core';
 
 /**
@@ -157,18 +157,9 @@ export async function writeNewFormatMarker(
   directory: DataDirectory,
 ): Promise<void> {
   const temporary = join(directory.root, `.${DATA_DIRECTORY_NAMES.format}.tmp`);
-  let handle: FileHandle;
+  // A leftover of a creation cut short is replaced.
+  const handle = await createFileWith(fs, temporary, [formatMarkerBytes()]);
   try {
-    handle = await fs.open(temporary, 'create-exclusive');
-  } catch (error) {
-    if (errnoOf(error) !== 'EEXIST') throw error;
-    // Left by a creation cut short: replace it.
-    await removeIfPresent(fs, temporary);
-    handle = await fs.open(temporary, 'create-exclusive');
-  }
-  try {
-    // Into the page cache: a few microseconds, less than a threadpool round trip.
-    handle.writevSync([formatMarkerBytes()], 0);
     await handle.datasync();
   } finally {
     await handle.close();

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import type { FileHandle, FileSystem } from '@strata/core';
-import { StrataError, corruptionError, crc32c, errnoOf, ioError } from '@strata/core';
+import type { FileSystem } from '@strata/core';
+import { StrataError, corruptionError, crc32c, createFileWith, ioError } from '@strata/core';
 import type { SegmentMetadata, SegmentMetadataJson } from '../segment/metadata.js';
 import { metadataFromJson, metadataToJson } from '../segment/metadata.js';
 import { MANIFEST_FILE, TEMP_SUFFIX } from '../file-names.js';
@@ -108,7 +108,7 @@ export async function replaceFileAtomically(
 ): Promise<void> {
   const temp = path + TEMP_SUFFIX;
   try {
-    const handle = await createFileWith(fs, temp, bytes);
+    const handle = await createFileWith(fs, temp, [bytes]);
     try {
       await handle.datasync();
     } finally {
@@ -119,40 +119,6 @@ export async function replaceFileAtomically(
   } catch (error) {
     throw ioError('replace', path, error);
   }
-}
-
-/** Files up to this size are written with a synchronous call (the log's bound for the same). */
-const SYNC_WRITE_MAX_BYTES = 16 * 1024;
-
-/**
- * Creates the file `path` holding `bytes` (written into the page cache, not synced) and returns
- * it open. A file already there (left by a crash) is replaced; the usual case, no such file, costs
- * no lookup before the exclusive create.
- */
-export async function createFileWith(
-  fs: FileSystem,
-  path: string,
-  bytes: Buffer,
-): Promise<FileHandle> {
-  let handle: FileHandle;
-  try {
-    handle = await fs.open(path, 'create-exclusive');
-  } catch (error) {
-    if (errnoOf(error) !== 'EEXIST') throw error;
-    await fs.unlink(path);
-    handle = await fs.open(path, 'create-exclusive');
-  }
-  try {
-    // A small file: a few microseconds into the page cache, less than a threadpool round trip.
-    // A large one (the manifest of a tree of many segments) goes through the thread pool: a big
-    // write can block on dirty-page writeback, which the event loop must not wait for.
-    if (bytes.length <= SYNC_WRITE_MAX_BYTES) handle.writevSync([bytes], 0);
-    else await handle.writev([bytes], 0);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
-  }
-  return handle;
 }
 
 /** Writes the manifest of a tree durably. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { crc32c, errnoOf, removeIfPresent } from '@strata/core';
-import type { FileHandle, FileSystem } from '@strata/core';
+import { crc32c, createFileWith, removeIfPresent } from '@strata/core';
+import type { FileSystem } from '@strata/core';
 import type { LogTail } from '../format/log-tail.js';
 import type { SegmentFile } from './segment-file.js';
 
@@ -39,22 +39,13 @@ export async function writeCleanCloseMarker(
   const body = Buffer.from(json);
   const path = join(directory, CLEAN_CLOSE_FILE);
   const temporary = join(directory, `.${CLEAN_CLOSE_FILE}.tmp`);
-  let handle: FileHandle;
-  try {
-    handle = await fs.open(temporary, 'create-exclusive');
-  } catch (error) {
-    if (errnoOf(error) !== 'EEXIST') throw error;
-    // A leftover of a close cut short: remove it and try once more.
-    await removeIfPresent(fs, temporary);
-    handle = await fs.open(temporary, 'create-exclusive');
-  }
-  try {
-    // Into the page cache: a few microseconds, less than a threadpool round trip.
-    handle.writevSync([Buffer.from(`${crc32c(body)}\n`), body], 0);
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temporary, path);
+  // A leftover of a close cut short is replaced.
+  const handle = await createFileWith(fs, temporary, [Buffer.from(`${crc32c(body)}\n`), body]);
+  // Renaming an open file is fine (POSIX; libuv opens files with FILE_SHARE_DELETE on Windows):
+  // both at once save a close its round trip. A failed close is reported like a failed rename.
+  const [closed, renamed] = await Promise.allSettled([handle.close(), fs.rename(temporary, path)]);
+  if (renamed.status === 'rejected') throw renamed.reason;
+  if (closed.status === 'rejected') throw closed.reason;
 }
 
 /**
