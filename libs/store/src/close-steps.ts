@@ -1,7 +1,7 @@
 import { StrataError, ioError, isStrataError } from '@strata/core';
 import type { StrataErrorDetails } from '@strata/core';
 
-/** One step of closing a store, in the order they run. */
+/** One step of closing a store, in the order they run (the tree and the log at once). */
 export type CloseStep = 'flush' | 'background' | 'tree' | 'log' | 'lock';
 
 /** A close step that failed, as kept in the error's `details.otherFailures`. */
@@ -27,6 +27,22 @@ export class CloseSteps {
     } catch (error) {
       this.failures.push({ step, file, error: ioError(`close (${step})`, file, error) });
     }
+  }
+
+  /**
+   * Runs independent steps at the same time, each as {@link run} would; their failures are
+   * recorded in the order listed, whichever finished first.
+   */
+  async runAtOnce(
+    steps: readonly { step: CloseStep; file: string; action: () => Promise<void> }[],
+  ): Promise<void> {
+    const results = await Promise.allSettled(steps.map(({ action }) => action()));
+    results.forEach((result, index) => {
+      const { step, file } = steps[index]!;
+      if (result.status === 'rejected') {
+        this.failures.push({ step, file, error: ioError(`close (${step})`, file, result.reason) });
+      }
+    });
   }
 
   /**

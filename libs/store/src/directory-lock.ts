@@ -19,17 +19,19 @@ export class DirectoryLock {
     readonly path: string,
     /** The lock file, kept open while held: its close then costs the open nothing. */
     private readonly handle: FileHandle,
+    /** The removal of the name the lock file was written under, left running by the open. */
+    private readonly temporaryRemoved: Promise<unknown>,
   ) {}
 
   /** Takes the lock at `path`, or fails with `LOCKED` naming the PID that holds it. */
   static async acquire(fs: FileSystem, path: string): Promise<DirectoryLock> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const handle = await createLockFile(fs, path);
-      if (handle !== undefined) {
+      const created = await createLockFile(fs, path);
+      if (created !== undefined) {
         let held = heldLocks.get(fs);
         if (!held) heldLocks.set(fs, (held = new Set()));
         held.add(path);
-        return new DirectoryLock(fs, path, handle);
+        return new DirectoryLock(fs, path, created.handle, created.temporaryRemoved);
       }
       const ownerPid = await readOwner(fs, path);
       // Our own PID counts only if this process really took the lock: after a reboot (or a
@@ -63,11 +65,13 @@ export class DirectoryLock {
     heldLocks.get(this.fs)?.delete(this.path);
     // Removing an open file is fine (POSIX; libuv opens files with FILE_SHARE_DELETE on Windows),
     // so both at once; a failure of either is reported (the removal's first).
-    const [closed, removed] = await Promise.allSettled([
+    const [closed, removed, temporaryRemoved] = await Promise.allSettled([
       this.handle.close(),
       removeIfPresent(this.fs, this.path),
+      this.temporaryRemoved,
     ]);
     if (removed.status === 'rejected') throw removed.reason;
+    if (temporaryRemoved.status === 'rejected') throw temporaryRemoved.reason;
     if (closed.status === 'rejected') {
       throw new StrataError('IO_ERROR', `closing the lock file ${this.path} failed`, {
         cause: closed.reason,
@@ -88,41 +92,54 @@ let lockFileSerial = 0;
  * processes running now, which all see the page cache; a power loss ends every holder, and what
  * survives of the file is a stale lock the next open takes over.
  *
+ * Once the lock is taken, the name it was written under is removed in the background (nobody
+ * else uses that name, and a leftover would only be clutter): {@link DirectoryLock.release} waits
+ * for it and reports its failure (`IO_ERROR`), so the open does not wait for that round trip.
+ *
  * @throws StrataError `IO_ERROR`.
  */
-async function createLockFile(fs: FileSystem, path: string): Promise<FileHandle | undefined> {
+async function createLockFile(
+  fs: FileSystem,
+  path: string,
+): Promise<{ handle: FileHandle; temporaryRemoved: Promise<void> } | undefined> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++lockFileSerial}`);
   let handle: FileHandle | undefined;
-  let linked = false;
   try {
     handle = await fs.open(temporary, 'create-exclusive');
     // Into the page cache: a few microseconds, less than a threadpool round trip.
     handle.writevSync([Buffer.from(`${process.pid}\n`)], 0);
     await fs.link(temporary, path);
-    linked = true;
   } catch (error) {
+    await handle?.close().catch(() => undefined);
+    const removed = await removeTemporary(fs, temporary).then(
+      () => undefined,
+      (removalError: unknown) => removalError as StrataError,
+    );
     if (errnoOf(error) !== 'EEXIST') {
-      await handle?.close().catch(() => undefined);
-      await removeIfPresent(fs, temporary).catch(() => undefined);
       throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
         cause: error,
         details: { file: path },
       });
     }
+    if (removed !== undefined) throw removed;
+    return undefined;
   }
+  const temporaryRemoved = removeTemporary(fs, temporary);
+  // Observed here so that a failure is not reported as unhandled before release() waits for it.
+  temporaryRemoved.catch(() => undefined);
+  return { handle, temporaryRemoved };
+}
+
+/** Removes the name a lock file was written under. @throws StrataError `IO_ERROR`. */
+async function removeTemporary(fs: FileSystem, temporary: string): Promise<void> {
   try {
     await removeIfPresent(fs, temporary);
   } catch (error) {
-    await handle?.close().catch(() => undefined);
-    if (linked) await removeIfPresent(fs, path).catch(() => undefined);
     throw new StrataError('IO_ERROR', `cannot remove ${temporary}`, {
       cause: error,
       details: { file: temporary },
     });
   }
-  if (linked) return handle;
-  await handle?.close().catch(() => undefined);
-  return undefined;
 }
 
 /**

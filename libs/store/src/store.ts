@@ -736,8 +736,12 @@ export class Store {
     });
     await steps.run('background', treeDirectory, () => this.jobs.stop());
     this.historyWindow.close();
-    await steps.run('tree', treeDirectory, () => this.tree.close());
-    await steps.run('log', this.directory.walDirectory, () => this.wal.close());
+    // Neither needs the other: the tree's close writes nothing the log depends on (whatever the
+    // memtable holds stays in the log), and the log's close does not touch the tree.
+    await steps.runAtOnce([
+      { step: 'tree', file: treeDirectory, action: () => this.tree.close() },
+      { step: 'log', file: this.directory.walDirectory, action: () => this.wal.close() },
+    ]);
     await steps.run('lock', this.lock.path, () => this.lock.release());
     this.lifecycle.closed();
     steps.throwIfFailed();

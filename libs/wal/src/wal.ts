@@ -438,10 +438,18 @@ export class Wal {
     await this.writer.whenIdle();
     await stopping;
     let failure: Error | undefined;
+    let marking: Promise<void> = Promise.resolve();
     try {
       if (!wasFailed && this.lifecycle.failure === undefined && !this.options.readOnly) {
         await this.active.sync('close');
-        await markCleanClose(this.fs, this.directory, this.active.segment, this.active.committed);
+        // The marker names the segment's last durable record: it needs the sync, not the handle,
+        // so it is written while the segment file closes (it ignores its own failures).
+        marking = markCleanClose(
+          this.fs,
+          this.directory,
+          this.active.segment,
+          this.active.committed,
+        );
       }
     } catch (error) {
       failure = error as Error;
@@ -453,6 +461,7 @@ export class Wal {
     } catch (error) {
       if (!wasFailed) failure ??= error as Error;
     }
+    await marking;
     this.lifecycle.closed();
     this.admission.queue.releaseWaiters();
     if (failure !== undefined) throw failure;
