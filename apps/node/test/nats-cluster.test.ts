@@ -184,14 +184,17 @@ describe('strata serve over a 3-server NATS cluster (R3 streams, black box)', fu
     const acknowledgedDuringOutage = load.count('acknowledged', duringOutage);
 
     await first.restart();
+    const restartedAt = performance.now();
     await moreAcknowledged(load, PHASE_WRITES, 'writes after a NATS server came back');
+    const resumedMs = Math.round(performance.now() - restartedAt);
     await load.stop();
 
     const check = await checkHistory(nodes, load, prefix);
     console.log(
       formatCounts('NATS quorum lost', check) +
         `\n      [NATS quorum lost] during the outage: ${refusedDuringOutage} refused, ` +
-        `${acknowledgedDuringOutage} acknowledged`,
+        `${acknowledgedDuringOutage} acknowledged; ${PHASE_WRITES} more acknowledged ${resumedMs} ms ` +
+        'after the server was back in the meta group',
     );
     expectClean(check);
     expect(refusedDuringOutage).to.be.at.least(15);

@@ -57,7 +57,9 @@ interface JszAnswer {
  * other; resolves once every server is healthy and they agree on a JetStream meta leader. Servers
  * are killed by PID, never by name; {@link NatsClusterMember.kill} keeps a member's store and
  * ports so that {@link NatsClusterMember.restart} brings the same server back (it resolves once
- * that server is healthy again, which needs a majority of the cluster running).
+ * that server is back in the cluster, current with the JetStream meta group and naming its
+ * leader, which needs a majority of the cluster running; its stream replicas may still be
+ * catching up: a test waits for what it needs from them, such as writes being acknowledged).
  *
  * @example
  * ```ts
@@ -137,7 +139,10 @@ export async function startNatsCluster(
           kill: () => server.kill('SIGKILL', 0),
           async restart() {
             await server.restart();
-            await waitForHealthy([member], startTimeoutMs);
+            // Not every stream replica on it current: after an outage nats-server 2.9 took more
+            // than 30 s to call a restarted R3 replica current on a loaded machine (CI), while
+            // the test only needs the writes it waits for (with its own bound) to go through.
+            await waitForHealthy([member], startTimeoutMs, undefined, 'server-only');
           },
           pause: () => server.pause(),
           resume: () => server.resume(),
@@ -176,13 +181,17 @@ let clusterCounter = 0;
 
 /**
  * Polls each server's `/healthz` and `/jsz` until all are ok and name one meta leader (and, when
- * `metaSize` is given, a meta group of that size).
+ * `metaSize` is given, a meta group of that size). `scope` `'server-only'` asks `/healthz` about
+ * the server's JetStream and its place in the meta group only, not about every stream and
+ * consumer replica it holds.
  */
 async function waitForHealthy(
   servers: readonly NatsClusterMember[],
   timeoutMs: number,
   metaSize?: number,
+  scope: 'all' | 'server-only' = 'all',
 ): Promise<void> {
+  const healthz = scope === 'server-only' ? '/healthz?js-server-only=true' : '/healthz';
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   for (;;) {
@@ -190,7 +199,7 @@ async function waitForHealthy(
       const leaders = new Set<string>();
       let healthy = true;
       for (const member of servers) {
-        const health = await fetch(`${member.monitorUrl}/healthz`);
+        const health = await fetch(`${member.monitorUrl}${healthz}`);
         const body = await health.text();
         if (health.status !== 200) {
           last = `${member.name} /healthz: ${health.status} ${body}`;
