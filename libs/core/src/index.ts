@@ -31,3 +31,4 @@ export type {
   FaultableOperation,
 } from './fs/simulated-file-system.js';
 export { seededRandom } from './seeded-random.js';
+export { settleAll } from './settle-all.js';

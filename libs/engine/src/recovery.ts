@@ -1,6 +1,13 @@
 import { posix } from 'node:path';
 import type { FileSystem } from '@strata/core';
-import { StrataError, corruptionError, createFileWith, errnoOf, ioError } from '@strata/core';
+import {
+  StrataError,
+  corruptionError,
+  createFileWith,
+  errnoOf,
+  ioError,
+  settleAll,
+} from '@strata/core';
 import type { PersistedTreeConfig } from './config.js';
 import { persistedPart, validatePersistedConfig } from './config.js';
 import {
@@ -147,15 +154,6 @@ async function syncFolder(fs: FileSystem, folder: string): Promise<void> {
   } catch (error) {
     throw ioError('fsync', folder, error);
   }
-}
-
-/**
- * Waits for every one of `steps` (none is left running behind an error), then throws the first
- * failure in the order given, if any.
- */
-async function settleAll(steps: readonly Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(steps);
-  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 /** What recovery found on disk. */

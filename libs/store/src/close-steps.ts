@@ -25,7 +25,7 @@ export class CloseSteps {
     try {
       await action();
     } catch (error) {
-      this.failures.push({ step, file, error: ioError(`close (${step})`, file, error) });
+      this.record(step, file, error);
     }
   }
 
@@ -39,10 +39,12 @@ export class CloseSteps {
     const results = await Promise.allSettled(steps.map(({ action }) => action()));
     results.forEach((result, index) => {
       const { step, file } = steps[index]!;
-      if (result.status === 'rejected') {
-        this.failures.push({ step, file, error: ioError(`close (${step})`, file, result.reason) });
-      }
+      if (result.status === 'rejected') this.record(step, file, result.reason);
     });
+  }
+
+  private record(step: CloseStep, file: string, error: unknown): void {
+    this.failures.push({ step, file, error: ioError(`close (${step})`, file, error) });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { StrataError, errnoOf, invariant, isStrataError } from '@strata/core';
+import { StrataError, errnoOf, invariant, isStrataError, settleAll } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import { dirname } from 'node:path';
 import { Tree } from '@strata/engine';
@@ -184,19 +184,13 @@ async function createParts(
   );
   // Every step ends before the open gives up on a failure (a marker write still running could
   // otherwise rename it into place after the lock is released).
-  const namesSynced = allEnded([
+  const namesSynced = settleAll([
     walFolderMade,
     formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory),
   ]).then(() =>
-    allEnded([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
+    settleAll([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
   );
   return openAtOnce(treeOpening, walOpening, namesSynced);
-}
-
-/** Waits for every one of `steps`, then throws the first failure, if any. */
-async function allEnded(steps: readonly Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(steps);
-  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 function treeOptions(options: ResolvedStoreOptions): TreeOptions {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { crc32c, createFileWith, removeIfPresent } from '@strata/core';
+import { crc32c, createFileWith, removeIfPresent, settleAll } from '@strata/core';
 import type { FileSystem } from '@strata/core';
 import type { LogTail } from '../format/log-tail.js';
 import type { SegmentFile } from './segment-file.js';
@@ -43,9 +43,7 @@ export async function writeCleanCloseMarker(
   const handle = await createFileWith(fs, temporary, [Buffer.from(`${crc32c(body)}\n`), body]);
   // Renaming an open file is fine (POSIX; libuv opens files with FILE_SHARE_DELETE on Windows):
   // both at once save a close its round trip. A failed close is reported like a failed rename.
-  const [closed, renamed] = await Promise.allSettled([handle.close(), fs.rename(temporary, path)]);
-  if (renamed.status === 'rejected') throw renamed.reason;
-  if (closed.status === 'rejected') throw closed.reason;
+  await settleAll([fs.rename(temporary, path), handle.close()]);
 }
 
 /**

@@ -176,7 +176,6 @@ export class ActiveSegment {
     this.durableSeqno = Math.max(this.durableSeqno, target);
   }
 
-  /** Closes the handle, ignoring a failure (the log is closing: nothing more is written). */
   /** Closes the segment's file. @throws StrataError `IO_ERROR` when the close fails. */
   async close(): Promise<void> {
     const handle = this.handle;
