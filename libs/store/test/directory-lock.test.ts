@@ -57,4 +57,21 @@ describe('DirectoryLock: one holder per data directory', () => {
     fs.setFaultInjector(undefined);
     expect(await fs.exists('/data/LOCK')).to.equal(false);
   });
+
+  it('removes the name it wrote the lock under in the background, and release() reports a failed removal', async () => {
+    const fs = new SimulatedFileSystem();
+    await fs.mkdir('/data');
+    fs.setFaultInjector((operation, path) =>
+      operation === 'unlink' && path.startsWith('/data/.LOCK.') ? 'EIO' : undefined,
+    );
+    // The open does not wait for that removal: the lock is held.
+    const held = await DirectoryLock.acquire(fs, '/data/LOCK');
+    const error = await rejectionOf(held.release());
+    expect(error.code).to.equal('IO_ERROR');
+    expect(error.details?.file).to.match(/^\/data\/\.LOCK\./);
+    // The lock itself is gone all the same: the directory opens again.
+    expect(await fs.exists('/data/LOCK')).to.equal(false);
+    fs.setFaultInjector(undefined);
+    await (await DirectoryLock.acquire(fs, '/data/LOCK')).release();
+  });
 });
