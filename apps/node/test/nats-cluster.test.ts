@@ -18,7 +18,7 @@ import type { HistoryCheck } from './write-history.js';
 const PHASE_WRITES = Number(process.env['STRATA_NATS_CLUSTER_PHASE_WRITES'] ?? 40);
 
 describe('strata serve over a 3-server NATS cluster (R3 streams, black box)', function () {
-  this.timeout(240_000);
+  this.timeout(420_000);
 
   let nats: NatsClusterHandle | undefined;
   let nc: NatsConnection | undefined;
@@ -94,11 +94,16 @@ describe('strata serve over a 3-server NATS cluster (R3 streams, black box)', fu
   }
 
   /** Waits until `load` has `count` more acknowledged writes than now. */
-  async function moreAcknowledged(load: WriteLoad, count: number, what: string): Promise<void> {
+  async function moreAcknowledged(
+    load: WriteLoad,
+    count: number,
+    what: string,
+    timeoutMs = 90_000,
+  ): Promise<void> {
     const target = load.count('acknowledged') + count;
     await waitFor(
       what,
-      90_000,
+      timeoutMs,
       () => (load.count('acknowledged') >= target ? true : undefined),
       async () => JSON.stringify(await statuses(nodes)),
     );
@@ -185,7 +190,9 @@ describe('strata serve over a 3-server NATS cluster (R3 streams, black box)', fu
 
     await first.restart();
     const restartedAt = performance.now();
-    await moreAcknowledged(load, PHASE_WRITES, 'writes after a NATS server came back');
+    // Its stream replica catches up first: 0.2 to 17 s in CI runs, 66 s once on a machine busy
+    // with another suite (nats-server 2.9), hence the longer bound.
+    await moreAcknowledged(load, PHASE_WRITES, 'writes after a NATS server came back', 180_000);
     const resumedMs = Math.round(performance.now() - restartedAt);
     await load.stop();
 
