@@ -43,19 +43,44 @@ export async function treeExists(fs: FileSystem, path: string): Promise<boolean>
 }
 
 /**
- * Creates a new tree's files. The marker is written last: a crash before it leaves a folder that
- * the next open simply initializes again.
+ * Creates a new tree's files: resolves once they are durable, with their commit (see
+ * {@link stageTreeFiles}) still running. A crash before the commit is durable leaves a folder
+ * without a marker, which the next open simply initializes again.
  */
-export async function createTreeFiles(
+export function createTreeFiles(
   fs: FileSystem,
   path: string,
   config: PersistedTreeConfig,
-): Promise<void> {
-  await writeTreeFiles(fs, path, config, {
+): Promise<StagedTree> {
+  return stageTreeFiles(fs, path, config, {
     nextSegmentId: 1,
     flushedSeqno: undefined,
     levels: emptyLevels(config.levelCount),
   });
+}
+
+/**
+ * Writes the files that make `path` a tree, durably, and commits them: resolves once the tree
+ * exists on stable storage. {@link stageTreeFiles} followed by a wait for its commit.
+ */
+export async function writeTreeFiles(
+  fs: FileSystem,
+  path: string,
+  config: PersistedTreeConfig,
+  manifest: ManifestState,
+): Promise<void> {
+  const { committed } = await stageTreeFiles(fs, path, config, manifest);
+  await committed;
+}
+
+/** A tree whose files are durable and whose commit point is being made so. */
+export interface StagedTree {
+  /**
+   * Settles once the marker is renamed into place and every folder involved is fsynced (the tree
+   * then exists), or rejects with the `IO_ERROR` of the step that failed. Already observed: a
+   * caller that drops it causes no unhandled rejection.
+   */
+  readonly committed: Promise<void>;
 }
 
 /**
@@ -68,30 +93,30 @@ export async function createTreeFiles(
  * place, and what matters is only that the marker's name never becomes durable before everything
  * it vouches for. Two steps, the second waiting for the first:
  *
- * 1. Config and manifest created and written, the marker written to its temporary file; then, at
- *    once (libuv runs them on its threadpool, so they cost about one wait): the fdatasync of each
- *    of the three, the fsync of the tree folder (their names: they exist before it starts), and
- *    the fsync of the segments folder when it holds files (a checkpoint's links).
+ * 1. The tree folder made, then at once its segments folder, config and manifest created and
+ *    written, and the marker written to its temporary file; then, at once (libuv runs them on its
+ *    threadpool, so they cost about one wait): the fdatasync of each of the three files, the
+ *    fsync of the tree folder (their names and the segments folder's), and the fsync of the
+ *    segments folder when it holds files (a checkpoint's links).
  * 2. The marker renamed into place, then the tree folder fsynced, and with it, at once, the
  *    folder holding the tree (the tree folder's own name).
  *
- * A power loss before step 2's rename is durable leaves no marker; once it is, config, manifest
- * and the marker's bytes were durable before it, so a marker never vouches for a missing or torn
- * file. Once this resolves, every file and name is durable: two sync waits in a row, where a
- * file-by-file order (write, sync, rename, sync the folder, for each) takes six.
+ * Resolves after step 1, with step 2 started ({@link StagedTree.committed}): a caller that has
+ * other work to make durable (a store's first write) overlaps its own waits with the commit
+ * instead of adding them up. A power loss before step 2's rename is durable leaves no marker;
+ * once it is, config, manifest and the marker's bytes were durable before it, so a marker never
+ * vouches for a missing or torn file.
  */
-export async function writeTreeFiles(
+export async function stageTreeFiles(
   fs: FileSystem,
   path: string,
   config: PersistedTreeConfig,
   manifest: ManifestState,
-): Promise<void> {
+): Promise<StagedTree> {
   const segmentsFolder = posix.join(path, SEGMENTS_FOLDER);
-  try {
-    await fs.mkdir(segmentsFolder);
-  } catch (error) {
-    throw ioError('mkdir', path, error);
-  }
+  // The tree folder first (one round trip when its parent exists), then its segments folder and
+  // its files at once: a recursive mkdir of the segments folder would take three in a row.
+  await makeFolder(fs, path);
   const markerPath = posix.join(path, MARKER_FILE);
   const markerTemp = markerPath + TEMP_SUFFIX;
   const files: [string, Buffer][] = [
@@ -99,6 +124,7 @@ export async function writeTreeFiles(
     [posix.join(path, MANIFEST_FILE), encodeManifest(manifest)],
     [markerTemp, encodeMarker()],
   ];
+  const segmentsFolderMade = makeFolder(fs, segmentsFolder);
   const created = await Promise.allSettled(
     files.map(([file, bytes]) =>
       createFileWith(fs, file, [bytes]).catch((error: unknown) => {
@@ -128,12 +154,36 @@ export async function writeTreeFiles(
   try {
     await settleAll([
       ...synced,
-      syncFolder(fs, path),
-      // Segment files (hard links of a checkpoint) must be durable before the marker is.
-      manifest.levels.some((level) => level.length > 0)
-        ? syncFolder(fs, segmentsFolder)
-        : Promise.resolve(),
+      // The tree folder's fsync covers the files' names (created above) and the segments folder's.
+      segmentsFolderMade.then(() =>
+        settleAll([
+          syncFolder(fs, path),
+          // Segment files (hard links of a checkpoint) must be durable before the marker is.
+          manifest.levels.some((level) => level.length > 0)
+            ? syncFolder(fs, segmentsFolder)
+            : Promise.resolve(),
+        ]),
+      ),
     ]);
+  } catch (error) {
+    // The closes end (and their failures are observed) before the error goes up.
+    await Promise.allSettled(closed);
+    throw error;
+  }
+  const committed = commitTree(fs, path, markerTemp, markerPath, closed);
+  committed.catch(() => undefined);
+  return { committed };
+}
+
+/** Step 2 of {@link stageTreeFiles}: the marker renamed into place, the folders fsynced. */
+async function commitTree(
+  fs: FileSystem,
+  path: string,
+  markerTemp: string,
+  markerPath: string,
+  closed: readonly Promise<void>[],
+): Promise<void> {
+  try {
     try {
       await fs.rename(markerTemp, markerPath);
     } catch (error) {
@@ -142,9 +192,16 @@ export async function writeTreeFiles(
     // Renamed into place and its folder fsynced: from here on the tree exists.
     await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path)), ...closed]);
   } catch (error) {
-    // The closes end (and their failures are observed) before the error goes up.
     await Promise.allSettled(closed);
     throw error;
+  }
+}
+
+async function makeFolder(fs: FileSystem, folder: string): Promise<void> {
+  try {
+    await fs.mkdir(folder);
+  } catch (error) {
+    throw ioError('mkdir', folder, error);
   }
 }
 

@@ -87,6 +87,8 @@ export class Tree implements ReadsAtSeqno {
     /** The resolved configuration (persisted parts as recovered). */
     readonly config: TreeConfig,
     manifest: ManifestState,
+    /** A new tree's commit still running (see {@link Tree.create}); settled for a recovered one. */
+    private readonly created: Promise<void> = Promise.resolve(),
   ) {
     const budget = config.memoryBudgetBytes;
     this.context = {
@@ -97,7 +99,7 @@ export class Tree implements ReadsAtSeqno {
       descriptorTable: new DescriptorTable(config.fileSystem, config.maxOpenFiles),
     };
     const jobs = jobRunnerFor(config);
-    this.versions = new VersionSet(config, this.context, manifest);
+    this.versions = new VersionSet(config, this.context, manifest, created);
     this.flusher = new Flusher(config, jobs, this.versions, this.snapshots, this.cancellation);
     this.compactor = new Compactor({
       config,
@@ -126,12 +128,52 @@ export class Tree implements ReadsAtSeqno {
       const recovered = await recoverTreeFiles(fs, path);
       return new Tree({ ...config, ...recovered.config }, recovered.manifest);
     }
-    await createTreeFiles(fs, path, config);
-    return new Tree(config, {
-      nextSegmentId: 1,
-      flushedSeqno: undefined,
-      levels: emptyLevels(config.levelCount),
-    });
+    const tree = await Tree.create(path, options);
+    try {
+      await tree.whenCreated();
+    } catch (error) {
+      await tree.close().catch(() => undefined);
+      throw error;
+    }
+    return tree;
+  }
+
+  /**
+   * Creates a new tree at `path`, which must hold none (a caller that checked with
+   * {@link exists}, under a lock of its own, skips {@link open}'s second look). Resolves once the
+   * tree's files are durable, with its commit point (the marker's rename and the folders'
+   * fsyncs) still being made durable: {@link whenCreated} settles with it. Until then a power loss
+   * may leave no tree at `path` (the next open creates an empty one again), so a caller must not
+   * acknowledge anything that lives only in this tree before `whenCreated()` resolves; the
+   * tree's own manifest writes (a flush, a compaction) and {@link close} wait for it. A store
+   * overlaps this wait with its first log write, which the log holds too.
+   *
+   * @throws StrataError `IO_ERROR`, `INVALID_ARGUMENT` for bad options.
+   *
+   * @example
+   * ```ts
+   * const tree = await Tree.create('/data/tree');
+   * tree.insert(Buffer.from('a'), Buffer.from('1'), 0); // readable now
+   * await tree.whenCreated(); // and the tree survives a power loss from here on
+   * ```
+   */
+  static async create(path: string, options: TreeOptions = {}): Promise<Tree> {
+    const config = resolveConfig(path, options);
+    const { committed } = await createTreeFiles(config.fileSystem, path, config);
+    return new Tree(
+      config,
+      { nextSegmentId: 1, flushedSeqno: undefined, levels: emptyLevels(config.levelCount) },
+      committed,
+    );
+  }
+
+  /**
+   * Settles once the tree exists on stable storage: at once for a tree that was opened, and for
+   * one from {@link create} once its commit is durable. Rejects (`IO_ERROR`) when that commit
+   * failed: the tree then refuses its manifest writes, and its close reports the failure.
+   */
+  whenCreated(): Promise<void> {
+    return this.created;
   }
 
   /**
@@ -710,6 +752,8 @@ export class Tree implements ReadsAtSeqno {
     this.closed = true;
     await this.versions.deletionsDone();
     this.context.descriptorTable.closeAll();
+    // A failed creation (see create) is reported once everything is closed.
+    await this.created;
   }
 
   // ---------------------------------------------------------------- internals

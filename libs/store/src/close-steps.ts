@@ -1,8 +1,11 @@
 import { StrataError, ioError, isStrataError } from '@strata/core';
 import type { StrataErrorDetails } from '@strata/core';
 
-/** One step of closing a store, in the order they run (the tree and the log at once). */
-export type CloseStep = 'flush' | 'background' | 'tree' | 'log' | 'lock';
+/**
+ * One step of closing a store, in the order they run (the tree, the log and a new store's
+ * creation at once).
+ */
+export type CloseStep = 'flush' | 'background' | 'tree' | 'log' | 'creation' | 'lock';
 
 /** A close step that failed, as kept in the error's `details.otherFailures`. */
 export interface CloseStepFailure {

@@ -111,10 +111,14 @@ async function createLockFile(
     await fs.link(temporary, path);
   } catch (error) {
     await handle?.close().catch(() => undefined);
-    const removed = await removeTemporary(fs, temporary).then(
-      () => undefined,
-      (removalError: unknown) => removalError as StrataError,
-    );
+    // A missing directory (a new store's: the caller makes it and tries again) left no file.
+    const nothingCreated = handle === undefined && errnoOf(error) === 'ENOENT';
+    const removed = nothingCreated
+      ? undefined
+      : await removeTemporary(fs, temporary).then(
+          () => undefined,
+          (removalError: unknown) => removalError as StrataError,
+        );
     if (errnoOf(error) !== 'EEXIST') {
       throw new StrataError('IO_ERROR', `cannot create lock file ${path}`, {
         cause: error,

@@ -27,6 +27,11 @@ export interface OpenedParts {
   readonly wal: Wal;
   /** The highest seqno in the tree's segments (0 when none): the log is replayed above it. */
   readonly flushedSeqno: number;
+  /**
+   * A new store's creation being made durable (see {@link createParts}); settled for a store
+   * that existed. Already observed: the store waits for it in its close.
+   */
+  readonly created: Promise<void>;
 }
 
 /**
@@ -56,14 +61,22 @@ export async function openParts(path: string, options: ResolvedStoreOptions): Pr
     // Before anything is written: an unsupported format is refused untouched.
     if (format !== undefined) await checkExistingFormat(fs, directory, format);
     if (!treeFound) {
-      ({ tree, wal } = await createParts(directory, options, format !== undefined));
-      return { directory, lock, tree, wal, flushedSeqno: 0 };
+      let created: Promise<void>;
+      ({ tree, wal, created } = await createParts(directory, options, format !== undefined));
+      return { directory, lock, tree, wal, flushedSeqno: 0, created };
     }
     if (format === undefined) await checkOrCreateFormat(fs, directory);
     ({ tree, wal } = await openExistingParts(directory, options));
     // The log's folder was missing and Wal.open made it: its name must be durable too.
     if (!walFound) await fs.syncDirectory(directory.root);
-    return { directory, lock, tree, wal, flushedSeqno: tree.getHighestPersistedSeqno() ?? 0 };
+    return {
+      directory,
+      lock,
+      tree,
+      wal,
+      flushedSeqno: tree.getHighestPersistedSeqno() ?? 0,
+      created: Promise.resolve(),
+    };
   } catch (error) {
     await abandonParts({ lock, tree, wal });
     throw error;
@@ -128,22 +141,20 @@ async function openExistingParts(
 }
 
 /**
- * Waits for a tree and a log being opened at once, and for `alsoWaitFor`; when any step failed,
- * closes what did open and throws the first failure (the tree's, then the log's, then the rest).
+ * Waits for a tree and a log being opened at once; when either failed, closes what did open and
+ * throws the first failure (the tree's, then the log's).
  */
 async function openAtOnce(
   treeOpening: Promise<Tree>,
   walOpening: Promise<Wal>,
-  alsoWaitFor: Promise<unknown> = Promise.resolve(),
 ): Promise<{ tree: Tree; wal: Wal }> {
-  const [tree, wal, other] = await Promise.allSettled([treeOpening, walOpening, alsoWaitFor]);
-  const failure = [tree, wal, other].find((result) => result.status === 'rejected');
-  if (failure === undefined && tree.status === 'fulfilled' && wal.status === 'fulfilled') {
+  const [tree, wal] = await Promise.allSettled([treeOpening, walOpening]);
+  if (tree.status === 'fulfilled' && wal.status === 'fulfilled') {
     return { tree: tree.value, wal: wal.value };
   }
   if (wal.status === 'fulfilled') await wal.value.close().catch(() => undefined);
   if (tree.status === 'fulfilled') await tree.value.close().catch(() => undefined);
-  throw (failure as PromiseRejectedResult).reason;
+  throw (tree.status === 'rejected' ? tree : (wal as PromiseRejectedResult)).reason;
 }
 
 /**
@@ -151,46 +162,61 @@ async function openAtOnce(
  * waits on its own fsyncs, so their waits overlap instead of adding up. `formatFound`: the marker
  * is already there (a creation cut short after it), so it is not written again.
  *
- * Crash safety (the ordering lives here and in the engine's writeTreeFiles). At once:
- * - the format marker: bytes fdatasynced before the name is renamed into place (never torn);
- * - the tree: its own commit point, its marker, written last (writeTreeFiles), and the tree
- *   folder's name in the data directory fsynced by it;
- * - the log: an empty folder (its first segment, and that segment's name, come with the first
- *   append, which is acknowledged only once both are durable);
- * - once the format marker is renamed and the log's folder made: one fsync of the data directory
- *   (the names `FORMAT` and `wal`) and one of the folder holding it (the data directory's own
- *   name, which the lock's open may just have made).
+ * The open resolves once the tree's files are durable and the log is open; what commits the
+ * creation then runs in the background and is returned as `created`: the tree's commit (its
+ * marker renamed into place, its folders fsynced: `Tree.create`), the format marker (its bytes
+ * fdatasynced, then renamed into place) and, once that marker is renamed and the log is open
+ * (`Wal.open` makes its folder), one fsync of the data directory (the names `FORMAT` and `wal`)
+ * and one of the folder holding it (the data directory's own name, which the lock's open may
+ * just have made). The log's first segment waits for `created` as it waits for its own folder's
+ * fsync
+ * (`WalOptions.directoryCreation`), so the first write is acknowledged only once the whole
+ * creation is durable, and its waits overlap with the creation's instead of following them; a
+ * close waits for it too.
  *
- * None of these orders against another, because every partial state a power loss can leave opens
- * as the same empty store or as no store at all: without the tree's marker the tree is created
- * again and the log is empty (no append was acknowledged before the open resolved); without
+ * Crash safety. None of these steps orders against another, because every partial state a
+ * power loss can leave opens as the same empty store or as no store at all: without the tree's
+ * marker the tree is created again and the log is empty (no append was acknowledged); without
  * `FORMAT` the directory holds no store (`createIfMissing: false` refuses it, otherwise the
  * marker is written and the empty tree opened); a missing `wal/` is made again, empty. Nothing
  * can be torn (the format marker is fdatasynced before its rename, the tree's files before its
- * marker's rename). The open resolves only after every step, so from then on the directory opens
- * as this store.
+ * marker's rename). So a store that was opened but never written to nor closed may be gone
+ * after a power loss, and one with an acknowledged write, or a resolved close, is not.
  */
 async function createParts(
   directory: DataDirectory,
   options: ResolvedStoreOptions,
   formatFound: boolean,
-): Promise<{ tree: Tree; wal: Wal }> {
+): Promise<{ tree: Tree; wal: Wal; created: Promise<void> }> {
   const fs = options.fileSystem;
-  const treeOpening = Tree.open(directory.treeDirectory, treeOptions(options));
-  const walFolderMade = fs.mkdir(directory.walDirectory);
+  const treeCreating = Tree.create(directory.treeDirectory, treeOptions(options));
+  // The log's first segment waits for the whole creation, which in turn needs the log's folder,
+  // which Wal.open makes: the log gets a promise that adopts `created` once that exists.
+  let adoptCreation: (created: Promise<void>) => void = () => undefined;
+  const directoryCreation = new Promise<void>((resolve) => (adoptCreation = resolve));
   // A new tree has flushed nothing: the log starts at seqno 1.
-  const walOpening = walFolderMade.then(() =>
-    Wal.open(directory.walDirectory, walOptions(options, 1)),
-  );
+  const walOpening = Wal.open(directory.walDirectory, {
+    ...walOptions(options, 1),
+    directoryCreation,
+  });
   // Every step ends before the open gives up on a failure (a marker write still running could
   // otherwise rename it into place after the lock is released).
   const namesSynced = settleAll([
-    walFolderMade,
+    walOpening,
     formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory),
   ]).then(() =>
     settleAll([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
   );
-  return openAtOnce(treeOpening, walOpening, namesSynced);
+  const created = settleAll([namesSynced, treeCreating.then((tree) => tree.whenCreated())]);
+  // Observed here: the store waits for it in its close, the log before its first segment.
+  created.catch(() => undefined);
+  adoptCreation(created);
+  try {
+    return { ...(await openAtOnce(treeCreating, walOpening)), created };
+  } catch (error) {
+    await created.catch(() => undefined);
+    throw error;
+  }
 }
 
 function treeOptions(options: ResolvedStoreOptions): TreeOptions {
@@ -249,9 +275,11 @@ export async function abandonParts(parts: {
   readonly lock: DirectoryLock;
   readonly tree?: Tree | undefined;
   readonly wal?: Wal | undefined;
+  readonly created?: Promise<void> | undefined;
 }): Promise<void> {
   await parts.wal?.close().catch(() => undefined);
   await parts.tree?.close().catch(() => undefined);
+  await parts.created?.catch(() => undefined);
   await parts.lock.release().catch(() => undefined);
 }
 

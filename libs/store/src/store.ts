@@ -133,6 +133,8 @@ export class Store {
   private readonly tree: Tree;
   private readonly wal: Wal;
   private readonly lock: DirectoryLock;
+  /** A new store's creation being made durable (settled for a store that existed). */
+  private readonly created: Promise<void>;
   private readonly lifecycle = new Lifecycle('the store');
   private readonly notifier: CommitNotifier;
   private readonly recent: RecentRecords;
@@ -159,6 +161,7 @@ export class Store {
     this.tree = tree;
     this.wal = wal;
     this.lock = parts.lock;
+    this.created = parts.created;
     this.logVerifiedFromSeqno = firstVerifiedSeqno(wal);
     this.notifier = new CommitNotifier(parts.flushedSeqno);
     this.recent = new RecentRecords(options.recentRecordsBytes);
@@ -232,6 +235,11 @@ export class Store {
   /**
    * Opens the store in `path` (creating it if needed): takes the directory lock, opens the tree,
    * replays the log records above the tree's flushed seqno into the memtable (see recovery.ts).
+   *
+   * A new store's creation is durable once its first write is acknowledged or its close
+   * resolves (the open does not wait for the creation's last fsyncs: the first write waits for
+   * them alongside its own); a power loss before either may leave no store in `path`, with
+   * nothing in it acknowledged.
    *
    * @throws StrataError `LOCKED` (another process has it), `UNSUPPORTED_FORMAT`, `CORRUPTION`
    * (naming file and offset), `IO_ERROR`, `INVALID_ARGUMENT`.
@@ -741,6 +749,8 @@ export class Store {
     await steps.runAtOnce([
       { step: 'tree', file: treeDirectory, action: () => this.tree.close() },
       { step: 'log', file: this.directory.walDirectory, action: () => this.wal.close() },
+      // A store closed before its first write: its creation is durable once the close resolves.
+      { step: 'creation', file: this.directory.root, action: () => this.created },
     ]);
     await steps.run('lock', this.lock.path, () => this.lock.release());
     this.lifecycle.closed();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SimulatedFileSystem, StrataError } from '@strata/core';
+import { SimulatedFileSystem, StrataError, seededRandom } from '@strata/core';
 import type { FaultableOperation } from '@strata/core';
 import { Store } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
@@ -96,6 +96,43 @@ describe('Store.close: failures of the final steps are reported', () => {
     const reopened = await Store.open('/data', { fileSystem: fs });
     expect((await reopened.get('a'))?.toString()).to.equal('1');
     expect(reopened.stats().segmentCount).to.equal(1);
+    await reopened.close();
+  });
+
+  it('a new store whose creation cannot be made durable refuses its first write (IO_ERROR, fail-stop), and its close reports the creation', async () => {
+    const fs = new SimulatedFileSystem();
+    // The data directory's fsync is part of the creation's commit, which runs after the open.
+    fs.setFaultInjector((operation, path) =>
+      operation === 'syncDirectory' && path === '/data' ? 'EIO' : undefined,
+    );
+    const store = await Store.open('/data', { fileSystem: fs });
+    const refused = await rejectionOf(store.put('a', '1'));
+    expect(refused).to.include({ code: 'IO_ERROR' });
+    expect(store.status).to.equal('failed');
+    const error = (await rejectionOf(store.close())) as StrataError;
+    expect(error).to.include({ code: 'IO_ERROR' });
+    // The tree's own commit fsyncs the data directory (its folder's name), and is listed first.
+    expect(error.details).to.include({ step: 'tree', file: '/data' });
+    const others = error.details['otherFailures'] as { step: string; file: string }[];
+    expect(others.map((failure) => failure.step)).to.include('creation');
+    expect(store.status).to.equal('closed');
+    // Nothing was acknowledged; the refused write's outcome is unknown (its record was written
+    // before the creation failed): after a power loss the store is empty or holds that write.
+    fs.setFaultInjector(undefined);
+    const rebooted = fs.crash({ random: seededRandom(7) });
+    const reopened = await Store.open('/data', { fileSystem: rebooted });
+    expect(reopened.lastSeqno).to.be.at.most(1);
+    if (reopened.lastSeqno === 1) expect((await reopened.get('a'))?.toString()).to.equal('1');
+    await reopened.close();
+  });
+
+  it('a new store closed before any write: its close waits for the creation, which is then durable', async () => {
+    const fs = new SimulatedFileSystem();
+    const store = await Store.open('/data', { fileSystem: fs });
+    await store.close();
+    const rebooted = fs.crash({ random: seededRandom(8) });
+    const reopened = await Store.open('/data', { fileSystem: rebooted, createIfMissing: false });
+    expect(reopened.lastSeqno).to.equal(0);
     await reopened.close();
   });
 

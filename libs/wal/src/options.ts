@@ -93,6 +93,20 @@ export interface WalOptions {
   readonly readChunkBytes?: number;
   /** Clock for segment ages (age-based retention). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The creation of the log's directory, still being made durable by the caller: settles once
+   * the directory's name (and whatever else the caller created with it, a new store's other
+   * files) is on stable storage. The first segment's creation waits for it as for its own
+   * directory fsync, so no append is acknowledged before it; a rejection fails that creation
+   * (the log fail-stops). Default: nothing to wait for.
+   *
+   * @example
+   * ```ts
+   * await fs.mkdir('/data/wal');
+   * const wal = await Wal.open('/data/wal', { directoryCreation: fs.syncDirectory('/data') });
+   * ```
+   */
+  readonly directoryCreation?: Promise<void>;
 }
 
 /** {@link WalOptions} with every default applied. */
@@ -122,6 +136,7 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
     indexIntervalBytes: options.indexIntervalBytes ?? 64 * 1024,
     readChunkBytes: options.readChunkBytes ?? MIB,
     now: options.now ?? Date.now,
+    directoryCreation: options.directoryCreation ?? Promise.resolve(),
   };
   if (!['always', 'interval', 'none'].includes(resolved.sync)) {
     throw new StrataError(

@@ -130,6 +130,8 @@ export class Wal {
    */
   static async open(directory: string, options: WalOptions = {}): Promise<Wal> {
     const resolved = resolveWalOptions(options);
+    // Observed here: a log that never creates a segment never waits for it (its caller does).
+    resolved.directoryCreation.catch(() => undefined);
     const fs = resolved.fileSystem;
     if (!resolved.readOnly) {
       try {

@@ -33,6 +33,11 @@ export class VersionSet {
     private readonly config: TreeConfig,
     private readonly context: SegmentContext,
     manifest: ManifestState,
+    /**
+     * The tree's creation being committed (see `Tree.create`): a manifest write replaces the
+     * manifest the creation wrote, so it waits for that commit, and fails when it failed.
+     */
+    private readonly created: Promise<void> = Promise.resolve(),
   ) {
     this.nextId = manifest.nextSegmentId;
     this.flushed = manifest.flushedSeqno;
@@ -98,13 +103,14 @@ export class VersionSet {
    * written, so the last write always records the last state.
    */
   persist(): Promise<void> {
-    return this.manifestWrites.run(() =>
-      writeManifest(this.config.fileSystem, this.config.path, {
+    return this.manifestWrites.run(async () => {
+      await this.created;
+      await writeManifest(this.config.fileSystem, this.config.path, {
         nextSegmentId: this.nextId,
         flushedSeqno: this.flushed,
         levels: this.currentVersion.levels.map((level) => level.map((s) => s.meta)),
-      }),
-    );
+      });
+    });
   }
 
   /** Highest seqno in the segments and the flushed seqno kept beside them. */

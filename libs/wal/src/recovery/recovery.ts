@@ -85,22 +85,23 @@ export async function recoverLog(
   directory: string,
   options: ResolvedWalOptions,
 ): Promise<RecoveredLog> {
-  const recovered = await recoverSegments(directory, options);
+  const { names, ...recovered } = await recoverSegments(directory, options);
+  // The names listed before recovery: recovery writes no seek-index file, so none is missed.
   if (!options.readOnly)
-    await removeUnusableSeekIndexFiles(options.fileSystem, directory, recovered.segments);
+    await removeUnusableSeekIndexFiles(options.fileSystem, directory, recovered.segments, names);
   return recovered;
 }
 
 async function recoverSegments(
   directory: string,
   options: ResolvedWalOptions,
-): Promise<RecoveredLog> {
+): Promise<RecoveredLog & { readonly names: readonly string[] }> {
   const fs = options.fileSystem;
   const pointInTime = options.recovery === 'point-in-time';
   const removeMarker = (pointInTime || options.verifyOnOpen === 'full') && !options.readOnly;
   // Read while the directory is listed (it never rejects): four round trips fewer in a row.
   const markerRead = removeMarker ? undefined : readCleanCloseMarker(fs, directory);
-  const segments = await listSegments(fs, directory);
+  const { segments, names } = await listSegments(fs, directory);
   let scanFrom = 0;
   if (!pointInTime && options.verifyOnOpen === 'tail') {
     scanFrom = Math.max(0, segments.length - 1);
@@ -121,6 +122,7 @@ async function recoverSegments(
         segments,
         tail: trusted,
         report: { segmentCount: segments.length, verifiedSegmentCount: 0, cleanClose: true },
+        names,
       };
     }
   }
@@ -193,6 +195,7 @@ async function recoverSegments(
         ...(tornTail ? { tornTail } : {}),
         pointInTime: cut,
       },
+      names,
     };
   }
   // A torn tail may have emptied the last segment: the tail is then the end of an earlier one.
@@ -223,6 +226,7 @@ async function recoverSegments(
       verifiedSegmentCount: verified,
       ...(tornTail ? { tornTail } : {}),
     },
+    names,
   };
 }
 
@@ -289,14 +293,20 @@ async function trustCleanClose(
   return marker.tail;
 }
 
-/** The log's segment files in seqno order (sizes and times from stat, nothing read yet). */
-export async function listSegments(fs: FileSystem, directory: string): Promise<SegmentFile[]> {
+/**
+ * The log's segment files in seqno order (sizes and times from stat, nothing read yet), and the
+ * names of everything in the directory.
+ */
+export async function listSegments(
+  fs: FileSystem,
+  directory: string,
+): Promise<{ segments: SegmentFile[]; names: string[] }> {
   let names: string[];
   try {
     names = await fs.readdir(directory);
   } catch (error) {
     // A read-only open of a data directory that has no log yet sees an empty log.
-    if (errnoOf(error) === 'ENOENT') return [];
+    if (errnoOf(error) === 'ENOENT') return { segments: [], names: [] };
     throw error;
   }
   // Every segment's stat at once: a threadpool round trip for the log, not one per segment.
@@ -312,7 +322,7 @@ export async function listSegments(fs: FileSystem, directory: string): Promise<S
     }),
   );
   segments.sort((a, b) => a.firstSeqno - b.firstSeqno);
-  return segments;
+  return { segments, names };
 }
 
 interface SegmentOutcome {

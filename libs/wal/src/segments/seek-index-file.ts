@@ -183,20 +183,16 @@ export function removeSeekIndexFile(
 /**
  * Removes every sidecar that no sealed segment in `segments` (the log's, oldest first) can use:
  * those of vanished segments and the active segment's (it grows, so its sidecar is stale; sealing
- * it writes a new one). Best effort: an orphan that stays is ignored by readers anyway.
+ * it writes a new one). `names`: the directory's entries, as listed by the caller. Best effort: an
+ * orphan that stays is ignored by readers anyway.
  */
 export async function removeUnusableSeekIndexFiles(
   fs: FileSystem,
   directory: string,
   segments: readonly SegmentFile[],
+  names: readonly string[],
 ): Promise<void> {
   const sealed = new Set(segments.slice(0, -1).map((segment) => segment.firstSeqno));
-  let names: string[];
-  try {
-    names = await fs.readdir(directory);
-  } catch {
-    return;
-  }
   for (const name of names) {
     const firstSeqno = parseSeekIndexFileName(name);
     if (firstSeqno === undefined || sealed.has(firstSeqno)) continue;

@@ -120,8 +120,12 @@ export class ActiveSegment {
     } catch (error) {
       throw new WriteFailure(error, 0, 'creating a log segment');
     }
-    // Covers the sealed segment's seek-index sidecar too.
-    const nameSynced = this.fs.syncDirectory(this.directory).then(
+    // Covers the sealed segment's seek-index sidecar too. A segment is durable only once the
+    // directory holding it is (settled at once, except while a new store is being created).
+    const nameSynced = Promise.all([
+      this.fs.syncDirectory(this.directory),
+      this.options.directoryCreation,
+    ]).then(
       () => undefined,
       (error: unknown) => ({ error }),
     );
