@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { FileSystem } from '@strata/core';
+import type { FileHandle, FileSystem } from '@strata/core';
 import {
   StrataError,
   corruptionError,
@@ -43,7 +43,7 @@ export async function treeExists(fs: FileSystem, path: string): Promise<boolean>
 }
 
 /**
- * Creates a new tree's files: resolves once they are durable, with their commit (see
+ * Creates a new tree's files: resolves once they are written, with their sync and commit (see
  * {@link stageTreeFiles}) still running. A crash before the commit is durable leaves a folder
  * without a marker, which the next open simply initializes again.
  */
@@ -73,12 +73,12 @@ export async function writeTreeFiles(
   await committed;
 }
 
-/** A tree whose files are durable and whose commit point is being made so. */
+/** A tree whose files are written and whose commit is being made durable. */
 export interface StagedTree {
   /**
-   * Settles once the marker is renamed into place and every folder involved is fsynced (the tree
-   * then exists), or rejects with the `IO_ERROR` of the step that failed. Already observed: a
-   * caller that drops it causes no unhandled rejection.
+   * Settles once the files are durable, the marker is renamed into place and every folder
+   * involved is fsynced (the tree then exists), or rejects with the `IO_ERROR` of the step that
+   * failed. Already observed: a caller that drops it causes no unhandled rejection.
    */
   readonly committed: Promise<void>;
 }
@@ -91,21 +91,21 @@ export interface StagedTree {
  * Crash safety. The marker is the commit point: a folder without it is no tree (open creates it
  * again from scratch, a checkpoint is not reported written), so its files may be written in
  * place, and what matters is only that the marker's name never becomes durable before everything
- * it vouches for. Two steps, the second waiting for the first:
+ * it vouches for. Three steps, each waiting for the one before:
  *
  * 1. The tree folder made, then at once its segments folder, config and manifest created and
- *    written, and the marker written to its temporary file; then, at once (libuv runs them on its
- *    threadpool, so they cost about one wait): the fdatasync of each of the three files, the
- *    fsync of the tree folder (their names and the segments folder's), and the fsync of the
- *    segments folder when it holds files (a checkpoint's links).
- * 2. The marker renamed into place, then the tree folder fsynced, and with it, at once, the
+ *    written, and the marker written to its temporary file (into the page cache).
+ * 2. At once (libuv runs them on its threadpool, so they cost about one wait): the fdatasync of
+ *    each of the three files, the fsync of the tree folder (their names and the segments
+ *    folder's), and the fsync of the segments folder when it holds files (a checkpoint's links).
+ * 3. The marker renamed into place, then the tree folder fsynced, and with it, at once, the
  *    folder holding the tree (the tree folder's own name).
  *
- * Resolves after step 1, with step 2 started ({@link StagedTree.committed}): a caller that has
- * other work to make durable (a store's first write) overlaps its own waits with the commit
- * instead of adding them up. A power loss before step 2's rename is durable leaves no marker;
- * once it is, config, manifest and the marker's bytes were durable before it, so a marker never
- * vouches for a missing or torn file.
+ * Resolves after step 1, with steps 2 and 3 running ({@link StagedTree.committed}): a caller
+ * that has other work to make durable (a store's first write) overlaps its own waits with the
+ * commit instead of adding them up. A power loss before step 3's rename is durable leaves no
+ * marker; once it is, config, manifest and the marker's bytes were durable before it, so a
+ * marker never vouches for a missing or torn file.
  */
 export async function stageTreeFiles(
   fs: FileSystem,
@@ -118,80 +118,84 @@ export async function stageTreeFiles(
   // its files at once: a recursive mkdir of the segments folder would take three in a row.
   await makeFolder(fs, path);
   const markerPath = posix.join(path, MARKER_FILE);
-  const markerTemp = markerPath + TEMP_SUFFIX;
   const files: [string, Buffer][] = [
     [posix.join(path, CONFIG_FILE), Buffer.from(JSON.stringify(persistedPart(config), null, 2))],
     [posix.join(path, MANIFEST_FILE), encodeManifest(manifest)],
-    [markerTemp, encodeMarker()],
+    [markerPath + TEMP_SUFFIX, encodeMarker()],
   ];
-  const segmentsFolderMade = makeFolder(fs, segmentsFolder);
-  const created = await Promise.allSettled(
-    files.map(([file, bytes]) =>
+  const [folderMade, ...created] = await Promise.allSettled([
+    makeFolder(fs, segmentsFolder),
+    ...files.map(([file, bytes]) =>
       createFileWith(fs, file, [bytes]).catch((error: unknown) => {
         throw ioError('write', file, error);
       }),
     ),
+  ]);
+  const handles = created.flatMap((result) =>
+    result.status === 'fulfilled' ? [result.value] : [],
   );
-  // Closes are not waited for before the marker (nothing more is written to the files, and their
-  // durability is settled by the fdatasyncs: a round trip fewer), but they are before the tree
-  // counts as created, and a failed one is reported.
-  const closed: Promise<void>[] = [];
-  const synced = created.map(async (result, index) => {
-    if (result.status === 'rejected') throw result.reason;
-    const file = (files[index] as [string, Buffer])[0];
-    try {
-      await result.value.datasync();
-    } catch (error) {
-      throw ioError('fdatasync', file, error);
-    } finally {
-      closed.push(
-        result.value.close().catch((error: unknown) => {
-          throw ioError('close', file, error);
-        }),
-      );
-    }
-  });
-  try {
-    await settleAll([
-      ...synced,
-      // The tree folder's fsync covers the files' names (created above) and the segments folder's.
-      segmentsFolderMade.then(() =>
-        settleAll([
-          syncFolder(fs, path),
-          // Segment files (hard links of a checkpoint) must be durable before the marker is.
-          manifest.levels.some((level) => level.length > 0)
-            ? syncFolder(fs, segmentsFolder)
-            : Promise.resolve(),
-        ]),
-      ),
-    ]);
-  } catch (error) {
-    // The closes end (and their failures are observed) before the error goes up.
-    await Promise.allSettled(closed);
-    throw error;
+  const failed = [folderMade, ...created].find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.allSettled(handles.map((handle) => handle.close()));
+    throw failed.reason;
   }
-  const committed = commitTree(fs, path, markerTemp, markerPath, closed);
+  const committed = commitTree(fs, path, {
+    files: handles.map((handle, index) => ({
+      handle,
+      file: (files[index] as [string, Buffer])[0],
+    })),
+    syncSegmentsFolder: manifest.levels.some((level) => level.length > 0),
+    markerPath,
+  });
   committed.catch(() => undefined);
   return { committed };
 }
 
-/** Step 2 of {@link stageTreeFiles}: the marker renamed into place, the folders fsynced. */
+/** Steps 2 and 3 of {@link stageTreeFiles}: the files synced, then the marker renamed into place. */
 async function commitTree(
   fs: FileSystem,
   path: string,
-  markerTemp: string,
-  markerPath: string,
-  closed: readonly Promise<void>[],
+  staged: {
+    readonly files: readonly { readonly handle: FileHandle; readonly file: string }[];
+    readonly syncSegmentsFolder: boolean;
+    readonly markerPath: string;
+  },
 ): Promise<void> {
+  // Closes are not waited for before the marker (nothing more is written to the files, and their
+  // durability is settled by the fdatasyncs: a round trip fewer), but they are before the tree
+  // counts as created, and a failed one is reported.
+  const closed: Promise<void>[] = [];
   try {
+    await settleAll([
+      ...staged.files.map(async ({ handle, file }) => {
+        try {
+          await handle.datasync();
+        } catch (error) {
+          throw ioError('fdatasync', file, error);
+        } finally {
+          closed.push(
+            handle.close().catch((error: unknown) => {
+              throw ioError('close', file, error);
+            }),
+          );
+        }
+      }),
+      // The files' names and the segments folder's.
+      syncFolder(fs, path),
+      // Segment files (hard links of a checkpoint) must be durable before the marker is.
+      staged.syncSegmentsFolder
+        ? syncFolder(fs, posix.join(path, SEGMENTS_FOLDER))
+        : Promise.resolve(),
+    ]);
     try {
-      await fs.rename(markerTemp, markerPath);
+      await fs.rename(staged.markerPath + TEMP_SUFFIX, staged.markerPath);
     } catch (error) {
-      throw ioError('rename', markerPath, error);
+      throw ioError('rename', staged.markerPath, error);
     }
     // Renamed into place and its folder fsynced: from here on the tree exists.
     await settleAll([syncFolder(fs, path), syncFolder(fs, posix.dirname(path)), ...closed]);
   } catch (error) {
+    // The closes end (and their failures are observed) before the error goes up.
     await Promise.allSettled(closed);
     throw error;
   }

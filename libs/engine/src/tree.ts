@@ -141,8 +141,8 @@ export class Tree implements ReadsAtSeqno {
   /**
    * Creates a new tree at `path`, which must hold none (a caller that checked with
    * {@link exists}, under a lock of its own, skips {@link open}'s second look). Resolves once the
-   * tree's files are durable, with its commit point (the marker's rename and the folders'
-   * fsyncs) still being made durable: {@link whenCreated} settles with it. Until then a power loss
+   * tree's files are written, with their fdatasyncs and the commit point after them (the
+   * marker's rename, the folders' fsyncs) still running: {@link whenCreated} settles with them. Until then a power loss
    * may leave no tree at `path` (the next open creates an empty one again), so a caller must not
    * acknowledge anything that lives only in this tree before `whenCreated()` resolves; the
    * tree's own manifest writes (a flush, a compaction) and {@link close} wait for it. A store

@@ -162,9 +162,10 @@ async function openAtOnce(
  * waits on its own fsyncs, so their waits overlap instead of adding up. `formatFound`: the marker
  * is already there (a creation cut short after it), so it is not written again.
  *
- * The open resolves once the tree's files are durable and the log is open; what commits the
- * creation then runs in the background and is returned as `created`: the tree's commit (its
- * marker renamed into place, its folders fsynced: `Tree.create`), the format marker (its bytes
+ * The open resolves once the tree's files are written and the log is open; what makes the
+ * creation durable then runs in the background and is returned as `created`: the tree's commit
+ * (its files fdatasynced, then its marker renamed into place and its folders fsynced:
+ * `Tree.create`), the format marker (its bytes
  * fdatasynced, then renamed into place) and, once that marker is renamed and the log is open
  * (`Wal.open` makes its folder), one fsync of the data directory (the names `FORMAT` and `wal`)
  * and one of the folder holding it (the data directory's own name, which the lock's open may
@@ -201,9 +202,11 @@ async function createParts(
   });
   // Every step ends before the open gives up on a failure (a marker write still running could
   // otherwise rename it into place after the lock is released).
+  // The format marker is written once the tree's files are: its fdatasync would otherwise hold
+  // one of libuv's four threads while the open still waits for those files.
   const namesSynced = settleAll([
     walOpening,
-    formatFound ? Promise.resolve() : writeNewFormatMarker(fs, directory),
+    formatFound ? Promise.resolve() : treeCreating.then(() => writeNewFormatMarker(fs, directory)),
   ]).then(() =>
     settleAll([fs.syncDirectory(directory.root), fs.syncDirectory(dirname(directory.root))]),
   );
