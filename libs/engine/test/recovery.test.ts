@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SimulatedFileSystem, isStrataError } from '@strata/core';
+import { SimulatedFileSystem, isStrataError, seededRandom } from '@strata/core';
 import { Tree } from '../src/index.js';
 import { b, collect, openSimulated, s, tinyOptions } from './helpers.js';
 
@@ -129,6 +129,52 @@ describe('Tree: recovery', () => {
     const after = await fs.readdir('/tree/segments');
     expect(after.length).to.equal(tree.segmentCount());
     await tree.close();
+  });
+});
+
+describe('Tree.create: usable before its creation is durable', () => {
+  it('a power loss before whenCreated() leaves no tree or an empty one; after it, the tree', async () => {
+    let absent = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const fs = new SimulatedFileSystem();
+      const tree = await Tree.create('/tree', { fileSystem: fs });
+      tree.insert(b('a'), b('1'), 0);
+      expect(s(await tree.get(b('a')))).to.equal('1');
+      // Before the commit is durable: the marker may be missing, the tree is never torn.
+      const early = fs.crash({ random: seededRandom(seed) });
+      if (await Tree.exists('/tree', { fileSystem: early })) {
+        const reopened = await Tree.open('/tree', { fileSystem: early });
+        expect(reopened.getHighestPersistedSeqno()).to.equal(undefined);
+        await reopened.close();
+      } else absent++;
+      const durable = new SimulatedFileSystem();
+      const created = await Tree.create('/tree', { fileSystem: durable });
+      await created.whenCreated();
+      const late = durable.crash({ random: seededRandom(seed) });
+      expect(await Tree.exists('/tree', { fileSystem: late })).to.equal(true);
+      await (await Tree.open('/tree', { fileSystem: late })).close();
+    }
+    // The window exists: a crash right after create() can find no tree.
+    expect(absent).to.be.greaterThan(0);
+  });
+
+  it('a failed fdatasync of its files rejects whenCreated(), the first flush and the close with IO_ERROR, and leaves no marker', async () => {
+    const fs = new SimulatedFileSystem();
+    fs.setFaultInjector((operation, path) =>
+      operation === 'datasync' && path.endsWith('levels') ? 'EIO' : undefined,
+    );
+    const tree = await Tree.create('/tree', { fileSystem: fs });
+    const created = await expectCode(tree.whenCreated(), 'IO_ERROR');
+    expect(created.message).to.include('/tree/levels');
+    tree.insert(b('a'), b('1'), 0);
+    await expectCode(tree.flushActiveMemtable(), 'IO_ERROR');
+    await expectCode(tree.close(), 'IO_ERROR');
+    fs.setFaultInjector(undefined);
+    expect(await Tree.exists('/tree', { fileSystem: fs })).to.equal(false);
+    // The next open creates the tree again over what was left.
+    const again = await Tree.open('/tree', { fileSystem: fs });
+    expect(again.levelSegmentIds().flat()).to.deep.equal([]);
+    await again.close();
   });
 });
 
