@@ -10,6 +10,7 @@ import { Compactor } from './compaction/compactor.js';
 import type { CompactionStepResult } from './compaction/compactor.js';
 import { JobCancellation } from './compaction/job-cancellation.js';
 import { jobRunnerFor } from './compaction/job-runner.js';
+import type { JobRunner } from './compaction/job-runner.js';
 import { LeveledStrategy } from './compaction/leveled.js';
 import { MajorCompactionStrategy } from './compaction/major.js';
 import type { CompactionStrategy } from './compaction/strategy.js';
@@ -98,7 +99,10 @@ export class Tree implements ReadsAtSeqno {
           : new BlockCache(budget, () => this.memtables.sizeBytes()),
       descriptorTable: new DescriptorTable(config.fileSystem, config.maxOpenFiles),
     };
-    const jobs = jobRunnerFor(config);
+    const runner = jobRunnerFor(config);
+    // No segment file is written into a tree that may not exist yet (see create): a power loss
+    // would leave it in a folder the next open creates a tree in again.
+    const jobs: JobRunner = { run: (job) => created.then(() => runner.run(job)) };
     this.versions = new VersionSet(config, this.context, manifest, created);
     this.flusher = new Flusher(config, jobs, this.versions, this.snapshots, this.cancellation);
     this.compactor = new Compactor({
@@ -142,11 +146,12 @@ export class Tree implements ReadsAtSeqno {
    * Creates a new tree at `path`, which must hold none (a caller that checked with
    * {@link exists}, under a lock of its own, skips {@link open}'s second look). Resolves once the
    * tree's files are written, with their fdatasyncs and the commit point after them (the
-   * marker's rename, the folders' fsyncs) still running: {@link whenCreated} settles with them. Until then a power loss
-   * may leave no tree at `path` (the next open creates an empty one again), so a caller must not
-   * acknowledge anything that lives only in this tree before `whenCreated()` resolves; the
-   * tree's own manifest writes (a flush, a compaction) and {@link close} wait for it. A store
-   * overlaps this wait with its first log write, which the log holds too.
+   * marker's rename, the folders' fsyncs) still running: {@link whenCreated} settles with them.
+   * Until then a power loss may leave no tree at `path` (the next open creates an empty one
+   * again), so a caller must not acknowledge anything that lives only in this tree before
+   * `whenCreated()` resolves; the tree's own flushes and compactions (their segment files and
+   * manifest writes) and {@link close} wait for it. A store overlaps this wait with its first
+   * log write, which the log holds too.
    *
    * @throws StrataError `IO_ERROR`, `INVALID_ARGUMENT` for bad options.
    *

@@ -168,6 +168,8 @@ describe('Tree.create: usable before its creation is durable', () => {
     expect(created.message).to.include('/tree/levels');
     tree.insert(b('a'), b('1'), 0);
     await expectCode(tree.flushActiveMemtable(), 'IO_ERROR');
+    // The flush never started: no segment file in a tree that does not exist.
+    expect(await fs.readdir('/tree/segments')).to.deep.equal([]);
     await expectCode(tree.close(), 'IO_ERROR');
     fs.setFaultInjector(undefined);
     expect(await Tree.exists('/tree', { fileSystem: fs })).to.equal(false);
